@@ -1,0 +1,151 @@
+"""Loading specs from the TOML catalog or from a user's file.
+
+Wherever a name is accepted, a path works too: ``load_chip("ascend-910c")`` reads the
+shipped ``catalog/chips/ascend-910c.toml``; ``load_chip("./my-chip.toml")`` reads the
+user's file. Malformed TOML and invalid values become one-line :class:`SpecError`
+messages naming the file, the line or the field path; unknown names suggest the
+closest catalog names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import SpecError, UnknownNameError
+from .chip import Chip
+from .fabric import FabricTier
+from .system import System
+
+KINDS = ("chips", "fabrics", "systems", "models", "calibration")
+M = TypeVar("M", bound=BaseModel)
+
+
+def catalog_root() -> Path:
+    """The directory of the shipped catalog."""
+    return Path(str(resources.files("superpod") / "catalog"))
+
+
+@lru_cache(maxsize=None)
+def names(kind: str) -> tuple[str, ...]:
+    """Catalog names of one kind (file stems), sorted."""
+    return tuple(sorted(p.stem for p in (catalog_root() / kind).glob("*.toml")))
+
+
+def is_path(ref: str) -> bool:
+    return "/" in ref or "\\" in ref or ref.endswith((".toml", ".json"))
+
+
+def unknown(ref: str, kind: str) -> UnknownNameError:
+    """An error for an unknown name that suggests the closest catalog names."""
+    pool = names(kind)
+    close = difflib.get_close_matches(ref, pool, n=3, cutoff=0.5)
+    close += [n for n in pool if ref.lower() in n and n not in close][: 3 - len(close)]
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known {kind}: {', '.join(pool)}"
+    elsewhere = [k for k in KINDS if k != kind and ref in names(k)]
+    if elsewhere:
+        hint += f" ({ref!r} is one of the {elsewhere[0]})"
+    return UnknownNameError(f"unknown {kind[:-1]} {ref!r}{hint}")
+
+
+def locate(ref: str, kind: str) -> Path:
+    """The file behind a catalog name or a user path."""
+    if is_path(ref):
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise SpecError(f"{ref}: no such file")
+        return path
+    path = catalog_root() / kind / f"{ref}.toml"
+    if not path.is_file():
+        raise unknown(ref, kind)
+    return path
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file, line and column."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: malformed TOML: {e}") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def validation_message(where: str, err: ValidationError) -> str:
+    """One line per pydantic error, joined: ``file: field.path: message``."""
+    parts = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    more = f" (+{len(parts) - 3} more)" if len(parts) > 3 else ""
+    return f"{where}: " + "; ".join(parts[:3]) + more
+
+
+def build(model: type[M], data: dict[str, Any], where: str) -> M:
+    """Validate ``data`` as ``model``; errors become one-line :class:`SpecError`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(validation_message(where, e)) from None
+
+
+def _load(kind: str, model: type[M], ref: str, prepare: Callable[[dict, Path], dict] | None = None) -> M:
+    path = locate(ref, kind)
+    data = read_toml(path)
+    if not is_path(ref) and data.get("name") != ref:
+        raise SpecError(f"{path}: name {data.get('name')!r} does not match its file name {ref!r}")
+    if prepare is not None:
+        data = prepare(data, path)
+    return build(model, data, str(path) if is_path(ref) else f"{kind}/{ref}.toml")
+
+
+def _relative(ref: str, base: Path) -> str:
+    """A path inside a user file is taken relative to that file."""
+    if is_path(ref) and not Path(ref).is_absolute():
+        return str(base.parent / ref)
+    return ref
+
+
+@lru_cache(maxsize=None)
+def load_chip(ref: str) -> Chip:
+    """A chip by catalog name or file path."""
+    return _load("chips", Chip, ref)
+
+
+@lru_cache(maxsize=None)
+def load_fabric(ref: str) -> FabricTier:
+    """A fabric tier by catalog name or file path."""
+    return _load("fabrics", FabricTier, ref)
+
+
+def _resolve_system(data: dict, path: Path) -> dict:
+    data = dict(data)
+    chip = data.get("chip")
+    if isinstance(chip, str):
+        data["chip"] = load_chip(_relative(chip, path))
+    tiers = data.get("tiers")
+    if isinstance(tiers, list):
+        data["tiers"] = [load_fabric(_relative(t, path)) if isinstance(t, str) else t for t in tiers]
+    return data
+
+
+@lru_cache(maxsize=None)
+def load_system(ref: str) -> System:
+    """A system by catalog name or file path; its chip and tiers are resolved too."""
+    return _load("systems", System, ref, _resolve_system)
+
+
+def all_chips() -> list[Chip]:
+    return [load_chip(n) for n in names("chips")]
+
+
+def all_systems() -> list[System]:
+    return [load_system(n) for n in names("systems")]

@@ -1,0 +1,76 @@
+"""Chip spec: one accelerator package (a GPU, an NPU or a TPU chip).
+
+All peaks are dense (no 2:4 sparsity) per package; bandwidths are per direction.
+A number format the chip lacks is absent (``None``), never zero: asking for its peak
+raises :class:`~superpod.errors.UnsupportedPrecisionError` naming what the chip has.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UnsupportedPrecisionError
+from .quantity import Bandwidth, Bytes, Flops, Power
+
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+#: the documented fallback order when a chip lacks a format and the user allows it
+FALLBACK = {"fp4": "fp8", "fp8": "int8", "int8": "bf16", "fp16": "bf16", "tf32": "bf16", "bf16": "fp16"}
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class Chip(BaseModel):
+    """One accelerator package: dense peaks, HBM, interconnect bandwidth, power."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    vendor: str
+    released: str = Field(description="release or availability date as the source gives it")
+    description: str = ""
+    dies: int = Field(default=1, ge=1)
+    fp32_flops: Flops | None = None
+    tf32_flops: Flops | None = None
+    bf16_flops: Flops | None = None
+    fp16_flops: Flops | None = None
+    fp8_flops: Flops | None = None
+    int8_flops: Flops | None = None
+    fp4_flops: Flops | None = None
+    hbm_bytes: Bytes
+    hbm_Bps: Bandwidth
+    scaleup_Bps: Bandwidth | None = None
+    scaleout_Bps: Bandwidth | None = None
+    tdp_w: Power | None = None
+
+    def precisions(self) -> list[str]:
+        """Number formats this chip has units for."""
+        return [p for p in PRECISIONS if getattr(self, f"{p}_flops") is not None]
+
+    def peak_flops(self, precision: str, fallback: bool = False) -> float:
+        """Dense peak FLOP/s in ``precision``.
+
+        With ``fallback=True`` a missing format falls back along :data:`FALLBACK`
+        (fp4 -> fp8 -> int8 -> bf16): the format the chip would really run it in.
+        """
+        return self.peak(precision, fallback)[1]
+
+    def peak(self, precision: str, fallback: bool = False) -> tuple[str, float]:
+        """``(format actually used, dense peak FLOP/s)``; see :meth:`peak_flops`."""
+        if precision not in PRECISIONS:
+            raise UnsupportedPrecisionError(
+                f"unknown number format {precision!r}; known: {', '.join(PRECISIONS)}"
+            )
+        used, seen = precision, set()
+        while getattr(self, f"{used}_flops") is None:
+            if not fallback or used in seen or used not in FALLBACK:
+                raise UnsupportedPrecisionError(
+                    f"{self.name} has no {precision} units; it supports {', '.join(self.precisions())}"
+                    + ("" if fallback else " (allow the documented fallback to run it in the next format)")
+                )
+            seen.add(used)
+            used = FALLBACK[used]
+        return used, getattr(self, f"{used}_flops").si
