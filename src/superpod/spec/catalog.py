@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import SpecError, UnknownNameError
 from .chip import Chip
 from .fabric import FabricTier
+from .model import Model
 from .system import System
 
 KINDS = ("chips", "fabrics", "systems", "models", "calibration")
@@ -141,6 +142,22 @@ def _resolve_system(data: dict, path: Path) -> dict:
 def load_system(ref: str) -> System:
     """A system by catalog name or file path; its chip and tiers are resolved too."""
     return _load("systems", System, ref, _resolve_system)
+
+
+@lru_cache(maxsize=None)
+def load_model(ref: str) -> Model:
+    """A model by catalog name, ``.toml`` path, or Hugging Face ``config.json`` path
+    (the file, or a directory holding one); see :mod:`superpod.spec.hf`."""
+    path = Path(ref).expanduser()
+    if (is_path(ref) or ref not in names("models")) and (path.is_dir() or path.suffix == ".json"):
+        from .hf import model_from_hf  # imports this module, so imported late
+
+        return model_from_hf(path)
+    return _load("models", Model, ref)
+
+
+def all_models() -> list[Model]:
+    return [load_model(n) for n in names("models")]
 
 
 def all_chips() -> list[Chip]:

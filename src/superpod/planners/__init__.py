@@ -1,0 +1,1 @@
+"""Planners: comparisons, published-claim checks, searches and validation over the lower layers."""

@@ -1,0 +1,1 @@
+"""Faces' helpers: JSON and Rich tables. Nothing here computes a model quantity."""

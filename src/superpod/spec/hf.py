@@ -1,0 +1,234 @@
+"""Hugging Face ``config.json`` -> :class:`~superpod.spec.model.Model`, offline.
+
+Supported ``architectures``: Llama (``LlamaForCausalLM``, also Mistral), Qwen2, Qwen2-MoE,
+Qwen3, Qwen3-MoE, DeepSeek-V2/V3 (``DeepseekV3ForCausalLM``, also Kimi K2's config) and
+openPangu Ultra MoE. The model is named after ``_name_or_path`` (its last part) when the
+file has one, else after the directory holding the file; its ``source`` is the file path.
+
+>>> from superpod.spec.catalog import load_model
+>>> load_model("tests/data/llama3-8b/config.json").kv_elements_per_token_per_layer  # doctest: +SKIP
+2048
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import SpecError
+from .catalog import build
+from .model import Model
+
+_MISSING = object()
+
+
+class _Config:
+    """A config dict whose missing keys raise a one-line SpecError naming file and key."""
+
+    def __init__(self, data: dict[str, Any], path: Path, arch: str):
+        self.data, self.path, self.arch = data, path, arch
+
+    def __call__(self, key: str, default: Any = _MISSING) -> Any:
+        v = self.data.get(key)
+        if v is None:
+            if default is _MISSING:
+                raise SpecError(f"{self.path}: missing key {key!r} (needed for {self.arch})")
+            return default
+        return v
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9._-]+", "-", text.strip().lower()).strip("-._")
+    return s or "model"
+
+
+def _name(data: dict[str, Any], path: Path) -> str:
+    ref = data.get("_name_or_path")
+    if isinstance(ref, str) and ref.strip().strip("/"):
+        return _slug(ref.strip().rstrip("/").split("/")[-1])
+    return _slug(path.resolve().parent.name)
+
+
+def _common(c: _Config) -> dict[str, Any]:
+    """The Llama-style keys every supported family shares."""
+    heads = c("num_attention_heads")
+    kv = c("num_key_value_heads", heads)
+    hidden = c("hidden_size")
+    act = c("hidden_act", "silu")
+    if act not in ("silu", "swish", "swiglu"):
+        raise SpecError(f"{c.path}: hidden_act {act!r} is not supported for {c.arch} (expected silu)")
+    return {
+        "layers": c("num_hidden_layers"),
+        "hidden": hidden,
+        "vocab": c("vocab_size"),
+        "heads": heads,
+        "kv_heads": kv,
+        "head_dim": c("head_dim", hidden // heads),
+        "attention": "mha" if kv == heads else "gqa",
+        "activation": "swiglu",
+        "ffn": c("intermediate_size"),
+        "tied_embeddings": bool(c("tie_word_embeddings", False)),
+        "position": "rope",
+        "norm": "rmsnorm",
+    }
+
+
+def _llama(c: _Config) -> dict[str, Any]:
+    d = _common(c)
+    bias = bool(c("attention_bias", False))
+    d.update(family="llama", qkv_bias=bias, out_bias=bias, mlp_bias=bool(c("mlp_bias", False)))
+    return d
+
+
+def _qwen2(c: _Config) -> dict[str, Any]:
+    d = _common(c)
+    d.update(family="qwen", qkv_bias=True)
+    if c.arch == "Qwen2MoeForCausalLM":
+        d["moe"] = _qwen_moe(c)
+        shared = c("shared_expert_intermediate_size", 0)
+        if shared:
+            d["moe"].update(shared_experts=1, shared_ffn=shared)
+    return d
+
+
+def _qwen3(c: _Config) -> dict[str, Any]:
+    d = _common(c)
+    bias = bool(c("attention_bias", False))
+    d.update(family="qwen", qk_norm=True, qkv_bias=bias, out_bias=bias)
+    if c.arch == "Qwen3MoeForCausalLM":
+        d["moe"] = _qwen_moe(c)
+    return d
+
+
+def _qwen_moe(c: _Config) -> dict[str, Any]:
+    return {
+        "experts": c("num_experts"),
+        "top_k": c("num_experts_per_tok"),
+        "expert_ffn": c("moe_intermediate_size"),
+        "moe_every": c("decoder_sparse_step", 1),
+        "dense_layer_ids": tuple(c("mlp_only_layers", [])),
+    }
+
+
+def _deepseek_moe(c: _Config, layers: int, first_dense: int, freq: int) -> dict[str, Any]:
+    # DeepSeek: layer i is MoE when i >= first_k_dense_replace and i % moe_layer_freq == 0
+    dense = tuple(i for i in range(first_dense, layers) if i % freq) if freq > 1 else ()
+    return {"first_dense_layers": first_dense, "dense_layer_ids": dense}
+
+
+def _deepseek(c: _Config) -> dict[str, Any]:
+    d = _common(c)
+    nope, rope, v = c("qk_nope_head_dim"), c("qk_rope_head_dim"), c("v_head_dim")
+    d.update(
+        family="kimi" if c("model_type", "") == "kimi_k2" else "deepseek",
+        kv_heads=d["heads"],
+        head_dim=nope + rope,
+        attention="mla",
+        mla={
+            "q_lora_rank": c("q_lora_rank", None),
+            "kv_lora_rank": c("kv_lora_rank"),
+            "qk_nope_head_dim": nope,
+            "qk_rope_head_dim": rope,
+            "v_head_dim": v,
+        },
+        mtp_layers=c("num_nextn_predict_layers", 0),
+    )
+    experts = c("n_routed_experts", 0)
+    if experts:
+        moe = {
+            "experts": experts,
+            "top_k": c("num_experts_per_tok"),
+            "expert_ffn": c("moe_intermediate_size"),
+            "shared_experts": c("n_shared_experts", 0),
+            "shared_ffn": c("moe_intermediate_size") if c("n_shared_experts", 0) else 0,
+            "router_bias": c("topk_method", "") == "noaux_tc",
+        }
+        moe.update(_deepseek_moe(c, d["layers"], c("first_k_dense_replace", 0), c("moe_layer_freq", 1)))
+        d["moe"] = moe
+    return d
+
+
+def _pangu_moe(c: _Config) -> dict[str, Any]:
+    d = _common(c)
+    nope, rope = c("attention_qk_dim"), c("attention_qk_rope_dim")
+    d.update(
+        family="pangu",
+        kv_heads=d["heads"],
+        head_dim=nope + rope,
+        attention="mla",
+        norms_per_layer=4,  # depth-scaled sandwich norm
+        mla={
+            "q_lora_rank": c("attention_q_lora_dim", None),
+            "kv_lora_rank": c("attention_kv_lora_dim"),
+            "qk_nope_head_dim": nope,
+            "qk_rope_head_dim": rope,
+            "v_head_dim": c("attention_v_dim"),
+        },
+        mtp_layers=c("num_mtp_layers", 0),
+        moe={
+            "experts": c("num_routed_experts"),
+            "top_k": c("num_experts_per_tok"),
+            "expert_ffn": c("moe_intermediate_size"),
+            "shared_experts": c("num_shared_experts", 0),
+            "shared_ffn": c("moe_intermediate_size") if c("num_shared_experts", 0) else 0,
+            "first_dense_layers": c("num_dense_layers", 0),
+        },
+    )
+    return d
+
+
+ARCHITECTURES: dict[str, Callable[[_Config], dict[str, Any]]] = {
+    "LlamaForCausalLM": _llama,
+    "MistralForCausalLM": _llama,
+    "Qwen2ForCausalLM": _qwen2,
+    "Qwen2MoeForCausalLM": _qwen2,
+    "Qwen3ForCausalLM": _qwen3,
+    "Qwen3MoeForCausalLM": _qwen3,
+    "DeepseekV2ForCausalLM": _deepseek,
+    "DeepseekV3ForCausalLM": _deepseek,
+    "KimiK2ForCausalLM": _deepseek,
+    "PanguUltraMoEForCausalLM": _pangu_moe,
+}
+
+
+def config_path(ref: str | Path) -> Path:
+    """The ``config.json`` behind a file or directory path."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise SpecError(f"{ref}: no such file" + (" (no config.json in that directory)" if Path(ref).is_dir() else ""))
+    return path
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}: malformed JSON: {e}") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a JSON object")
+    if "text_config" in data and "hidden_size" not in data and isinstance(data["text_config"], dict):
+        data = {**data, **data["text_config"]}  # multimodal wrappers keep the LLM here
+    return data
+
+
+def model_from_hf(ref: str | Path) -> Model:
+    """A :class:`Model` from a Hugging Face ``config.json`` (file or directory)."""
+    path = config_path(ref)
+    data = read_config(path)
+    archs = data.get("architectures") or []
+    arch = next((a for a in archs if a in ARCHITECTURES), None)
+    if arch is None:
+        got = ", ".join(map(str, archs)) or "none given"
+        raise SpecError(
+            f"{path}: unsupported architecture ({got}); supported: {', '.join(ARCHITECTURES)}"
+        )
+    fields = ARCHITECTURES[arch](_Config(data, path, arch))
+    name = _name(data, path)
+    fields.update(name=name, title=f"{name} (from config.json)", source=str(path), confidence="A")
+    return build(Model, fields, str(path))
