@@ -1,0 +1,74 @@
+"""Operator time on one chip: roofline with calibrated efficiency (formulas.md sec. 7).
+
+``t = combine(F / (eta_c * peak), Q / (eta_m * HBM bw)) + launch``. For GEMMs eta_c
+carries tile and wave quantisation (NVIDIA's Matrix Multiplication Background guide) and
+pipeline fill over K, and the two bounds combine as a smooth maximum
+``(t_c^p + t_m^p)^(1/p)`` fitted to DeepGEMM; attention uses FlashMLA-style regime
+efficiencies with a plain maximum. Every argument broadcasts: one shape or a million.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .hardware import BYTES, Hardware
+
+LAYOUTS = {"dense": None, "contiguous": "contiguous_factor", "masked": "masked_factor"}
+
+
+class OpTime(NamedTuple):
+    """Time of one operator and its two roofline bounds (seconds, arrays)."""
+
+    total_s: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+
+
+def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str = "dense",
+           weight_bytes: float | None = None, out_bytes: float = 2.0) -> OpTime:
+    """Time of ``groups`` GEMMs (m x k) . (k x n) on one chip.
+
+    FLOPs 2mnk per group; bytes m*k (activations) + k*n (weights) + m*n (output), in the
+    operands' formats (DeepGEMM's count). ``layout`` picks the grouped-GEMM efficiency
+    (``contiguous``: prefill/training MoE; ``masked``: decode MoE under CUDA graphs).
+    """
+    g = hw.kernels.gemm
+    m = np.asarray(m, dtype=float)
+    q = BYTES[precision]
+    qw = q if weight_bytes is None else weight_bytes
+    flops = 2.0 * m * n * k * groups
+    tile_m = np.where(m >= g.large_m.si, g.tile_m_large.si, g.tile_m_small.si)
+    tiles_m = np.ceil(np.maximum(m, 1) / tile_m)
+    tiles_n = np.ceil(np.maximum(n, 1) / g.tile_n.si)
+    tile_eff = np.maximum(m, 1e-30) / (tiles_m * tile_m) * n / (tiles_n * g.tile_n.si)
+    tiles = tiles_m * tiles_n * groups
+    wave_eff = tiles / (np.ceil(tiles / g.cores.si) * g.cores.si)
+    k_eff = k / (k + g.k_half.si)
+    factor = getattr(g, LAYOUTS[layout]).si if LAYOUTS[layout] else 1.0
+    eta_c = g.eta_peak.si * factor * tile_eff * wave_eff * k_eff
+    t_c = flops / (eta_c * hw.peak(precision))
+    nbytes = groups * (m * k * q + k * n * qw + m * n * out_bytes)
+    t_m = nbytes / (g.eta_mem.si * hw.hbm_Bps)
+    p = g.smooth.si
+    total = (t_c**p + t_m**p) ** (1.0 / p) + g.launch_s.si
+    return OpTime(np.where(m > 0, total, 0.0), t_c, t_m)
+
+
+def attention_s(flops, nbytes, hw: Hardware, phase: str, precision: str = "bf16") -> OpTime:
+    """Attention-core time from its FLOPs and KV/activation bytes.
+
+    ``phase`` ``decode`` uses the decode-kernel efficiencies (FlashMLA; CloudMatrix fused
+    MLA); ``prefill`` (also training) the prefill efficiency. Plain roofline maximum.
+    """
+    a = hw.kernels.attention
+    eta_c = a.decode_eta_c.si if phase == "decode" else a.prefill_eta_c.si
+    t_c = np.asarray(flops, dtype=float) / (eta_c * hw.peak(precision))
+    t_m = np.asarray(nbytes, dtype=float) / (a.decode_eta_m.si * hw.hbm_Bps)
+    return OpTime(np.maximum(t_c, t_m), t_c, t_m)
+
+
+def stream_s(nbytes, hw: Hardware) -> np.ndarray:
+    """Time of a memory-bound elementwise pass (norms, activations, residuals) over ``nbytes``."""
+    return np.asarray(nbytes, dtype=float) / (hw.kernels.gemm.eta_mem.si * hw.hbm_Bps)

@@ -1,0 +1,1 @@
+"""Training workload: step time, throughput, MFU and memory of a parallel plan."""

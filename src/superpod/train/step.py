@@ -1,0 +1,183 @@
+"""Training step time of parallel plans (formulas.md sec. 5 and 6), vectorized.
+
+``step_s = m (t_F + t_B) + bubble + exposed DP sync + optimizer + overhead`` where
+``t_F``/``t_B`` are one micro-batch's forward/backward on the slowest pipeline stage:
+layer compute from the cost core, recompute, and the communication each parallelism
+adds per micro-batch (TP all-reduce or SP gather/scatter, CP K/V gathers overlapped with
+attention, EP dispatch/combine, PP sends). Ranks are laid out TP innermost, then CP,
+then DP (EP groups span consecutive DP x CP ranks), then PP outermost (Megatron's
+tp-cp-ep-dp-pp order), so a group lands on the fabric tier its span reaches.
+
+Every quantity is an array over plans; the breakdown parts add up to ``step_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cost.comm import collective_s, moe_a2a_s, p2p_s
+from ..cost.compute import stream_s
+from ..cost.hardware import Hardware
+from ..cost.layers import attention_flops_per_token, head_forward_s, layer_forward_s, model_flops_per_token
+from ..cost.plan import TrainPlan
+from ..spec.model import Model
+from .schedules import DUALPIPE, bubble_s
+
+BWD_GEMM = 2.0  # backward = data-gradient + weight-gradient GEMM, each the forward's size
+BWD_ATTN = 2.5  # FlashAttention convention for the attention-core backward (formulas.md 1.5)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Step time and its breakdown for each plan (arrays, SI)."""
+
+    step_s: np.ndarray
+    tokens_per_s: np.ndarray
+    mfu: np.ndarray
+    hfu: np.ndarray
+    flops_per_chip: np.ndarray  # achieved model FLOP/s per chip
+    breakdown: dict[str, np.ndarray]
+    micro_batches: np.ndarray
+
+
+def _f(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
+         overhead_s: float = 0.0, precision_peak: str = "bf16") -> StepResult:
+    """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences."""
+    tp, pp, dp, ep, cp = (_f(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
+    b, v = _f(plan.micro_batch), _f(plan.vpp)
+    prec = np.where(plan.fp8 > 0, 1, 0)
+    s = float(seq_len)
+    B = _f(global_batch)
+    m = B / (dp * b)  # micro-batches per pipeline per step
+    T = b * s / cp  # tokens per micro-batch on one chip
+    context = s / 2  # causal average (each CP rank's queries still see half the sequence on average)
+    h = model.hidden
+    Ld, Lm = model.dense_layers / pp, model.moe_layers / pp
+
+    # ---- compute per micro-batch on one stage, for both GEMM precisions (pick per plan) ----
+    def layer(moe: bool, p: str):
+        return layer_forward_s(model, moe, T, context, tp, ep, hw, p, "prefill")
+
+    fwd = {}
+    for key, p in ((0, "bf16"), (1, "fp8")):
+        if key == 1 and (plan.fp8 == 0).all():
+            continue
+        d = layer(False, p) if model.dense_layers else None
+        e = layer(True, p) if model.moe_layers else None
+        fwd[key] = (d, e)
+    d0, e0 = fwd[0]
+
+    def pick(name, which):
+        vals = []
+        for key in (0, 1):
+            if key not in fwd:
+                vals.append(None)
+                continue
+            part = fwd[key][which]
+            vals.append(part[name] if part is not None else 0.0)
+        return vals[0] if vals[1] is None else np.where(prec == 1, vals[1], vals[0])
+
+    gemm_f = Ld * pick("gemm_s", 0) + Lm * pick("gemm_s", 1) + Lm * pick("experts_s", 1)
+    attn_f = Ld * pick("attention_s", 0) + Lm * pick("attention_s", 1)
+    elem_f = Ld * pick("elementwise_s", 0) + Lm * pick("elementwise_s", 1)
+    head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
+    t_fwd = gemm_f + attn_f + elem_f + head_f
+    t_bwd = BWD_GEMM * (gemm_f + elem_f + head_f) + BWD_ATTN * attn_f
+    rc = plan.recompute
+    recompute = np.where(rc == 2, gemm_f + attn_f + elem_f, np.where(rc == 1, attn_f, 0.0))
+
+    # ---- communication per micro-batch (forward; backward moves the same bytes) ----
+    act_bytes = T * h * 2.0
+    layers = Ld + Lm
+    tp_on = tp > 1
+    ar = collective_s("all_reduce", act_bytes, tp, hw, 1)["total_s"]
+    ag = collective_s("all_gather", act_bytes, tp, hw, 1)["total_s"]
+    rs = collective_s("reduce_scatter", act_bytes, tp, hw, 1)["total_s"]
+    tp_layer = np.where(plan.sp > 0, 2 * (ag + rs), 2 * ar)
+    tp_s = np.where(tp_on, 2 * layers * tp_layer, 0.0)  # x2: forward and backward
+
+    kv_bytes = 2.0 * b * s * model.kv_heads * model.head_dim * 2.0 / np.minimum(tp, model.kv_heads)
+    if model.mla is not None:
+        kv_bytes = 2.0 * b * s * model.heads * model.head_dim * 2.0 / tp
+    cp_one = collective_s("all_gather", kv_bytes, cp, hw, tp)["total_s"]
+    attn_layer_f = attn_f / np.maximum(layers, 1e-9)
+    cp_s = np.where(cp > 1, layers * (np.maximum(cp_one - attn_layer_f, 0) + np.maximum(cp_one - BWD_ATTN * attn_layer_f, 0)), 0.0)
+
+    if model.moe_layers:
+        disp_bytes = h * np.where(prec == 1, 1.0, 2.0) + np.where(prec == 1, h / 128 * 4, 0.0)
+        a2a = (moe_a2a_s(T / tp, model.moe.top_k, disp_bytes, ep, hw, "dispatch", "normal", tp)["total_s"]
+               + moe_a2a_s(T / tp, model.moe.top_k, h * 2.0, ep, hw, "combine", "normal", tp)["total_s"])
+        moe_compute = (pick("experts_s", 1) + pick("gemm_s", 1)) * (1 + BWD_GEMM)
+        exposed = np.where(plan.schedule == DUALPIPE, np.maximum(2 * a2a - moe_compute, 0.0), 2 * a2a)
+        ep_s = np.where(ep > 1, Lm * exposed, 0.0)
+    else:
+        ep_s = np.zeros_like(T)
+
+    pp_bytes = act_bytes / np.where(plan.sp > 0, tp, 1.0)
+    hop = p2p_s(pp_bytes, tp * cp * dp, hw)
+    pp_s = np.where(pp > 1, 2 * v * hop, 0.0)
+
+    t_f = t_fwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2
+    t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2
+    bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
+
+    # ---- data-parallel gradient sync and optimizer ----
+    br = model.breakdown()
+    expert_params = br["routed_experts"]
+    dense_params = model.params - expert_params
+    psi = dense_params / (tp * pp)
+    psi_e = expert_params / (ep * pp)
+    replicas = dp * cp
+    e_replicas = np.maximum(replicas / ep, 1.0)
+    zero = plan.zero
+    grad_rs = collective_s("reduce_scatter", psi * 4.0, replicas, hw, tp)["total_s"]
+    param_ag = collective_s("all_gather", psi * 2.0, replicas, hw, tp)["total_s"]
+    grad_ar = collective_s("all_reduce", psi * 4.0, replicas, hw, tp)["total_s"]
+    e_rs = collective_s("reduce_scatter", psi_e * 4.0, e_replicas, hw, tp * ep)["total_s"]
+    e_ag = collective_s("all_gather", psi_e * 2.0, e_replicas, hw, tp * ep)["total_s"]
+    dp_total = np.where(zero == 0, grad_ar, grad_rs + param_ag) + e_rs + e_ag
+    dp_total = np.where(replicas > 1, dp_total, 0.0)
+    # gradients are reduced bucket by bucket during the last micro-batch's backward
+    # (Megatron --overlap-grad-reduce); ZeRO-3 also gathers parameters every micro-batch
+    dp_exposed = np.maximum(dp_total - t_b, 0.0)
+    z3 = np.where((zero == 3) & (replicas > 1), m * np.maximum(3 * param_ag - (t_f + t_b), 0.0), 0.0)
+    shard = np.where(zero >= 1, replicas, 1.0)
+    local_params = psi / shard + psi_e / np.where(zero >= 1, e_replicas, 1.0)
+    optimizer = stream_s(local_params * 30.0, hw)  # Adam: read 16 B, write 14 B per parameter
+
+    compute = m * (t_fwd + t_bwd)
+    parts = {
+        "compute_s": compute,
+        "recompute_s": m * recompute,
+        "tp_comm_s": m * tp_s,
+        "cp_comm_s": m * cp_s,
+        "ep_comm_s": m * ep_s,
+        "pp_comm_s": m * pp_s,
+        "bubble_s": bubble,
+        "dp_comm_exposed_s": dp_exposed + z3,
+        "optimizer_s": optimizer,
+        "overhead_s": np.full_like(compute, overhead_s),
+    }
+    step_s = sum(parts.values())
+    tokens = B * s
+    chips = tp * pp * dp * cp
+    model_flops = model_flops_per_token(model, s) * tokens
+    attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
+    recompute_flops = np.where(rc == 2, model_flops / 3.0, np.where(rc == 1, attn_fwd, 0.0))
+    peak = hw.peak(precision_peak)
+    per_chip = model_flops / step_s / chips
+    return StepResult(
+        step_s=step_s,
+        tokens_per_s=tokens / step_s,
+        mfu=per_chip / peak,
+        hfu=(model_flops + recompute_flops) / step_s / chips / peak,
+        flops_per_chip=per_chip,
+        breakdown=parts,
+        micro_batches=m,
+    )
