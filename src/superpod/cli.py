@@ -227,6 +227,42 @@ def claims(
         raise typer.Exit(1)
 
 
+@command()
+def validate(
+    group: Optional[list[str]] = typer.Option(None, "--group", help="Only these groups (training, serving)."),
+    as_json: bool = JSON,
+) -> None:
+    """Predictions vs published measurements: error per case and MAPE per group.
+
+    Cases marked `calibration` (the at most one case per framework an end-to-end factor was
+    fitted on) are shown but left out of the MAPE. Exit 1 when a group misses its stated target.
+    """
+    from rich.text import Text
+
+    from .planners.validate import validate as run
+    from .report.output import console, emit_json, table
+
+    out = run(group)
+    if as_json:
+        emit_json(out)
+    else:
+        c = console()
+        for g in out["groups"]:
+            body = []
+            for r in g["cases"]:
+                err = f"{r['error'] * 100:+.1f}%"
+                body.append([r["id"], r["metric"], f"{r['measured']:,.4g}", f"{r['predicted']:,.4g}",
+                             Text(err, style="green" if abs(r["error"]) <= (g["target_mape"] or 1) else "yellow"),
+                             r["role"], r["source"]])
+            c.print(table(f"Validation: {g['group']}", ["case", "metric", "measured", "predicted", "error", "role", "source"], body))
+            verdict = "within target" if g["within_target"] else "OUTSIDE target"
+            worst_target = f" (target <= {g['target_max'] * 100:.0f}%)" if g["target_max"] else ""
+            c.print(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
+                    f"worst case {g['max_abs_error'] * 100:.1f}%{worst_target}: {verdict}", markup=False)
+    if not all(g["within_target"] for g in out["groups"]):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     try:
@@ -235,6 +271,14 @@ def main() -> None:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
 
+
+# more commands, each module registering on `app` (imports inside the commands stay lazy)
+from . import cli_train  # noqa: E402,F401
+
+try:  # the serving commands land separately
+    from . import cli_serve  # noqa: E402,F401
+except ImportError:  # pragma: no cover
+    pass
 
 if __name__ == "__main__":
     main()

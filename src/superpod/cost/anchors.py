@@ -15,6 +15,7 @@ from ..spec.catalog import catalog_root, load_chip, load_system, read_toml
 from .comm import collective_s, moe_a2a_s
 from .compute import attention_s, gemm_s
 from .hardware import Hardware
+from .layers import layer_train_s
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +56,15 @@ def predict(a: dict) -> float:
         tokens = a["tokens"] * per_chip
         t = moe_a2a_s(tokens, a["top_k"], a["token_bytes"], ep, hw, a["phase"], a["mode"])["total_s"]
         return float(t) * 1e6
+    if kind == "megatron_layer":
+        from ..spec.catalog import load_model
+
+        model = load_model(a["model"])
+        hw = Hardware.of(load_system(a["system"]).at(a["tp"]))
+        tokens = a["micro_batch"] * a["seq_len"]
+        f = layer_train_s(model, False, tokens, a["seq_len"] / 2, a["tp"], 1, hw, "bf16", "materialized", a["sp"])
+        t = f["fwd_s"] + f["tp_fwd_s"] if a["pass"] == "fwd" else f["bwd_s"] + f["tp_bwd_s"]
+        return float(t) * 1e3
     if kind == "collective":
         hw = Hardware.of(load_system(a["system"]).at())
         t = float(collective_s(a["op"], a["size_bytes"], a["n"], hw)["total_s"])

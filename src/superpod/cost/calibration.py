@@ -108,7 +108,7 @@ def kernel_profiles() -> tuple[KernelProfile, ...]:
     root = catalog_root() / "calibration"
     out = []
     for p in sorted(root.glob("*.toml")):
-        if p.stem in ("comm", "anchors"):
+        if p.stem in ("comm", "anchors", "frameworks", "serving"):
             continue
         out.append(build(KernelProfile, read_toml(p), f"calibration/{p.name}"))
     return tuple(out)

@@ -107,7 +107,8 @@ def _gemm_parts(model, moe_layer, tokens, tp, hw, precision, shared_tokens):
 
 
 def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware,
-                    precision: str = "bf16", phase: str = "prefill", imbalance=1.0) -> dict[str, np.ndarray]:
+                    precision: str = "bf16", phase: str = "prefill", imbalance=1.0,
+                    attention_impl: str = "flash", sp=0) -> dict[str, np.ndarray]:
     """Forward time of one layer on one chip (compute only; communication is priced apart).
 
     ``tokens``: tokens this chip processes in the call (micro-batch x sequence / CP);
@@ -116,6 +117,11 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
     MoE: tokens are split over the TP group before dispatch (expert TP = 1); each chip
     receives ``tokens/tp x top_k`` rows over its ``E/ep`` experts, times ``imbalance``
     (the most loaded chip sets the pace, formulas.md sec. 3.3).
+    ``attention_impl``: ``flash`` (fused kernel, causal blocks skipped) or
+    ``materialized`` (Megatron-LM before FlashAttention: full s x s score GEMMs, then
+    scale-mask-softmax and dropout passes over the scores in memory, see
+    :func:`materialized_attention_s`). ``sp``: Megatron sequence parallelism splits the
+    norm/residual/dropout passes over the TP group.
     """
     T = np.asarray(tokens, dtype=float)
     t = np.asarray(tp, dtype=float)
@@ -144,10 +150,69 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
     else:
         kv_local = np.maximum(model.kv_heads / t, 1.0)
         io = T * (2 * heads_local + 2 * kv_local) * model.head_dim * q_a
-    out["attention_s"] = attention_s(flops, io, hw, "prefill" if phase != "decode" else "decode").total_s
+    if attention_impl == "materialized":
+        out["attention_s"] = materialized_attention_s(model, T, 2 * np.asarray(context, dtype=float), t, hw)
+    else:
+        out["attention_s"] = attention_s(flops, io, hw, "prefill" if phase != "decode" else "decode").total_s
     f_local = (model.moe.expert_ffn * model.moe.top_k if moe_layer else model.ffn) / t
-    out["elementwise_s"] = stream_s(T * (12 * model.hidden + 3 * f_local) * q_a, hw)
+    # norms, residual adds, dropout: ~12 passes of h per token, split over TP only with SP;
+    # the activation function over the local FFN width
+    seq_split = np.where(np.asarray(sp) > 0, t, 1.0)
+    out["elementwise_s"] = stream_s(T * (12 * model.hidden / seq_split + 3 * f_local) * q_a, hw)
     return out
+
+
+#: bytes per score element over the softmax passes of unfused attention: write Q.K^T (2),
+#: read it and write the softmax (2 + 2), write the dropout mask (1) and output (2), read
+#: the probabilities for P.V (2)
+SCORE_PASS_BYTES = 11.0
+
+
+def materialized_attention_s(model: Model, tokens, seq_len, tp, hw: Hardware) -> np.ndarray:
+    """Unfused attention (Megatron-LM 2021-22): per sequence and local head, the batched
+    GEMMs Q.K^T (s x s x d_h) and P.V (s x d_h x s) over the full score matrix (no causal
+    skipping), plus memory-bound softmax/dropout passes of ``SCORE_PASS_BYTES`` per score."""
+    T = np.asarray(tokens, dtype=float)
+    s = np.asarray(seq_len, dtype=float)
+    groups = T / s * model.heads / np.asarray(tp, dtype=float)  # (sequence, local head) pairs
+    d = model.head_dim
+    qk = gemm_s(s, s, d, hw, "bf16", groups).total_s
+    pv = gemm_s(s, d, s, hw, "bf16", groups).total_s
+    return qk + pv + stream_s(groups * s * s * SCORE_PASS_BYTES, hw)
+
+
+#: backward/forward time of the attention core: FlashAttention recomputes the scores
+#: inside its backward kernel (2.5x, formulas.md 1.5); unfused attention keeps them (2x)
+BWD_ATTN = {"flash": 2.5, "materialized": 2.0}
+#: backward = data-gradient + weight-gradient GEMM, each the size of the forward GEMM
+BWD_GEMM = 2.0
+
+
+def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware, precision: str = "bf16",
+                  attention_impl: str = "flash", sp=0) -> dict[str, np.ndarray]:
+    """Forward and backward compute of one layer for one micro-batch, plus its TP traffic.
+
+    Returns the forward parts of :func:`layer_forward_s` and ``fwd_s``, ``bwd_s``
+    (compute), ``tp_fwd_s`` (2 all-reduces, or 2 all-gathers + 2 reduce-scatters with SP,
+    exposed) and ``tp_bwd_s``: the backward moves the same bytes but overlaps them with
+    the weight-gradient GEMMs (Megatron's asynchronous TP all-reduce), so only the part
+    longer than the forward GEMM time is exposed.
+    """
+    from .comm import collective_s  # local: comm does not depend on layers
+
+    f = layer_forward_s(model, moe_layer, tokens, context, tp, ep, hw, precision, "prefill",
+                        attention_impl=attention_impl, sp=sp)
+    gemm = f["gemm_s"] + f["experts_s"]
+    f["fwd_s"] = gemm + f["attention_s"] + f["elementwise_s"]
+    f["bwd_s"] = BWD_GEMM * (gemm + f["elementwise_s"]) + BWD_ATTN[attention_impl] * f["attention_s"]
+    act = np.asarray(tokens, dtype=float) * model.hidden * 2.0
+    ar = collective_s("all_reduce", act, tp, hw, 1)["total_s"]
+    ag = collective_s("all_gather", act, tp, hw, 1)["total_s"]
+    rs = collective_s("reduce_scatter", act, tp, hw, 1)["total_s"]
+    tp_comm = np.where(np.asarray(tp) > 1, np.where(np.asarray(sp) > 0, 2 * (ag + rs), 2 * ar), 0.0)
+    f["tp_fwd_s"] = tp_comm
+    f["tp_bwd_s"] = np.maximum(tp_comm - f["gemm_s"], 0.0)
+    return f
 
 
 def head_forward_s(model: Model, tokens, tp, hw: Hardware, precision: str = "bf16") -> np.ndarray:

@@ -14,13 +14,14 @@ and reports the larger (the "worst stage"). Under DualPipe each end rank hosts s
 Layers are counted in index order for the dense/MoE mix of a stage, also for the
 interleaved schedule (an approximation: the first rank really holds chunks 0, p, 2p ...).
 
->>> import numpy as np
 >>> from superpod.spec.catalog import load_model
 >>> from superpod.cost.plan import TrainPlan
 >>> m = load_model("megatron-gpt-22b")
->>> b = activation_bytes_per_layer(m, 2048, 4, 8, 1, 1, 1)   # TP8 + SP + selective
->>> float(b[0] if np.ndim(b) else b) == 34 * 2048 * 4 * 6144 / 8
+>>> float(activation_bytes_per_layer(m, 2048, 4, 8, 1, 1, 1)) == 34 * 2048 * 4 * 6144 / 8   # TP8+SP+selective
 True
+>>> total, parts = training_memory(m, TrainPlan.one(tp=8, micro_batch=4, sp=1, recompute=1, zero=0), 2048)
+>>> round(float(parts["activations"][0]) / 2**30, 2)   # Korthikanti Figure 1: 9.56 GiB
+9.56
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def training_state_bytes(model: Model, plan: TrainPlan, master_bytes: float = 4,
     """
     q_opt = master_bytes + 2 * moment_bytes
     a, b = _stage_states(model, plan, weight_bytes, grad_bytes, q_opt, include_mtp)
-    return _worst(a, b)
+    return {k: np.broadcast_to(v, np.broadcast_shapes(plan.shape, v.shape)) for k, v in _worst(a, b).items()}
 
 
 def _use_korthikanti(model: Model, form: Form) -> bool:
@@ -284,7 +285,7 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     first = first_s | {"activations": act_first, "logits": np.where((p == 1) | dual, logits, 0.0), "reserve": reserve}
     last = last_s | {"activations": act_last, "logits": logits, "reserve": reserve}
     parts = _worst(first, last)
-    shape = np.broadcast_shapes(*(np.shape(v) for v in parts.values()))
-    parts = {k: np.broadcast_to(parts[k], shape).astype(np.float64) for k in PARTS}
     total = parts["weights"] + parts["gradients"] + parts["optimizer"] + parts["activations"] + parts["logits"]
-    return total + parts["reserve"], parts
+    total = total + parts["reserve"]
+    shape = np.broadcast_shapes(plan.shape, np.shape(total))  # read-only views, no copies
+    return np.broadcast_to(total, shape), {k: np.broadcast_to(_f(parts[k]), shape) for k in PARTS}

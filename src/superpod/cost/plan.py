@@ -49,18 +49,30 @@ class TrainPlan:
         return cls(**{k: np.atleast_1d(np.asarray(_code(k, v))) for k, v in d.items()})
 
     @classmethod
-    def grid(cls, **candidates: Any) -> "TrainPlan":
+    def grid(cls, joint: dict[tuple[str, ...], list[tuple]] | None = None, **candidates: Any) -> "TrainPlan":
         """Cartesian product of candidate lists (scalars are fixed values).
 
         The grid is *open*: each field varies along its own axis (shape 1 elsewhere), so
         a cost that depends on a few fields is computed once per combination of those
         fields and broadcast, not once per plan. :meth:`flat` materialises it.
+        ``joint`` puts several fields on one axis, e.g.
+        ``{("schedule", "vpp"): [(1, 1), (2, 2), (2, 4)]}`` (only valid pairs).
         """
-        d = cls.defaults() | candidates
-        keys = list(d)
-        lists = [np.atleast_1d(np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(d[k], dtype=object))])) for k in keys]
-        mesh = np.meshgrid(*lists, indexing="ij", sparse=True)
-        return cls(**{k: m.astype(np.int64) for k, m in zip(keys, mesh)})
+        joint = joint or {}
+        in_joint = {k for keys in joint for k in keys}
+        d = {k: v for k, v in (cls.defaults() | candidates).items() if k not in in_joint}
+        axes: list[dict[str, np.ndarray]] = [
+            {k: np.atleast_1d(np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))]))} for k, v in d.items()
+        ]
+        for keys, rows in joint.items():
+            axes.append({k: np.asarray([_code(k, r[j]) for r in rows]) for j, k in enumerate(keys)})
+        out = {}
+        for i, axis in enumerate(axes):
+            shape = [1] * len(axes)
+            for k, v in axis.items():
+                shape[i] = len(v)
+                out[k] = v.astype(np.int64).reshape(shape)
+        return cls(**out)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -92,7 +104,8 @@ class TrainPlan:
     def row(self, i: int = 0) -> dict[str, Any]:
         """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
         shape = self.shape
-        d = {f.name: int(np.broadcast_to(getattr(self, f.name), shape).ravel()[i]) for f in fields(self)}
+        where = np.unravel_index(i, shape)
+        d = {f.name: int(np.broadcast_to(getattr(self, f.name), shape)[where]) for f in fields(self)}
         d["sp"] = bool(d["sp"])
         d["fp8"] = bool(d["fp8"])
         d["recompute"] = RECOMPUTE[d["recompute"]]

@@ -20,13 +20,11 @@ import numpy as np
 from ..cost.comm import collective_s, moe_a2a_s, p2p_s
 from ..cost.compute import stream_s
 from ..cost.hardware import Hardware
-from ..cost.layers import attention_flops_per_token, head_forward_s, layer_forward_s, model_flops_per_token
+from ..cost.layers import BWD_ATTN, BWD_GEMM, attention_flops_per_token, head_forward_s, layer_train_s, model_flops_per_token
 from ..cost.plan import TrainPlan
 from ..spec.model import Model
 from .schedules import DUALPIPE, bubble_s
 
-BWD_GEMM = 2.0  # backward = data-gradient + weight-gradient GEMM, each the forward's size
-BWD_ATTN = 2.5  # FlashAttention convention for the attention-core backward (formulas.md 1.5)
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,20 @@ def _f(x) -> np.ndarray:
 
 
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
-         overhead_s: float = 0.0, precision_peak: str = "bf16") -> StepResult:
-    """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences."""
+         overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
+         attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
+         tp_bwd_overlap: bool = True, dp_overlap: bool = True) -> StepResult:
+    """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
+
+    The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
+    proportion) plus the LM head. ``overhead_per_mb_layer_s`` is the framework's host-side
+    time per layer per micro-batch and ``attention_impl`` its attention kernel (calibration
+    data, :mod:`superpod.train.framework`), ``overhead_per_step_s`` its fixed time per step
+    (data loading, clipping, logging) and ``cp_overlap`` whether CP's K/V exchange hides
+    behind attention (ring attention) or is exposed (all-gather first, as Llama 3);
+    ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
+    ``dp_overlap`` whether the gradient reduction starts during the last backward pass.
+    """
     tp, pp, dp, ep, cp = (_f(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
     b, v = _f(plan.micro_batch), _f(plan.vpp)
     prec = np.where(plan.fp8 > 0, 1, 0)
@@ -58,62 +68,62 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     T = b * s / cp  # tokens per micro-batch on one chip
     context = s / 2  # causal average (each CP rank's queries still see half the sequence on average)
     h = model.hidden
-    Ld, Lm = model.dense_layers / pp, model.moe_layers / pp
+    stage_layers = np.ceil(model.layers / pp)
+    Ld = stage_layers * model.dense_layers / model.layers
+    Lm = stage_layers * model.moe_layers / model.layers
 
-    # ---- compute per micro-batch on one stage, for both GEMM precisions (pick per plan) ----
-    def layer(moe: bool, p: str):
-        return layer_forward_s(model, moe, T, context, tp, ep, hw, p, "prefill")
-
-    fwd = {}
+    # ---- compute and TP traffic per micro-batch on one stage, per GEMM precision ----
+    per_prec = {}
     for key, p in ((0, "bf16"), (1, "fp8")):
-        if key == 1 and (plan.fp8 == 0).all():
+        if key == 1 and not (np.asarray(plan.fp8) > 0).any():
             continue
-        d = layer(False, p) if model.dense_layers else None
-        e = layer(True, p) if model.moe_layers else None
-        fwd[key] = (d, e)
-    d0, e0 = fwd[0]
+        per_prec[key] = [
+            layer_train_s(model, moe, T, context, tp, ep, hw, p, attention_impl, plan.sp) if n else None
+            for moe, n in ((False, model.dense_layers), (True, model.moe_layers))
+        ]
 
-    def pick(name, which):
+    def total(name):
+        """Sum over the stage's dense and MoE layers of one part, in the plan's precision."""
         vals = []
         for key in (0, 1):
-            if key not in fwd:
+            if key not in per_prec:
                 vals.append(None)
                 continue
-            part = fwd[key][which]
-            vals.append(part[name] if part is not None else 0.0)
+            d, e = per_prec[key]
+            vals.append((Ld * d[name] if d is not None else 0.0) + (Lm * e[name] if e is not None else 0.0))
         return vals[0] if vals[1] is None else np.where(prec == 1, vals[1], vals[0])
 
-    gemm_f = Ld * pick("gemm_s", 0) + Lm * pick("gemm_s", 1) + Lm * pick("experts_s", 1)
-    attn_f = Ld * pick("attention_s", 0) + Lm * pick("attention_s", 1)
-    elem_f = Ld * pick("elementwise_s", 0) + Lm * pick("elementwise_s", 1)
+    def moe_part(name):
+        vals = [per_prec[k][1][name] if k in per_prec else None for k in (0, 1)]
+        return vals[0] if vals[1] is None else np.where(prec == 1, vals[1], vals[0])
+
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
-    t_fwd = gemm_f + attn_f + elem_f + head_f
-    t_bwd = BWD_GEMM * (gemm_f + elem_f + head_f) + BWD_ATTN * attn_f
+    attn_f = total("attention_s")
+    t_fwd = total("fwd_s") + head_f
+    t_bwd = total("bwd_s") + BWD_GEMM * head_f
     rc = plan.recompute
-    recompute = np.where(rc == 2, gemm_f + attn_f + elem_f, np.where(rc == 1, attn_f, 0.0))
+    # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
+    recompute = np.where(rc == 2, total("fwd_s") + total("tp_fwd_s"), np.where(rc == 1, attn_f, 0.0))
 
     # ---- communication per micro-batch (forward; backward moves the same bytes) ----
     act_bytes = T * h * 2.0
     layers = Ld + Lm
-    tp_on = tp > 1
-    ar = collective_s("all_reduce", act_bytes, tp, hw, 1)["total_s"]
-    ag = collective_s("all_gather", act_bytes, tp, hw, 1)["total_s"]
-    rs = collective_s("reduce_scatter", act_bytes, tp, hw, 1)["total_s"]
-    tp_layer = np.where(plan.sp > 0, 2 * (ag + rs), 2 * ar)
-    tp_s = np.where(tp_on, 2 * layers * tp_layer, 0.0)  # x2: forward and backward
+    tp_s = total("tp_fwd_s") + (total("tp_bwd_s") if tp_bwd_overlap else total("tp_fwd_s"))
 
     kv_bytes = 2.0 * b * s * model.kv_heads * model.head_dim * 2.0 / np.minimum(tp, model.kv_heads)
     if model.mla is not None:
         kv_bytes = 2.0 * b * s * model.heads * model.head_dim * 2.0 / tp
     cp_one = collective_s("all_gather", kv_bytes, cp, hw, tp)["total_s"]
     attn_layer_f = attn_f / np.maximum(layers, 1e-9)
-    cp_s = np.where(cp > 1, layers * (np.maximum(cp_one - attn_layer_f, 0) + np.maximum(cp_one - BWD_ATTN * attn_layer_f, 0)), 0.0)
+    bwd_attn = BWD_ATTN[attention_impl] * attn_layer_f
+    hidden_f, hidden_b = (attn_layer_f, bwd_attn) if cp_overlap else (0.0, 0.0)
+    cp_s = np.where(cp > 1, layers * (np.maximum(cp_one - hidden_f, 0) + np.maximum(cp_one - hidden_b, 0)), 0.0)
 
     if model.moe_layers:
         disp_bytes = h * np.where(prec == 1, 1.0, 2.0) + np.where(prec == 1, h / 128 * 4, 0.0)
         a2a = (moe_a2a_s(T / tp, model.moe.top_k, disp_bytes, ep, hw, "dispatch", "normal", tp)["total_s"]
                + moe_a2a_s(T / tp, model.moe.top_k, h * 2.0, ep, hw, "combine", "normal", tp)["total_s"])
-        moe_compute = (pick("experts_s", 1) + pick("gemm_s", 1)) * (1 + BWD_GEMM)
+        moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
         exposed = np.where(plan.schedule == DUALPIPE, np.maximum(2 * a2a - moe_compute, 0.0), 2 * a2a)
         ep_s = np.where(ep > 1, Lm * exposed, 0.0)
     else:
@@ -145,7 +155,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     dp_total = np.where(replicas > 1, dp_total, 0.0)
     # gradients are reduced bucket by bucket during the last micro-batch's backward
     # (Megatron --overlap-grad-reduce); ZeRO-3 also gathers parameters every micro-batch
-    dp_exposed = np.maximum(dp_total - t_b, 0.0)
+    dp_exposed = np.maximum(dp_total - t_b, 0.0) if dp_overlap else dp_total
     z3 = np.where((zero == 3) & (replicas > 1), m * np.maximum(3 * param_ag - (t_f + t_b), 0.0), 0.0)
     shard = np.where(zero >= 1, replicas, 1.0)
     local_params = psi / shard + psi_e / np.where(zero >= 1, e_replicas, 1.0)
@@ -162,7 +172,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         "bubble_s": bubble,
         "dp_comm_exposed_s": dp_exposed + z3,
         "optimizer_s": optimizer,
-        "overhead_s": np.full_like(compute, overhead_s),
+        "overhead_s": m * stage_layers * overhead_per_mb_layer_s + overhead_per_step_s,
     }
     step_s = sum(parts.values())
     tokens = B * s

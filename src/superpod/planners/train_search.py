@@ -1,0 +1,225 @@
+"""Best training plans: every valid TP/SP/PP/schedule/DP-ZeRO/EP/CP/micro-batch/recompute
+combination priced at once as one open numpy grid, infeasible ones dropped, the rest ranked.
+
+Rules (each a boolean array over the grid): DP = chips / (TP x PP x CP) is whole; TP
+divides the heads and (GQA) the KV heads or is a multiple of them; EP divides the
+experts and DP x CP; the global batch splits into whole micro-batches per DP rank; CP
+splits the sequence into 2 x CP chunks; interleaving needs 1 < VPP <= layers / PP and
+micro-batches a multiple of PP; DualPipe an even PP; and the plan fits in HBM after the
+framework reserve. Ranked by tokens/s, ties broken by memory headroom.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..cost.hardware import Hardware
+from ..cost.memory import training_memory
+from ..cost.plan import RECOMPUTE, SCHEDULES, TrainPlan
+from ..errors import InfeasiblePlanError
+from ..spec.model import Model
+from ..train.framework import framework as get_framework
+from ..train.step import StepResult, step
+
+FIELDS = ("tp", "pp", "dp", "ep", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
+
+
+def _divisors(n: int, cap: int) -> list[int]:
+    return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
+
+
+def _pow2(cap: int) -> list[int]:
+    out, x = [], 1
+    while x <= cap:
+        out.append(x)
+        x *= 2
+    return out
+
+
+def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, list]:
+    """Candidate values per field; a field the user fixed has exactly that value."""
+    tp = sorted({d for d in _divisors(model.heads, 64) if d <= chips} | {t for t in _pow2(64) if t <= chips and model.heads % t == 0})
+    # stages may be uneven (the slowest holds ceil(L/pp) layers), so PP need not divide L
+    pp = sorted({p for p in _pow2(min(model.layers, 128)) if p <= chips} | {d for d in _divisors(chips, min(model.layers, 128))})
+    ep = [1] if model.moe is None else [e for e in _divisors(model.moe.experts, model.moe.experts) if e <= chips]
+    cand = {
+        "tp": tp,
+        "pp": pp,
+        "cp": [c for c in _pow2(32) if c <= chips],
+        "ep": ep,
+        "sp": [0, 1],
+        "micro_batch": [1, 2, 4, 8],
+        "zero": [1, 2, 3],
+        "recompute": [0, 1, 2],
+    }
+    for k, v in fixed.items():
+        if k in cand and v is not None:
+            cand[k] = [v]
+    # schedule and virtual stages vary together: only interleaving has VPP > 1
+    pairs = [(0, 1), (1, 1), (3, 1), (4, 1)] + [(2, v) for v in (2, 3, 4, 6)]
+    if fixed.get("schedule") is not None:
+        pairs = [p for p in pairs if p[0] == fixed["schedule"]]
+    if fixed.get("vpp") is not None:
+        pairs = [p for p in pairs if p[1] == fixed["vpp"]] or [(fixed.get("schedule", 2), fixed["vpp"])]
+    cand["schedule_vpp"] = pairs
+    return cand
+
+
+def _codes(fixed: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fixed)
+    if isinstance(out.get("recompute"), str):
+        out["recompute"] = RECOMPUTE.index(out["recompute"])
+    if isinstance(out.get("schedule"), str):
+        out["schedule"] = SCHEDULES.index(out["schedule"])
+    if "sp" in out and out["sp"] is not None:
+        out["sp"] = int(bool(out["sp"]))
+    return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The open plan grid with the derived DP and micro-batch count, and its validity mask."""
+
+    plan: TrainPlan
+    valid: np.ndarray
+    reasons: dict[str, np.ndarray]
+
+
+def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed: dict[str, Any], fp8: bool) -> Grid:
+    fixed = _codes(fixed)
+    cand = candidates(model, chips, fixed)
+    pairs = cand.pop("schedule_vpp")
+    g = TrainPlan.grid(joint={("schedule", "vpp"): pairs}, dp=1, fp8=int(fp8), micro_batches=1, **cand)
+    tp, pp, cp, ep = g.tp, g.pp, g.cp, g.ep
+    div = tp * pp * cp
+    dp = np.where(chips % div == 0, chips // np.maximum(div, 1), 0)
+    if fixed.get("dp") is not None:
+        dp = np.where(dp == fixed["dp"], dp, 0)
+    b = g.micro_batch
+    per_rank = dp * b
+    m = np.where((dp > 0) & (global_batch % np.maximum(per_rank, 1) == 0), global_batch // np.maximum(per_rank, 1), 0)
+    plan = replace(g, dp=np.maximum(dp, 1), micro_batches=np.maximum(m, 1))
+    kv = model.kv_heads
+    s = g.schedule
+    reasons = {
+        "chips = TP x PP x CP x DP": dp > 0,
+        "TP divides the attention heads (and KV heads)": (model.heads % tp == 0) & ((kv % tp == 0) | (tp % kv == 0)),
+        "global batch splits into whole micro-batches per DP rank": (m > 0) | (dp == 0),
+        "CP splits the sequence into 2 x CP chunks": (seq_len % (2 * cp) == 0) | (cp == 1),
+        "EP divides the experts and DP x CP": (ep == 1) | ((dp * cp) % ep == 0),
+        "interleaving needs 1 < VPP <= layers/PP and micro-batches a multiple of PP": np.where(
+            s == 2, (g.vpp > 1) & (g.vpp * pp <= model.layers) & (m % pp == 0), g.vpp == 1),
+        "DualPipe needs an even PP and at least PP micro-batches": (s != 4) | ((pp % 2 == 0) & (m >= pp)),
+        "one schedule per PP = 1 and SP only with TP > 1": ((pp > 1) | (s == 1)) & ((tp > 1) | (g.sp == 0)),
+    }
+    if model.moe is not None:
+        reasons["EP divides the experts and DP x CP"] &= model.moe.experts % ep == 0
+    valid = np.ones(plan.shape, dtype=bool)
+    for r in reasons.values():
+        valid = valid & r
+    return Grid(plan=plan, valid=valid, reasons=reasons)
+
+
+@dataclass
+class SearchResult:
+    plans: list[dict[str, Any]]  # best first
+    evaluated: int
+    feasible: int
+    seconds: float
+
+
+def _gather(x, shape, i: int):
+    """Entry ``i`` (flat order) of an array broadcast to the grid's shape, without copying."""
+    return np.broadcast_to(x, shape)[np.unravel_index(i, shape)]
+
+
+def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
+           top: int = 1, fp8: bool = False, framework: str = "megatron") -> SearchResult:
+    """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens."""
+    t0 = time.perf_counter()
+    fw = get_framework(framework)
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    if fp8:
+        hw.peak("fp8")  # clear error if the chip has no FP8 units
+    grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, fp8)
+    plan = grid.plan
+    res = step(model, hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
+               overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
+               dp_overlap=fw.dp_overlap)
+    need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
+    fits = need <= hw.hbm_bytes
+    ok = grid.valid & fits
+    shape = plan.shape
+    evaluated = int(np.prod(shape))
+    flat_ok = np.broadcast_to(ok, shape).ravel()
+    feasible = int(flat_ok.sum())
+    if feasible == 0:
+        raise InfeasiblePlanError(explain_infeasible(model, hw, grid, need, fixed))
+    tps = np.broadcast_to(res.tokens_per_s, shape).ravel()
+    head = np.broadcast_to(hw.hbm_bytes - need, shape).ravel()
+    idx = np.flatnonzero(flat_ok)
+    order = np.lexsort((-head[idx], -tps[idx]))[:top]
+    best = idx[order]
+    plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in best]
+    return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0)
+
+
+def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:
+    row = plan.row(i)
+    row.pop("fp8")
+    mb = row.pop("micro_batches")
+    out = {
+        "plan": row | {"micro_batches": mb, "precision": "fp8" if int(_gather(plan.fp8, shape, i)) else "bf16"},
+        "step_s": float(_gather(res.step_s, shape, i)),
+        "tokens_per_s": float(_gather(res.tokens_per_s, shape, i)),
+        "tflops_per_chip": float(_gather(res.flops_per_chip, shape, i)) / 1e12,
+        "mfu": float(_gather(res.mfu, shape, i)),
+        "hfu": float(_gather(res.hfu, shape, i)),
+        "memory_per_chip_bytes": float(_gather(need, shape, i)),
+        "memory_breakdown_bytes": {k: float(_gather(v, shape, i)) for k, v in parts.items()},
+        "breakdown": {k: float(_gather(v, shape, i)) for k, v in res.breakdown.items()},
+    }
+    out["tokens_per_s_per_chip"] = out["tokens_per_s"] / hw.n_chips
+    return out
+
+
+def explain_infeasible(model: Model, hw: Hardware, grid: Grid, need, fixed: dict[str, Any]) -> str:
+    """Which constraint failed, for the closest candidates."""
+    shape = grid.plan.shape
+    valid = np.broadcast_to(grid.valid, shape).ravel()
+    if not valid.any():
+        # the rules that stop the plans which satisfy every other rule
+        blocking = []
+        for name, rule in grid.reasons.items():
+            others = np.ones(shape, dtype=bool)
+            for other, r in grid.reasons.items():
+                if other != name:
+                    others = others & r
+            if others.any() and not (others & rule).any():
+                blocking.append(name)
+        failing = blocking or [n for n, r in grid.reasons.items() if not np.broadcast_to(r, shape).any()]
+        failing = failing or list(grid.reasons)
+        given = ", ".join(f"{k}={v}" for k, v in fixed.items()) or "no fixed settings"
+        return f"no valid plan for {model.name} on {hw.n_chips} chips ({given}): needs {'; '.join(failing)}"
+    need_flat = np.broadcast_to(need, shape).ravel()
+    i = int(np.flatnonzero(valid)[np.argmin(need_flat[valid])])
+    row = grid.plan.row(i)
+    gb = 1e9
+    hints = []
+    if row["dp"] > 1 and row["zero"] < 3:
+        hints.append("--zero 3")
+    if row["recompute"] != "full":
+        hints.append("--recompute full")
+    if row["pp"] * 2 <= model.layers and "pp" not in fixed and row["tp"] * row["pp"] * row["cp"] * 2 <= hw.n_chips:
+        hints.append(f"--pp {row['pp'] * 2}")
+    hints.append(f"about {int(np.ceil(hw.n_chips * need_flat[i] / hw.hbm_bytes)):,} chips or more")
+    return (
+        f"no plan fits in memory: the smallest needs {need_flat[i] / gb:,.1f} GB per chip, "
+        f"{hw.chip} has {hw.hbm_bytes / gb:,.1f} GB (short by {(need_flat[i] - hw.hbm_bytes) / gb:,.1f} GB) "
+        f"with tp={row['tp']} pp={row['pp']} dp={row['dp']} ep={row['ep']} zero={row['zero']} "
+        f"recompute={row['recompute']}; try {' or '.join(hints)}"
+    )

@@ -1,0 +1,92 @@
+"""Published measurements vs superpod's predictions, per group, with the error stated.
+
+Cases live in ``catalog/validation/<group>.toml`` (``[[cases]]`` tables). Each names its
+source, the measured value and metric, its inputs, and a ``role``: ``validation`` (counted
+in the group's mean absolute percentage error) or ``calibration`` (the at most one case
+per framework an end-to-end-only factor was fitted on; shown, never counted). Each group
+has a predictor, ``predict(case) -> (value, details)``, registered in :data:`PREDICTORS`
+by import path so that only the groups asked for are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any, Callable
+
+from ..errors import UnknownNameError
+from ..spec.catalog import catalog_root, read_toml
+
+#: group -> "module:function" of its predictor
+PREDICTORS: dict[str, str] = {
+    "training": "superpod.train.validation:predict",
+    "serving": "superpod.serve.validation:predict",
+}
+#: the accuracy each group promises (issue targets): MAPE bound and the worst single case
+TARGETS: dict[str, dict[str, float]] = {
+    "training": {"mape": 0.10},
+    "serving": {"mape": 0.10, "max": 0.20},
+}
+
+
+def groups() -> list[str]:
+    root = catalog_root() / "validation"
+    return sorted(p.stem for p in root.glob("*.toml") if p.stem in PREDICTORS)
+
+
+@lru_cache(maxsize=None)
+def cases(group: str) -> tuple[dict[str, Any], ...]:
+    path = catalog_root() / "validation" / f"{group}.toml"
+    if not path.is_file():
+        raise UnknownNameError(f"unknown validation group {group!r}; known: {', '.join(groups())}")
+    return tuple(read_toml(path)["cases"])
+
+
+def predictor(group: str) -> Callable[[dict[str, Any]], tuple[float, dict[str, Any]]]:
+    module, func = PREDICTORS[group].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def run_group(group: str) -> dict[str, Any]:
+    """Every case of ``group`` with prediction and error, and the group's MAPE."""
+    predict = predictor(group)
+    rows = []
+    for case in cases(group):
+        value, details = predict(case)
+        measured = case["measured"]
+        rows.append(
+            {
+                "id": case["id"],
+                "group": group,
+                "description": case.get("description", ""),
+                "metric": case["metric"],
+                "measured": measured,
+                "predicted": value,
+                "error": value / measured - 1,
+                "role": case.get("role", "validation"),
+                "source": case["source"],
+                "details": details,
+            }
+        )
+    counted = [abs(r["error"]) for r in rows if r["role"] == "validation"]
+    mape = sum(counted) / len(counted) if counted else float("nan")
+    worst = max(counted) if counted else float("nan")
+    target = TARGETS.get(group, {})
+    return {
+        "group": group,
+        "cases": rows,
+        "mape": mape,
+        "max_abs_error": worst,
+        "target_mape": target.get("mape"),
+        "target_max": target.get("max"),
+        "within_target": bool(counted) and mape <= target.get("mape", 1) and worst <= (target.get("max") or float("inf")),
+    }
+
+
+def validate(selected: list[str] | None = None) -> dict[str, Any]:
+    """All (or the selected) groups."""
+    names = selected or groups()
+    for g in names:
+        if g not in PREDICTORS:
+            raise UnknownNameError(f"unknown validation group {g!r}; known: {', '.join(PREDICTORS)}")
+    return {"groups": [run_group(g) for g in names]}

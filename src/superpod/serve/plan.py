@@ -1,0 +1,134 @@
+"""Serving plans as structs of numpy arrays, and the serving workload.
+
+A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. Every field is
+an array and all fields broadcast, so one call prices one plan or a grid of thousands
+(:meth:`ServePlan.grid` builds an open grid, :meth:`ServePlan.row` turns entry ``i`` into
+a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
+one rank, an Ascend 910C package is two (so CloudMatrix-Infer's EP320 is 160 NPUs); the
+cost functions convert to chips with the kernel profile's ``devices_per_chip``.
+
+* ``tp``: tensor parallelism of attention and dense layers (1 = DP attention);
+* ``ep``: expert parallelism (ranks the routed experts spread over);
+* ``dp``: attention data-parallel ranks (``tp * dp`` ranks form one instance);
+* ``batch``: decode: sequences in flight per chip; prefill: prompt tokens per chip per step;
+* ``mtp_k``, ``mtp_accept``: draft tokens per step and per-token acceptance (formulas 8.5);
+* ``eplb``: 0 perfect (idealised balance), 1 balanced (real routing with EPLB redundant
+  experts, the measured residual imbalance), 2 none (no redundant experts);
+* ``overlap``: 1 two-micro-batch overlap of MoE communication with compute (TBO), 0 none.
+
+Number formats (``quant`` for weights and GEMM activations, ``kv`` for the cache) are
+scalars of one evaluation: the chip's peak depends on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+EPLB = ("perfect", "balanced", "none")
+QUANTS = ("bf16", "fp8", "int8", "fp4")
+KV_DTYPES = ("bf16", "fp8", "int8")
+#: bytes per cached element; MLA FP8 keeps FP32 scales and a BF16 RoPE part (FlashMLA:
+#: 656 B for 576 elements, formulas.md 2.4)
+KV_BYTES = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0}
+MLA_FP8_KV_BYTES = 656.0 / 576.0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the requests look like (tokens)."""
+
+    input_len: float = 4096.0
+    output_len: float = 1024.0
+    kv_len: float | None = None  # mean context per decode step; default input + output / 2
+    cache_hit: float = 0.0  # share of prompt tokens served from a prefix cache
+
+    @property
+    def decode_context(self) -> float:
+        return self.kv_len if self.kv_len is not None else self.input_len + self.output_len / 2.0
+
+
+@dataclass(frozen=True)
+class ServePlan:
+    """One pool's plans (arrays, broadcasting); see the module docstring."""
+
+    tp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    batch: np.ndarray
+    mtp_k: np.ndarray
+    mtp_accept: np.ndarray
+    eplb: np.ndarray
+    overlap: np.ndarray
+
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        return dict(tp=1, ep=1, dp=1, batch=1, mtp_k=0, mtp_accept=0.0, eplb=1, overlap=1)
+
+    @classmethod
+    def one(cls, **values: Any) -> "ServePlan":
+        d = cls.defaults() | {k: v for k, v in values.items() if v is not None}
+        return cls(**{k: np.atleast_1d(np.asarray(_code(k, v), dtype=float)) for k, v in d.items()})
+
+    @classmethod
+    def grid(cls, **candidates: Any) -> "ServePlan":
+        """Open cartesian grid: each field with several values gets its own axis."""
+        d = cls.defaults() | {k: v for k, v in candidates.items() if v is not None}
+        multi = [k for k, v in d.items() if np.size(v) > 1]
+        out = {}
+        for k, v in d.items():
+            arr = np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))], dtype=float)
+            shape = [1] * max(len(multi), 1)
+            if k in multi:
+                shape[multi.index(k)] = arr.size
+            out[k] = arr.reshape(shape)
+        return cls(**out)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.broadcast(*[getattr(self, f.name) for f in fields(self)]).shape
+
+    def flat(self) -> "ServePlan":
+        s = self.shape
+        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel() for f in fields(self)})
+
+    def take(self, index) -> "ServePlan":
+        s = self.shape
+        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel()[index] for f in fields(self)})
+
+    def row(self, i: int = 0) -> dict[str, Any]:
+        """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
+        s = self.shape
+        d = {f.name: float(np.broadcast_to(getattr(self, f.name), s).ravel()[i]) for f in fields(self)}
+        for k in ("tp", "ep", "dp", "mtp_k"):
+            d[k] = int(d[k])
+        d["eplb"] = EPLB[int(d["eplb"])]
+        d["overlap"] = bool(d["overlap"])
+        return d
+
+
+def _code(key: str, value: Any) -> float:
+    if key == "eplb" and isinstance(value, str):
+        return float(EPLB.index(value))
+    if key == "overlap":
+        return float(bool(value))
+    return float(value)
+
+
+def tokens_per_step(k, a) -> np.ndarray:
+    """Expected tokens a sequence advances per decode step with ``k`` draft tokens of
+    per-token acceptance ``a`` (formulas.md 8.5; Leviathan et al. arXiv 2211.17192):
+    ``sum_{i=0..k} a^i`` (= 1 without MTP, 1 + a with one draft token)."""
+    k = np.asarray(k, dtype=float)
+    a = np.clip(np.asarray(a, dtype=float), 0.0, 1.0)
+    geometric = (1.0 - a ** (k + 1)) / np.maximum(1.0 - a, 1e-12)
+    return np.where(a >= 1.0 - 1e-12, k + 1.0, geometric)
+
+
+def kv_element_bytes(model, kv_dtype: str) -> float:
+    """Bytes per cached element (MLA FP8 carries its scales and RoPE part)."""
+    if kv_dtype == "fp8" and model.mla is not None:
+        return MLA_FP8_KV_BYTES
+    return KV_BYTES[kv_dtype]
