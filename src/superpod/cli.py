@@ -263,6 +263,29 @@ def validate(
         raise typer.Exit(1)
 
 
+@command()
+def calibration(as_json: bool = JSON) -> None:
+    """The microbenchmarks behind every efficiency factor, re-predicted by the cost core.
+
+    Calibration data, not validation: kernel (DeepGEMM, FlashMLA, CloudMatrix MLA/INT8,
+    Megatron layer timings) and communication (DeepEP, CloudMatrix dispatch/combine, NVLS)
+    measurements, each with its source; error = predicted / measured - 1.
+    """
+    from .cost.anchors import anchor_rows
+    from .report.output import console, emit_json, table
+
+    rows = anchor_rows()
+    if as_json:
+        return emit_json({"anchors": rows})
+    body = [[r["id"], r["unit"], f"{r['measured']:,.4g}", f"{r['predicted']:,.4g}", f"{r['error'] * 100:+.1f}%", r["source"]]
+            for r in rows]
+    c = console()
+    c.print(table("Calibration anchors (microbenchmarks the efficiency factors were fitted to)",
+                  ["anchor", "unit", "measured", "predicted", "error", "source"], body))
+    errors = [abs(r["error"]) for r in rows]
+    c.print(f"{len(rows)} anchors: mean |error| {sum(errors) / len(errors) * 100:.1f}%, worst {max(errors) * 100:.1f}%", markup=False)
+
+
 def main() -> None:
     """Console entry point."""
     try:

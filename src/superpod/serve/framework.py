@@ -31,7 +31,7 @@ class ServingFramework(BaseModel):
     fitted_on: str | None = None
     layer_overhead_s: Time | None = None
     step_overhead_s: Time | None = None
-    comm_compute_share: Ratio | None = None
+    overlap_efficiency: Ratio | None = None
     runtime_reserve_bytes: Bytes
     kv_mem_fraction: Ratio
 

@@ -22,9 +22,12 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
 * TP: two all-reduces of the group's activations per layer.
 
 Two-micro-batch overlap (sec. 8.6): each half-batch's communication runs under the
-other's compute, so a MoE layer takes ``max(2 t_comp(T/2) / (1 - s), 2 t_comm(T/2))``
-where ``s`` is the share of compute units the normal all-to-all occupies meanwhile (the
-low-latency kernels free them while in flight). Without overlap it is the sum.
+other's compute. Ideally a MoE layer then takes ``max(2 t_comp(T/2), 2 t_comm(T/2))``;
+in practice the communication kernels slow down next to compute and the launch order
+leaves bubbles (SGLang's blog: both DeepSeek's and its own TBO communication run slower
+than the unit tests), so the framework's ``overlap_efficiency`` eta says how much of the
+shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/2)``,
+``m = 2 t_comm(T/2)``. Without overlap it is ``t_comp(T) + t_comm(T)``.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ from .framework import ServingFramework, eplb
 from .plan import ServePlan
 
 ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
-PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s",
-         "contention_s", "overhead_s")
+PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s", "overhead_s")
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,15 @@ def a2a_copies(c: Ctx, ep_c, mode: str) -> np.ndarray:
     return np.where(ep_c > dom, across, inside)
 
 
-def _gemm_list(c: Ctx, moe: bool, T, tp_c) -> tuple[np.ndarray, np.ndarray]:
-    """Attention-projection and other dense GEMM time of one layer."""
+def replicas(tp, dev: float) -> np.ndarray:
+    """Copies of the non-expert weights one chip holds: each of its ``dev`` ranks keeps
+    its own unless they share a TP group (a 910C package under DP attention holds two)."""
+    return dev / np.minimum(np.maximum(np.asarray(tp, dtype=float), 1.0), dev)
+
+
+def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
+    """Attention-projection and other dense GEMM time of one layer (``rep`` weight copies
+    per chip are each read once)."""
     M = T * tp_c
     attn = 0.0
     other = 0.0
@@ -127,7 +136,7 @@ def _gemm_list(c: Ctx, moe: bool, T, tp_c) -> tuple[np.ndarray, np.ndarray]:
         k = g.k / tp_c if g.shard == "row" else g.k + 0 * tp_c
         n = g.n / tp_c if g.shard == "col" else g.n + 0 * tp_c
         prec = "bf16" if g.name == "router" else c.quant
-        t = gemm_s(M, n, k, c.hw, prec, 1, "dense", BYTES[prec]).total_s
+        t = gemm_s(M, n, k, c.hw, prec, 1, "dense", BYTES[prec] * rep).total_s
         if g.name in ATTN_GEMMS:
             attn = attn + t
         else:
@@ -135,10 +144,10 @@ def _gemm_list(c: Ctx, moe: bool, T, tp_c) -> tuple[np.ndarray, np.ndarray]:
     return attn, other
 
 
-def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, M_e, groups, phase: str) -> dict[str, np.ndarray]:
+def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str) -> dict[str, np.ndarray]:
     """Compute time of one layer on one chip for ``T`` query tokens (no communication)."""
     m = c.model
-    attn_g, other_g = _gemm_list(c, moe, T, tp_c)
+    attn_g, other_g = _gemm_list(c, moe, T, tp_c, rep)
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
     out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
@@ -158,24 +167,28 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, M_e, groups, phase
 
 
 def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
-            draft: bool = False) -> dict[str, np.ndarray]:
+            extra_attention_s=0.0) -> dict[str, np.ndarray]:
     """Time of one forward step of the model (or ``layers = (dense, moe)`` of it) per chip.
 
     ``T``: query tokens per chip; ``attn_f``/``attn_b``: one layer's attention-core FLOPs
-    and bytes per chip for those tokens. Returns the parts of :data:`PARTS` (they add up
+    and bytes per chip for those tokens; ``extra_attention_s``: time of one layer's other
+    attention kernel (the prefill chunks of a co-located batch). Returns the parts of :data:`PARTS` (they add up
     to ``total_s``) plus ``total_s`` and ``imbalance``.
     """
     m = c.model
     L_d, L_m = (m.dense_layers, m.moe_layers) if layers is None else layers
     T = np.asarray(T, dtype=float)
     tp_c = chips_of(plan.tp, c.dev)
+    rep = replicas(plan.tp, c.dev)
     ep_c = chips_of(plan.ep, c.dev)
     mode = "ll" if phase == "decode" else "normal"
-    mb = np.where(plan.overlap > 0, 2.0, 1.0)
     has_ep = (ep_c > 1) & (m.moe is not None)
+    mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
 
-    def per_layer(Tm, f, b):
-        d = layer_compute(c, False, Tm, f, b, tp_c, 0.0, 1.0, phase) if L_d else None
+    def per_layer(Tm, f, b, extra):
+        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase) if L_d else None
+        if d is not None:
+            d["attention_s"] = d["attention_s"] + extra
         if m.moe is None or not L_m:
             return d, None, 0.0, 1.0
         k = m.moe.top_k
@@ -183,7 +196,8 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         gamma = imbalance(m, plan, Tm * k, ep_c)
         M_e = Tm * k * gamma * ep_c / slots
         groups = slots / ep_c
-        e = layer_compute(c, True, Tm, f, b, tp_c, M_e, groups, phase)
+        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase)
+        e["attention_s"] = e["attention_s"] + extra
         copies = a2a_copies(c, ep_c, mode)
         disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
         comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
@@ -192,30 +206,35 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
 
     # TP all-reduces of the group's activations, twice per layer
     def tp_comm(Tm):
-        size = Tm * tp_c * m.hidden * 2.0
-        return np.where(tp_c > 1, 2.0 * collective_s("all_reduce", size, tp_c, c.hw, 1)["total_s"], 0.0)
+        # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
+        t = np.maximum(plan.tp, 1.0)
+        size = t * Tm * m.hidden * 2.0
+        return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
 
-    full = per_layer(T, attn_f, attn_b)
-    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0)
-    share = c.fw.si("comm_compute_share") if mode == "normal" else 0.0
-    slow = 1.0 / (1.0 - share)
+    extra = np.asarray(extra_attention_s, dtype=float)
+    full = per_layer(T, attn_f, attn_b, extra)
+    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0)
+    # low-latency kernels leave the compute units free while in flight (DeepEP README:
+    # hook-based overlap that occupies no SM; CloudMatrix AIV-direct): full overlap
+    eta = c.fw.si("overlap_efficiency") if mode == "normal" else 1.0
     parts = {k: 0.0 for k in PARTS}
+    keys = ("gemm_s", "attention_s", "experts_s", "elementwise_s")
 
-    def add(parts_1, count, comm, tpc, overlapped_parts, overlapped_comm, overlapped_tp):
-        """Sum ``count`` layers: plain (no overlap) or two micro-batches (overlap)."""
-        keys = ("gemm_s", "attention_s", "experts_s", "elementwise_s")
-        ov = 2.0 * sum(overlapped_parts[k] for k in keys)
-        ov_comm = 2.0 * (overlapped_comm + overlapped_tp)
-        on = (plan.overlap > 0) & (ov_comm > 0)  # nothing to overlap: one batch
-        contention = ov * (slow - 1.0)
-        exposed = np.maximum(ov_comm - ov - contention, 0.0)
+    def add(one, count, comm, tpc, two, comm_mb, tp_mb):
+        """Add ``count`` layers: one batch (communication after compute) or two micro-batches,
+        where the overlap hides ``eta`` of the shorter of compute and MoE communication (the
+        TP all-reduces stay on the critical path)."""
+        comp2 = 2.0 * sum(two[k] for k in keys)
+        comm2 = 2.0 * comm_mb
+        on = (plan.overlap > 0) & (comm2 > 0)  # nothing to overlap: one batch
+        hidden = eta * np.minimum(comp2, comm2)
         for k in keys:
-            parts[k] = parts[k] + count * np.where(on, 2.0 * overlapped_parts[k], parts_1[k])
-        split = overlapped_comm / np.maximum(overlapped_comm + overlapped_tp, 1e-30)
-        parts["ep_comm_s"] = parts["ep_comm_s"] + count * np.where(on, exposed * split, comm)
-        parts["tp_comm_s"] = parts["tp_comm_s"] + count * np.where(on, exposed * (1.0 - split), tpc)
-        parts["contention_s"] = parts["contention_s"] + count * np.where(on, contention, 0.0)
+            parts[k] = parts[k] + count * np.where(on, 2.0 * two[k], one[k])
+        parts["ep_comm_s"] = parts["ep_comm_s"] + count * np.where(on, comm2 - hidden, comm)
+        parts["tp_comm_s"] = parts["tp_comm_s"] + count * np.where(on, 2.0 * tp_mb, tpc)
+        parts["hidden_comm_s"] = parts["hidden_comm_s"] + count * np.where(on, hidden, 0.0)
 
+    parts["hidden_comm_s"] = 0.0
     tp_full, tp_half = tp_comm(T), tp_comm(T / 2.0)
     if L_d:
         add(full[0], L_d, 0.0, tp_full, half[0], 0.0, tp_half)
@@ -223,9 +242,10 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         add(full[1], L_m, full[2], tp_full, half[1], half[2], tp_half)
     layers_n = L_d + L_m
     parts["overhead_s"] = layers_n * mb * c.fw.si("layer_overhead_s") + 0.0 * T
-    shape = np.broadcast_shapes(plan.shape, np.shape(T))
-    out = {k: np.broadcast_to(np.asarray(v, dtype=float), shape) for k, v in parts.items()}
+    shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
+    out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
     out["total_s"] = sum(out[k] for k in PARTS)
+    out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
     out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)
     return out
 

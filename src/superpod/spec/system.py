@@ -45,6 +45,28 @@ class PowerBreakdown(BaseModel):
         return sum(p.si for p in self.parts.values())
 
 
+class Resilience(BaseModel):
+    """Optional fault-tolerance features of a system (read by :mod:`superpod.scale`).
+
+    ``spare_chips`` hot-spare chips stand by for every ``spare_group_chips`` working chips
+    (UB-Mesh: one backup NPU per 64-NPU rack); spares are extra hardware, not counted in
+    ``chips``. ``in_memory_checkpoint``: the system's stack keeps checkpoints in host/peer
+    memory (Gemini-style), so saves block only for a snapshot and reloads skip storage.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spare_chips: Count | None = None
+    spare_group_chips: Count | None = None
+    in_memory_checkpoint: bool = False
+
+    @model_validator(mode="after")
+    def _paired(self) -> "Resilience":
+        if (self.spare_chips is None) != (self.spare_group_chips is None):
+            raise ValueError("spare_chips and spare_group_chips go together")
+        return self
+
+
 class System(BaseModel):
     """A whole AI compute system; see the module docstring."""
 
@@ -67,6 +89,7 @@ class System(BaseModel):
     optical_modules: Count | None = None
     capex: Money | None = None
     power: PowerBreakdown
+    resilience: Resilience | None = Field(default=None, description="hot spares, in-memory checkpoints (optional)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "System":
