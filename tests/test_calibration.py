@@ -19,24 +19,23 @@ def test_anchor_within_10_percent(row):
 
 
 def test_deepgemm_table():
-    """One roofline-with-quantisation model for all 28 DeepGEMM rows (H800 FP8).
-
-    The per-shape tuning of DeepGEMM (block sizes, multicast) is not modelled, so single
-    rows are off by up to 14%; the table as a whole is reproduced with MAPE under 7%.
-    """
+    """One roofline-with-quantisation model for all 28 DeepGEMM rows (H800 FP8): every row
+    within 10%, and the table as a whole within 5% on average."""
     errors = np.array([abs(r["error"]) for r in DEEPGEMM])
     assert len(DEEPGEMM) == 28
-    assert errors.mean() <= 0.07, errors.mean()
-    assert errors.max() <= 0.15, max(DEEPGEMM, key=lambda r: abs(r["error"]))
-    # the headline: best dense shape within 10% of 1,520 TFLOPS
-    best = next(r for r in DEEPGEMM if r["id"] == "deepgemm-dense-4096x7168x16384")
-    assert abs(best["error"]) <= 0.10
+    assert errors.max() <= 0.10, max(DEEPGEMM, key=lambda r: abs(r["error"]))
+    assert errors.mean() <= 0.05, errors.mean()
 
 
 def test_every_factor_is_sourced():
     for p in kernel_profiles():
         for group in (p.gemm, p.attention):
             for name, q in group:
+                if name == "tile_n_choices":  # structural list; its source is tile_n_source
+                    assert p.gemm.tile_n_source
+                    continue
+                if name == "tile_n_source":
+                    continue
                 assert q.source and q.confidence in "ABCU", (p.name, name)
     for c in comm_profiles():
         assert c.eta_busbw.source and c.a2a_ll_dispatch.source

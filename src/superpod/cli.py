@@ -297,6 +297,7 @@ def main() -> None:
 
 # more commands, each module registering on `app` (imports inside the commands stay lazy)
 from . import cli_train  # noqa: E402,F401
+from . import cli_scale  # noqa: E402,F401
 
 try:  # the serving commands land separately
     from . import cli_serve  # noqa: E402,F401

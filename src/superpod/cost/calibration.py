@@ -28,7 +28,10 @@ class GemmProfile(BaseModel):
     tile_m_small: Count
     tile_m_large: Count
     large_m: Count
-    tile_n: Count
+    tile_n_choices: list[int] = Field(min_length=1, description="block widths the kernel library picks from")
+    tile_n_source: str = Field(min_length=3)
+    reuse_n: Count
+    reuse_m: Count
     eta_peak: Ratio
     k_half: Count
     eta_mem: Ratio

@@ -1,8 +1,9 @@
 """Operator time on one chip: roofline with calibrated efficiency (formulas.md sec. 7).
 
 ``t = combine(F / (eta_c * peak), Q / (eta_m * HBM bw)) + launch``. For GEMMs eta_c
-carries tile and wave quantisation (NVIDIA's Matrix Multiplication Background guide) and
-pipeline fill over K, and the two bounds combine as a smooth maximum
+carries tile and wave quantisation (NVIDIA's Matrix Multiplication Background guide) with
+the block width the library would pick, operand reuse and pipeline fill over K, and the
+two bounds combine as a smooth maximum
 ``(t_c^p + t_m^p)^(1/p)`` fitted to DeepGEMM; attention uses FlashMLA-style regime
 efficiencies with a plain maximum. Every argument broadcasts: one shape or a million.
 """
@@ -31,23 +32,31 @@ def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str
     """Time of ``groups`` GEMMs (m x k) . (k x n) on one chip.
 
     FLOPs 2mnk per group; bytes m*k (activations) + k*n (weights) + m*n (output), in the
-    operands' formats (DeepGEMM's count). ``layout`` picks the grouped-GEMM efficiency
-    (``contiguous``: prefill/training MoE; ``masked``: decode MoE under CUDA graphs).
+    operands' formats (DeepGEMM's count). The kernel picks the block width that keeps the
+    cores busiest: for each candidate width, tile quantisation x wave quantisation x
+    operand reuse ``1 / (1 + reuse_n/tile_n + reuse_m/tile_m)``; pipeline fill over K adds
+    ``K / (K + k_half)``. ``layout`` picks the grouped-GEMM efficiency (``contiguous``:
+    prefill/training MoE; ``masked``: decode MoE under CUDA graphs).
     """
     g = hw.kernels.gemm
     m = np.asarray(m, dtype=float)
+    n = np.asarray(n, dtype=float)
     q = BYTES[precision]
     qw = q if weight_bytes is None else weight_bytes
     flops = 2.0 * m * n * k * groups
     tile_m = np.where(m >= g.large_m.si, g.tile_m_large.si, g.tile_m_small.si)
     tiles_m = np.ceil(np.maximum(m, 1) / tile_m)
-    tiles_n = np.ceil(np.maximum(n, 1) / g.tile_n.si)
-    tile_eff = np.maximum(m, 1e-30) / (tiles_m * tile_m) * n / (tiles_n * g.tile_n.si)
-    tiles = tiles_m * tiles_n * groups
-    wave_eff = tiles / (np.ceil(tiles / g.cores.si) * g.cores.si)
+    util_m = np.maximum(m, 1e-30) / (tiles_m * tile_m)
+    best = 0.0
+    for tile_n in g.tile_n_choices:  # a handful of block widths; arrays broadcast inside
+        tiles_n = np.ceil(np.maximum(n, 1) / tile_n)
+        tiles = tiles_m * tiles_n * groups
+        waves = tiles / (np.ceil(tiles / g.cores.si) * g.cores.si)
+        reuse = 1.0 / (1.0 + g.reuse_n.si / tile_n + g.reuse_m.si / tile_m)
+        best = np.maximum(best, util_m * n / (tiles_n * tile_n) * waves * reuse)
     k_eff = k / (k + g.k_half.si)
     factor = getattr(g, LAYOUTS[layout]).si if LAYOUTS[layout] else 1.0
-    eta_c = g.eta_peak.si * factor * tile_eff * wave_eff * k_eff
+    eta_c = g.eta_peak.si * factor * best * k_eff
     t_c = flops / (eta_c * hw.peak(precision))
     nbytes = groups * (m * k * q + k * n * qw + m * n * out_bytes)
     t_m = nbytes / (g.eta_mem.si * hw.hbm_Bps)

@@ -23,9 +23,8 @@ from ..spec.system import System
 
 
 def _divisors(n: int) -> np.ndarray:
-    d = np.arange(1, int(np.sqrt(n)) + 1)
-    d = d[n % d == 0]
-    return np.unique(np.concatenate([d, n // d]))
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return np.array(sorted(set(small) | {n // d for d in small}), dtype=np.int64)
 
 
 @lru_cache(maxsize=64)
@@ -48,6 +47,24 @@ def job_chips_grid(heads: int, layers: int, seq_len: int, global_batch: int, kv_
 def job_chips(model: Model, chips, seq_len: int, global_batch: int) -> np.ndarray:
     """The largest usable chip count <= ``chips`` (array); 0 if none."""
     grid = job_chips_grid(model.heads, model.layers, seq_len, global_batch, model.kv_heads)
+    n = np.asarray(chips, dtype=np.int64)
+    i = np.searchsorted(grid, n, side="right") - 1
+    return np.where(i >= 0, grid[np.maximum(i, 0)], 0)
+
+
+def odd_part(n: int) -> int:
+    while n > 0 and n % 2 == 0:
+        n //= 2
+    return n
+
+
+def nice_job_chips(model: Model, chips, seq_len: int, global_batch: int) -> np.ndarray:
+    """The largest usable count <= ``chips`` of the form 2^a x d, d dividing the odd part of the
+    global batch (0 if none): the odd factor goes to DP and every other degree stays a power of two,
+    the sizes clusters are built in (for a 15,360-sequence batch: 2^a x {1, 3, 5, 15})."""
+    grid = job_chips_grid(model.heads, model.layers, seq_len, global_batch, model.kv_heads)
+    odd = np.array([odd_part(int(g)) for g in grid], dtype=np.int64)
+    grid = grid[odd_part(global_batch) % odd == 0]
     n = np.asarray(chips, dtype=np.int64)
     i = np.searchsorted(grid, n, side="right") - 1
     return np.where(i >= 0, grid[np.maximum(i, 0)], 0)

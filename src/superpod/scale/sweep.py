@@ -1,7 +1,10 @@
 """Scaling curves: effective compute, MFU and goodput vs chip count for several systems.
 
-For each system and each size the training search finds the best plan on the largest
-usable chip count (:func:`superpod.scale.layout.job_chips`); one search per distinct job
+Default sizes are 30 counts from 64 to 1,000,000, each the largest plan-able count 2^a x d
+(d dividing the odd part of the global batch: 1, 3, 5 or 15 for 15,360 sequences) at or
+below its log-spaced target (983,040 for 1,000,000): odd factorisations (59 x 2^k, 3^4 x 80)
+force odd plans and make curves jagged for reasons of number theory, not hardware. For each system and size the training search finds the best plan on
+the largest usable chip count (:func:`superpod.scale.layout.job_chips`); one search per distinct job
 size (a plan search cannot take a vector of chip counts), in ``fast`` mode by default
 (micro-batch 1 and no recompute first, the full plan space when those do not fit). The
 reliability, power and cost arithmetic then runs once per system over all sizes as numpy
@@ -10,29 +13,36 @@ arrays (:func:`superpod.scale.estimate.evaluate`).
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..errors import InfeasiblePlanError
 from ..spec.catalog import load_model, load_system
+from ..spec.model import Model
 from .estimate import ScaleOptions, _workload, best_plan, evaluate
-from .layout import job_chips
+from .layout import job_chips, nice_job_chips
 
 MIN_CHIPS, MAX_CHIPS, POINTS = 64, 1_000_000, 30
 
 
-def default_sizes(points: int = POINTS, lo: int = MIN_CHIPS, hi: int = MAX_CHIPS) -> np.ndarray:
-    """``points`` chip counts spaced evenly in log from ``lo`` to ``hi``."""
-    return np.unique(np.round(np.geomspace(lo, hi, points)).astype(np.int64))
+def default_sizes(model: Model, seq_len: int, global_batch: int, points: int = POINTS, lo: int = MIN_CHIPS,
+                  hi: int = MAX_CHIPS) -> np.ndarray:
+    """``points`` chip counts spaced evenly in log from ``lo`` to ``hi``, each rounded down to the
+    largest plan-able count 2^a x d with d dividing the batch's odd part (:func:`nice_job_chips`)."""
+    targets = np.round(np.geomspace(lo, hi, points)).astype(np.int64)
+    return np.unique(nice_job_chips(model, targets, seq_len, global_batch))
 
 
 def curve(model: str, system: str, sizes=None, opts: ScaleOptions = ScaleOptions(fast=True)) -> dict[str, Any]:
     """One system's curve: arrays over ``sizes`` (installed chips); NaN where no plan fits."""
     m, s = load_model(model), load_system(system)
-    sizes = default_sizes() if sizes is None else np.asarray(sizes, dtype=np.int64)
     seq, batch, tokens = _workload(opts)
+    sizes = default_sizes(m, seq, batch) if sizes is None else np.asarray(sizes, dtype=np.int64)
     job = job_chips(m, sizes, seq, batch)
     cols = {k: np.full(sizes.shape, np.nan) for k in ("tokens_per_s", "mfu", "busy", "step_s")}
     why: dict[int, str] = {}
@@ -76,9 +86,27 @@ def curve(model: str, system: str, sizes=None, opts: ScaleOptions = ScaleOptions
     }
 
 
-def sweep(model: str, systems: list[str], sizes=None, opts: ScaleOptions = ScaleOptions(fast=True)) -> dict[str, Any]:
-    """Curves for every system (same sizes), with the time it took."""
+def _curve_job(args):
+    return curve(*args)
+
+
+def sweep(model: str, systems: list[str], sizes=None, opts: ScaleOptions = ScaleOptions(fast=True),
+          workers: int | None = None) -> dict[str, Any]:
+    """Curves for every system (same sizes), with the time it took.
+
+    ``workers`` processes (default: one per CPU core, at most one per system) price the
+    systems in parallel; 1 runs them in this process.
+    """
     t0 = time.perf_counter()
-    curves = [curve(model, s, sizes, opts) for s in systems]
+    for s in systems:  # fail fast, in this process, on an unknown name
+        load_system(s)
+    load_model(model)
+    n = min(len(systems), workers if workers is not None else (os.cpu_count() or 1))
+    jobs = [(model, s, sizes, opts) for s in systems]
+    if n > 1 and "fork" in mp.get_all_start_methods():
+        with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("fork")) as pool:
+            curves = list(pool.map(_curve_job, jobs))
+    else:
+        curves = [_curve_job(j) for j in jobs]
     return {"model": load_model(model).name, "precision": opts.precision, "curves": curves,
-            "seconds": time.perf_counter() - t0}
+            "workers": n, "seconds": time.perf_counter() - t0}
