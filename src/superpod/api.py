@@ -19,7 +19,7 @@ from .planners.compare import compare
 from .spec import catalog
 from .spec.quantity import Quantity
 
-__all__ = ["chips", "systems", "models", "show", "compare", "claims", "train"]
+__all__ = ["chips", "systems", "models", "show", "compare", "claims", "train", "serve", "validate"]
 
 
 def _si(q: Quantity | None) -> float | None:
@@ -193,3 +193,22 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     if top > 1:
         out["top"] = res.plans
     return out
+
+
+def validate(groups: list[str] | None = None) -> dict[str, Any]:
+    """Predictions vs published measurements, per group, with MAPE (``superpod validate``)."""
+    from .planners.validate import validate as run
+
+    return run(groups)
+
+
+def serve(model: str, system: str, **options) -> dict[str, Any]:
+    """Serving estimate of ``model`` on ``system`` (the ``superpod serve`` record; SI units).
+
+    Options as the command's flags: ``chips, phase, input_len, output_len, kv_len,
+    cache_hit, batch_per_chip, concurrency, tpot_slo_s, ttft_slo_s, quant, kv_dtype, tp, ep,
+    dp, mtp, mtp_accept, eplb, overlap, framework, rate``.
+    """
+    from .serve.estimate import serve as estimate
+
+    return estimate(model, system, **options)

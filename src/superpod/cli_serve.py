@@ -62,6 +62,12 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("PD prefill : decode chips", f"{d['prefill_to_decode_chips']:.2f}"),
                  ("PD end-to-end TTFT", f"{d['ttft_s'] * 1e3:,.0f} ms"),
                  ("PD KV transfer (exposed)", f"{d['kv_transfer_s'] * 1e3:,.1f} ms ({d['kv_transfer_exposed_s'] * 1e3:,.2f} ms)")]
+    for phase, label in (("prefill", "prefill input"), ("decode", "decode output"), ("both", "co-located output"), ("pd", "PD output")):
+        if phase in rec and "tokens_per_s_per_system" in rec[phase]:
+            x = rec[phase]
+            rows += [(f"{label} tok/s, whole system", f"{x['tokens_per_s_per_system']:,.0f} ({rec['system_chips']:,} chips)"),
+                     (f"{label} tok/s per kW (all-in power)", f"{x['tokens_per_s_per_kw']:,.0f}"),
+                     (f"{label} energy per token", f"{x['energy_j_per_token']:.3g} J")]
     pl = rec["plan"]
     rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MTP {pl['mtp_k']}"
                          f"@{pl['mtp_accept']:g}, EPLB {pl['eplb']}, overlap {'on' if pl['overlap'] else 'off'}, "

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InfeasiblePlanError
+from ..spec.catalog import load_system
 from .colocated import BREAKDOWN as BOTH_PARTS, colocated
 from .context import make_ctx
 from .decode import BREAKDOWN as DECODE_PARTS, decode
@@ -160,4 +161,26 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         "per_phase": rows, "picked": sorted(picked | ({"quant"} if quant is None else set())), "assumed": assumed,
     }
     out["breakdown"] = breakdown
+    _system_totals(out, system, chips)
     return out
+
+
+#: the per-chip throughput key of each phase
+RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chip",
+             "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
+
+
+def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
+    """Whole-system figures: every chip serving this phase at the per-chip rate, the
+    system's all-in power pro-rata (catalog breakdown), and energy per token."""
+    sized = load_system(system).at(chips)
+    power_w = sum(sized.power_parts_w().values())
+    out["system_chips"] = sized.n_chips
+    out["system_power_w"] = power_w
+    per_chip_w = power_w / sized.n_chips
+    for phase, key in RATE_KEYS.items():
+        if phase in out:
+            rate = out[phase][key]
+            out[phase]["tokens_per_s_per_system"] = rate * sized.n_chips
+            out[phase]["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
+            out[phase]["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")
