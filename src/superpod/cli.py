@@ -253,7 +253,7 @@ def validate(
                 err = f"{r['error'] * 100:+.1f}%"
                 body.append([r["id"], r["metric"], f"{r['measured']:,.4g}", f"{r['predicted']:,.4g}",
                              Text(err, style="green" if abs(r["error"]) <= (g["target_mape"] or 1) else "yellow"),
-                             r["role"], r["source"]])
+                             r["role"], r["source"] if len(r["source"]) <= 60 else r["source"][:57] + "..."])
             c.print(table(f"Validation: {g['group']}", ["case", "metric", "measured", "predicted", "error", "role", "source"], body))
             verdict = "within target" if g["within_target"] else "OUTSIDE target"
             worst_target = f" (target <= {g['target_max'] * 100:.0f}%)" if g["target_max"] else ""

@@ -81,14 +81,14 @@ def _matplotlib(data: dict, out: Path) -> Path:
     handles, labels = ax_e.get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    handles += [Line2D([], [], color="grey", ls=":", lw=1.2), Line2D([], [], color="grey", ls="none", marker="o", ms=9,
-                                                                       mfc="none")]
-    labels += ["scale-up domain (dotted, per system)", "catalog reference size"]
+    handles += [Line2D([], [], color="grey", ls="--", lw=0.8), Line2D([], [], color="grey", ls=":", lw=1.2),
+                Line2D([], [], color="grey", ls="none", marker="o", ms=9, mfc="none")]
+    labels += ["paper FLOP/s (same chip, same line)", "scale-up domain (dotted, per system)", "catalog reference size"]
     ax_e.legend(handles, labels, loc="upper left", fontsize=8, framealpha=0.9)
     ax_e.set_title(_title(data), fontsize=11)
-    fig.text(0.01, 0.005, "MFU from superpod's training search (global batch fixed at 15,360 x 4,096 tokens); goodput from "
-             "failure rates calibrated on Llama 3's 54-day record, Daly checkpoints, ~6-10 min restarts.",
-             fontsize=7, color="#555555")
+    fig.text(0.01, 0.005, f"MFU: superpod's training search, global batch fixed at {data['global_batch']:,} x {data['seq_len']:,} tokens. "
+             "Goodput: failure rates calibrated on Llama 3's 54-day record, Daly checkpoints, 6-10 min restarts.",
+             fontsize=7.5, color="#444444")
     fig.tight_layout(rect=(0, 0.015, 1, 1))
     fig.savefig(out, dpi=130)
     plt.close(fig)

@@ -108,5 +108,7 @@ def sweep(model: str, systems: list[str], sizes=None, opts: ScaleOptions = Scale
             curves = list(pool.map(_curve_job, jobs))
     else:
         curves = [_curve_job(j) for j in jobs]
-    return {"model": load_model(model).name, "precision": opts.precision, "curves": curves,
+    seq, batch, _ = _workload(opts)
+    return {"model": load_model(model).name, "precision": opts.precision, "seq_len": seq, "global_batch": batch,
+            "curves": curves,
             "workers": n, "seconds": time.perf_counter() - t0}
