@@ -106,7 +106,9 @@ def _print_scale(r: dict) -> None:
         ["checkpoint: every / write", f"{_dur(r['checkpoint_interval_s'])} / {_dur(r['checkpoint_s'])}"
                                       + (" (in memory)" if r["in_memory_checkpoint"] else "")],
         ["restart R", _dur(r["restart_s"])],
-        ["hot spares", f"{r['spare_chips']:,.0f} chips (+{r['spare_pool_nodes']:,.0f} idle nodes), free at a failure {r['spare_available'] * 100:.0f}%"],
+        ["hot spares", (f"{r['spare_chips']:,.0f} chips + {r['spare_pool_nodes']:,.0f} idle nodes; one is free at "
+                        f"{r['spare_available'] * 100:.0f}% of failures") if r["spare_chips"] or r["spare_pool_nodes"]
+         else "none (a failed node is replaced by rescheduling)"],
         ["tokens/s (useful)", f"{r['useful_tokens_per_s']:,.0f} of {r['tokens_per_s']:,.0f}"],
         [f"time to train {r['tokens']:.3g} tokens", f"{days:,.1f} days"],
         ["power (facility, PUE " + f"{r['cost_bases']['pue']:g})", human(r["power_w"], "power")],
@@ -123,7 +125,7 @@ def _print_scale(r: dict) -> None:
     prow = [[k, human(v, "power"), f"{v / total * 100:.1f}%"] for k, v in r["power_breakdown_w"].items() if v > 0]
     c.print(table("Power (W; accelerators at utilisation " + f"{r['utilisation'] * 100:.0f}%)", ["part", "power", "share"], prow))
     frow = [[k, f"{v * 100:.1f}%"] for k, v in r["failure_share"].items()]
-    c.print(table("Interruptions by component (rates calibrated on Llama 3's 54 days)", ["component", "share"], frow))
+    c.print(table("Interruptions by component", ["component (rates: Llama 3's 54 days)", "share"], frow))
     c.print(f"placement: {r['placement']['note']}", markup=False, highlight=False)
 
 

@@ -4,8 +4,8 @@
 with every cost per second, X the training throughput (tokens/s) and G the goodput.
 Defaults live in ``catalog/scale/cost.toml``; every one can be overridden.
 
->>> round(usd_per_s(3.6e6, 1.0, 1000.0, 0.1, 0.0) * 3600, 2)   # $3.6M over 1 year + 1 kW at $0.1/kWh, per hour
-411.06
+>>> round(float(usd_per_s(3.6e6, 1.0, 1000.0, 0.1, 0.0)) * 3600, 2)   # $3.6M over 1 year + 1 kW at $0.1/kWh, per hour
+410.78
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The scale layer's defaults, loaded from ``catalog/scale/*.toml`` (every number sourced).
 
 ``reliability()``, ``energy()``, ``costs()`` and ``training()`` return validated, frozen
-records; :func:`overridden` makes a copy with some SI values replaced (what the CLI's
-``--pue``, ``--electricity`` ... options do), so user inputs never edit the catalog.
+records. User inputs (``--pue``, ``--electricity``, ``--restart-s`` ...) travel in
+:class:`superpod.scale.estimate.ScaleOptions` and never edit the catalog.
 
 >>> round(reliability().component_rates_per_s()["accelerator"] * 86400 * 16384 * 54)
 196
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import SpecError
 from ..spec.catalog import build, catalog_root, read_toml
-from ..spec.quantity import Bandwidth, Bytes, Count, Money, Quantity, Ratio, Time
+from ..spec.quantity import Bandwidth, Bytes, Count, Money, Ratio, Time
 
 PER = Literal["chip", "node", "nic", "optical_module"]
 
@@ -156,8 +156,3 @@ def training() -> Training:
     return _load(Training, "training")
 
 
-def user_quantity(value_si: float, unit: str = "count") -> Quantity:
-    """A user-supplied number as a quantity (SI value; marked as user input)."""
-    from .. import units
-
-    return Quantity(value=units.from_si(value_si, unit), unit=unit, source="user input", confidence="U")
