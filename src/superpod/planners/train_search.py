@@ -151,20 +151,18 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
                dp_overlap=fw.dp_overlap)
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
-    fits = need <= hw.hbm_bytes
-    ok = grid.valid & fits
+    ok = grid.valid & (need <= hw.hbm_bytes)
     shape = plan.shape
     evaluated = int(np.prod(shape))
-    flat_ok = np.broadcast_to(ok, shape).ravel()
-    feasible = int(flat_ok.sum())
+    idx = np.flatnonzero(np.broadcast_to(ok, shape))
+    feasible = int(idx.size)
     if feasible == 0:
         raise InfeasiblePlanError(explain_infeasible(model, hw, grid, need, fixed))
-    tps = np.broadcast_to(res.tokens_per_s, shape).ravel()
-    head = np.broadcast_to(hw.hbm_bytes - need, shape).ravel()
-    idx = np.flatnonzero(flat_ok)
-    order = np.lexsort((-head[idx], -tps[idx]))[:top]
-    best = idx[order]
-    plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in best]
+    where = np.unravel_index(idx, shape)  # read only the feasible entries of each broadcast array
+    step_sel = np.broadcast_to(res.step_s, shape)[where]
+    head = hw.hbm_bytes - np.broadcast_to(need, shape)[where]
+    order = np.lexsort((-head, step_sel))[:top]  # fastest first, then most memory headroom
+    plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in idx[order]]
     return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0)
 
 

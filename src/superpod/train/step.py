@@ -29,15 +29,37 @@ from .schedules import DUALPIPE, bubble_s
 
 @dataclass(frozen=True)
 class StepResult:
-    """Step time and its breakdown for each plan (arrays, SI)."""
+    """Step time and its breakdown for each plan (arrays, SI).
+
+    The per-plan rates derive from ``step_s`` on demand, so a search that ranks millions
+    of plans by step time computes them only where it reads them.
+    """
 
     step_s: np.ndarray
-    tokens_per_s: np.ndarray
-    mfu: np.ndarray
-    hfu: np.ndarray
-    flops_per_chip: np.ndarray  # achieved model FLOP/s per chip
     breakdown: dict[str, np.ndarray]
     micro_batches: np.ndarray
+    tokens: float  # tokens per step
+    chips: np.ndarray  # chips per plan
+    model_flops: np.ndarray  # model FLOPs per step (no recompute)
+    recompute_flops: np.ndarray  # extra FLOPs recomputation adds
+    peak_flops: float  # dense peak the utilisations are quoted against
+
+    @property
+    def tokens_per_s(self) -> np.ndarray:
+        return self.tokens / self.step_s
+
+    @property
+    def flops_per_chip(self) -> np.ndarray:
+        """Achieved model FLOP/s per chip."""
+        return self.model_flops / self.step_s / self.chips
+
+    @property
+    def mfu(self) -> np.ndarray:
+        return self.flops_per_chip / self.peak_flops
+
+    @property
+    def hfu(self) -> np.ndarray:
+        return (self.model_flops + self.recompute_flops) / self.step_s / self.chips / self.peak_flops
 
 
 def _f(x) -> np.ndarray:
@@ -180,14 +202,13 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
     recompute_flops = np.where(rc == 2, model_flops / 3.0, np.where(rc == 1, attn_fwd, 0.0))
-    peak = hw.peak(precision_peak)
-    per_chip = model_flops / step_s / chips
     return StepResult(
         step_s=step_s,
-        tokens_per_s=tokens / step_s,
-        mfu=per_chip / peak,
-        hfu=(model_flops + recompute_flops) / step_s / chips / peak,
-        flops_per_chip=per_chip,
         breakdown=parts,
         micro_batches=m,
+        tokens=tokens,
+        chips=chips,
+        model_flops=model_flops,
+        recompute_flops=recompute_flops,
+        peak_flops=hw.peak(precision_peak),
     )
