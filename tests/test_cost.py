@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from superpod.cost.comm import collective_s, moe_a2a_s, p2p_s
 from superpod.cost.compute import attention_s, gemm_s
-from superpod.cost.hardware import Hardware, Tier
+from superpod.cost.hardware import Hardware
 from superpod.cost.layers import exact_forward_flops_per_token, model_flops_per_token
 from superpod.cost.plan import TrainPlan
 from superpod.errors import UnsupportedPrecisionError

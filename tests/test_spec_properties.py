@@ -1,6 +1,5 @@
 """Property: loading arbitrary specs either gives a valid spec or one SpecError line."""
 
-import tomllib
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 

@@ -36,8 +36,9 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def command(*args, **kwargs) -> Callable:
-    """``app.command`` that turns a :class:`SuperpodError` into one line and exit 2."""
+def command(*args, on: typer.Typer | None = None, **kwargs) -> Callable:
+    """``app.command`` (or ``on.command`` for a sub-app) that turns a
+    :class:`SuperpodError` into one line and exit 2."""
 
     def deco(f: Callable) -> Callable:
         @functools.wraps(f)
@@ -47,7 +48,7 @@ def command(*args, **kwargs) -> Callable:
             except SuperpodError as e:
                 fail(str(e))
 
-        return app.command(*args, **kwargs)(wrapped)
+        return (on or app).command(*args, **kwargs)(wrapped)
 
     return deco
 
@@ -296,13 +297,7 @@ def main() -> None:
 
 
 # more commands, each module registering on `app` (imports inside the commands stay lazy)
-from . import cli_train  # noqa: E402,F401
-from . import cli_scale  # noqa: E402,F401
-
-try:  # the serving commands land separately
-    from . import cli_serve  # noqa: E402,F401
-except ImportError:  # pragma: no cover
-    pass
+from . import cli_scale, cli_serve, cli_train  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

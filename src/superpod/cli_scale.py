@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .cli import JSON, app, command, fail
-from .errors import SuperpodError
 
 plot_app = typer.Typer(name="plot", help="Pictures: scaling curves (PNG via matplotlib, HTML via plotly).",
                        no_args_is_help=True)
@@ -207,20 +205,7 @@ def _print_scenario(out: dict) -> None:
             "node and optical module (catalog/scale/reliability.toml)", markup=False, highlight=False)
 
 
-def _plot_command(f):
-    """Like :func:`superpod.cli.command`, for the plot sub-app."""
-
-    @functools.wraps(f)
-    def wrapped(*a, **k):
-        try:
-            return f(*a, **k)
-        except SuperpodError as e:
-            fail(str(e))
-
-    return plot_app.command(f.__name__)(wrapped)
-
-
-@_plot_command
+@command("scaling", on=plot_app)
 def scaling(
     model: str = typer.Argument(..., help="Model name or path."),
     systems: list[str] = typer.Argument(..., metavar="SYSTEM...", help="One or more systems."),

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..cost.compute import attention_s
 from ..cost.layers import attention_flops_per_token
-from .decode import attention_per_layer
+from .decode import attention_per_layer, memory_fields
 from .layer import PARTS, Ctx, chips_of, forward, head_s
 from .memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from .plan import ServePlan, Workload, tokens_per_step
@@ -64,11 +64,6 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
         "input_tokens_per_s_per_chip": np.broadcast_to(N / tpot * float(wl.input_len) / s_out, shape),
         "prefill_tokens_per_iteration_per_chip": np.broadcast_to(P, shape),
         "concurrency_per_chip": np.broadcast_to(N, shape),
-        "weight_bytes": np.broadcast_to(w, shape),
-        "kv_bytes_per_chip": np.broadcast_to(kv, shape),
-        "free_bytes": np.broadcast_to(usable - kv, shape),
-        "max_batch": np.broadcast_to(np.floor(np.maximum(usable, 0) / per_seq), shape),
-        "imbalance": np.broadcast_to(main["imbalance"], shape),
-        "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
     })
+    res.update(memory_fields(w, kv, usable, per_seq, main, shape))
     return res

@@ -78,14 +78,21 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
         "tpot_s": np.broadcast_to(tpot, shape),
         "tokens_per_step": np.broadcast_to(tps, shape),
         "tokens_per_s_per_chip": np.broadcast_to(B / tpot, shape),
-        "weight_bytes": np.broadcast_to(w, shape),
+    })
+    res.update(memory_fields(w, kv, usable, per_seq, main, shape))
+    return res
+
+
+BREAKDOWN = PARTS + ("head_s", "mtp_draft_s")
+
+
+def memory_fields(weights, kv, usable, per_seq, main: dict, shape) -> dict[str, np.ndarray]:
+    """The memory and balance fields every decoding estimate reports, broadcast to ``shape``."""
+    return {
+        "weight_bytes": np.broadcast_to(weights, shape),
         "kv_bytes_per_chip": np.broadcast_to(kv, shape),
         "free_bytes": np.broadcast_to(usable - kv, shape),
         "max_batch": np.broadcast_to(np.floor(np.maximum(usable, 0) / per_seq), shape),
         "imbalance": np.broadcast_to(main["imbalance"], shape),
         "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
-    })
-    return res
-
-
-BREAKDOWN = PARTS + ("head_s", "mtp_draft_s")
+    }

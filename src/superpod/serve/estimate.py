@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..errors import InfeasiblePlanError
 from ..spec.catalog import load_system

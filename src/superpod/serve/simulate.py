@@ -123,17 +123,25 @@ def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, orde
                 now = max(now, ready[order[k]])
                 continue
             break
-        dt = table[len(active)]
-        to_finish = max(active[0][0] - S, 1.0)
-        steps = to_finish
-        if k < n and len(active) < cap:
-            steps = min(steps, max(np.ceil((ready[order[k]] - now) / dt), 1.0))
-        now += steps * dt
-        S += steps
-        while active and active[0][0] <= S + 1e-9:
-            _, r = heapq.heappop(active)
-            finish[r] = now
-            tick(1)
+        next_ready = ready[order[k]] if k < n and len(active) < cap else None
+        now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        _retire(active, S, now, finish, tick)
+
+
+def _decode_until_event(active: list, dt: float, now: float, S: float, next_ready: float | None) -> tuple[float, float]:
+    """Run decode steps of ``dt`` until the next request finishes or, if one could join, arrives."""
+    steps = max(active[0][0] - S, 1.0)
+    if next_ready is not None:
+        steps = min(steps, max(np.ceil((next_ready - now) / dt), 1.0))
+    return now + steps * dt, S + steps
+
+
+def _retire(active: list, S: float, now: float, finish: np.ndarray, tick) -> None:
+    """Pop the requests whose last token came by step ``S``; they finish at ``now``."""
+    while active and active[0][0] <= S + 1e-9:
+        _, r = heapq.heappop(active)
+        finish[r] = now
+        tick(1)
 
 
 def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_needed: np.ndarray,
@@ -171,16 +179,9 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 first[r] = now
                 heapq.heappush(active, (S + steps_needed[r], r))
         else:  # decode only until the next event
-            dt = table[len(active)]
-            steps = max(active[0][0] - S, 1.0)
-            if k < n and len(active) < cap:
-                steps = min(steps, max(np.ceil((arrival[order[k]] - now) / dt), 1.0))
-            now += steps * dt
-            S += steps
-        while active and active[0][0] <= S + 1e-9:
-            _, r = heapq.heappop(active)
-            finish[r] = now
-            tick(1)
+            next_ready = arrival[order[k]] if k < n and len(active) < cap else None
+            now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        _retire(active, S, now, finish, tick)
 
 
 def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int = 0,
