@@ -92,5 +92,5 @@ def memory_error(c: Ctx, need_bytes: float, usable_bytes: float, what: str) -> I
     hints.append("--kv-dtype fp8 or a shorter --kv-len / smaller batch")
     return InfeasiblePlanError(
         f"{c.model.name} does not fit on {c.hw.chip}: {what} need {need_bytes / 1e9:,.1f} GB per chip but "
-        f"{usable_bytes / 1e9:,.1f} GB are usable ({c.hw.hbm_bytes / 1e9:,.0f} GB HBM); "
+        f"{usable_bytes / 1e9:,.1f} GB are usable ({c.hw.hbm_bytes / 1e9:,.1f} GB HBM less the runtime reserve); "
         f"{missing / 1e9:,.1f} GB missing; try {', '.join(hints)}")

@@ -64,8 +64,9 @@ def best(evaluate: Callable[[ServePlan], dict[str, np.ndarray]], grid: ServePlan
     ok_shape = np.ones(flat[objective].shape, dtype=bool) if valid is None else np.broadcast_to(valid, shape).ravel()
     fits = (flat["free_bytes"] >= 0) & ok_shape
     if not fits.any():
-        need = flat["weight_bytes"] + flat["kv_bytes_per_chip"]
-        usable = need + flat["free_bytes"]
+        # fits iff weights + KV / kv_fraction <= HBM - reserve (free_bytes >= 0, memory.usable_bytes)
+        need = flat["weight_bytes"] + flat["kv_bytes_per_chip"] / c.fw.si("kv_mem_fraction")
+        usable = np.full(need.shape, c.hw.hbm_bytes - c.fw.si("runtime_reserve_bytes"))
         i = int(np.argmin(np.where(ok_shape, need - usable, np.inf)))
         raise memory_error(c, float(need[i]), float(usable[i]), what)
     ok = fits.copy()
