@@ -12,7 +12,7 @@ its share and a group that outgrows the scale-up domain pays the scale-out tier.
 * reduce-scatter / all-gather: ``(g-1)/g * S / (eta * BW)``;
 * all-to-all: the share of traffic that leaves tier k-1 crosses tier k at that tier's
   bandwidth divided by the topology's mean hops; tiers run concurrently (max);
-* p2p: one message on the innermost tier that holds both ends.
+* point-to-point messages (pipeline boundaries, KV transfer): :func:`p2p_s`.
 
 Sizes follow nccl-tests: all-reduce S = per-rank buffer; reduce-scatter input,
 all-gather output = total; all-to-all = per-rank send buffer.
@@ -24,7 +24,7 @@ import numpy as np
 
 from .hardware import Hardware, Tier
 
-OPS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "p2p")
+OPS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all")
 
 
 def members_per_domain(n, stride, hw: Hardware) -> list[np.ndarray]:
@@ -51,7 +51,7 @@ def collective_s(op: str, size_bytes, n, hw: Hardware, stride=1) -> dict[str, np
     their maximum, the tiers run at once).
     """
     if op not in OPS:
-        raise ValueError(f"unknown collective {op!r}; known: {', '.join(OPS)}")
+        raise ValueError(f"unknown collective {op!r}; known: {', '.join(OPS)} (point-to-point: p2p_s)")
     S = np.asarray(size_bytes, dtype=float)
     n = np.asarray(n, dtype=float)
     m = members_per_domain(n, stride, hw)
@@ -75,12 +75,9 @@ def collective_s(op: str, size_bytes, n, hw: Hardware, stride=1) -> dict[str, np
             steps = 1.0 if _direct(t) else (g - 1)
             tt = (g - 1) / g * remaining / (eta * bw) + steps * a
             nxt = remaining / g
-        elif op == "all_to_all":
+        else:  # all_to_all
             share = (mk - prev) / np.maximum(n, 1)  # fraction of a rank's buffer crossing this tier
             tt = share * S * t.hops / (eta * bw) + a
-            nxt = remaining
-        else:  # p2p: the message crosses the innermost tier holding both ends
-            tt = np.where(prev <= 1.0, S / (eta * bw) + a, 0.0)
             nxt = remaining
         parts[f"{t.name}_s"] = np.where(active, tt, 0.0)
         remaining = np.where(active, nxt, remaining)

@@ -42,7 +42,7 @@ def _pow2(cap: int) -> list[int]:
 
 def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, list]:
     """Candidate values per field; a field the user fixed has exactly that value."""
-    tp = sorted({d for d in _divisors(model.heads, 64) if d <= chips} | {t for t in _pow2(64) if t <= chips and model.heads % t == 0})
+    tp = [d for d in _divisors(model.heads, 64) if d <= chips]
     # stages may be uneven (the slowest holds ceil(L/pp) layers), so PP need not divide L
     pp = sorted({p for p in _pow2(min(model.layers, 128)) if p <= chips} | {d for d in _divisors(chips, min(model.layers, 128))})
     ep = [1] if model.moe is None else [e for e in _divisors(model.moe.experts, model.moe.experts) if e <= chips]
