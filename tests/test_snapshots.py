@@ -1,0 +1,48 @@
+"""Frozen JSON of validate, calibration and the README's commands: any change to a figure shows here.
+
+Regenerate with `python tests/snapshots/commands.py` and review the diff. Numbers compare to a
+relative 1e-9 (the same arithmetic in another order is not a behaviour change).
+"""
+
+import json
+import math
+import pathlib
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent / "snapshots"
+sys.path.insert(0, str(HERE))
+import commands  # noqa: E402
+
+# Keys renamed since the snapshot was taken: old name -> new name (the old one stays as alias).
+RENAMED: dict[str, str] = {}
+
+
+def diff(a, b, path="$"):
+    """Yield the paths where a (snapshot) and b (now) differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in a:
+            kb = k if k in b else RENAMED.get(k, k)
+            if kb not in b:
+                yield f"{path}.{k}: missing now"
+            else:
+                yield from diff(a[k], b[kb], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            yield f"{path}: {len(a)} items then, {len(b)} now"
+        for i, (x, y) in enumerate(zip(a, b)):
+            yield from diff(x, y, f"{path}[{i}]")
+    elif isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        if a != b:
+            yield f"{path}: {a!r} then, {b!r} now"
+    elif not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+        yield f"{path}: {a!r} then, {b!r} now"
+
+
+@pytest.mark.parametrize("name", sorted(commands.COMMANDS))
+def test_snapshot(name):
+    then = json.loads((HERE / f"{name}.json").read_text())
+    now = commands.run(name)
+    problems = list(diff(then, now))
+    assert not problems, f"{name}: {len(problems)} differences, first: " + "; ".join(problems[:8])
