@@ -16,7 +16,7 @@ from superpod.cost.hardware import Hardware  # noqa: E402
 from superpod.cost.plan import TrainPlan  # noqa: E402
 from superpod.spec import load_system  # noqa: E402
 from superpod.spec.catalog import load_model  # noqa: E402
-from superpod.train.step import step  # noqa: E402
+from superpod.training.step import step  # noqa: E402
 
 CASES = [
     ("llama3-70b", "dgx-h100-superpod", 1024, [1]),

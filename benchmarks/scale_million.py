@@ -1,7 +1,7 @@
 """A full ``superpod scale`` at 1,000,000 chips (plan search included), timed on one CPU core.
 
 Issue 6 target: under 1 s. Run: ``OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/scale_million.py``.
-Prints the warm time of :func:`superpod.scale.scale` (best of 3, after one call that loads the catalog),
+Prints the warm time of :func:`superpod.planners.scale_estimate.scale` (best of 3, after one call that loads the catalog),
 the share spent in the training search and in its two big parts, and the cold time of the CLI process.
 """
 
@@ -16,7 +16,7 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from superpod.scale import scale  # noqa: E402
+from superpod.scaling import scale  # noqa: E402
 
 CASES = [
     ("deepseek-v3", "atlas960-supercluster", 1_000_000),

@@ -22,7 +22,7 @@ def check() -> None:
     from superpod.cost.hardware import Hardware
     from superpod.errors import InfeasiblePlanError
     from superpod.planners.train_search import search
-    from superpod.scale.estimate import FAST_FIXED
+    from superpod.planners.scale_estimate import FAST_FIXED
     from superpod.spec import load_system
     from superpod.spec.catalog import load_model
 
@@ -63,8 +63,8 @@ def main() -> None:
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    from superpod.scale.plot import write
-    from superpod.scale.sweep import sweep
+    from superpod.faces.report.plot import write
+    from superpod.planners.scale_sweep import sweep
 
     t1 = time.perf_counter()
     data = sweep(a.model, SYSTEMS, workers=a.workers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from superpod.serve.estimate import serve
+from superpod.planners.serve_estimate import serve
 
 TARGET_S = 0.2
 ONE = dict(phase="decode", quant="int8", tp=1, ep=320, batch_per_chip=96, mtp=1, mtp_accept=0.7, overlap=True, kv_len=4096)

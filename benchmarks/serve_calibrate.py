@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import superpod.serve.framework as F
+import superpod.serving.framework as F
 from superpod.planners.validate import cases
-from superpod.serve.decode import decode
-from superpod.serve.plan import ServePlan
-from superpod.serve.validation import case_ctx, evaluate
+from superpod.serving.decode import decode
+from superpod.serving.plan import ServePlan
+from superpod.planners.validation_serving import case_ctx, evaluate
 from superpod.spec.quantity import Quantity
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
-from superpod.serve.deployment import build_pools
-from superpod.serve.simulate import parse_dist, simulate
+from superpod.planners.serve_deployment import build_pools
+from superpod.serving.simulate import parse_dist, simulate
 
 TARGET_S = 10.0
 N = 100_000

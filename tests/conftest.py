@@ -10,7 +10,7 @@ def runner():
 @pytest.fixture
 def cli(runner):
     """Run the CLI; returns the click Result (stdout in .stdout, stderr in .stderr)."""
-    from superpod.cli import app
+    from superpod.faces.cli import app
 
     def run(*args):
         return runner.invoke(app, [str(a) for a in args])

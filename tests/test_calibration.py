@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from superpod.cost.anchors import anchor_rows
-from superpod.cost.calibration import comm_profiles, kernel_profiles
+from superpod.planners.calibration import anchor_rows
+from superpod.spec.calibration import comm_profiles, kernel_profiles
 
 ROWS = anchor_rows()
 DEEPGEMM = [r for r in ROWS if r["id"].startswith("deepgemm-")]
@@ -42,7 +42,7 @@ def test_every_factor_is_sourced():
 
 
 def test_default_profiles_exist():
-    from superpod.cost.calibration import comm_profile, kernel_profile
+    from superpod.spec.calibration import comm_profile, kernel_profile
 
     assert kernel_profile("tpu-v5p").name == "default"
     assert kernel_profile("h800").name == "hopper"

@@ -25,7 +25,7 @@ def test_help_is_light():
 
     code = (
         "import sys\n"
-        "from superpod.cli import app\n"
+        "from superpod.faces.cli import app\n"
         "from typer.testing import CliRunner\n"
         "CliRunner().invoke(app, ['--help'])\n"
         "heavy = [m for m in ('matplotlib', 'plotly', 'ray', 'duckdb', 'pandas') if m in sys.modules]\n"

@@ -15,7 +15,7 @@ from superpod.cost.plan import TrainPlan
 from superpod.errors import UnsupportedPrecisionError
 from superpod.spec import load_chip, load_system
 from superpod.spec.catalog import load_model
-from superpod.train.step import step
+from superpod.training.step import step
 
 H800 = Hardware.of_chip(load_chip("h800"))
 H800_CLUSTER = Hardware.of(load_system("h800-cluster").at(256))

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from superpod.scale import params
-from superpod.scale.cost import YEAR_S, usd_per_s
-from superpod.scale.energy import power_w, split_part
-from superpod.scale.layout import job_chips, nice_job_chips, placement
-from superpod.scale.recovery import RecoveryOptions, recovery
-from superpod.scale.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,
+from superpod.scaling import params
+from superpod.scaling.economics import YEAR_S, usd_per_s
+from superpod.scaling.energy import power_w, split_part
+from superpod.scaling.layout import job_chips, nice_job_chips, placement
+from superpod.scaling.recovery import RecoveryOptions, recovery
+from superpod.scaling.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,
                                         poisson_tail, young_interval_s)
 from superpod.spec.catalog import load_model, load_system
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from superpod.serve.colocated import colocated
-from superpod.serve.context import make_ctx
-from superpod.serve.decode import BREAKDOWN as DECODE_PARTS, decode
-from superpod.serve.estimate import serve
-from superpod.serve.plan import ServePlan, Workload, tokens_per_step
-from superpod.serve.prefill import BREAKDOWN as PREFILL_PARTS, prefill
+from superpod.serving.colocated import colocated
+from superpod.serving.context import make_ctx
+from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
+from superpod.planners.serve_estimate import serve
+from superpod.serving.plan import ServePlan, Workload, tokens_per_step
+from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_decode_properties(cm, b, db, ctx, ep, k, a, ov):
 
 def test_slo_largest_batch_and_error(cm):
     from superpod.errors import InfeasiblePlanError
-    from superpod.serve.slo import largest_batch
+    from superpod.planners.serve_slo import largest_batch
 
     row = dict(tp=1, ep=320, mtp_k=1, mtp_accept=0.7, eplb="balanced", overlap=True)
     b, r = largest_batch(cm, row, 4096, 0.05)

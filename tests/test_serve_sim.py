@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from superpod.errors import InfeasiblePlanError
-from superpod.serve.deployment import build_pools
-from superpod.serve.simulate import parse_dist, simulate
+from superpod.planners.serve_deployment import build_pools
+from superpod.serving.simulate import parse_dist, simulate
 
 
 @pytest.fixture(scope="module")

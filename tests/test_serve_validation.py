@@ -35,7 +35,7 @@ def test_at_most_one_calibration_case_per_framework():
 
 
 def test_calibration_names_its_cases():
-    from superpod.serve.framework import eplb, frameworks
+    from superpod.serving.framework import eplb, frameworks
 
     calib = {c["id"] for c in cases("serving") if c["role"] == "calibration"}
     assert eplb().fitted_on in calib

@@ -18,7 +18,7 @@ _API = {"chips", "systems", "models", "show", "compare", "claims", "train", "ser
 
 def __getattr__(name: str):
     if name in _API:
-        from . import api
+        from superpod import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'superpod' has no attribute {name!r}")

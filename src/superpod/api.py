@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import units
-from .errors import UnknownNameError
-from .planners.claims import claims
-from .planners.compare import compare
-from .spec import catalog
-from .spec.quantity import Quantity
+from superpod import units
+from superpod.errors import UnknownNameError
+from superpod.planners.claims import claims
+from superpod.planners.compare import compare
+from superpod.spec import catalog
+from superpod.spec.quantity import Quantity
 
 __all__ = ["chips", "systems", "models", "show", "compare", "claims", "train", "serve", "validate"]
 
@@ -133,7 +133,7 @@ def show(ref: str) -> dict[str, Any]:
 
 
 def _describe_model(ref: str) -> dict[str, Any]:
-    from .spec.catalog import load_model
+    from superpod.spec.catalog import load_model
 
     m = load_model(ref)
     info = _describe(m, "model")
@@ -153,11 +153,11 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, cp,
     micro_batch, recompute); the rest are searched. Returns the issue-5 JSON record.
     """
-    from .cost.hardware import Hardware
-    from .errors import InfeasiblePlanError
-    from .planners.compare import parse_sized
-    from .planners.train_search import search
-    from .spec.catalog import load_model
+    from superpod.cost.hardware import Hardware
+    from superpod.errors import InfeasiblePlanError
+    from superpod.planners.compare import parse_sized
+    from superpod.planners.train_search import search
+    from superpod.spec.catalog import load_model
 
     m = load_model(model)
     sized = parse_sized(system, chips)
@@ -197,7 +197,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
 
 def validate(groups: list[str] | None = None) -> dict[str, Any]:
     """Predictions vs published measurements, per group, with MAPE (``superpod validate``)."""
-    from .planners.validate import validate as run
+    from superpod.planners.validate import validate as run
 
     return run(groups)
 
@@ -209,6 +209,6 @@ def serve(model: str, system: str, **options) -> dict[str, Any]:
     cache_hit, batch_per_chip, concurrency, tpot_slo_s, ttft_slo_s, quant, kv_dtype, tp, ep,
     dp, mtp, mtp_accept, eplb, overlap, framework, rate``.
     """
-    from .serve.estimate import serve as estimate
+    from superpod.planners.serve_estimate import serve as estimate
 
     return estimate(model, system, **options)

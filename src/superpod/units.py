@@ -15,7 +15,7 @@ is per direction.
 
 from __future__ import annotations
 
-from .errors import SpecError
+from superpod.errors import SpecError
 
 _DEC = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
 _BIN = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}

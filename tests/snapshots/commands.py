@@ -41,7 +41,7 @@ def strip(obj):
 def run(name: str) -> object:
     from typer.testing import CliRunner
 
-    from superpod.cli import app
+    from superpod.faces.cli import app
 
     res = CliRunner().invoke(app, COMMANDS[name])
     if res.exit_code != 0:

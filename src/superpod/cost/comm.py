@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hardware import Hardware, Tier
+from superpod.cost.hardware import Hardware, Tier
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all")
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .hardware import BYTES, Hardware
+from superpod.cost.hardware import BYTES, Hardware
 
 LAYOUTS = {"dense": None, "contiguous": "contiguous_factor", "masked": "masked_factor"}
 

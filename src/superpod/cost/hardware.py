@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from math import prod
 
-from ..errors import UnsupportedPrecisionError
-from ..spec.chip import Chip
-from ..spec.system import SizedSystem
-from .calibration import CommProfile, KernelProfile, comm_profile, kernel_profile
+from superpod.errors import UnsupportedPrecisionError
+from superpod.spec.chip import Chip
+from superpod.spec.system import SizedSystem
+from superpod.spec.calibration import CommProfile, KernelProfile, comm_profile, kernel_profile
 
 #: bytes per element of each number format
 BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}

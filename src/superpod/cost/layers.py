@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spec.model import Model
-from .compute import attention_s, gemm_s, stream_s
-from .hardware import BYTES, Hardware
+from superpod.spec.model import Model
+from superpod.cost.compute import attention_s, gemm_s, stream_s
+from superpod.cost.hardware import BYTES, Hardware
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Ha
     the weight-gradient GEMMs (Megatron's asynchronous TP all-reduce), so only the part
     longer than the forward GEMM time is exposed.
     """
-    from .comm import collective_s  # local: comm does not depend on layers
+    from superpod.cost.comm import collective_s  # local: comm does not depend on layers
 
     f = layer_forward_s(model, moe_layer, tokens, context, tp, ep, hw, precision, "prefill",
                         attention_impl=attention_impl, sp=sp)

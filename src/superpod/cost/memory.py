@@ -10,14 +10,14 @@
 All functions take numpy arrays for every plan field and broadcast; results are bytes.
 """
 
-from .memory_serve import (
+from superpod.cost.memory_serve import (
     kv_bytes_per_sequence,
     kv_bytes_per_token,
     kv_bytes_per_token_per_layer,
     max_decode_batch,
     memory_overflow_bytes,
 )
-from .memory_train import (
+from superpod.cost.memory_train import (
     PARTS,
     activation_bytes_per_layer,
     inflight_microbatches,

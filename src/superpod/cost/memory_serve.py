@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec.model import Model
+from superpod.spec.model import Model
 
 
 def _f(x) -> np.ndarray:

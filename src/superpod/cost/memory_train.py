@@ -30,8 +30,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..spec.model import Model
-from .plan import TrainPlan
+from superpod.spec.model import Model
+from superpod.cost.plan import TrainPlan
 
 GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(5)
 NO_RECOMPUTE, SELECTIVE, FULL = range(3)

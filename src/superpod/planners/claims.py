@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import units
-from ..errors import SpecError
-from ..spec.catalog import build, catalog_root, load_chip, load_system, read_toml
-from ..spec.chip import Chip
-from ..spec.quantity import Quantity
-from ..spec.system import System
+from superpod import units
+from superpod.errors import SpecError
+from superpod.spec.catalog import build, catalog_root, load_chip, load_system, read_toml
+from superpod.spec.chip import Chip
+from superpod.spec.quantity import Quantity
+from superpod.spec.system import System
 
 TOLERANCE = 0.02
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import units
-from ..errors import UnknownNameError
-from ..spec.catalog import load_system
-from ..spec.system import SizedSystem
+from superpod import units
+from superpod.errors import UnknownNameError
+from superpod.spec.catalog import load_system
+from superpod.spec.system import SizedSystem
 
 #: (JSON key, label, dimension for display, per-chip catalog field behind it or None)
 METRICS: list[tuple[str, str, str, str | None]] = [

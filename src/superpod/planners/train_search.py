@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from ..cost.hardware import Hardware
-from ..cost.memory import training_memory
-from ..cost.plan import RECOMPUTE, SCHEDULES, TrainPlan
-from ..errors import InfeasiblePlanError
-from ..spec.model import Model
-from ..train.framework import framework as get_framework
-from ..train.step import StepResult, step
+from superpod.cost.hardware import Hardware
+from superpod.cost.memory import training_memory
+from superpod.cost.plan import RECOMPUTE, SCHEDULES, TrainPlan
+from superpod.errors import InfeasiblePlanError
+from superpod.spec.model import Model
+from superpod.training.framework import framework as get_framework
+from superpod.training.step import StepResult, step
 
 FIELDS = ("tp", "pp", "dp", "ep", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
 

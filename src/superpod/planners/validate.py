@@ -14,13 +14,13 @@ import importlib
 from functools import lru_cache
 from typing import Any, Callable
 
-from ..errors import UnknownNameError
-from ..spec.catalog import catalog_root, read_toml
+from superpod.errors import UnknownNameError
+from superpod.spec.catalog import catalog_root, read_toml
 
 #: group -> "module:function" of its predictor
 PREDICTORS: dict[str, str] = {
-    "training": "superpod.train.validation:predict",
-    "serving": "superpod.serve.validation:predict",
+    "training": "superpod.planners.validation_training:predict",
+    "serving": "superpod.planners.validation_serving:predict",
 }
 #: the accuracy each group promises (issue targets): MAPE bound and the worst single case
 TARGETS: dict[str, dict[str, float]] = {

@@ -1,11 +1,11 @@
 """Spec layer: what exists (chips, fabric tiers, systems, models), loaded and validated."""
 
-from .catalog import all_models, load_chip, load_fabric, load_model, load_system, names
-from .chip import PRECISIONS, Chip
-from .fabric import FabricTier
-from .model import MLA, Model, MoE
-from .quantity import Quantity
-from .system import SizedSystem, System
+from superpod.spec.catalog import all_models, load_chip, load_fabric, load_model, load_system, names
+from superpod.spec.chip import PRECISIONS, Chip
+from superpod.spec.fabric import FabricTier
+from superpod.spec.model import MLA, Model, MoE
+from superpod.spec.quantity import Quantity
+from superpod.spec.system import SizedSystem, System
 
 __all__ = [
     "PRECISIONS",

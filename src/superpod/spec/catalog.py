@@ -18,11 +18,11 @@ from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import SpecError, UnknownNameError
-from .chip import Chip
-from .fabric import FabricTier
-from .model import Model
-from .system import System
+from superpod.errors import SpecError, UnknownNameError
+from superpod.spec.chip import Chip
+from superpod.spec.fabric import FabricTier
+from superpod.spec.model import Model
+from superpod.spec.system import System
 
 KINDS = ("chips", "fabrics", "systems", "models", "calibration")
 M = TypeVar("M", bound=BaseModel)
@@ -150,7 +150,7 @@ def load_model(ref: str) -> Model:
     (the file, or a directory holding one); see :mod:`superpod.spec.hf`."""
     path = Path(ref).expanduser()
     if (is_path(ref) or ref not in names("models")) and (path.is_dir() or path.suffix == ".json"):
-        from .hf import model_from_hf  # imports this module, so imported late
+        from superpod.spec.hf import model_from_hf  # imports this module, so imported late
 
         return model_from_hf(path)
     return _load("models", Model, ref)

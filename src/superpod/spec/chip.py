@@ -11,8 +11,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import UnsupportedPrecisionError
-from .quantity import Bandwidth, Bytes, Flops, Power
+from superpod.errors import UnsupportedPrecisionError
+from superpod.spec.quantity import Bandwidth, Bytes, Flops, Power
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .chip import NAME_PATTERN
-from .quantity import Bandwidth, Count, Ratio, Time
+from superpod.spec.chip import NAME_PATTERN
+from superpod.spec.quantity import Bandwidth, Count, Ratio, Time
 
 Topology = Literal[
     "clos",  # switched, non-blocking or oversubscribed (fat-tree, leaf/spine/core)

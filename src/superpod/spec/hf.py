@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import SpecError
-from .catalog import build
-from .model import Model
+from superpod.errors import SpecError
+from superpod.spec.catalog import build
+from superpod.spec.model import Model
 
 _MISSING = object()
 

@@ -28,8 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .chip import NAME_PATTERN
-from .quantity import Confidence, Count
+from superpod.spec.chip import NAME_PATTERN
+from superpod.spec.quantity import Confidence, Count
 
 
 class MLA(BaseModel):

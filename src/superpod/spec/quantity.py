@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from .. import units
+from superpod import units
 
 Confidence = Literal["A", "B", "C", "U"]
 

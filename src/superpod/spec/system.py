@@ -15,10 +15,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import InfeasiblePlanError
-from .chip import NAME_PATTERN, Chip
-from .fabric import FabricTier
-from .quantity import Count, Money, Power
+from superpod.errors import InfeasiblePlanError
+from superpod.spec.chip import NAME_PATTERN, Chip
+from superpod.spec.fabric import FabricTier
+from superpod.spec.quantity import Count, Money, Power
 
 #: how far a published total may differ from the sum of its parts
 POWER_SUM_TOLERANCE = 0.01
@@ -46,7 +46,7 @@ class PowerBreakdown(BaseModel):
 
 
 class Resilience(BaseModel):
-    """Optional fault-tolerance features of a system (read by :mod:`superpod.scale`).
+    """Optional fault-tolerance features of a system (read by :mod:`superpod.scaling`).
 
     ``spare_chips`` hot-spare chips stand by for every ``spare_group_chips`` working chips
     (UB-Mesh: one backup NPU per 64-NPU rack); spares are extra hardware, not counted in

@@ -1,0 +1,83 @@
+"""The microbenchmarks behind the calibration, re-predicted through the cost functions.
+
+``catalog/calibration/anchors.toml`` lists each measurement (DeepGEMM, FlashMLA, DeepEP,
+CloudMatrix operator tables, NCCL). :func:`anchor_rows` predicts each one with the same
+functions the estimators use, so a calibration that drifts from its own microbenchmarks
+shows up in the tests and in ``superpod calibration``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from superpod.spec.catalog import catalog_root, load_chip, load_system, read_toml
+from superpod.cost.comm import collective_s, moe_a2a_s
+from superpod.cost.compute import attention_s, gemm_s
+from superpod.cost.hardware import Hardware
+from superpod.cost.layers import layer_train_s
+
+
+@lru_cache(maxsize=1)
+def anchors() -> tuple[dict[str, Any], ...]:
+    return tuple(read_toml(catalog_root() / "calibration" / "anchors.toml")["anchors"])
+
+
+def _mla(a: dict, hw: Hardware) -> tuple[float, float, float]:
+    """FLOPs, bytes and time of one MLA decode (absorbed: d_k 576, d_v 512, BF16 KV)."""
+    flops = 2.0 * a["batch"] * a["heads"] * a["q_len"] * a["kv_len"] * (576 + 512)
+    nbytes = 2.0 * a["batch"] * a["kv_len"] * 576
+    return flops, nbytes, float(attention_s(flops, nbytes, hw, "decode").total_s)
+
+
+def predict(a: dict) -> float:
+    """The anchor's quantity as superpod predicts it, in the anchor's unit."""
+    kind = a["kind"]
+    if kind == "gemm":
+        hw = Hardware.of_chip(load_chip(a["chip"]))
+        t = float(gemm_s(a["m"], a["n"], a["k"], hw, a["precision"], a["groups"], a["layout"]).total_s)
+        flops = 2.0 * a["m"] * a["n"] * a["k"] * a["groups"]
+        if a["unit"] == "TFLOPS":
+            return flops / t / 1e12
+        return 100 * flops / t / hw.peak(a["precision"])
+    if kind == "mla_decode":
+        hw = Hardware.of_chip(load_chip(a["chip"]))
+        flops, nbytes, t = _mla(a, hw)
+        return {
+            "TFLOPS": flops / t / 1e12,
+            "GB/s": nbytes / t / 1e9,
+            "% of BF16 peak": 100 * flops / t / hw.peak("bf16"),
+            "% of HBM bandwidth": 100 * nbytes / t / hw.hbm_Bps,
+        }[a["unit"]]
+    if kind == "moe_a2a":
+        hw = Hardware.of(load_system(a["system"]).at())
+        per_chip = hw.kernels.devices_per_chip.si if a.get("devices") else 1.0
+        ep = a["ep"] / per_chip
+        tokens = a["tokens"] * per_chip
+        t = moe_a2a_s(tokens, a["top_k"], a["token_bytes"], ep, hw, a["phase"], a["mode"])["total_s"]
+        return float(t) * 1e6
+    if kind == "megatron_layer":
+        from superpod.spec.catalog import load_model
+
+        model = load_model(a["model"])
+        hw = Hardware.of(load_system(a["system"]).at(a["tp"]))
+        tokens = a["micro_batch"] * a["seq_len"]
+        f = layer_train_s(model, False, tokens, a["seq_len"] / 2, a["tp"], 1, hw, "bf16", "materialized", a["sp"])
+        t = f["fwd_s"] + f["tp_fwd_s"] if a["pass"] == "fwd" else f["bwd_s"] + f["tp_bwd_s"]
+        return float(t) * 1e3
+    if kind == "collective":
+        hw = Hardware.of(load_system(a["system"]).at())
+        t = float(collective_s(a["op"], a["size_bytes"], a["n"], hw)["total_s"])
+        return a["size_bytes"] / t / 1e9
+    raise ValueError(f"unknown anchor kind {kind!r}")
+
+
+def anchor_rows() -> list[dict[str, Any]]:
+    """Every anchor with its prediction and relative error."""
+    rows = []
+    for a in anchors():
+        p = predict(a)
+        rows.append({"id": a["id"], "kind": a["kind"], "measured": a["measured"], "predicted": p,
+                     "unit": a["unit"], "error": p / a["measured"] - 1, "source": a["source"],
+                     "low": a.get("low"), "high": a.get("high")})
+    return rows

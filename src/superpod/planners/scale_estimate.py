@@ -1,0 +1,204 @@
+"""``superpod scale``: effective compute, goodput, power, energy and cost of training MODEL on SYSTEM.
+
+``effective FLOP/s = job chips x dense BF16 peak x MFU x goodput``: MFU from the training
+search (:mod:`superpod.planners.train_search`, the best plan on the job's chips), goodput
+from failures, checkpoints and restarts (:mod:`.recovery`), power from the catalog's
+breakdown at the job's utilisation (:mod:`.energy`), cost from capex, amortisation and
+electricity (:mod:`.cost`). :func:`evaluate` does the arithmetic after the search with
+numpy arrays, so the scaling sweep prices every size at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from superpod.cost.hardware import Hardware
+from superpod.errors import InfeasiblePlanError
+from superpod.planners.compare import parse_sized
+from superpod.planners.train_search import search
+from superpod.spec.catalog import load_model
+from superpod.spec.model import Model
+from superpod.spec.system import System
+from superpod.scaling import params
+from superpod.scaling.economics import capex_usd, cost_record
+from superpod.scaling.energy import joules_per_token, power_w, serving_energy, serving_throughput_hook
+from superpod.scaling.layout import job_chips, placement
+from superpod.scaling.recovery import RecoveryOptions, recovery
+
+#: the plan space tried first by ``fast`` searches (the usual winners at scale), then micro-batch 1 with any
+#: recompute mode; on 72 cases (3 models x 4 systems x 128-196,608 chips) its best plan was within 0.8% of
+#: the full search's tokens/s at 1/8 of the time (benchmarks/scale_sweep.py --check)
+FAST_FIXED = {"micro_batch": 1, "recompute": 0}
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """Everything a user can set; None means the catalog default (catalog/scale/*.toml)."""
+
+    precision: str = "bf16"
+    seq_len: int | None = None
+    global_batch: int | None = None  # sequences per optimizer step
+    tokens: float | None = None  # token budget for time to train
+    days: float | None = None  # run length for expected interruptions (default: the time to train)
+    framework: str = "megatron"
+    pue: float | None = None
+    electricity: str | float | None = None  # preset name or USD/kWh
+    amortisation_years: float | None = None
+    capex_per_chip_usd: float | None = None
+    recovery: RecoveryOptions = field(default_factory=RecoveryOptions)
+    fixed: dict = field(default_factory=dict)  # plan settings pinned for the search
+    fast: bool = False  # try FAST_FIXED first (sweeps)
+
+
+def _workload(opts: ScaleOptions) -> tuple[int, int, float]:
+    t = params.training()
+    seq = int(opts.seq_len or t.seq_len.si)
+    batch = int(opts.global_batch or t.global_batch.si)
+    tokens = float(opts.tokens or t.tokens.si)
+    if seq < 1 or batch < 1 or tokens <= 0:
+        raise InfeasiblePlanError("--seq-len, --global-batch and --tokens must be positive")
+    return seq, batch, tokens
+
+
+def best_plan(model: Model, system: System, chips: int, seq: int, batch: int, opts: ScaleOptions) -> tuple[dict, Any]:
+    """The training search's best plan on ``chips`` chips (fast mode: FAST_FIXED first)."""
+    hw = Hardware.of(system.at(chips))
+    fp8 = opts.precision == "fp8"
+    if opts.fast and not opts.fixed:
+        try:
+            return search(model, hw, seq, batch, FAST_FIXED, 1, fp8, opts.framework).plans[0], None
+        except InfeasiblePlanError:
+            # micro-batch 1 with every recompute mode holds the least memory and divides any batch
+            # a larger micro-batch divides, so if it fails the full space fails too
+            res = search(model, hw, seq, batch, {"micro_batch": 1}, 1, fp8, opts.framework)
+            return res.plans[0], res
+    res = search(model, hw, seq, batch, opts.fixed, 1, fp8, opts.framework)
+    return res.plans[0], res
+
+
+def evaluate(model: Model, system: System, installed, job, tokens_per_s, mfu, busy, step_s, opts: ScaleOptions,
+             tokens: float) -> dict[str, Any]:
+    """Reliability, power, energy, cost and effective compute, as arrays over sizes."""
+    rel, en, co = params.reliability(), params.energy(), params.costs()
+    installed = np.asarray(installed, dtype=float)
+    job = np.asarray(job, dtype=float)
+    rec = recovery(model.params, system, job, installed, rel, opts.recovery, step_s)
+    g = rec["goodput"]
+    pue = opts.pue if opts.pue is not None else en.pue.si
+    if pue < 1:
+        raise InfeasiblePlanError(f"--pue must be >= 1, got {pue}")
+    pw = power_w(system, installed, job, np.asarray(busy) * g, en.accelerator_idle_fraction.si, pue, rec["spare_chips"])
+    useful = np.asarray(tokens_per_s, dtype=float) * g
+    time_to_train = tokens / useful
+    run_s = opts.days * 86400.0 if opts.days is not None else time_to_train
+    price, price_basis = co.price_usd_per_kwh(opts.electricity)
+    years = opts.amortisation_years if opts.amortisation_years is not None else co.amortisation.si / (365.25 * 86400)
+    if years <= 0:
+        raise InfeasiblePlanError(f"--amortisation-years must be > 0, got {years}")
+    capex, capex_basis = capex_usd(system, installed, co, rec["spare_chips"], opts.capex_per_chip_usd)
+    cost = cost_record(capex, years, pw["total_w"], price, co.opex_other_per_year.si, useful, run_s)
+    bf16 = system.chip.bf16_flops.si if system.chip.bf16_flops is not None else float("nan")
+    peak = system.chip.peak_flops(opts.precision, fallback=True)
+    return {
+        "effective_flops": job * bf16 * np.asarray(mfu) * g,
+        "paper_flops": installed * peak,
+        "goodput": g,
+        "useful_tokens_per_s": useful,
+        "time_to_train_s": time_to_train,
+        "run_s": run_s,
+        "interruptions_expected": run_s / rec["job_mtbf_s"],
+        "energy_j_per_token": joules_per_token(pw["total_w"], useful),
+        "energy_run_j": pw["total_w"] * run_s,
+        "recovery": rec,
+        "power": pw,
+        "cost": cost,
+        "bases": {"electricity_usd_per_kwh": price, "electricity_basis": price_basis, "capex_basis": capex_basis,
+                  "amortisation_years": years, "pue": pue, "opex_other_per_year": co.opex_other_per_year.si},
+    }
+
+
+def _scalar(x):
+    if isinstance(x, dict):
+        return {k: _scalar(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return x.item()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions = ScaleOptions(),
+          serve_tokens_per_s_per_chip: float | None = None, serve_tpot_s: float | None = None) -> dict[str, Any]:
+    """One system's scale record (the issue-6 JSON contract; SI units, keys carry them)."""
+    t0 = time.perf_counter()
+    if opts.precision not in ("bf16", "fp8"):
+        raise InfeasiblePlanError(f"--precision must be bf16 or fp8, got {opts.precision!r}")
+    m = load_model(model)
+    sized = parse_sized(system, chips)
+    s, n = sized.system, sized.n_chips
+    seq, batch, tokens = _workload(opts)
+    jc = int(job_chips(m, n, seq, batch))
+    if jc < 1:
+        raise InfeasiblePlanError(f"no chip count <= {n:,} can hold {m.name} with a {batch:,}-sequence batch")
+    plan, res = best_plan(m, s, jc, seq, batch, opts)
+    step = plan["step_s"]
+    busy = 1.0 - plan["breakdown"].get("bubble_s", 0.0) / step
+    ev = _scalar(evaluate(m, s, n, jc, plan["tokens_per_s"], plan["mfu"], busy, step, opts, tokens))
+    rec, pw, cost = ev["recovery"], ev["power"], ev["cost"]
+    lam = sum(rec["rates_per_s"].values())
+    out: dict[str, Any] = {
+        "model": m.name, "system": s.name, "chips": n, "job_chips": jc, "idle_chips": n - jc,
+        "precision": opts.precision, "seq_len": seq, "global_batch": batch, "global_batch_tokens": batch * seq,
+        "tokens": tokens,
+        "effective_flops": ev["effective_flops"], "paper_flops": ev["paper_flops"],
+        "effective_share_of_paper": ev["effective_flops"] / ev["paper_flops"],
+        "mfu": plan["mfu"], "goodput": ev["goodput"],
+        "tokens_per_s": plan["tokens_per_s"], "useful_tokens_per_s": ev["useful_tokens_per_s"],
+        "time_to_train_s": ev["time_to_train_s"], "time_to_train_days": ev["time_to_train_s"] / 86400.0,
+        "run_s": ev["run_s"],
+        "job_mtbf_s": rec["job_mtbf_s"], "interruptions_expected": ev["interruptions_expected"],
+        "interruptions_per_day": lam * 86400.0,
+        "failure_share": {k: v / lam for k, v in rec["rates_per_s"].items()},
+        "optics_failure_share": rec["rates_per_s"]["network"] / lam,
+        "optical_modules": rec["optical_modules"], "optical_modules_basis": rec["optical_modules_basis"],
+        "checkpoint_interval_s": rec["checkpoint_interval_s"], "checkpoint_s": rec["checkpoint_s"],
+        "checkpoint_bytes": rec["checkpoint_bytes"], "in_memory_checkpoint": rec["in_memory_checkpoint"],
+        "restart_s": rec["restart_s"], "restart_parts_s": rec["restart_parts_s"],
+        "lost_work_per_failure_s": rec["lost_work_per_failure_s"],
+        "spare_chips": rec["spare_chips"], "spare_pool_nodes": rec["spare_pool_nodes"],
+        "spare_available": rec["spare_available"], "checkpoint_rule": rec["interval_rule"],
+        "power_w": pw["total_w"], "it_power_w": pw["it_w"], "power_breakdown_w": pw["parts_w"],
+        "power_by_category_w": pw["category_w"], "utilisation": pw["utilisation"],
+        "power_basis": pw["accelerator_basis"],
+        "energy_j_per_token": ev["energy_j_per_token"], "energy_run_j": ev["energy_run_j"],
+        "cost_per_mtok": cost["cost_per_mtok"], "energy_cost_per_mtok": cost["energy_cost_per_mtok"],
+        "capex_usd": cost["capex_usd"], "usd_per_hour": cost["usd_per_hour"], "run_cost_usd": cost["run_cost_usd"],
+        "tco_usd": cost["tco_usd"], "energy_share_of_cost": cost["energy_share_of_cost"],
+        "cost_bases": ev["bases"],
+        "plan": plan["plan"], "step_s": step, "breakdown": plan["breakdown"],
+        "memory_per_chip_bytes": plan["memory_per_chip_bytes"],
+        "placement": placement(plan["plan"], s),
+    }
+    co = params.costs()
+    b = ev["bases"]
+    out["cost_per_mtok_by_electricity"] = {
+        k: float(cost_record(cost["capex_usd"], b["amortisation_years"], pw["total_w"], q.si, b["opex_other_per_year"],
+                             ev["useful_tokens_per_s"], ev["run_s"])["cost_per_mtok"])
+        for k, q in co.electricity_usd_per_kwh.items()}
+    if serve_tokens_per_s_per_chip is not None or serve_tpot_s is not None:
+        rate = serve_tokens_per_s_per_chip
+        if rate is None:
+            rate = serving_throughput_hook(m.name, s.name, n, serve_tpot_s)
+        if rate <= 0:
+            raise InfeasiblePlanError(f"--serve-tokens-per-s-per-chip must be > 0, got {rate}")
+        en = params.energy()
+        out["serving"] = serving_energy(s, n, rate, en.accelerator_idle_fraction.si, ev["bases"]["pue"]) | {
+            "tpot_s": serve_tpot_s, "throughput_basis": "user input" if serve_tokens_per_s_per_chip is not None else "serving estimator"}
+    out["search"] = ({"evaluated": res.evaluated, "feasible": res.feasible, "seconds": res.seconds} if res is not None
+                     else {"mode": "fast"})
+    out["seconds"] = time.perf_counter() - t0
+    return out

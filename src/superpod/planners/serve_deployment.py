@@ -1,0 +1,85 @@
+"""Turn a serving estimate into what the request-level simulation runs: instances per
+pool, batch caps, and step-time tables of the chosen plans."""
+
+from __future__ import annotations
+
+from math import floor
+from typing import Any
+
+import numpy as np
+
+from superpod.cost.comm import p2p_s
+from superpod.cost.memory_serve import kv_bytes_per_token
+from superpod.errors import InfeasiblePlanError
+from superpod.serving.context import make_ctx
+from superpod.serving.decode import decode
+from superpod.planners.serve_estimate import serve
+from superpod.serving.plan import ServePlan
+from superpod.serving.prefill import prefill
+from superpod.serving.simulate import Pools
+
+PREFILL_GRID = np.geomspace(16, 131072, 64)
+CHUNK_TOKENS_PER_CHIP = 2048  # Sarathi-style chunk budget per iteration (TensorRT-LLM/vLLM use 2-8K per instance)
+
+
+def build_pools(model: str, system: str, mode: str, input_len: float, output_len: float, **opts: Any) -> tuple[Pools, dict]:
+    """Plan the deployment with :func:`superpod.planners.serve_estimate.serve` and tabulate step times."""
+    chips = opts.get("chips")
+    c = make_ctx(model, system, chips, opts.get("quant"), opts.get("kv_dtype", "bf16"), opts.get("framework"))
+    n_chips = chips or c.hw.n_chips
+    phase = "pd" if mode == "pd" else "both"
+    est = serve(model, system, phase=phase, input_len=input_len, output_len=output_len, **opts)
+    kv_len = input_len + output_len / 2.0
+
+    def row_plan(row, **extra):
+        return {k: v for k, v in row.items() if k != "batch"} | extra
+
+    if mode == "pd":
+        dec, pre = est["decode"], est["prefill"]
+        rows = est["plan"]["per_phase"]
+        d_chips, p_chips = float(dec["chips"]), float(pre["chips"])
+        if n_chips < d_chips + p_chips:
+            raise InfeasiblePlanError(
+                f"a disaggregated deployment needs at least {d_chips + p_chips:.0f} chips "
+                f"({p_chips:.0f} prefill + {d_chips:.0f} decode); {n_chips} given")
+        share = est["pd"]["prefill_chip_share"]
+        n_dec = max(1, floor(n_chips * (1 - share) / d_chips))
+        n_dec = min(n_dec, int((n_chips - p_chips) // d_chips))
+        n_pre = max(1, int((n_chips - n_dec * d_chips) // p_chips))
+        cap_chip = float(dec["batch_per_chip"])
+        cap = max(int(round(cap_chip * d_chips)), 1)
+        B = np.arange(0, cap + 1, dtype=float)
+        g = ServePlan.grid(batch=np.maximum(B, 1) / d_chips, **{k: [v] for k, v in row_plan(rows["decode"]).items()})
+        r = decode(c, g, kv_len)
+        table = np.asarray(r["step_s"]).ravel()
+        pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(rows["prefill"]).items()}),
+                     input_len)
+        p_steps = np.asarray(pr["step_s"]).ravel()
+        kv_tok = float(kv_bytes_per_token(c.model, c.kv_el))
+
+        def transfer(s_in):
+            return np.asarray(p2p_s(s_in * kv_tok, p_chips, c.hw)) / c.model.layers
+
+        pools = Pools("pd", n_pre, float(pre["batch_tokens_per_chip"]) * p_chips,
+                      lambda x: np.interp(x / p_chips, PREFILL_GRID, p_steps), n_dec, cap, table,
+                      float(dec["tokens_per_step"]), transfer)
+        info = {"prefill_instances": n_pre, "prefill_chips_per_instance": p_chips, "decode_instances": n_dec,
+                "decode_chips_per_instance": d_chips, "decode_batch_cap": cap, "estimate": est}
+        return pools, info
+    both = est["both"]
+    row = est["plan"]["per_phase"]["both"]
+    i_chips = float(both["chips"]) if opts.get("concurrency") is None else float(max(row["tp"], row["ep"]) / c.dev)
+    i_chips = max(i_chips, 1.0)
+    n_inst = max(1, int(n_chips // i_chips))
+    cap = max(int(round(float(both["concurrency_per_chip"]) * i_chips)), 1)
+    B = np.arange(0, cap + 1, dtype=float)
+    g = ServePlan.grid(batch=np.maximum(B, 1) / i_chips, **{k: [v] for k, v in row_plan(row).items()})
+    table = np.asarray(decode(c, g, kv_len)["step_s"]).ravel()
+    pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(row).items()}), input_len)
+    p_steps = np.asarray(pr["step_s"]).ravel()
+    tps = float(np.ravel(decode(c, ServePlan.one(**row_plan(row, batch=1)), kv_len)["tokens_per_step"])[0])
+    pools = Pools("colocated", 0, CHUNK_TOKENS_PER_CHIP * i_chips,
+                  lambda x: np.interp(x / i_chips, PREFILL_GRID, p_steps), n_inst, cap, table, tps,
+                  lambda s: np.zeros_like(s))
+    info = {"instances": n_inst, "chips_per_instance": i_chips, "batch_cap": cap, "estimate": est}
+    return pools, info

@@ -1,0 +1,185 @@
+"""``superpod serve``: price a model on a system for one phase (or a co-located or
+disaggregated deployment) and report the JSON contract of issue 4.
+
+Throughput is per chip of the pool serving that phase: prefill counts input tokens,
+decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
+fits in memory is reported; with ``tpot_slo_s`` the largest decode batch meeting it.
+Plan parameters left out are searched (:mod:`.search`) and listed under ``plan.picked``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+from superpod.errors import InfeasiblePlanError
+from superpod.spec.catalog import load_system
+from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS, colocated
+from superpod.serving.context import make_ctx
+from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
+from superpod.serving.forward import Ctx
+from superpod.serving.pd import size_pools
+from superpod.serving.plan import Workload
+from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
+from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
+
+PHASES = ("prefill", "decode", "both", "pd")
+DEFAULT_ACCEPT = 0.7  # CloudMatrix-Infer's measured MTP acceptance (arXiv 2506.12708), used when only --mtp is given
+
+
+def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str, what: str, refine: bool):
+    g, valid, picked = grid_for(c, batch=batch, **grid_args)
+    i, flat_plan, flat = best(evaluate, g, objective, valid, limits, what, c)
+    row = flat_plan.row(i)
+    values = {k: float(v[i]) for k, v in flat.items()}
+    if refine:
+        top = min(max(values.get("max_batch", row["batch"]), 1.0), 8192)
+        out = refine_batch(evaluate, row, top, limits, objective)
+        if out is not None:
+            j, g2, f2 = out
+            row = g2.row(j)
+            values = {k: float(v[j]) for k, v in f2.items()}
+    return row, values, picked
+
+
+def _breakdown(values: dict[str, float], keys, total_key: str = "step_s") -> dict[str, Any]:
+    total = values[total_key]
+    parts = {k: values[k] for k in keys if k in values}
+    return {"step_s": total, "parts_s": parts, "share": {k: v / total for k, v in parts.items()},
+            "hidden_comm_s": values.get("hidden_comm_s", 0.0), "imbalance": values.get("imbalance", 1.0)}
+
+
+def _tflops(c: Ctx) -> float:
+    return c.hw.peak(c.quant) / 1e12
+
+
+def serve(model: str, system: str, *, chips: int | None = None, phase: str = "decode",
+          input_len: float = 4096, output_len: float = 1024, kv_len: float | None = None, cache_hit: float = 0.0,
+          batch_per_chip: float | None = None, concurrency: float | None = None,
+          tpot_slo_s: float | None = None, ttft_slo_s: float | None = None,
+          quant: str | None = None, kv_dtype: str = "bf16", tp: int | None = None, ep: int | None = None,
+          dp: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
+          eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
+          rate: float | None = None) -> dict[str, Any]:
+    """One system's serving estimate as a plain dict (SI units; see the module docstring)."""
+    if phase not in PHASES:
+        raise InfeasiblePlanError(f"--phase must be one of {', '.join(PHASES)}, not {phase!r}")
+    if eplb not in ("perfect", "balanced", "none"):
+        raise InfeasiblePlanError(f"--eplb must be perfect, balanced or none, not {eplb!r}")
+    if not 0.0 <= cache_hit < 1.0:
+        raise InfeasiblePlanError(f"--cache-hit must be in [0, 1), got {cache_hit}")
+    if mtp_accept is not None and not 0.0 <= mtp_accept <= 1.0:
+        raise InfeasiblePlanError(f"--mtp-accept must be in [0, 1], got {mtp_accept}")
+    c = make_ctx(model, system, chips, quant, kv_dtype, framework)
+    pool_chips = chips if chips is not None else c.hw.n_chips
+    pool_ranks = pool_chips * c.dev
+    if dp is not None and ep is None and c.model.moe is not None:
+        ep = dp * (tp or 1)
+    wl = Workload(input_len, output_len, kv_len, cache_hit)
+    assumed = []
+    k = int(mtp or 0)
+    if k and mtp_accept is None:
+        mtp_accept = DEFAULT_ACCEPT
+        assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
+    acc = float(mtp_accept or 0.0)
+    grid_args = dict(tp=tp, ep=ep, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc, eplb=eplb)
+    out: dict[str, Any] = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name}
+    breakdown: dict[str, Any] = {}
+    rows: dict[str, dict] = {}
+    picked: set[str] = set()
+
+    def instance_chips(row):
+        return max(row["ep"], row["tp"] * (dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
+
+    if phase in ("prefill", "pd"):
+        batch = [batch_per_chip] if (batch_per_chip is not None and phase == "prefill") else list(PREFILL_TOKENS)
+        limits = {"ttft_s": ttft_slo_s} if ttft_slo_s else {}
+        row, v, p = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, batch, limits,
+                          "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+        picked |= set(p) | ({"batch"} if batch_per_chip is None or phase == "pd" else set())
+        out["prefill"] = {
+            "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
+            "computed_tokens_per_s_per_chip": v["computed_tokens_per_s_per_chip"],
+            "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
+            "ttft_s": v["ttft_s"], "step_s": v["step_s"], "batch_tokens_per_chip": v["batch_tokens_per_chip"],
+            "chips": max(instance_chips(row), 1.0), "weight_bytes_per_chip": v["weight_bytes"],
+        }
+        breakdown["prefill"] = _breakdown(v, PREFILL_PARTS)
+        rows["prefill"] = row
+    if phase in ("decode", "pd"):
+        if batch_per_chip is not None and phase == "decode":
+            batch, refine = [batch_per_chip], False
+        elif concurrency is not None and phase == "decode":
+            batch, refine = [concurrency / pool_chips], False
+        else:
+            batch, refine = COARSE_BATCH, True
+        limits = {"tpot_s": tpot_slo_s} if tpot_slo_s else {}
+        row, v, p = _pick(c, lambda g: decode(c, g, wl.decode_context), grid_args, batch, limits,
+                          "tokens_per_s_per_chip", "weights and KV cache", refine)
+        picked |= set(p) | ({"batch"} if refine else set())
+        out["decode"] = {
+            "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
+            "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
+            "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
+            "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
+            "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
+            "kv_len": wl.decode_context, "chips": max(instance_chips(row), 1.0),
+        }
+        breakdown["decode"] = _breakdown(v, DECODE_PARTS)
+        rows["decode"] = row
+    if phase == "both":
+        if concurrency is not None:
+            batch, refine = [concurrency / pool_chips], False
+        elif batch_per_chip is not None:
+            batch, refine = [batch_per_chip], False
+        else:
+            batch, refine = COARSE_BATCH, True
+        limits = {key: val for key, val in (("tpot_s", tpot_slo_s), ("ttft_s", ttft_slo_s)) if val}
+        row, v, p = _pick(c, lambda g: colocated(c, g, wl), grid_args, batch, limits,
+                          "output_tokens_per_s_per_chip", "weights and KV cache", refine)
+        picked |= set(p) | ({"batch"} if refine else set())
+        n_chips = float(pool_chips if concurrency is not None else max(instance_chips(row), 1.0))
+        out["both"] = {
+            "output_tokens_per_s_per_chip": v["output_tokens_per_s_per_chip"],
+            "input_tokens_per_s_per_chip": v["input_tokens_per_s_per_chip"],
+            "ttft_s": v["ttft_s"], "tpot_s": v["tpot_s"], "step_s": v["step_s"],
+            "concurrency": v["concurrency_per_chip"] * n_chips, "concurrency_per_chip": v["concurrency_per_chip"],
+            "chips": n_chips, "kv_bytes_per_chip": v["kv_bytes_per_chip"], "weight_bytes_per_chip": v["weight_bytes"],
+        }
+        breakdown["both"] = _breakdown(v, BOTH_PARTS)
+        rows["both"] = row
+    if phase == "pd":
+        out["pd"] = size_pools(c, out["prefill"], out["decode"], wl.input_len, wl.output_len,
+                               out["prefill"]["chips"], rate)
+    first = rows.get("decode") or rows.get("both") or rows["prefill"]
+    out["plan"] = {
+        "quant": c.quant, "kv_dtype": kv_dtype, "framework": c.fw.name,
+        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] // first["tp"], 1) if c.model.moe else 1,
+        "mtp_k": k, "mtp_accept": acc, "eplb": eplb, "overlap": first["overlap"],
+        "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
+        "per_phase": rows, "picked": sorted(picked | ({"quant"} if quant is None else set())), "assumed": assumed,
+    }
+    out["breakdown"] = breakdown
+    _system_totals(out, system, chips)
+    return out
+
+
+#: the per-chip throughput key of each phase
+RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chip",
+             "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
+
+
+def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
+    """Whole-system figures: every chip serving this phase at the per-chip rate, the
+    system's all-in power pro-rata (catalog breakdown), and energy per token."""
+    sized = load_system(system).at(chips)
+    power_w = sum(sized.power_parts_w().values())
+    out["system_chips"] = sized.n_chips
+    out["system_power_w"] = power_w
+    per_chip_w = power_w / sized.n_chips
+    for phase, key in RATE_KEYS.items():
+        if phase in out:
+            rate = out[phase][key]
+            out[phase]["tokens_per_s_per_system"] = rate * sized.n_chips
+            out[phase]["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
+            out[phase]["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")

@@ -1,1 +1,0 @@
-"""Faces' helpers: JSON and Rich tables. Nothing here computes a model quantity."""

@@ -1,0 +1,124 @@
+"""System power at a given utilisation, cooling via PUE, and energy per token (formulas.md sec. 10).
+
+The catalog's power breakdown of a system (nameplate, pro-rata to the chips installed) is
+split into categories by part name. Accelerator parts draw ``P_max (idle + (1 - idle) u)``
+with ``u`` the busy fraction (goodput x the non-bubble share of a step, zero for chips
+the job leaves idle); hosts, switches and optics draw their nameplate; hot spares idle;
+cooling and facility losses are ``IT x (PUE - 1)``. The parts add up to ``power_w``.
+
+>>> split_part("npus")
+'accelerators'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from superpod.spec.system import System
+
+#: categories of the catalog's power-part names (others are classified by substring)
+CATEGORIES = {
+    "gpus": "accelerators", "npus": "accelerators", "tpus": "accelerators",
+    "npus_switches_other": "accelerators+other", "pod_all_in": "accelerators+other",
+    "cpus": "hosts", "hosts": "hosts", "hosts_other": "hosts", "nodes_non_gpu": "hosts",
+    "network": "network", "scaleout_network": "network", "nvswitch_trays": "network",
+    "ub_switches_optics": "network", "ici_optics_ocs": "network", "optics": "optics",
+    "nics_fans_conversion_other": "other", "switches_nics_fans_conversion_other": "other",
+}
+#: categories whose draw follows the accelerators' utilisation
+ACTIVE = ("accelerators", "accelerators+other")
+
+
+def split_part(name: str) -> str:
+    """The category of a power part: accelerators, hosts, network, optics or other."""
+    if name in CATEGORIES:
+        return CATEGORIES[name]
+    low = name.lower()
+    if any(s in low for s in ("gpu", "npu", "tpu")):
+        return "accelerators+other" if any(s in low for s in ("other", "switch")) else "accelerators"
+    if "optic" in low:
+        return "optics"
+    if any(s in low for s in ("network", "switch", "nic")):
+        return "network"
+    if any(s in low for s in ("cpu", "host")):
+        return "hosts"
+    return "other"
+
+
+def per_chip_parts_w(system: System) -> dict[str, float]:
+    """Nameplate power per installed chip, by catalog part (the pro-rata basis of SizedSystem)."""
+    return {k: v.si / system.size for k, v in system.power.parts.items()}
+
+
+def power_w(system: System, installed_chips, job_chips, busy, idle_fraction: float, pue: float,
+            spare_chips=0.0) -> dict:
+    """Facility power and its breakdown (W), arrays over sizes.
+
+    ``busy``: busy fraction of the job's chips (0-1). Returns ``total_w``, ``it_w``,
+    ``parts_w`` (catalog parts at utilisation, plus ``hot_spares_idle`` and
+    ``cooling_facility_pue``; they sum to ``total_w``), ``category_w`` and
+    ``accelerator_basis`` (how the accelerator draw was found).
+    """
+    inst = np.asarray(installed_chips, dtype=float)
+    job = np.minimum(np.asarray(job_chips, dtype=float), inst)
+    u = np.clip(np.asarray(busy, dtype=float), 0.0, 1.0) * job / inst  # idle installed chips at u = 0
+    factor = idle_fraction + (1.0 - idle_fraction) * u
+    parts, cats = {}, {}
+    accel_per_chip = 0.0
+    for name, w in per_chip_parts_w(system).items():
+        cat = split_part(name)
+        active = cat in ACTIVE
+        parts[name] = w * inst * (factor if active else 1.0)
+        cats[name] = cat
+        if active:
+            accel_per_chip += w
+    parts["hot_spares_idle"] = accel_per_chip * idle_fraction * np.asarray(spare_chips, dtype=float) + 0.0 * inst
+    cats["hot_spares_idle"] = "accelerators"
+    it = sum(parts.values())
+    parts["cooling_facility_pue"] = it * (pue - 1.0)
+    cats["cooling_facility_pue"] = "cooling"
+    total = it * pue
+    by_cat: dict[str, np.ndarray] = {}
+    for k, v in parts.items():
+        by_cat[cats[k]] = by_cat.get(cats[k], 0.0) + v
+    mixed = [k for k, c in cats.items() if c == "accelerators+other"]
+    basis = (f"parts {', '.join(mixed)} mix accelerators with switches/other and scale with utilisation as a whole"
+             if mixed else "accelerator parts of the catalog breakdown scale with utilisation")
+    return {"total_w": total, "it_w": it, "parts_w": parts, "category_w": by_cat, "utilisation": u,
+            "accelerator_basis": basis, "pue": pue, "idle_fraction": idle_fraction}
+
+
+def joules_per_token(total_w, tokens_per_s) -> np.ndarray:
+    """E_token = P_sys / X (formulas.md sec. 10)."""
+    return np.asarray(total_w, dtype=float) / np.asarray(tokens_per_s, dtype=float)
+
+
+def serving_energy(system: System, chips: int, output_tokens_per_s_per_chip: float, idle_fraction: float,
+                   pue: float, busy: float = 1.0) -> dict:
+    """J per output token of a serving deployment at a TPOT target: facility power / output rate.
+
+    The output rate comes from the serving estimator (decode tokens/s per chip at the TPOT
+    target, :func:`serving_throughput_hook`) or from the user.
+    """
+    p = power_w(system, chips, chips, busy, idle_fraction, pue)
+    rate = output_tokens_per_s_per_chip * chips
+    return {"power_w": float(p["total_w"]), "output_tokens_per_s": rate,
+            "energy_j_per_output_token": float(p["total_w"]) / rate, "parts_w": {k: float(v) for k, v in p["parts_w"].items()}}
+
+
+def serving_throughput_hook(model: str, system: str, chips: int | None, tpot_s: float) -> float:
+    """Decode output tokens/s per chip at a TPOT target, from the serving estimator.
+
+    HOOK: calls ``superpod.planners.serve_estimate.serve(..., phase="decode", tpot_slo_s=...)`` if that
+    module is present (issue 4, written in parallel); otherwise raises with the way around it
+    (give the throughput yourself: ``superpod scale ... --serve-tokens-per-s-per-chip X``).
+    """
+    from superpod.errors import InfeasiblePlanError
+
+    try:
+        from superpod.planners.serve_estimate import serve
+    except ImportError:
+        raise InfeasiblePlanError("the serving estimator is not available here; pass the decode throughput "
+                                  "with --serve-tokens-per-s-per-chip") from None
+    out = serve(model, system, chips=chips, phase="decode", tpot_slo_s=tpot_s)
+    return float(out["decode"]["tokens_per_s_per_chip"])

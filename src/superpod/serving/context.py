@@ -1,0 +1,96 @@
+"""What one serving evaluation holds fixed (model, sized system, framework, formats), and
+the checks that turn an impossible request into one actionable line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from superpod.cost.hardware import Hardware
+from superpod.errors import InfeasiblePlanError, UnsupportedPrecisionError
+from superpod.spec.catalog import load_model, load_system
+from superpod.spec.model import Model
+from superpod.serving.framework import eplb, framework
+from superpod.serving.forward import Ctx
+from superpod.serving.plan import KV_DTYPES, QUANTS, kv_element_bytes
+
+#: preference when --quant is left out: the fewest bits the chip has units for
+QUANT_ORDER = ("fp4", "fp8", "int8", "bf16")
+
+
+def default_quant(hw: Hardware) -> str:
+    """The lowest-precision GEMM format the chip supports (FP4 > FP8 > INT8 > BF16)."""
+    for q in QUANT_ORDER:
+        if q in hw.peak_flops:
+            return q
+    return "bf16"
+
+
+def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: str | None = None,
+             kv_dtype: str = "bf16", framework_name: str | None = None) -> Ctx:
+    m = load_model(model) if isinstance(model, str) else model
+    sized = load_system(system).at(chips)
+    hw = Hardware.of(sized)
+    q = quant or default_quant(hw)
+    if q not in QUANTS:
+        raise InfeasiblePlanError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
+    if kv_dtype not in KV_DTYPES:
+        raise InfeasiblePlanError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
+    if q not in hw.peak_flops:
+        have = [x for x in QUANTS if x in hw.peak_flops]
+        raise UnsupportedPrecisionError(
+            f"{hw.chip} ({sized.system.name}) has no {q} units; use --quant {' or '.join(have)}")
+    return Ctx(m, hw, framework(framework_name, hw.chip), q, kv_element_bytes(m, kv_dtype))
+
+
+def max_ep(model: Model) -> int:
+    """Largest EP degree in ranks: routed + redundant experts, plus as many ranks again
+    for shared-expert replicas (CloudMatrix-Infer's EP320 = 256 + 32 + 32)."""
+    if model.moe is None:
+        return 1
+    r = int(round(model.moe.experts * eplb().redundant_fraction.si))
+    return model.moe.experts + r + (r if model.moe.shared_experts else 0)
+
+
+def check_tp(model: Model, tp) -> None:
+    for t in np.unique(np.atleast_1d(tp)).astype(int):
+        if t < 1 or model.heads % t:
+            ok = [d for d in (1, 2, 4, 8, 16, 32, 64) if model.heads % d == 0]
+            raise InfeasiblePlanError(
+                f"--tp {t} does not divide the {model.heads} attention heads of {model.name}; use one of {ok}")
+
+
+def check_ep(c: Ctx, ep, pool_ranks: float | None = None) -> None:
+    m = c.model
+    top = max_ep(m)
+    for e in np.unique(np.atleast_1d(ep)).astype(int):
+        if e < 1:
+            raise InfeasiblePlanError(f"--ep must be >= 1, got {e}")
+        if m.moe is None and e > 1:
+            raise InfeasiblePlanError(f"{m.name} has no experts: --ep must be 1")
+        if e > top:
+            raise InfeasiblePlanError(
+                f"--ep {e} exceeds the {top} expert slots of {m.name} ({m.moe.experts} routed + "
+                f"{top - m.moe.experts} redundant/shared replicas); use --ep <= {top}")
+        if pool_ranks is not None and e > pool_ranks:
+            raise InfeasiblePlanError(
+                f"--ep {e} needs {int(np.ceil(e / c.dev))} chips but the pool has {int(pool_ranks / c.dev)}; "
+                f"raise --chips or lower --ep")
+
+
+def memory_error(c: Ctx, need_bytes: float, usable_bytes: float, what: str) -> InfeasiblePlanError:
+    """The 'does not fit' error: how much is missing and which options would help."""
+    missing = need_bytes - usable_bytes
+    hints = []
+    if c.model.moe is not None:
+        hints.append("a larger --ep (spreads the experts)")
+    hints.append("a larger --tp")
+    if c.quant in ("bf16", "fp8", "int8"):
+        lower = [q for q in ("fp8", "int8", "fp4") if q in c.hw.peak_flops and q != c.quant and
+                 (q == "fp4" or c.quant == "bf16")]
+        if lower:
+            hints.append(f"--quant {lower[0]}")
+    hints.append("--kv-dtype fp8 or a shorter --kv-len / smaller batch")
+    return InfeasiblePlanError(
+        f"{c.model.name} does not fit on {c.hw.chip}: {what} need {need_bytes / 1e9:,.1f} GB per chip but "
+        f"{usable_bytes / 1e9:,.1f} GB are usable ({c.hw.hbm_bytes / 1e9:,.1f} GB HBM less the runtime reserve); "
+        f"{missing / 1e9:,.1f} GB missing; try {', '.join(hints)}")

@@ -1,0 +1,98 @@
+"""Decode: one step of a decode pool per chip, TPOT and output tokens/s per chip.
+
+``t_step = sum over layers (attention + GEMMs + experts + exposed dispatch/combine) +
+LM head + MTP drafting + framework step overhead`` (formulas.md 8.3). Attention is the
+absorbed MLA form for MLA models (2.3: one 576-element latent per context token read
+once per sequence, ``2 n_q (2 r_kv + d_rope)`` FLOPs per query and context token) and
+GQA/MHA otherwise. With ``k`` draft tokens every sequence runs ``1 + k`` query tokens
+through the model (verification) and the MTP module runs ``k`` times on one token per
+sequence (drafting); a step advances ``sum_{i<=k} a^i`` tokens (8.5), so
+``TPOT = t_step / E[tokens per step]`` and Little's law gives tokens/s per chip =
+``batch / TPOT`` (8.4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from superpod.cost.compute import gemm_s
+from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
+from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.plan import ServePlan, tokens_per_step
+
+
+def attention_per_layer(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
+    """Attention-core FLOPs and bytes of one decode layer on one chip."""
+    m = c.model
+    ctx = np.asarray(context, dtype=float)
+    t = np.maximum(plan.tp, 1.0)
+    T = np.asarray(seqs, dtype=float) * query_per_seq
+    if m.mla is not None:
+        a = m.mla
+        f_tok = 2.0 * m.heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim) * ctx
+        kv_tok = (a.kv_lora_rank + a.qk_rope_head_dim) * c.kv_el  # latent: every TP rank reads all of it
+    else:
+        f_tok = 4.0 * m.heads * m.head_dim * ctx
+        kv_tok = 2.0 * np.maximum(m.kv_heads / t, 1.0) * m.head_dim * c.kv_el
+    return T * f_tok, np.asarray(seqs, dtype=float) * t * ctx * kv_tok
+
+
+def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
+    """Price every plan's decode step at mean context ``context`` tokens.
+
+    Returns arrays: ``step_s``, ``tpot_s``, ``tokens_per_s_per_chip``, ``tokens_per_step``,
+    ``weight_bytes``, ``kv_bytes_per_chip``, ``free_bytes`` (negative: does not fit),
+    ``max_batch`` (sequences per chip the KV memory holds) and the breakdown parts.
+    """
+    m = c.model
+    B = np.asarray(plan.batch, dtype=float)
+    k = np.asarray(plan.mtp_k, dtype=float)
+    tp_c = chips_of(plan.tp, c.dev)
+    f, b = attention_per_layer(c, plan, B, 1.0 + k, context)
+    T = B * (1.0 + k)
+    main = forward(c, plan, T, f, b, "decode")
+    head = head_s(c, T, tp_c)
+    # drafting: k sequential passes of the MTP module (one layer + eh_proj + head) per step;
+    # a model without MTP modules is taken to draft with one layer of its own shape
+    last_moe = m.is_moe_layer(m.layers - 1)
+    fd, bd = attention_per_layer(c, plan, B, 1.0, context)
+    draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0))
+    eh = gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
+    draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
+    step_over = c.fw.si("step_overhead_s")
+    step = main["total_s"] + head + draft + step_over
+    tps = tokens_per_step(k, plan.mtp_accept)
+    tpot = step / tps
+    w = weight_bytes(m, plan, c.quant, c.dev)
+    per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * np.asarray(context, dtype=float)
+    usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
+    kv = B * per_seq
+    out = {k_: main[k_] for k_ in PARTS}
+    out["head_s"] = head + 0 * step
+    out["mtp_draft_s"] = draft + 0 * step
+    out["overhead_s"] = out["overhead_s"] + step_over
+    shape = np.broadcast_shapes(np.shape(step), plan.shape)
+    res = {k_: np.broadcast_to(v, shape) for k_, v in out.items()}
+    res.update({
+        "step_s": np.broadcast_to(step, shape),
+        "tpot_s": np.broadcast_to(tpot, shape),
+        "tokens_per_step": np.broadcast_to(tps, shape),
+        "tokens_per_s_per_chip": np.broadcast_to(B / tpot, shape),
+    })
+    res.update(memory_fields(w, kv, usable, per_seq, main, shape))
+    return res
+
+
+BREAKDOWN = PARTS + ("head_s", "mtp_draft_s")
+
+
+def memory_fields(weights, kv, usable, per_seq, main: dict, shape) -> dict[str, np.ndarray]:
+    """The memory and balance fields every decoding estimate reports, broadcast to ``shape``."""
+    return {
+        "weight_bytes": np.broadcast_to(weights, shape),
+        "kv_bytes_per_chip": np.broadcast_to(kv, shape),
+        "free_bytes": np.broadcast_to(usable - kv, shape),
+        "max_batch": np.broadcast_to(np.floor(np.maximum(usable, 0) / per_seq), shape),
+        "imbalance": np.broadcast_to(main["imbalance"], shape),
+        "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
+    }

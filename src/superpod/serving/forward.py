@@ -1,0 +1,257 @@
+"""One forward step of a serving pool on one chip, priced layer by layer (vectorized).
+
+Shared by prefill, decode and co-located batches: the caller says how many query tokens
+each chip runs (``T``), the attention-core FLOPs and bytes of one layer, the phase
+(``decode`` picks the decode attention kernels, masked grouped GEMMs and low-latency
+all-to-all; ``prefill`` the prefill kernels, contiguous grouped GEMMs and the normal
+all-to-all) and the plan. Everything broadcasts over plan arrays.
+
+Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
+
+* dense GEMMs (:func:`superpod.cost.layers.gemms`): a TP group of ``t`` chips runs
+  ``t * T`` tokens through GEMMs split ``N/t`` (col) or ``K/t`` (row); weights and
+  activations in the quantised format;
+* routed experts: each chip sends ``T k`` token copies; the ``E + R`` expert slots (R
+  redundant under EPLB) are spread over the EP chips, so one slot gets
+  ``M_e = T k gamma ep / (E + R)`` rows (``gamma``: the most loaded rank's excess,
+  sec. 3.3), run as ``(E + R)/ep`` grouped GEMMs;
+* attention core from the caller; elementwise passes streamed from HBM;
+* MoE dispatch/combine (:func:`superpod.cost.comm.moe_a2a_s`): low-latency kernels send
+  one message per token-expert pair; normal kernels send one per distinct destination
+  (rank inside the scale-up domain, node across it, DeepEP's deduplication), sec. 3.4;
+* TP: two all-reduces of the group's activations per layer.
+
+Two-micro-batch overlap (sec. 8.6): each half-batch's communication runs under the
+other's compute. Ideally a MoE layer then takes ``max(2 t_comp(T/2), 2 t_comm(T/2))``;
+in practice the communication kernels slow down next to compute and the launch order
+leaves bubbles (SGLang's blog: both DeepSeek's and its own TBO communication run slower
+than the unit tests), so the framework's ``overlap_efficiency`` eta says how much of the
+shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/2)``,
+``m = 2 t_comm(T/2)``. Without overlap it is ``t_comp(T) + t_comm(T)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from superpod.cost.comm import collective_s, moe_a2a_s
+from superpod.cost.compute import attention_s, gemm_s, stream_s
+from superpod.cost.hardware import BYTES, Hardware
+from superpod.cost.layers import gemms
+from superpod.spec.model import Model
+from superpod.serving.framework import ServingFramework, eplb
+from superpod.serving.plan import ServePlan
+
+ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
+PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s", "overhead_s")
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What one evaluation holds fixed: model, hardware, framework and number formats."""
+
+    model: Model
+    hw: Hardware
+    fw: ServingFramework
+    quant: str
+    kv_el: float  # bytes per cached element
+
+    @property
+    def dev(self) -> float:
+        return float(self.hw.kernels.devices_per_chip.si)
+
+    @property
+    def q_disp(self) -> float:
+        """Bytes per hidden element of a dispatched token (FP8/INT8 with per-128 FP32 scales)."""
+        return 2.0 if self.quant == "bf16" else 1.0
+
+    def dispatch_bytes(self) -> float:
+        h = self.model.hidden
+        return 2.0 * h if self.quant == "bf16" else h + h / 128 * 4 + 16
+
+    def combine_bytes(self) -> float:
+        return 2.0 * self.model.hidden
+
+
+def chips_of(ranks, dev: float) -> np.ndarray:
+    """Ranks to chips (at least one chip)."""
+    return np.maximum(np.asarray(ranks, dtype=float) / dev, 1.0)
+
+
+def redundant_experts(model: Model, plan: ServePlan) -> np.ndarray:
+    """Redundant expert slots: DeepSeek's 32 of 256 (E/8) under EPLB with EP > 1, else 0."""
+    if model.moe is None:
+        return np.zeros(plan.shape)
+    r = np.round(model.moe.experts * eplb().redundant_fraction.si)
+    return np.where((plan.eplb < 2) & (plan.ep > 1), r, 0.0)
+
+
+def imbalance(model: Model, plan: ServePlan, rows_per_chip, ep_c) -> np.ndarray:
+    """Load of the busiest EP chip over the mean (formulas.md 3.3).
+
+    Random routing leaves ``1 + sqrt(2 ln ep / mu)`` (balls into bins, mu rows per chip);
+    real routing adds hot experts that EPLB only partly spreads: the measured residual
+    (``balanced``) or, without redundant experts, the larger ``none`` factor
+    (``calibration/serving.toml [eplb]``).
+    """
+    e = eplb()
+    mu = np.maximum(np.asarray(rows_per_chip, dtype=float), 1.0)
+    stat = 1.0 + np.sqrt(2.0 * np.log(np.maximum(ep_c, 1.0)) / mu)
+    hot = np.select([plan.eplb == 0, plan.eplb == 1], [1.0, e.balanced_imbalance.si], e.none_imbalance.si)
+    return np.where(ep_c > 1, stat * hot, 1.0)
+
+
+def _distinct(n, k) -> np.ndarray:
+    """Expected distinct destinations of k picks among n equal bins, excluding one's own."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    return n * (1.0 - (1.0 - 1.0 / n) ** k) * (n - 1.0) / n
+
+
+def a2a_copies(c: Ctx, ep_c, mode: str) -> np.ndarray:
+    """Messages per token for one dispatch (and one combine) over the EP group."""
+    k = c.model.moe.top_k
+    if mode == "ll":
+        return np.full(np.shape(ep_c), float(k))
+    dom = max(c.hw.scaleup_domain, 1.0)
+    inside = _distinct(np.asarray(ep_c) * c.dev, k)  # distinct remote ranks
+    across = _distinct(np.asarray(ep_c) / dom, k)  # distinct remote scale-up domains (nodes)
+    return np.where(ep_c > dom, across, inside)
+
+
+def replicas(tp, dev: float) -> np.ndarray:
+    """Copies of the non-expert weights one chip holds: each of its ``dev`` ranks keeps
+    its own unless they share a TP group (a 910C package under DP attention holds two)."""
+    return dev / np.minimum(np.maximum(np.asarray(tp, dtype=float), 1.0), dev)
+
+
+def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
+    """Attention-projection and other dense GEMM time of one layer (``rep`` weight copies
+    per chip are each read once)."""
+    M = T * tp_c
+    attn = 0.0
+    other = 0.0
+    for g in gemms(c.model, moe):
+        k = g.k / tp_c if g.shard == "row" else g.k + 0 * tp_c
+        n = g.n / tp_c if g.shard == "col" else g.n + 0 * tp_c
+        prec = "bf16" if g.name == "router" else c.quant
+        t = gemm_s(M, n, k, c.hw, prec, 1, "dense", BYTES[prec] * rep).total_s
+        if g.name in ATTN_GEMMS:
+            attn = attn + t
+        else:
+            other = other + t
+    return attn, other
+
+
+def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str) -> dict[str, np.ndarray]:
+    """Compute time of one layer on one chip for ``T`` query tokens (no communication)."""
+    m = c.model
+    attn_g, other_g = _gemm_list(c, moe, T, tp_c, rep)
+    out = {"gemm_s": attn_g + other_g}
+    kind = "decode" if phase == "decode" else "prefill"
+    out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
+    if moe:
+        mats = 2 if m.activation == "swiglu" else 1
+        layout = "masked" if phase == "decode" else "contiguous"
+        up = gemm_s(M_e, mats * m.moe.expert_ffn, m.hidden, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
+        down = gemm_s(M_e, m.hidden, m.moe.expert_ffn, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
+        out["experts_s"] = np.where(M_e > 0, up + down, 0.0)
+        f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
+    else:
+        out["experts_s"] = np.zeros(np.shape(T))
+        f_loc = m.ffn / tp_c
+    # norms, residuals, RoPE, activation function, (de)quantisation: read + write in BF16
+    out["elementwise_s"] = stream_s(T * (12.0 * m.hidden + 3.0 * f_loc) * 2.0, c.hw)
+    return out
+
+
+def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
+            extra_attention_s=0.0) -> dict[str, np.ndarray]:
+    """Time of one forward step of the model (or ``layers = (dense, moe)`` of it) per chip.
+
+    ``T``: query tokens per chip; ``attn_f``/``attn_b``: one layer's attention-core FLOPs
+    and bytes per chip for those tokens; ``extra_attention_s``: time of one layer's other
+    attention kernel (the prefill chunks of a co-located batch). Returns the parts of :data:`PARTS` (they add up
+    to ``total_s``) plus ``total_s`` and ``imbalance``.
+    """
+    m = c.model
+    L_d, L_m = (m.dense_layers, m.moe_layers) if layers is None else layers
+    T = np.asarray(T, dtype=float)
+    tp_c = chips_of(plan.tp, c.dev)
+    rep = replicas(plan.tp, c.dev)
+    ep_c = chips_of(plan.ep, c.dev)
+    mode = "ll" if phase == "decode" else "normal"
+    has_ep = (ep_c > 1) & (m.moe is not None)
+    mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
+
+    def per_layer(Tm, f, b, extra):
+        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase) if L_d else None
+        if d is not None:
+            d["attention_s"] = d["attention_s"] + extra
+        if m.moe is None or not L_m:
+            return d, None, 0.0, 1.0
+        k = m.moe.top_k
+        slots = m.moe.experts + redundant_experts(m, plan)
+        gamma = imbalance(m, plan, Tm * k, ep_c)
+        M_e = Tm * k * gamma * ep_c / slots
+        groups = slots / ep_c
+        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase)
+        e["attention_s"] = e["attention_s"] + extra
+        copies = a2a_copies(c, ep_c, mode)
+        disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
+        comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
+        a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
+        return d, e, a2a, gamma
+
+    # TP all-reduces of the group's activations, twice per layer
+    def tp_comm(Tm):
+        # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
+        t = np.maximum(plan.tp, 1.0)
+        size = t * Tm * m.hidden * 2.0
+        return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
+
+    extra = np.asarray(extra_attention_s, dtype=float)
+    full = per_layer(T, attn_f, attn_b, extra)
+    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0)
+    # low-latency kernels leave the compute units free while in flight (DeepEP README:
+    # hook-based overlap that occupies no SM; CloudMatrix AIV-direct): full overlap
+    eta = c.fw.si("overlap_efficiency") if mode == "normal" else 1.0
+    parts = {k: 0.0 for k in PARTS}
+    keys = ("gemm_s", "attention_s", "experts_s", "elementwise_s")
+
+    def add(one, count, comm, tpc, two, comm_mb, tp_mb):
+        """Add ``count`` layers: one batch (communication after compute) or two micro-batches,
+        where the overlap hides ``eta`` of the shorter of compute and MoE communication (the
+        TP all-reduces stay on the critical path)."""
+        comp2 = 2.0 * sum(two[k] for k in keys)
+        comm2 = 2.0 * comm_mb
+        on = (plan.overlap > 0) & (comm2 > 0)  # nothing to overlap: one batch
+        hidden = eta * np.minimum(comp2, comm2)
+        for k in keys:
+            parts[k] = parts[k] + count * np.where(on, 2.0 * two[k], one[k])
+        parts["ep_comm_s"] = parts["ep_comm_s"] + count * np.where(on, comm2 - hidden, comm)
+        parts["tp_comm_s"] = parts["tp_comm_s"] + count * np.where(on, 2.0 * tp_mb, tpc)
+        parts["hidden_comm_s"] = parts["hidden_comm_s"] + count * np.where(on, hidden, 0.0)
+
+    parts["hidden_comm_s"] = 0.0
+    tp_full, tp_half = tp_comm(T), tp_comm(T / 2.0)
+    if L_d:
+        add(full[0], L_d, 0.0, tp_full, half[0], 0.0, tp_half)
+    if full[1] is not None:
+        add(full[1], L_m, full[2], tp_full, half[1], half[2], tp_half)
+    layers_n = L_d + L_m
+    parts["overhead_s"] = layers_n * mb * c.fw.si("layer_overhead_s") + 0.0 * T
+    shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
+    out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
+    out["total_s"] = sum(out[k] for k in PARTS)
+    out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
+    out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)
+    return out
+
+
+def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
+    """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip."""
+    m = c.model
+    T = np.asarray(tokens, dtype=float)
+    return gemm_s(T * tp_c, m.vocab / tp_c, m.hidden, c.hw, "bf16").total_s + stream_s(T * tp_c * m.vocab / tp_c * 4.0, c.hw)

@@ -1,0 +1,86 @@
+"""Serving-framework factors that only an end-to-end run shows, from
+``catalog/calibration/serving.toml``.
+
+Kernel and communication efficiencies come from microbenchmarks (the cost layer's
+calibration). What is left is per framework: a fixed time per layer per micro-batch
+(the small kernels, launch gaps and synchronisation a kernel benchmark does not see),
+a fixed time per decode step (scheduling, sampling), the share of compute units the
+normal-mode all-to-all takes while it overlaps compute, and how much memory the engine
+keeps back. The residual expert-load imbalance under EPLB is a property of the routing
+and the balancer, stored once in ``[eplb]``. Each factor names what it was fitted on;
+an end-to-end case used for fitting is marked ``calibration`` in ``superpod validate``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from superpod.errors import UnknownNameError
+from superpod.spec.catalog import build, catalog_root, read_toml
+from superpod.spec.quantity import Bytes, Ratio, Time
+
+
+class ServingFramework(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    chips: list[str] = Field(default_factory=list, description="chips this framework is the default for ('*': any)")
+    fitted_on: str | None = None
+    layer_overhead_s: Time | None = None
+    step_overhead_s: Time | None = None
+    overlap_efficiency: Ratio | None = None
+    runtime_reserve_bytes: Bytes
+    kv_mem_fraction: Ratio
+
+    def si(self, key: str) -> float:
+        q = getattr(self, key)
+        return 0.0 if q is None else q.si
+
+
+class Eplb(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fitted_on: str
+    balanced_imbalance: Ratio
+    none_imbalance: Ratio
+    redundant_fraction: Ratio
+
+
+class ServingFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    eplb: Eplb
+    frameworks: list[ServingFramework]
+
+
+@lru_cache(maxsize=1)
+def _file() -> ServingFile:
+    path = catalog_root() / "calibration" / "serving.toml"
+    return build(ServingFile, read_toml(path), "calibration/serving.toml")
+
+
+def frameworks() -> dict[str, ServingFramework]:
+    return {f.name: f for f in _file().frameworks}
+
+
+def eplb() -> Eplb:
+    return _file().eplb
+
+
+def framework(name: str | None, chip: str) -> ServingFramework:
+    """The named framework, or the default one for ``chip``."""
+    fws = frameworks()
+    if name is not None:
+        try:
+            return fws[name]
+        except KeyError:
+            raise UnknownNameError(f"unknown serving framework {name!r}; known: {', '.join(fws)}") from None
+    for f in fws.values():
+        if chip in f.chips:
+            return f
+    for f in fws.values():
+        if "*" in f.chips:
+            return f
+    raise UnknownNameError(f"no serving framework for chip {chip!r}")

@@ -1,0 +1,70 @@
+"""Serving memory per chip: weights under TP/EP (+EPLB redundant experts, MTP module),
+KV cache per sequence, and the decode batch the rest of HBM holds (formulas.md 4.1,
+4.5, 4.6).
+
+>>> from superpod.spec.catalog import load_model
+>>> from superpod.serving.plan import ServePlan
+>>> m = load_model("deepseek-r1")
+>>> round(float(weight_bytes(m, ServePlan.one(ep=320), "int8", 2.0)[0]) / 1e9, 1)
+14.2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from superpod.cost.hardware import BYTES
+from superpod.cost.memory_serve import kv_bytes_per_token_per_layer
+from superpod.spec.model import Model
+from superpod.serving.forward import chips_of, redundant_experts, replicas
+from superpod.serving.plan import ServePlan
+
+BF16 = 2.0
+
+
+def weight_bytes(model: Model, plan: ServePlan, quant: str, dev: float) -> np.ndarray:
+    """Weight bytes on one chip.
+
+    Attention, dense FFN and shared experts split over TP (replicated across DP-attention
+    ranks); routed experts: ``ceil((E + R)/ep)`` slots per rank; embedding and LM head in
+    BF16, vocab-parallel over TP; with MTP, the MTP module (its experts spread like the
+    main model's). Quantised layers store ``BYTES[quant]`` per weight.
+    """
+    u = model.layer_params()
+    q = BYTES[quant]
+    tp_c = chips_of(plan.tp, dev)
+    ranks_per_chip = np.minimum(np.maximum(plan.ep, 1.0), dev)
+    dense = model.layers * (u["attention"] + u["norms"]) + model.dense_layers * u["dense_mlp"]
+    dense = dense + model.moe_layers * u["shared"]
+    rep = replicas(plan.tp, dev)
+    out = dense * q * rep / tp_c + model.moe_layers * u["router"] * BF16
+    out = out + (u["embedding"] + u["lm_head"]) * BF16 * rep / tp_c
+    if model.moe is not None:
+        slots = np.ceil((model.moe.experts + redundant_experts(model, plan)) / np.maximum(plan.ep, 1.0)) * ranks_per_chip
+        expert_share = slots / model.moe.experts
+        out = out + model.moe_layers * slots * u["expert"] * q
+    else:
+        expert_share = 1.0
+    if model.mtp_layers:
+        mtp = model.mtp_params
+        mtp_experts = model.mtp_layers * model.experts * u["expert"] if model.is_moe_layer(model.layers - 1) else 0
+        mtp_bytes = ((mtp - mtp_experts) * rep / tp_c + mtp_experts * expert_share) * q
+        out = out + np.where(plan.mtp_k > 0, mtp_bytes, 0.0)
+    return np.broadcast_to(out, plan.shape)
+
+
+def kv_bytes_per_sequence_token(model: Model, plan: ServePlan, kv_el: float, dev: float) -> np.ndarray:
+    """KV bytes one context token of one sequence (of this chip's batch) takes on the chip.
+
+    The TP group serves ``tp`` ranks' worth of sequences together: an MLA latent is not
+    split by TP (every rank keeps all of them, formulas.md 2.4), GQA heads are.
+    """
+    t = np.maximum(plan.tp, 1.0)
+    return model.layers * kv_bytes_per_token_per_layer(model, kv_el, t) * t
+
+
+def usable_bytes(hbm_bytes: float, fw, weights) -> np.ndarray:
+    """HBM left for the KV cache: ``(HBM - runtime reserve - weights) * kv fraction``
+    (formulas.md 4.6: the engine keeps a fraction back)."""
+    free = hbm_bytes - fw.si("runtime_reserve_bytes") - np.asarray(weights)
+    return free * fw.si("kv_mem_fraction")

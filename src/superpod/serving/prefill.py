@@ -1,0 +1,81 @@
+"""Prefill: one batched step of a prefill pool per chip; input tokens/s per chip and TTFT.
+
+A step runs ``batch`` new prompt tokens per chip (prompts packed, or one prompt in chunks
+when it is longer than the batch). Linear layers cost ``2 N_act`` FLOPs per new token;
+the attention core attends each new token to the cached prefix plus, causally, half the
+new part on average (formulas.md 8.1, 8.8): ``F = 4 h_q (T s_pre + T^2/2)`` per
+sequence (MLA in its prefill/MHA form, 2.2). Prefix-cache hits skip their tokens' linear
+layers but their KV is read. MoE dispatch/combine use the normal (high-throughput)
+kernels, overlapped over two micro-batches when asked. Throughput counts every input
+token (cache hits included, as DeepSeek reports it); ``computed_tokens_per_s_per_chip``
+counts only the new ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from superpod.cost.layers import attention_flops_per_token
+from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
+from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.plan import ServePlan
+
+BREAKDOWN = PARTS + ("head_s",)
+
+
+def activation_bytes(m, T, plan: ServePlan) -> np.ndarray:
+    """Transient activations of one layer for one micro-batch, BF16 (formulas.md 4.3 without
+    the saved-for-backward part): the layer input and norms (4h) and the MLP/experts
+    (``k (h + 3 f_e) + 3 f_s``, or ``3 f / tp``) per token; two micro-batches halve it."""
+    tokens = np.asarray(T, dtype=float) / np.where(plan.overlap > 0, 2.0, 1.0)
+    if m.moe is not None:
+        per = 4 * m.hidden + m.moe.top_k * (m.hidden + 3 * m.moe.expert_ffn) + 3 * m.moe.shared_ffn * m.moe.shared_experts
+    else:
+        per = 4 * m.hidden + 3 * m.ffn / np.maximum(plan.tp, 1.0)
+    return tokens * per * 2.0
+
+
+def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -> dict[str, np.ndarray]:
+    """Price every plan's prefill step (``plan.batch`` new tokens per chip)."""
+    m = c.model
+    T = np.asarray(plan.batch, dtype=float)
+    hit = float(np.clip(cache_hit, 0.0, 0.999))
+    new = max(float(input_len) * (1.0 - hit), 1.0)
+    prefix = float(input_len) * hit
+    tp_c = chips_of(plan.tp, c.dev)
+    seqs = T / new
+    ctx = prefix + new / 2.0
+    f = T * attention_flops_per_token(m, ctx)
+    # q, k, v, o activations in BF16 plus the cached prefix's KV read once per sequence
+    if m.mla is not None:
+        a = m.mla
+        io = T * m.heads / tp_c * (2 * (a.qk_nope_head_dim + a.qk_rope_head_dim) + 2 * a.v_head_dim) * 2.0
+    else:
+        io = T * (2 * m.heads / tp_c + 2 * np.maximum(m.kv_heads / tp_c, 1.0)) * m.head_dim * 2.0
+    kv_tok = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) / m.layers
+    b = io + seqs * prefix * kv_tok
+    main = forward(c, plan, T, f, b, "prefill")
+    head = head_s(c, np.maximum(seqs, 1.0 / tp_c), tp_c)
+    step = main["total_s"] + head
+    chunks = np.maximum(np.ceil(new / (T * tp_c)), 1.0)  # steps one prompt spans when chunked
+    w = weight_bytes(m, plan, c.quant, c.dev)
+    kv = T / (1.0 - hit) * kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev)  # the batch's KV until sent
+    usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
+    act = activation_bytes(m, T, plan)
+    out = {k: main[k] for k in PARTS}
+    out["head_s"] = head + 0 * step
+    shape = np.broadcast_shapes(np.shape(step), plan.shape)
+    res = {k: np.broadcast_to(v, shape) for k, v in out.items()}
+    res.update({
+        "step_s": np.broadcast_to(step, shape),
+        "ttft_s": np.broadcast_to(chunks * step, shape),
+        "tokens_per_s_per_chip": np.broadcast_to(T / (1.0 - hit) / step, shape),
+        "computed_tokens_per_s_per_chip": np.broadcast_to(T / step, shape),
+        "batch_tokens_per_chip": np.broadcast_to(T, shape),
+        "weight_bytes": np.broadcast_to(w, shape),
+        "kv_bytes_per_chip": np.broadcast_to(kv, shape),
+        "free_bytes": np.broadcast_to(usable - kv - act, shape),
+        "imbalance": np.broadcast_to(main["imbalance"], shape),
+        "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
+    })
+    return res

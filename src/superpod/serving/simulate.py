@@ -1,0 +1,250 @@
+"""Request-level, iteration-level discrete-event simulation of a serving deployment.
+
+Requests arrive as a Poisson stream with sampled prompt and output lengths. Two modes:
+
+* ``pd`` (disaggregated): a prefill pool of instances takes queued prompts first come
+  first served, batching up to its token budget per step; the KV cache then moves to a
+  decode instance (exposed transfer, :mod:`.pd`), which runs continuous batching up to
+  its batch cap (KV memory and TPOT target): every step advances all running sequences
+  by ``E[tokens per step]``;
+* ``colocated``: each instance interleaves chunked prefill (a token budget per
+  iteration, Sarathi-Serve) with the decode of its running sequences.
+
+Step times come from the analytical model (:mod:`.decode`, :mod:`.prefill`) tabulated
+once per plan and interpolated, so the loop only moves events: between two events (an
+arrival joining, a sequence finishing) a decode instance's batch is constant and many
+steps are taken at once. Reports TTFT/TPOT percentiles and goodput under the SLOs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from superpod.errors import InfeasiblePlanError
+
+
+def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """``fixed:L`` | ``uniform:lo,hi`` | ``normal:mean,std`` | ``exp:mean`` | ``lognormal:mean,sigma``
+    (lengths are rounded and at least 1)."""
+    if not spec:
+        spec = f"fixed:{default}"
+    kind, _, args = spec.partition(":")
+    try:
+        vals = [float(x) for x in args.split(",")] if args else []
+    except ValueError:
+        raise InfeasiblePlanError(f"bad length distribution {spec!r}: numbers expected after ':'") from None
+    need = {"fixed": 1, "uniform": 2, "normal": 2, "exp": 1, "lognormal": 2}
+    if kind not in need or len(vals) != need[kind]:
+        raise InfeasiblePlanError(
+            f"bad length distribution {spec!r}; use fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN or lognormal:MEAN,SIGMA")
+
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        if kind == "fixed":
+            x = np.full(n, vals[0])
+        elif kind == "uniform":
+            x = rng.uniform(vals[0], vals[1], n)
+        elif kind == "normal":
+            x = rng.normal(vals[0], vals[1], n)
+        elif kind == "exp":
+            x = rng.exponential(vals[0], n)
+        else:  # lognormal with the given mean
+            mu = np.log(vals[0]) - vals[1] ** 2 / 2
+            x = rng.lognormal(mu, vals[1], n)
+        return np.maximum(np.round(x), 1.0)
+
+    return draw
+
+
+@dataclass
+class Pools:
+    """What the simulation needs of a deployment (per instance, seconds)."""
+
+    mode: str
+    prefill_instances: int
+    prefill_budget_tokens: float  # prompt tokens per prefill step of one instance
+    prefill_step_s: Callable[[np.ndarray], np.ndarray]  # tokens per instance -> step time
+    decode_instances: int
+    decode_cap: int  # sequences one decode instance runs at most
+    decode_step_s: np.ndarray  # index b = sequences in the instance (0..cap)
+    tokens_per_step: float
+    transfer_s: Callable[[np.ndarray], np.ndarray]  # prompt tokens -> exposed KV transfer
+
+
+def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick) -> np.ndarray:
+    """Time each request's prefill ends (FCFS, batches up to the token budget)."""
+    n = len(arrival)
+    done = np.empty(n)
+    free = [0.0] * p.prefill_instances
+    heapq.heapify(free)
+    i = 0
+    budget = p.prefill_budget_tokens
+    while i < n:
+        t_free = heapq.heappop(free)
+        start = max(t_free, arrival[i])
+        j = i
+        tokens = 0.0
+        while j < n and arrival[j] <= start and (j == i or tokens + s_in[j] <= budget):
+            tokens += s_in[j]
+            j += 1
+        steps = max(np.ceil(tokens / budget), 1.0)
+        dur = float(p.prefill_step_s(np.array([min(tokens, budget)]))[0]) * steps
+        done[i:j] = start + dur
+        heapq.heappush(free, start + dur)
+        i = j
+        tick(0)
+    return done
+
+
+def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, order: np.ndarray,
+                     first: np.ndarray, finish: np.ndarray, tick) -> None:
+    """Continuous batching on one decode instance; fills ``first``/``finish`` (decode start, end)."""
+    cap = p.decode_cap
+    table = p.decode_step_s
+    k = 0
+    n = len(order)
+    waiting: deque[int] = deque()
+    active: list[tuple[float, int]] = []  # (step index at which it finishes, request)
+    now, S = 0.0, 0.0
+    while k < n or waiting or active:
+        while k < n and ready[order[k]] <= now:
+            waiting.append(order[k])
+            k += 1
+        while waiting and len(active) < cap:
+            r = waiting.popleft()
+            first[r] = now
+            heapq.heappush(active, (S + steps_needed[r], r))
+        if not active:
+            if k < n:
+                now = max(now, ready[order[k]])
+                continue
+            break
+        next_ready = ready[order[k]] if k < n and len(active) < cap else None
+        now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        _retire(active, S, now, finish, tick)
+
+
+def _decode_until_event(active: list, dt: float, now: float, S: float, next_ready: float | None) -> tuple[float, float]:
+    """Run decode steps of ``dt`` until the next request finishes or, if one could join, arrives."""
+    steps = max(active[0][0] - S, 1.0)
+    if next_ready is not None:
+        steps = min(steps, max(np.ceil((next_ready - now) / dt), 1.0))
+    return now + steps * dt, S + steps
+
+
+def _retire(active: list, S: float, now: float, finish: np.ndarray, tick) -> None:
+    """Pop the requests whose last token came by step ``S``; they finish at ``now``."""
+    while active and active[0][0] <= S + 1e-9:
+        _, r = heapq.heappop(active)
+        finish[r] = now
+        tick(1)
+
+
+def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_needed: np.ndarray,
+                        order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick) -> None:
+    """One co-located instance: each iteration carries a prefill chunk and the decode batch."""
+    cap = p.decode_cap
+    table = p.decode_step_s
+    budget = p.prefill_budget_tokens
+    k, n = 0, len(order)
+    waiting: deque[list] = deque()  # [request, prompt tokens left]
+    active: list[tuple[float, int]] = []
+    now, S = 0.0, 0.0
+    while k < n or waiting or active:
+        while k < n and arrival[order[k]] <= now:
+            waiting.append([order[k], s_in[order[k]]])
+            k += 1
+        if not waiting and not active:
+            now = arrival[order[k]]
+            continue
+        if waiting and len(active) < cap:  # one iteration with a prefill chunk
+            chunk, joined = 0.0, []
+            while waiting and chunk < budget and len(active) + len(joined) < cap:
+                item = waiting[0]
+                take = min(item[1], budget - chunk)
+                chunk += take
+                item[1] -= take
+                if item[1] <= 0:
+                    joined.append(waiting.popleft()[0])
+                else:
+                    break
+            dt = table[len(active)] + float(p.prefill_step_s(np.array([chunk]))[0])
+            now += dt
+            S += 1
+            for r in joined:
+                first[r] = now
+                heapq.heappush(active, (S + steps_needed[r], r))
+        else:  # decode only until the next event
+            next_ready = arrival[order[k]] if k < n and len(active) < cap else None
+            now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        _retire(active, S, now, finish, tick)
+
+
+def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int = 0,
+             ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None) -> dict[str, Any]:
+    """Simulate ``n`` requests at ``rate`` per second; returns latency percentiles and goodput."""
+    if rate <= 0 or n < 1:
+        raise InfeasiblePlanError("--rate must be > 0 and --requests >= 1")
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1.0 / rate, n))
+    s_in = input_dist(rng, n)
+    s_out = output_dist(rng, n)
+    steps_needed = np.ceil(np.maximum(s_out - 1.0, 0.0) / p.tokens_per_step)
+    first = np.zeros(n)
+    finish = np.zeros(n)
+    done = [0]
+
+    def tick(i):
+        done[0] += i
+        if progress is not None and (done[0] % 2000 == 0 or done[0] == n) and i:
+            progress(done[0], n)
+
+    if p.mode == "pd":
+        ready = _prefill_pool(p, arrival, s_in, tick) + p.transfer_s(s_in)
+        inst = np.arange(n) % p.decode_instances
+        for d in range(p.decode_instances):
+            idx = np.nonzero(inst == d)[0]
+            order = idx[np.argsort(ready[idx], kind="stable")]
+            _decode_instance(p, ready, steps_needed, order, first, finish, tick)
+        ttft = ready - arrival  # the first token leaves with the prefill
+        decode_start = ready  # waiting for a decode slot shows in TPOT
+    else:
+        inst = np.arange(n) % p.decode_instances
+        for d in range(p.decode_instances):
+            order = np.nonzero(inst == d)[0]
+            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick)
+        ttft = first - arrival
+        decode_start = first
+    if progress is not None:
+        progress(n, n)
+    tpot = np.where(s_out > 1, (finish - decode_start) / np.maximum(s_out - 1.0, 1.0), 0.0)
+    # steady-state rates: completions between the 10th and 90th percentile of finish times
+    # (no ramp-up, no drain tail); the whole run's length is reported apart
+    lo, hi = np.percentile(finish, [10, 90])
+    window = max(float(hi - lo), 1e-9)
+    inside = (finish > lo) & (finish <= hi)
+    ok = np.ones(n, dtype=bool)
+    if ttft_slo_s is not None:
+        ok &= ttft <= ttft_slo_s
+    if tpot_slo_s is not None:
+        ok &= tpot <= tpot_slo_s
+    span = max(float(finish.max() - arrival[0]), 1e-9)
+
+    def pct(x):
+        return {f"p{q}": float(np.percentile(x, q)) for q in (50, 90, 99)} | {"mean": float(x.mean())}
+
+    return {
+        "requests": n, "rate_per_s": rate, "duration_s": span,
+        "ttft_s": pct(ttft), "tpot_s": pct(tpot),
+        "e2e_s": pct(finish - arrival),
+        "throughput_output_tokens_per_s": float(s_out[inside].sum() / window),
+        "throughput_requests_per_s": float(inside.sum() / window),
+        "goodput_requests_per_s": float((ok & inside).sum() / window),
+        "goodput_fraction": float(ok.mean()),
+        "goodput_output_tokens_per_s": float(s_out[ok & inside].sum() / window),
+        "mean_input_len": float(s_in.mean()), "mean_output_len": float(s_out.mean()),
+    }

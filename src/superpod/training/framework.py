@@ -1,0 +1,45 @@
+"""Framework factors (memory reserve, per-step overhead) from ``calibration/frameworks.toml``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from superpod.errors import UnknownNameError
+from superpod.spec.catalog import build, catalog_root, read_toml
+from superpod.spec.quantity import Bytes, Time
+
+
+class Framework(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    attention: Literal["flash", "materialized"]
+    reserve_bytes: Bytes
+    overhead_per_microbatch_layer_s: Time
+    overhead_per_step_s: Time
+    cp_overlap: bool = Field(description="context-parallel K/V exchange overlapped with attention (ring) or exposed (all-gather first)")
+    dp_overlap: bool = Field(default=True, description="gradient reduction overlapped with the last backward pass")
+    tp_bwd_overlap: bool = Field(default=True, description="backward TP collectives overlapped with weight-gradient GEMMs (Megatron async TP)")
+    fitted_on: str | None = None
+
+
+class FrameworkFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    frameworks: list[Framework]
+
+
+@lru_cache(maxsize=None)
+def frameworks() -> dict[str, Framework]:
+    path = catalog_root() / "calibration" / "frameworks.toml"
+    return {f.name: f for f in build(FrameworkFile, read_toml(path), "calibration/frameworks.toml").frameworks}
+
+
+def framework(name: str = "megatron") -> Framework:
+    try:
+        return frameworks()[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown framework {name!r}; known: {', '.join(frameworks())}") from None
