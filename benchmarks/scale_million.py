@@ -16,7 +16,7 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from superpod.scaling import scale  # noqa: E402
+from superpod.planners.scale_estimate import scale  # noqa: E402
 
 CASES = [
     ("deepseek-v3", "atlas960-supercluster", 1_000_000),

@@ -14,7 +14,7 @@ KEYS = ["effective_flops", "mfu", "goodput", "job_mtbf_s", "interruptions_expect
 
 @pytest.fixture(scope="module")
 def cm384():
-    from superpod.scaling import scale
+    from superpod.planners.scale_estimate import scale
 
     return scale("deepseek-v3", "cloudmatrix384")
 
@@ -107,7 +107,7 @@ def test_cli_plot_scaling(cli, tmp_path, suffix):
 
 
 def test_serving_energy_is_power_over_output_rate():
-    from superpod.scaling import scale
+    from superpod.planners.scale_estimate import scale
 
     r = scale("llama3-8b", "gb200-nvl72", serve_tokens_per_s_per_chip=5000.0)
     sv = r["serving"]

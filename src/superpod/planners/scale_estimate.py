@@ -25,7 +25,8 @@ from superpod.spec.model import Model
 from superpod.spec.system import System
 from superpod.scaling import params
 from superpod.scaling.economics import capex_usd, cost_record
-from superpod.scaling.energy import joules_per_token, power_w, serving_energy, serving_throughput_hook
+from superpod.planners.serve_estimate import serve
+from superpod.scaling.energy import joules_per_token, power_w, serving_energy
 from superpod.scaling.layout import job_chips, placement
 from superpod.scaling.recovery import RecoveryOptions, recovery
 
@@ -192,7 +193,7 @@ def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions 
     if serve_tokens_per_s_per_chip is not None or serve_tpot_s is not None:
         rate = serve_tokens_per_s_per_chip
         if rate is None:
-            rate = serving_throughput_hook(m.name, s.name, n, serve_tpot_s)
+            rate = decode_tokens_per_s_per_chip(m.name, s.name, n, serve_tpot_s)
         if rate <= 0:
             raise InfeasiblePlanError(f"--serve-tokens-per-s-per-chip must be > 0, got {rate}")
         en = params.energy()
@@ -202,3 +203,9 @@ def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions 
                      else {"mode": "fast"})
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def decode_tokens_per_s_per_chip(model: str, system: str, chips: int | None, tpot_s: float) -> float:
+    """Decode output tokens/s per chip at a TPOT target, from the serving estimator."""
+    out = serve(model, system, chips=chips, phase="decode", tpot_slo_s=tpot_s)
+    return float(out["decode"]["tokens_per_s_per_chip"])

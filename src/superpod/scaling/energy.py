@@ -98,27 +98,9 @@ def serving_energy(system: System, chips: int, output_tokens_per_s_per_chip: flo
     """J per output token of a serving deployment at a TPOT target: facility power / output rate.
 
     The output rate comes from the serving estimator (decode tokens/s per chip at the TPOT
-    target, :func:`serving_throughput_hook`) or from the user.
+    target, :func:`superpod.planners.scale_estimate.decode_tokens_per_s_per_chip`) or from the user.
     """
     p = power_w(system, chips, chips, busy, idle_fraction, pue)
     rate = output_tokens_per_s_per_chip * chips
     return {"power_w": float(p["total_w"]), "output_tokens_per_s": rate,
             "energy_j_per_output_token": float(p["total_w"]) / rate, "parts_w": {k: float(v) for k, v in p["parts_w"].items()}}
-
-
-def serving_throughput_hook(model: str, system: str, chips: int | None, tpot_s: float) -> float:
-    """Decode output tokens/s per chip at a TPOT target, from the serving estimator.
-
-    HOOK: calls ``superpod.planners.serve_estimate.serve(..., phase="decode", tpot_slo_s=...)`` if that
-    module is present (issue 4, written in parallel); otherwise raises with the way around it
-    (give the throughput yourself: ``superpod scale ... --serve-tokens-per-s-per-chip X``).
-    """
-    from superpod.errors import InfeasiblePlanError
-
-    try:
-        from superpod.planners.serve_estimate import serve
-    except ImportError:
-        raise InfeasiblePlanError("the serving estimator is not available here; pass the decode throughput "
-                                  "with --serve-tokens-per-s-per-chip") from None
-    out = serve(model, system, chips=chips, phase="decode", tpot_slo_s=tpot_s)
-    return float(out["decode"]["tokens_per_s_per_chip"])

@@ -4,7 +4,8 @@
 records. User inputs (``--pue``, ``--electricity``, ``--restart-s`` ...) travel in
 :class:`superpod.planners.scale_estimate.ScaleOptions` and never edit the catalog.
 
->>> round(reliability().component_rates_per_s()["accelerator"] * 86400 * 16384 * 54)
+>>> from superpod.scaling.reliability import component_rates_per_s
+>>> round(component_rates_per_s(reliability())["accelerator"] * 86400 * 16384 * 54)
 196
 """
 
@@ -75,20 +76,6 @@ class Reliability(_Frozen):
     optics: Optics
     checkpoint: Checkpoint
     restart: Restart
-
-    def record_units(self) -> dict[str, float]:
-        """Units of each kind in the record's job (chips, nodes, NICs, optical modules)."""
-        from superpod.scaling.reliability import unit_counts  # late: reliability imports this module
-
-        from superpod.spec.catalog import load_system
-
-        return unit_counts(load_system(self.record.system), self.record.chips.si, self.optics)
-
-    def component_rates_per_s(self) -> dict[str, float]:
-        """Interruptions per second per unit (chip, node, NIC or optical module), per component."""
-        units = self.record_units()
-        days_s = self.record.days.si
-        return {k: c.interruptions.si / (days_s * units[c.per]) for k, c in self.components.items()}
 
 
 class Energy(_Frozen):

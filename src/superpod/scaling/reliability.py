@@ -91,9 +91,24 @@ def unit_counts(system: System, chips, optics: Optics) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- failure rates
+def record_units(rel: Reliability) -> dict[str, float]:
+    """Units of each kind in the reliability record's job (chips, nodes, NICs, optical modules)."""
+    from superpod.spec.catalog import load_system
+
+    return unit_counts(load_system(rel.record.system), rel.record.chips.si, rel.optics)
+
+
+def component_rates_per_s(rel: Reliability) -> dict[str, float]:
+    """Interruptions per second per unit (chip, node, NIC or optical module), per component,
+    from the record's counts over its days."""
+    units = record_units(rel)
+    days_s = rel.record.days.si
+    return {k: c.interruptions.si / (days_s * units[c.per]) for k, c in rel.components.items()}
+
+
 def failure_rates_per_s(rel: Reliability, system: System, chips, scale: float = 1.0) -> dict[str, np.ndarray]:
     """Job interruptions per second by component (sum = 1 / MTBF_job)."""
-    rates = rel.component_rates_per_s()
+    rates = component_rates_per_s(rel)
     units = unit_counts(system, chips, rel.optics)
     return {k: scale * rates[k] * units[c.per] for k, c in rel.components.items()}
 

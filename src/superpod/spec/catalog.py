@@ -10,27 +10,22 @@ closest catalog names.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from superpod.errors import SpecError, UnknownNameError
+from superpod.spec.files import build, catalog_root, read_toml, validation_message  # noqa: F401 (re-exported)
 from superpod.spec.chip import Chip
 from superpod.spec.fabric import FabricTier
+from superpod.spec.hf import model_from_hf
 from superpod.spec.model import Model
 from superpod.spec.system import System
 
 KINDS = ("chips", "fabrics", "systems", "models", "calibration")
 M = TypeVar("M", bound=BaseModel)
-
-
-def catalog_root() -> Path:
-    """The directory of the shipped catalog."""
-    return Path(str(resources.files("superpod") / "catalog"))
 
 
 @lru_cache(maxsize=None)
@@ -66,36 +61,6 @@ def locate(ref: str, kind: str) -> Path:
     if not path.is_file():
         raise unknown(ref, kind)
     return path
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error names the file, line and column."""
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: malformed TOML: {e}") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read: {e.strerror}") from None
-
-
-def validation_message(where: str, err: ValidationError) -> str:
-    """One line per pydantic error, joined: ``file: field.path: message``."""
-    parts = []
-    for e in err.errors(include_url=False):
-        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    more = f" (+{len(parts) - 3} more)" if len(parts) > 3 else ""
-    return f"{where}: " + "; ".join(parts[:3]) + more
-
-
-def build(model: type[M], data: dict[str, Any], where: str) -> M:
-    """Validate ``data`` as ``model``; errors become one-line :class:`SpecError`."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise SpecError(validation_message(where, e)) from None
 
 
 def _load(kind: str, model: type[M], ref: str, prepare: Callable[[dict, Path], dict] | None = None) -> M:
@@ -150,7 +115,6 @@ def load_model(ref: str) -> Model:
     (the file, or a directory holding one); see :mod:`superpod.spec.hf`."""
     path = Path(ref).expanduser()
     if (is_path(ref) or ref not in names("models")) and (path.is_dir() or path.suffix == ".json"):
-        from superpod.spec.hf import model_from_hf  # imports this module, so imported late
 
         return model_from_hf(path)
     return _load("models", Model, ref)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from superpod.errors import SpecError
-from superpod.spec.catalog import build
+from superpod.spec.files import build
 from superpod.spec.model import Model
 
 _MISSING = object()

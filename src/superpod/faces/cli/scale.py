@@ -15,7 +15,8 @@ app.add_typer(plot_app, name="plot")
 
 def _opts(precision, seq_len, global_batch, tokens, days, framework, pue, electricity, amortisation_years,
           capex_per_chip, failure_scale, restart_s, in_memory_ckpt, spares, young, fast):
-    from superpod.scaling import RecoveryOptions, ScaleOptions
+    from superpod.planners.scale_estimate import ScaleOptions
+    from superpod.scaling.recovery import RecoveryOptions
 
     if precision not in ("bf16", "fp8"):
         fail(f"--precision must be bf16 or fp8, got {precision!r}")
@@ -74,7 +75,7 @@ def scale(
     restart_s, power_w, power_breakdown_w, energy_j_per_token, cost_per_mtok, time_to_train_s, plan, placement.
     """
     from superpod.faces.report.output import emit_json
-    from superpod.scaling import scale as run
+    from superpod.planners.scale_estimate import scale as run
 
     opts = _opts(precision, seq_len, global_batch, tokens, days, framework, pue, electricity, amortisation_years,
                  capex_per_chip, failure_scale, restart_s, in_memory_ckpt, spares, young, fast)
@@ -218,7 +219,7 @@ def scaling(
 ) -> None:
     """Effective compute, MFU and goodput vs chip count for each system (log-log), scale-up domains marked."""
     from superpod.faces.report.output import emit_json
-    from superpod.scaling import ScaleOptions
+    from superpod.planners.scale_estimate import ScaleOptions
     from superpod.faces.report.plot import write
     from superpod.planners.scale_sweep import default_sizes, sweep
     from superpod.spec.catalog import load_model
