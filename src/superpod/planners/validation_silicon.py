@@ -1,0 +1,236 @@
+"""Validation group ``silicon``: measured end-to-end serving runs priced with exactly their settings.
+
+Rows are in AIConfigurator's ``silicon_sample.csv`` format (the public file ships as
+``catalog/validation/silicon/serving_measured.csv``; any user file in the same format works). Each
+row is one benchmark run at fixed concurrency with fixed input/output lengths; superpod prices it
+with the row's own deployment (no search) and compares the mean TTFT and TPOT:
+
+* aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs serving
+  ``batch_size x attention_dp`` requests in flight, co-located (:func:`superpod.serving.colocated.colocated`);
+* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT
+  (:func:`superpod.serving.decode.decode`); TTFT is the prefill of one prompt on a prefill
+  worker (:func:`superpod.serving.prefill.prefill`).
+
+A row superpod cannot express (a model or number format it lacks, expert tensor parallelism,
+pipeline parallelism in serving, a framework without catalog factors) is ``unsupported`` with
+the reason; a row whose deployment does not fit is ``infeasible`` with the reason. No row is
+dropped. Rows that share model, system, framework and formats are priced in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from superpod.errors import SpecError, SuperpodError
+from superpod.serving.colocated import colocated
+from superpod.serving.context import make_ctx
+from superpod.serving.decode import decode
+from superpod.serving.plan import ServePlan, Workload
+from superpod.serving.prefill import prefill
+from superpod.spec.catalog import catalog_root, read_toml
+
+#: GEMM number formats of the rows -> superpod's ``quant``
+QUANT = {"": "bf16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
+#: columns every row must have
+REQUIRED = ("id", "backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
+#: the partition keys of the report
+PARTITION = ("framework", "gpu", "model", "mode", "precision")
+
+
+def default_file() -> Path:
+    return catalog_root() / "validation" / "silicon" / "serving_measured.csv"
+
+
+@lru_cache(maxsize=1)
+def mappings() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
+    """(AIConfigurator system -> catalog system, backend -> framework, HF id -> model entry)."""
+    root = catalog_root() / "validation" / "silicon"
+    s = read_toml(root / "systems.toml")
+    models_path = root / "models.toml"
+    models = read_toml(models_path).get("models", {}) if models_path.is_file() else {}
+    return dict(s["systems"]), dict(s["frameworks"]), {k: dict(v) for k, v in models.items()}
+
+
+@dataclass
+class Row:
+    """One measured run, parsed; ``status``/``reason`` are filled when it cannot be priced."""
+
+    id: str
+    raw: dict[str, str]
+    line: int
+    status: str = "ok"
+    reason: str = ""
+    predicted_ttft_ms: float | None = None
+    predicted_tpot_ms: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def num(self, key: str, default: float | None = None) -> float | None:
+        v = self.raw.get(key, "")
+        return default if v in ("", None) else float(v)
+
+    def record(self) -> dict[str, Any]:
+        r = self.raw
+        return {"id": self.id, "status": self.status, "reason": self.reason,
+                "framework": r["backend"], "gpu": r["system"], "model": r["model_path"], "mode": r["mode"],
+                "precision": r.get("precision") or "bf16",
+                "predicted_ttft_ms": self.predicted_ttft_ms, "predicted_tpot_ms": self.predicted_tpot_ms,
+                "measured_ttft_ms": float(r["silicon_ttft_ms"]), "measured_tpot_ms": float(r["silicon_tpot_ms"])}
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Parse the CSV; a missing column or a non-numeric measurement names the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"{path}: cannot read as UTF-8 CSV: {e}") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise SpecError(f"{path}:1: missing column(s) {', '.join(missing)}")
+    rows = []
+    for i, raw in enumerate(reader, start=2):
+        for c in ("isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms"):
+            try:
+                float(raw[c])
+            except (TypeError, ValueError):
+                raise SpecError(f"{path}:{i}: {c} {raw.get(c)!r} is not a number") from None
+        rows.append(Row(raw["id"], raw, i))
+    if not rows:
+        raise SpecError(f"{path}: no rows")
+    return rows
+
+
+def _settings(row: Row) -> None:
+    """Translate a row into superpod's serving settings, or mark why it cannot be priced."""
+    systems, frameworks, models = mappings()
+    r = row.raw
+    model = models.get(r["model_path"])
+    if model is None:
+        return _unsupported(row, f"model {r['model_path']!r} is not in the catalog mapping")
+    if model.get("unsupported"):
+        return _unsupported(row, model["unsupported"])
+    if r["system"] not in systems:
+        return _unsupported(row, f"system {r['system']!r} has no catalog system")
+    fw = frameworks.get(r["backend"])
+    if fw is None:
+        return _unsupported(row, f"backend {r['backend']!r} has no catalog framework")
+    gq = r.get("gemm_quant_mode") or ""
+    if gq not in QUANT:
+        return _unsupported(row, f"GEMM format {gq!r} is not modelled")
+    quant = QUANT[gq]
+    kv = "fp8" if quant in ("fp8", "fp4") and r["backend"] == "trtllm" else "bf16"
+    mode = r["mode"]
+    pre = "" if mode == "agg" else "decode_"
+    tp = int(row.num(pre + "tp_size", 1))
+    pp = int(row.num(pre + "pp_size", 1))
+    dp = int(row.num(pre + "attention_dp_size", 1))
+    moe_tp = int(row.num(pre + "moe_tp_size", 1))
+    moe_ep = int(row.num(pre + "moe_ep_size", 1))
+    if pp > 1:
+        return _unsupported(row, f"pipeline parallelism in serving (pp {pp}) is not modelled")
+    row.settings = dict(model=model["model"], system=systems[r["system"]], framework=fw, quant=quant, kv=kv,
+                        tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(row.num(pre + "batch_size", 1)),
+                        isl=float(r["isl"]), osl=float(r["osl"]), mode=mode)
+    if mode == "disagg":
+        row.settings.update(p_tp=int(row.num("prefill_tp_size", 1)), p_dp=int(row.num("prefill_attention_dp_size", 1)),
+                            p_moe_ep=int(row.num("prefill_moe_ep_size", 1)), p_moe_tp=int(row.num("prefill_moe_tp_size", 1)))
+        if int(row.num("prefill_pp_size", 1)) > 1:
+            return _unsupported(row, "pipeline parallelism in serving (prefill pp) is not modelled")
+
+
+def _unsupported(row: Row, reason: str) -> None:
+    row.status, row.reason = "unsupported", reason
+
+
+def _ep(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> int | None:
+    """superpod's ``ep`` for the row's expert layout; None when it cannot be expressed."""
+    if c.model.moe is None:
+        return 1
+    if moe_tp > 1:
+        return None
+    return moe_ep
+
+
+def _price_group(rows: list[Row]) -> None:
+    s = rows[0].settings
+    try:
+        c = make_ctx(s["model"], s["system"], None, s["quant"], s["kv"], s["framework"])
+    except SuperpodError as e:
+        for r in rows:
+            r.status, r.reason = "unsupported", str(e)
+        return
+    for r in rows:
+        st = r.settings
+        ep = _ep(c, st["tp"], st["dp"], st["moe_tp"], st["moe_ep"])
+        if ep is None:
+            _unsupported(r, f"expert tensor parallelism (moe_tp {st['moe_tp']}) is not modelled")
+            continue
+        wl = Workload(st["isl"], st["osl"])
+        gpus = st["tp"] * st["dp"]
+        try:
+            if st["mode"] == "agg":
+                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                out = colocated(c, plan, wl)
+                ttft, tpot = float(out["ttft_s"][0]), float(out["tpot_s"][0])
+            else:
+                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                out = decode(c, plan, wl.decode_context)
+                tpot = float(out["tpot_s"][0])
+                pep = _ep(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
+                if pep is None:
+                    _unsupported(r, f"expert tensor parallelism in the prefill pool (moe_tp {st['p_moe_tp']}) is not modelled")
+                    continue
+                pg = st["p_tp"] * st["p_dp"]
+                pplan = ServePlan.one(tp=st["p_tp"], ep=max(pep, 1), dp=st["p_dp"], batch=st["isl"] / pg)
+                ttft = float(prefill(c, pplan, st["isl"], 0.0)["ttft_s"][0])
+            free = out.get("free_bytes")
+            if free is not None and float(np.ravel(free)[0]) < 0:
+                r.status = "infeasible"
+                r.reason = f"weights and KV cache exceed the memory by {-float(np.ravel(free)[0]) / 1e9:.1f} GB per GPU"
+                continue
+        except SuperpodError as e:
+            r.status, r.reason = "infeasible", str(e)
+            continue
+        if not (math.isfinite(ttft) and math.isfinite(tpot)):
+            r.status, r.reason = "infeasible", "no finite estimate"
+            continue
+        r.predicted_ttft_ms, r.predicted_tpot_ms = ttft * 1e3, tpot * 1e3
+
+
+def _mape(pairs: list[tuple[float, float]]) -> float | None:
+    return float(np.mean([abs(p - m) / m for p, m in pairs])) if pairs else None
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in records if r["status"] == "ok"]
+    ttft = [(r["predicted_ttft_ms"], r["measured_ttft_ms"]) for r in ok]
+    tpot = [(r["predicted_tpot_ms"], r["measured_tpot_ms"]) for r in ok]
+    return {"rows": len(records), "answered": len(ok), "ttft_mape": _mape(ttft), "tpot_mape": _mape(tpot)}
+
+
+def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
+    """Price every row of ``path`` (default: the public file) and report errors per row and partition."""
+    p = Path(path) if path is not None else default_file()
+    rows = read_rows(p)
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        _settings(r)
+        if r.status == "ok":
+            s = r.settings
+            groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"])].append(r)
+    for g in groups.values():
+        _price_group(g)
+    records = [r.record() for r in rows]
+    parts: dict[tuple, list[dict]] = defaultdict(list)
+    for rec in records:
+        parts[tuple(rec[k] for k in PARTITION)].append(rec)
+    partitions = [dict(zip(PARTITION, key)) | summarise(recs) for key, recs in sorted(parts.items())]
+    return {"file": str(p), "rows": records, "partitions": partitions, "summary": summarise(records)}
