@@ -257,7 +257,10 @@ def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions 
 def _placement(plan: dict, system: System) -> dict:
     """Where the plan's groups land: reach in chips (the chip-level plan), group sizes in ranks."""
     out = placement(plan | {"tp": plan.get("tp_chips", plan["tp"])}, system)
-    out["groups"]["tp"]["size"] = plan["tp"]
+    tp = out["groups"]["tp"]
+    if plan["tp"] > 1 and tp["size"] == 1:  # the ranks of one package: its die-to-die link, no fabric tier
+        tp["tier"] = "in-package"
+    tp["size"] = plan["tp"]
     out["ranks_per_chip"] = system.chip.ranks
     return out
 
