@@ -1,9 +1,12 @@
 """Issue 9's conventions (docs/conventions.md): ranks vs chips, IT vs facility power, peak bases,
 the shared default batch policy."""
 
+import doctest
 import math
 
 import pytest
+
+from superpod.planners import conventions, ranks
 
 from superpod.cost.hardware import Hardware
 from superpod.errors import InvalidOptionError
@@ -165,3 +168,8 @@ def test_train_default_batch_at_odd_seq_len():
 def test_unknown_values_refused():
     with pytest.raises(InvalidOptionError):
         train("llama3-8b", "dgx-h100-superpod@64", precision="fp4")
+
+
+@pytest.mark.parametrize("module", [conventions, ranks])
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0

@@ -65,10 +65,11 @@ def test_unsupported_feature(tmp_path):
     lambda: serve("llama3-8b", "h200-cluster", chips=8, mtp=-1),
     lambda: serve("llama3-8b", "h200-cluster", chips=8, output_len=0),
     lambda: serve("llama3-8b", "h200-cluster", chips=8, quant="int4"),
+    lambda: serve("llama3-8b", "h200-cluster", chips=8, dp=0),
     lambda: scenario("huaweiopolis", swap={"gb300x": "gb200-nvl72"}),
     lambda: load_system_at_zero(),
 ], ids=["schedule", "recompute", "precision", "unknown-setting", "zero", "top", "both-batches", "interval", "pue",
-        "scale-precision", "scale-batch", "scale-fixed", "phase", "mtp", "output-len", "quant", "scenario-swap", "chips"])
+        "scale-precision", "scale-batch", "scale-fixed", "phase", "mtp", "output-len", "quant", "serve-dp", "scenario-swap", "chips"])
 def test_invalid_option(call):
     with pytest.raises(E.InvalidOptionError):
         call()

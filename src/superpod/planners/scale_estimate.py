@@ -233,6 +233,8 @@ def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions 
         k: float(cost_record(cost["capex_usd"], b["amortisation_years"], pw["total_w"], q.si, b["opex_other_per_year"],
                              ev["useful_tokens_per_s"], ev["run_s"])["cost_per_mtok"])
         for k, q in co.electricity_usd_per_kwh.items()}
+    if serve_tpot_s is not None and not serve_tpot_s > 0:
+        raise InvalidOptionError(f"--serve-tpot-ms must be > 0, got {serve_tpot_s * 1e3!r}")
     if serve_tokens_per_s_per_chip is not None or serve_tpot_s is not None:
         rate = serve_tokens_per_s_per_chip
         if rate is None:

@@ -57,7 +57,7 @@ def _breakdown(values: dict[str, float], keys, total_key: str = "step_s") -> dic
             "hidden_comm_s": values.get("hidden_comm_s", 0.0), "imbalance": values.get("imbalance", 1.0)}
 
 
-def _check_options(phase, eplb, cache_hit, mtp, mtp_accept, input_len, output_len, kv_len, batch_per_chip,
+def _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
                    concurrency, tpot_slo_s, ttft_slo_s, rate) -> None:
     """Refuse an option value superpod does not accept (never replace it by a default)."""
     if phase not in PHASES:
@@ -70,6 +70,9 @@ def _check_options(phase, eplb, cache_hit, mtp, mtp_accept, input_len, output_le
         raise InvalidOptionError(f"--mtp-accept must be in [0, 1], got {mtp_accept}")
     if mtp is not None and (isinstance(mtp, bool) or int(mtp) != mtp or mtp < 0):
         raise InvalidOptionError(f"--mtp must be a whole number >= 0, got {mtp!r}")
+    for name, v in (("--tp", tp), ("--ep", ep), ("--dp", dp)):
+        if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
+            raise InvalidOptionError(f"{name} must be a whole number >= 1, got {v!r}")
     for name, v in (("--input-len", input_len), ("--output-len", output_len), ("--kv-len", kv_len),
                     ("--batch-per-chip", batch_per_chip), ("--concurrency", concurrency),
                     ("--tpot-slo-ms", tpot_slo_s), ("--ttft-slo-ms", ttft_slo_s), ("--rate", rate)):
@@ -90,7 +93,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
           rate: float | None = None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring)."""
-    _check_options(phase, eplb, cache_hit, mtp, mtp_accept, input_len, output_len, kv_len, batch_per_chip,
+    _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
                    concurrency, tpot_slo_s, ttft_slo_s, rate)
     c = make_ctx(model, system, chips, quant, kv_dtype, framework)
     pool_chips = chips if chips is not None else c.hw.n_chips
