@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import SloUnreachableError
 from superpod.serving.decode import decode
 from superpod.serving.forward import Ctx
 from superpod.serving.plan import ServePlan
@@ -26,7 +26,7 @@ def largest_batch(c: Ctx, row: dict[str, Any], context: float, tpot_slo_s: float
     out = refine_batch(lambda g: decode(c, g, context), row, top, limits, "tokens_per_s_per_chip")
     if out is None:
         one = decode(c, ServePlan.one(**(row | {"batch": 1})), context)
-        raise InfeasiblePlanError(
+        raise SloUnreachableError(
             f"no batch meets TPOT <= {tpot_slo_s * 1e3:,.1f} ms: the best reachable is "
             f"{float(one['tpot_s'][0]) * 1e3:,.1f} ms at batch 1 per chip (TP {row['tp']}, EP {row['ep']})")
     i, g, flat = out

@@ -20,7 +20,7 @@ import numpy as np
 from superpod.cost.hardware import Hardware
 from superpod.cost.memory import training_memory
 from superpod.cost.plan import RECOMPUTE, SCHEDULES, TrainPlan
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import DoesNotFitError, NoFeasiblePlanError
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
 from superpod.training.step import StepResult, step
@@ -157,7 +157,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     idx = np.flatnonzero(np.broadcast_to(ok, shape))
     feasible = int(idx.size)
     if feasible == 0:
-        raise InfeasiblePlanError(explain_infeasible(model, hw, grid, need, fixed))
+        raise (DoesNotFitError if grid.valid.any() else NoFeasiblePlanError)(explain_infeasible(model, hw, grid, need, fixed))
     where = np.unravel_index(idx, shape)  # read only the feasible entries of each broadcast array
     step_sel = np.broadcast_to(res.step_s, shape)[where]
     head = hw.hbm_bytes - np.broadcast_to(need, shape)[where]

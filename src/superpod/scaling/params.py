@@ -114,7 +114,10 @@ class Costs(_Frozen):
 class Training(_Frozen):
     name: str
     seq_len: Count
-    global_batch: Count
+    global_batch: Count  # the batch policy's cap (superpod.planners.conventions.default_global_batch)
+    global_batch_min: Count
+    chips_per_sequence: Count
+    global_batch_step: Count
     tokens: Count
 
 

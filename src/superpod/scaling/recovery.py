@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpod.errors import InvalidOptionError
 from superpod.spec.system import System
 from superpod.scaling.params import Reliability
 from superpod.scaling.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,
                           spare_available, young_interval_s)
 
 SOFTWARE = "software"
+INTERVAL_RULES = ("daly", "young")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class RecoveryOptions:
     spares: bool = True  # use the system's hot spares and the idle-node pool
     restart_s: float | None = None  # replace the modelled R by this value
     interval: str = "daly"  # "daly" | "young"
+
+    def __post_init__(self) -> None:
+        if self.interval not in INTERVAL_RULES:
+            raise InvalidOptionError(f"checkpoint interval rule must be daly or young, got {self.interval!r}")
+        if not self.failure_scale > 0 or (self.restart_s is not None and not self.restart_s > 0):
+            raise InvalidOptionError(f"--failure-scale and --restart-s must be > 0, got {self.failure_scale!r}, {self.restart_s!r}")
 
 
 def _f(x) -> np.ndarray:

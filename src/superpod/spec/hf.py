@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from superpod.errors import SpecError
+from superpod.errors import SpecError, UnsupportedFeatureError
 from superpod.spec.files import build
 from superpod.spec.model import Model
 
@@ -58,7 +58,7 @@ def _common(c: _Config) -> dict[str, Any]:
     hidden = c("hidden_size")
     act = c("hidden_act", "silu")
     if act not in ("silu", "swish", "swiglu"):
-        raise SpecError(f"{c.path}: hidden_act {act!r} is not supported for {c.arch} (expected silu)")
+        raise UnsupportedFeatureError(f"{c.path}: hidden_act {act!r} is not supported for {c.arch} (expected silu)")
     return {
         "layers": c("num_hidden_layers"),
         "hidden": hidden,
@@ -225,7 +225,7 @@ def model_from_hf(ref: str | Path) -> Model:
     arch = next((a for a in archs if a in ARCHITECTURES), None)
     if arch is None:
         got = ", ".join(map(str, archs)) or "none given"
-        raise SpecError(
+        raise UnsupportedFeatureError(
             f"{path}: unsupported architecture ({got}); supported: {', '.join(ARCHITECTURES)}"
         )
     fields = ARCHITECTURES[arch](_Config(data, path, arch))
