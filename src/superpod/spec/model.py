@@ -201,6 +201,8 @@ class Model(BaseModel):
             )
         if self.attention_sinks:
             out.append("attention sinks (a learned logit per head): counted as parameters only")
+        if self.attention_output_gate:
+            out.append("attention output gate (q_proj's second half): counted as parameters, not priced as a GEMM")
         if self.linear_attention is not None:
             out.append(
                 f"linear attention ({self.linear_attention.kind}) on {self.linear_attention_layers} of {L} layers: "
@@ -210,7 +212,8 @@ class Model(BaseModel):
             d = self.sparse_attention
             out.append(
                 f"sparse attention ({d.kind}, indexer {d.index_heads}x{d.index_head_dim}, top-{d.index_topk}): "
-                "the indexer's key cache and scoring, and attention over only the selected tokens, are not modelled"
+                "the indexer (its projections, key cache and scoring) and attention over only the selected tokens "
+                "are not modelled"
             )
         return tuple(out)
 
