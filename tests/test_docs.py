@@ -143,3 +143,59 @@ def test_slug_matches_github():
     assert slug("9.2 Checkpoint interval") == "92-checkpoint-interval"
     assert slug("0. Units, peaks and symbols") == "0-units-peaks-and-symbols"
     assert slug("Where to add a chip (`catalog/chips/`)") == "where-to-add-a-chip-catalogchips"
+
+
+def test_section_numbers_are_unique():
+    numbers = HEADING.findall(FORMULAS.read_text(encoding="utf-8"))
+    assert len(numbers) == len(set(numbers)), sorted(n for n in numbers if numbers.count(n) > 1)
+
+
+# ---------------------------------------------------------------- paths named in the docs
+PATH = re.compile(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|toml|md|json))(?::\w+)?`")
+#: first path parts that mean "this repository" (other repositories' files, e.g. nccl-tests'
+#: doc/PERFORMANCE.md, are cited by name and not checked)
+LOCAL = {"src", "tests", "benchmarks", "docs", ".ci", "superpod", "spec", "cost", "training", "serving", "scaling",
+         "planners", "faces", "api", "catalog", "chips", "fabrics", "systems", "models", "calibration", "validation",
+         "scale"}
+BASES = [ROOT, ROOT / "src" / "superpod", ROOT / "src" / "superpod" / "catalog"]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
+def test_named_source_files_exist(doc):
+    """A file path the docs name in backticks (``cost/comm.py``, ``catalog/scale/cost.toml``)
+    exists, relative to the repository, ``src/superpod`` or the catalog: a renamed module
+    shows up here instead of leaving the docs stale."""
+    named = {p for p in PATH.findall(doc.read_text(encoding="utf-8")) if p.split("/")[0] in LOCAL}
+    missing = sorted(p for p in named if not any((b / p).exists() for b in BASES))
+    assert not missing, f"{doc.relative_to(ROOT)} names missing files: {', '.join(missing)}"
+
+
+# ---------------------------------------------------------------- dotted names named in the docs
+DOTTED = re.compile(r"`((?:superpod\.)?(?:spec|cost|training|serving|scaling|planners|faces|api)(?:\.\w+)+)(?<!\.toml)(?<!\.py)`")
+
+
+def resolve(name: str) -> bool:
+    """Whether ``superpod.<name>`` is an importable module or an attribute chain of one."""
+    import importlib
+
+    parts = ("superpod." + name.removeprefix("superpod.")).split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
+def test_named_functions_exist(doc):
+    """A dotted name the docs give in backticks (``serving.context.make_ctx``,
+    ``superpod.planners.serve_estimate.serve``) resolves to a module, class or function."""
+    named = set(DOTTED.findall(doc.read_text(encoding="utf-8")))
+    missing = sorted(n for n in named if not resolve(n))
+    assert not missing, f"{doc.relative_to(ROOT)} names what does not exist: {', '.join(missing)}"
