@@ -26,9 +26,6 @@ CITE = re.compile(
 )
 HEADING = re.compile(r"^#{1,6}\s+(\d+(?:\.\d+)?)\.?\s", re.M)
 
-#: files linked from the docs that another branch is writing; the link check accepts them while
-#: absent (remove an entry once its file is merged)
-PENDING = {"docs/conventions.md"}
 
 
 def _expand(spec: str) -> list[str]:
@@ -131,8 +128,7 @@ def test_relative_links_resolve(doc):
         dest = doc if not file_part else (doc.parent / file_part).resolve()
         rel = dest.relative_to(ROOT).as_posix() if dest.is_relative_to(ROOT) else str(dest)
         if not dest.exists():
-            if rel not in PENDING:
-                broken.append(f"{target} (no file {rel})")
+            broken.append(f"{target} (no file {rel})")
             continue
         if anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{target} (no heading #{anchor} in {rel})")
