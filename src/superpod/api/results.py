@@ -1,0 +1,487 @@
+"""What the API returns: frozen results wrapping the command's JSON record.
+
+The record (the dict ``superpod <command> --json`` prints) is the source of truth;
+a result exposes its main figures as typed, documented attributes (:class:`Figure`),
+``.to_dict()`` (exactly the CLI's JSON object), ``.to_frame()`` (a pandas DataFrame; pandas
+is the optional extra ``superpod[frames]``) and ``.explain()`` (where the numbers come from,
+as text). ``result["key"]`` reads the record, so scripts written against the dict API keep working.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Generic, Iterator, Sequence, TypeVar, overload
+
+from pydantic import BaseModel
+
+from superpod.errors import SuperpodError
+
+T = TypeVar("T")
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars and arrays -> Python, models -> dicts."""
+    if isinstance(obj, BaseModel):
+        return clean(obj.model_dump())
+    if isinstance(obj, (Result, Results)):
+        return obj.to_dict()
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if hasattr(obj, "tolist") and getattr(obj, "ndim", 0) > 0:  # numpy array
+        return clean(obj.tolist())
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def pandas():
+    """pandas, or a one-line error saying how to get it."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is in the dev extra
+        raise SuperpodError("to_frame() needs pandas: pip install 'superpod[frames]'") from None
+    return pd
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level of ``a.b`` keys (lists stay as cells)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def text_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table (first column left-aligned, the rest right-aligned)."""
+    cells = [list(map(str, columns))] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = [title] if title else []
+    for j, r in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class Figure(Generic[T]):
+    """A typed attribute read from the record at ``path`` (``"decode", "tpot_s"``); ``doc``
+    says what it means and its unit. Missing keys read as None."""
+
+    def __init__(self, *path: str, doc: str, kind: type[T] = float):  # type: ignore[assignment]
+        self.path, self.kind = path, kind
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Figure[T]: ...
+    @overload
+    def __get__(self, obj: Result, owner: type) -> T: ...
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self
+        v: Any = obj.record
+        for p in self.path:
+            if not isinstance(v, dict) or p not in v:
+                return None
+            v = v[p]
+        return v
+
+
+class Result:
+    """Base: a frozen wrapper of one command record."""
+
+    __slots__ = ("record",)
+    record: dict[str, Any]
+
+    def __init__(self, record: dict[str, Any]):
+        object.__setattr__(self, "record", record)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __getitem__(self, key: str) -> Any:
+        return self.record[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.record
+
+    def keys(self):
+        return self.record.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.record.get(key, default)
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.record.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+        inner = ", ".join(f"{k}={v!r}" for k, v in list(shown.items())[:6])
+        return f"{type(self).__name__}({inner}, ...)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object (a fresh, JSON-safe copy)."""
+        return clean(self.record)
+
+    def row(self) -> dict[str, Any]:
+        """This result as one flat frame row (nested keys joined with dots)."""
+        return _flat(self.to_dict())
+
+    def to_frame(self):
+        """A one-row pandas DataFrame of the record's flattened keys."""
+        return pandas().DataFrame([self.row()])
+
+    def explain(self) -> str:
+        """The record's scalar figures, one a line."""
+        return "\n".join(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}"
+                         for k, v in self.row().items() if not isinstance(v, list))
+
+
+R = TypeVar("R", bound=Result)
+
+
+class Results(Sequence[R]):
+    """Several results (one per system, build or row): iterable, indexable, one frame row each."""
+
+    __slots__ = ("items", "key", "extra")
+
+    def __init__(self, items: Sequence[R], key: str = "systems", extra: dict[str, Any] | None = None):
+        object.__setattr__(self, "items", tuple(items))
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "extra", extra or {})
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    @overload
+    def __getitem__(self, i: int) -> R: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[R]: ...
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self.items)!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object: ``{key: [record, ...], **extra}`` (in ``extra``'s order
+        when it holds ``key``)."""
+        items = [r.to_dict() for r in self.items]
+        if self.key not in self.extra:
+            return {self.key: items, **clean(self.extra)}
+        return {k: items if k == self.key else clean(v) for k, v in self.extra.items()}
+
+    def to_frame(self):
+        """One row per item."""
+        return pandas().DataFrame([r.row() for r in self.items])
+
+    def explain(self) -> str:
+        return "\n\n".join(r.explain() for r in self.items)
+
+
+# ---------------------------------------------------------------------------- specs
+
+class Spec(Result):
+    """A catalog entry: ``.spec`` is the validated pydantic object (attributes read through
+    to it), ``.to_dict()`` is ``superpod show --json``."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: Any, record: dict[str, Any]):
+        super().__init__(record)
+        object.__setattr__(self, "spec", spec)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "spec":
+            raise AttributeError(name)
+        return getattr(self.spec, name)
+
+
+class SystemSpec(Spec):
+    name = Figure("name", doc="catalog name", kind=str)
+    totals = Figure("totals", doc="system totals at its size (SI: FLOP/s, bytes, bytes/s, W)", kind=dict)
+
+
+class ModelSpec(Spec):
+    name = Figure("name", doc="catalog name", kind=str)
+    params = Figure("params", doc="total parameters (MTP modules excluded)")
+    active_params = Figure("active_params", doc="parameters each token multiplies with")
+
+
+class Row(Result):
+    """One row of a listing (a chip, system, model, claim, calibration anchor)."""
+
+
+# ---------------------------------------------------------------------------- train
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """A training plan: parallel degrees (ranks), schedule, micro-batching, ZeRO, recompute."""
+
+    tp: int  #: tensor parallel degree
+    pp: int  #: pipeline stages
+    dp: int  #: data-parallel replicas
+    ep: int  #: expert-parallel degree
+    cp: int  #: context-parallel degree
+    sp: bool  #: Megatron sequence parallelism
+    vpp: int  #: virtual pipeline chunks per rank
+    micro_batch: int  #: sequences per micro-batch
+    micro_batches: int  #: micro-batches per step and pipeline
+    zero: int  #: ZeRO stage
+    recompute: str  #: none | selective | full
+    schedule: str  #: pipeline schedule
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> TrainPlan:
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+    def text(self) -> str:
+        """``TP2+SP PP4 DP8 EP8, 1f1b, mb 1x16, ZeRO-1, recompute none``."""
+        parts = [f"TP{self.tp}" + ("+SP" if self.sp else ""), f"PP{self.pp}", f"DP{self.dp}"]
+        parts += [f"{k.upper()}{getattr(self, k)}" for k in ("ep", "cp") if getattr(self, k) > 1]
+        sched = self.schedule + (f"(v{self.vpp})" if self.vpp > 1 else "")
+        return " ".join(parts) + (f", {sched}, mb {self.micro_batch}x{self.micro_batches}, ZeRO-{self.zero}, "
+                                  f"recompute {self.recompute}")
+
+
+MFU_FORMULA = (
+    "MFU = (6 x N_active + 3 x 2 n_q (d_qk + d_v) x s/2 x L) x tokens / (step_s x chips x dense BF16 peak): "
+    "model FLOPs per token with the causal attention term, no recompute; HFU adds recomputed FLOPs. "
+    "FP8 runs are also reported against the BF16 peak, as papers do."
+)
+
+
+class TrainResult(Result):
+    """The best training plan of a model on one sized system (``superpod train``)."""
+
+    model = Figure("model", doc="model name", kind=str)
+    system = Figure("system", doc="system name", kind=str)
+    chips = Figure("chips", doc="chips in the job", kind=int)
+    step_s = Figure("step_s", doc="one optimizer step, seconds")
+    tokens_per_s = Figure("tokens_per_s", doc="training tokens/s of the whole job")
+    tokens_per_s_per_chip = Figure("tokens_per_s_per_chip", doc="training tokens/s per chip")
+    tflops_per_chip = Figure("tflops_per_chip", doc="model TFLOP/s per chip")
+    mfu = Figure("mfu", doc="model FLOPs utilisation vs the dense BF16 peak (0-1)")
+    hfu = Figure("hfu", doc="hardware FLOPs utilisation (recompute included; 0-1)")
+    memory_per_chip_bytes = Figure("memory_per_chip_bytes", doc="memory of the worst pipeline stage, bytes per chip")
+    power_w = Figure("power_w", doc="the system's all-in power, W")
+    breakdown = Figure("breakdown", doc="seconds per step by cause (compute_s, bubble_s, ...)", kind=dict)
+
+    @property
+    def plan(self) -> TrainPlan:
+        """The plan priced."""
+        return TrainPlan.of(self.record["plan"])
+
+    @property
+    def top(self) -> list[dict[str, Any]]:
+        """The K best plans (with ``top`` > 1), best first."""
+        return self.record.get("top", [self.record])
+
+    def explain(self) -> str:
+        from superpod.units import human
+
+        r = self.record
+        step = r["step_s"]
+        rows = [[k.removesuffix("_s").replace("_", " "), f"{v:.3g} s", f"{v / step * 100:.0f}%"]
+                for k, v in r["breakdown"].items()]
+        mem = ", ".join(f"{k} {human(v, 'bytes')}" for k, v in r["memory_breakdown_bytes"].items() if v)
+        return "\n".join([
+            text_table(f"Where the step time goes: {r['system']}, {self.plan.text()}", ["part", "time", "share"],
+                       rows + [["(step)", f"{step:.3g} s", "100%"]]),
+            MFU_FORMULA,
+            f"{r['system']}: memory per chip {mem}",
+        ])
+
+
+class TrainResults(Results[TrainResult]):
+    """``superpod train`` on several systems: one :class:`TrainResult` each."""
+
+    def explain(self) -> str:
+        return "\n\n".join(r.explain() for r in self.items)
+
+
+# ---------------------------------------------------------------------------- serve
+
+#: the per-chip throughput key of each phase's block
+RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chip",
+             "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
+
+
+class ServeResult(Result):
+    """A serving estimate of a model on one system (``superpod serve``)."""
+
+    model = Figure("model", doc="model name", kind=str)
+    system = Figure("system", doc="system name", kind=str)
+    chip = Figure("chip", doc="chip name", kind=str)
+    framework = Figure("framework", doc="serving framework whose factors applied", kind=str)
+    system_chips = Figure("system_chips", doc="chips of the sized system", kind=int)
+    system_power_w = Figure("system_power_w", doc="the system's all-in power, W")
+    plan = Figure("plan", doc="the plan priced (quant, kv_dtype, tp, ep, dp, mtp_k, per_phase, picked)", kind=dict)
+    breakdown = Figure("breakdown", doc="per phase: step_s, parts_s, share, hidden_comm_s, imbalance", kind=dict)
+
+    @property
+    def phase(self) -> str:
+        """The phase reported: pd, both, decode or prefill."""
+        return next(p for p in ("pd", "both", "decode", "prefill") if p in self.record)
+
+    @property
+    def tokens_per_s_per_chip(self) -> float:
+        """Per-chip throughput of the phase reported: input tokens/s for prefill, output tokens/s otherwise."""
+        return self.record[self.phase][RATE_KEYS[self.phase]]
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Time to first token, seconds (prefill, both, pd)."""
+        return next((self.record[p]["ttft_s"] for p in ("pd", "both", "prefill") if p in self.record), None)
+
+    @property
+    def tpot_s(self) -> float | None:
+        """Time per output token seen by one user, seconds (decode, both, pd)."""
+        return next((self.record[p]["tpot_s"] for p in ("pd", "both", "decode") if p in self.record), None)
+
+    def explain(self) -> str:
+        out = []
+        for phase, b in self.record["breakdown"].items():
+            rows = [[k.replace("_s", ""), f"{v * 1e3:,.2f}", f"{b['share'][k] * 100:.1f}%"] for k, v in b["parts_s"].items()]
+            rows.append(["(step)", f"{b['step_s'] * 1e3:,.2f}", "100%"])
+            out.append(text_table(f"{self.record['system']} {phase}: time per step (ms)", ["part", "ms", "share"], rows))
+            out.append(f"communication hidden under compute: {b['hidden_comm_s'] * 1e3:,.2f} ms; "
+                       f"busiest EP rank's MoE load / mean: {b['imbalance']:.3f}")
+        return "\n".join(out)
+
+
+class ServeFailure(Result):
+    """A system of a comparison that cannot serve the model: ``{"system", "error"}``."""
+
+    system = Figure("system", doc="system name", kind=str)
+    error = Figure("error", doc="why not (the one-line error)", kind=str)
+
+    def explain(self) -> str:
+        return f"{self.system}: {self.error}"
+
+
+class ServeResults(Results[Result]):
+    """``superpod serve`` on several systems: a :class:`ServeResult` or :class:`ServeFailure` each."""
+
+
+class SimulateResult(Result):
+    """Request-level simulation (``superpod simulate``): latency percentiles and goodput."""
+
+    mode = Figure("mode", doc="pd (disaggregated pools) or colocated", kind=str)
+    ttft_s = Figure("ttft_s", doc="time to first token {p50, p90, p99, mean}, seconds", kind=dict)
+    tpot_s = Figure("tpot_s", doc="time per output token {p50, p90, p99, mean}, seconds", kind=dict)
+    e2e_s = Figure("e2e_s", doc="end-to-end latency {p50, p90, p99, mean}, seconds", kind=dict)
+    throughput_output_tokens_per_s = Figure("throughput_output_tokens_per_s", doc="output tokens/s, whole deployment")
+    throughput_requests_per_s = Figure("throughput_requests_per_s", doc="completed requests/s")
+    goodput_requests_per_s = Figure("goodput_requests_per_s", doc="requests/s meeting both SLOs")
+    goodput_fraction = Figure("goodput_fraction", doc="share of requests meeting both SLOs (0-1)")
+    deployment = Figure("deployment", doc="instances per pool and batch caps", kind=dict)
+
+
+# ---------------------------------------------------------------------------- scale
+
+class ScaleResult(Result):
+    """Effective compute, goodput, power, energy and cost of a training job at scale (``superpod scale``)."""
+
+    model = Figure("model", doc="model name", kind=str)
+    system = Figure("system", doc="system name", kind=str)
+    chips = Figure("chips", doc="chips installed", kind=int)
+    job_chips = Figure("job_chips", doc="chips the training job uses (the rest idle as spares)", kind=int)
+    effective_flops = Figure("effective_flops", doc="job chips x dense BF16 peak x MFU x goodput, FLOP/s")
+    paper_flops = Figure("paper_flops", doc="installed chips x dense peak at the run's precision, FLOP/s")
+    mfu = Figure("mfu", doc="MFU of the best plan (0-1)")
+    goodput = Figure("goodput", doc="share of wall time that advances training (0-1)")
+    tokens_per_s = Figure("tokens_per_s", doc="training tokens/s while running")
+    useful_tokens_per_s = Figure("useful_tokens_per_s", doc="tokens/s x goodput")
+    time_to_train_s = Figure("time_to_train_s", doc="seconds to train the token budget")
+    job_mtbf_s = Figure("job_mtbf_s", doc="mean time between job interruptions, seconds")
+    power_w = Figure("power_w", doc="facility power (PUE included), W")
+    energy_j_per_token = Figure("energy_j_per_token", doc="facility energy per useful training token, J")
+    cost_per_mtok = Figure("cost_per_mtok", doc="USD per million useful training tokens")
+    breakdown = Figure("breakdown", doc="seconds per step by cause", kind=dict)
+
+    @property
+    def plan(self) -> TrainPlan:
+        """The training plan on the job's chips."""
+        return TrainPlan.of(self.record["plan"])
+
+
+class ScenarioResult(Results[ScaleResult]):
+    """``superpod scenario``: one :class:`ScaleResult` per build (with key, label, fast_recovery, ratio_to_first)."""
+
+    @property
+    def builds(self) -> tuple[ScaleResult, ...]:
+        return self.items
+
+
+class ScalingResult(Result):
+    """Scaling curves (``superpod plot scaling`` draws them): per system, arrays over chip counts."""
+
+    model = Figure("model", doc="model name", kind=str)
+    curves = Figure("curves", doc="one per system: chips, job_chips, effective_flops, mfu, goodput, ... (arrays)",
+                    kind=list)
+
+    def to_frame(self):
+        """One row per (system, chip count)."""
+        pd = pandas()
+        frames = []
+        for c in self.to_dict()["curves"]:
+            cols = {k: v for k, v in c.items() if isinstance(v, list)}
+            f = pd.DataFrame(cols)
+            f.insert(0, "system", c["system"])
+            frames.append(f)
+        return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- evidence
+
+class CompareResult(Results[Row]):
+    """``superpod compare``: one row of system totals per system (SI; ``*_bps`` in bits/s)."""
+
+
+class ClaimsResult(Results[Row]):
+    """``superpod claims``: each published claim recomputed, with its verdict."""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Claims per verdict (reproduced, explained, disputed)."""
+        return self.extra["counts"]
+
+    @property
+    def strict_failures(self) -> list[str]:
+        """Ids of the claims ``--strict`` rejects."""
+        return list(self.extra["strict_failures"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claims": [r.to_dict() for r in self.items], "counts": dict(self.counts)}
+
+
+class ValidateResult(Result):
+    """``superpod validate``: predictions vs published measurements, per group, with MAPE."""
+
+    groups = Figure("groups", doc="per group: cases, mape, max_abs_error, targets, within_target", kind=list)
+
+    @property
+    def within_target(self) -> bool:
+        """Every group within its stated MAPE and worst-case targets."""
+        return all(g["within_target"] for g in self.record["groups"])
+
+    def to_frame(self):
+        """One row per case."""
+        return pandas().DataFrame([_flat(c) for g in self.to_dict()["groups"] for c in g["cases"]])
+
+    def explain(self) -> str:
+        return "\n".join(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
+                         f"worst case {g['max_abs_error'] * 100:.1f}%" for g in self.record["groups"])
