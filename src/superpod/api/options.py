@@ -121,7 +121,7 @@ class TrainOptions(Options):
     positional: ClassVar = ("model", "systems")
     model: str = opt(help="Model name (superpod models) or path to a TOML / HF config.json.", argument=True)
     systems: list[str] = opt(help="One or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
-    chips: Optional[int] = opt(None, "Chips to use on every system (default: the system's size).", unit="chips")
+    chips: Optional[int] = opt(None, "Chips to use on every system (default: the system's size).", unit="chips", ge=1)
     seq_len: int = opt(4096, "Tokens per sequence.", unit="tokens")
     global_batch_tokens: Optional[int] = opt(None, "Tokens per optimizer step (default 4,194,304).", unit="tokens")
     global_batch: Optional[int] = opt(None, "Sequences per optimizer step (instead of --global-batch-tokens).",
@@ -162,7 +162,7 @@ class ServeOptions(Options):
     systems: list[str] = opt(help="One or more systems (several: compared side by side).", argument=True,
                              metavar="SYSTEM...")
     chips: Optional[int] = opt(None, "Chips of the pool (prefill/decode) or deployment (both); default: the system's size.",
-                               unit="chips")
+                               unit="chips", ge=1)
     phase: Phase = opt("decode", PHASE_HELP)
     input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
     output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
@@ -210,7 +210,7 @@ class SimulateOptions(Options):
     input_len: float = opt(4096, "Mean prompt length the plan is sized for.", unit="tokens")
     output_len: float = opt(1024, "Mean output length the plan is sized for.", unit="tokens")
     mode: Optional[Mode] = opt(None, "pd (disaggregated pools) | colocated (default: pd for MoE models, colocated otherwise).")
-    chips: Optional[int] = opt(None, "Chips of the whole deployment (default: the system's size).", unit="chips")
+    chips: Optional[int] = opt(None, "Chips of the whole deployment (default: the system's size).", unit="chips", ge=1)
     quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4.")
     kv_dtype: str = opt("bf16", "bf16 | fp8 | int8.")
     mtp: Optional[int] = opt(None, "MTP draft tokens.", unit="tokens")
@@ -288,7 +288,7 @@ class ScaleOptions(_Recovery):
     positional: ClassVar = ("model", "system")
     model: str = opt(help="Model name or path (superpod models).", argument=True)
     system: str = opt(help="System name or path; NAME@N sizes it.", argument=True)
-    chips: Optional[int] = opt(None, "Chips installed (default: the system's size).", unit="chips")
+    chips: Optional[int] = opt(None, "Chips installed (default: the system's size).", unit="chips", ge=1)
     days: Optional[float] = opt(None, "Run length for the expected interruptions (default: the time to train).",
                                 unit="days", gt=0)
     tokens: Optional[float] = _tokens()
@@ -376,7 +376,7 @@ class CompareOptions(Options):
     positional: ClassVar = ("systems",)
     systems: list[str] = opt(help="Two or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
     chips: Optional[int] = opt(None, "Size every system to N chips (filling nodes first; clusters grow, fixed systems "
-                                     "become copies).", unit="chips")
+                                     "become copies).", unit="chips", ge=1)
 
     _as_list = field_validator("systems", mode="before")(_as_list)
 
