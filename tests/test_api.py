@@ -147,3 +147,16 @@ def test_to_frame_without_pandas_says_how(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(SuperpodError, match=r"superpod\[frames\]"):
         sp.chips().to_frame()
+
+
+def test_readme_python_section_runs(capsys):
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
+    assert "reproduced" in capsys.readouterr().out

@@ -263,26 +263,31 @@ MFU_FORMULA = (
 )
 
 
-class TrainResult(Result):
-    """The best training plan of a model on one sized system (``superpod train``)."""
+class _Training(Result):
+    """What a training record and a scale record share: the job and its best plan."""
 
     model = Figure("model", doc="model name", kind=str)
     system = Figure("system", doc="system name", kind=str)
-    chips = Figure("chips", doc="chips in the job", kind=int)
+    chips = Figure("chips", doc="chips of the system (train: in the job; scale: installed)", kind=int)
     step_s = Figure("step_s", doc="one optimizer step, seconds")
-    tokens_per_s = Figure("tokens_per_s", doc="training tokens/s of the whole job")
-    tokens_per_s_per_chip = Figure("tokens_per_s_per_chip", doc="training tokens/s per chip")
-    tflops_per_chip = Figure("tflops_per_chip", doc="model TFLOP/s per chip")
-    mfu = Figure("mfu", doc="model FLOPs utilisation vs the dense BF16 peak (0-1)")
-    hfu = Figure("hfu", doc="hardware FLOPs utilisation (recompute included; 0-1)")
+    tokens_per_s = Figure("tokens_per_s", doc="training tokens/s of the whole job while it runs")
+    mfu = Figure("mfu", doc="model FLOPs utilisation of the best plan vs the dense BF16 peak (0-1)")
     memory_per_chip_bytes = Figure("memory_per_chip_bytes", doc="memory of the worst pipeline stage, bytes per chip")
-    power_w = Figure("power_w", doc="the system's all-in power, W")
     breakdown = Figure("breakdown", doc="seconds per step by cause (compute_s, bubble_s, ...)", kind=dict)
 
     @property
     def plan(self) -> TrainPlan:
-        """The plan priced."""
+        """The plan priced (on the job's chips)."""
         return TrainPlan.of(self.record["plan"])
+
+
+class TrainResult(_Training):
+    """The best training plan of a model on one sized system (``superpod train``)."""
+
+    tokens_per_s_per_chip = Figure("tokens_per_s_per_chip", doc="training tokens/s per chip")
+    tflops_per_chip = Figure("tflops_per_chip", doc="model TFLOP/s per chip")
+    hfu = Figure("hfu", doc="hardware FLOPs utilisation (recompute included; 0-1)")
+    power_w = Figure("power_w", doc="the system's all-in power, W")
 
     @property
     def top(self) -> list[dict[str, Any]]:
@@ -392,30 +397,19 @@ class SimulateResult(Result):
 
 # ---------------------------------------------------------------------------- scale
 
-class ScaleResult(Result):
+class ScaleResult(_Training):
     """Effective compute, goodput, power, energy and cost of a training job at scale (``superpod scale``)."""
 
-    model = Figure("model", doc="model name", kind=str)
-    system = Figure("system", doc="system name", kind=str)
-    chips = Figure("chips", doc="chips installed", kind=int)
     job_chips = Figure("job_chips", doc="chips the training job uses (the rest idle as spares)", kind=int)
     effective_flops = Figure("effective_flops", doc="job chips x dense BF16 peak x MFU x goodput, FLOP/s")
     paper_flops = Figure("paper_flops", doc="installed chips x dense peak at the run's precision, FLOP/s")
-    mfu = Figure("mfu", doc="MFU of the best plan (0-1)")
     goodput = Figure("goodput", doc="share of wall time that advances training (0-1)")
-    tokens_per_s = Figure("tokens_per_s", doc="training tokens/s while running")
     useful_tokens_per_s = Figure("useful_tokens_per_s", doc="tokens/s x goodput")
     time_to_train_s = Figure("time_to_train_s", doc="seconds to train the token budget")
     job_mtbf_s = Figure("job_mtbf_s", doc="mean time between job interruptions, seconds")
     power_w = Figure("power_w", doc="facility power (PUE included), W")
     energy_j_per_token = Figure("energy_j_per_token", doc="facility energy per useful training token, J")
     cost_per_mtok = Figure("cost_per_mtok", doc="USD per million useful training tokens")
-    breakdown = Figure("breakdown", doc="seconds per step by cause", kind=dict)
-
-    @property
-    def plan(self) -> TrainPlan:
-        """The training plan on the job's chips."""
-        return TrainPlan.of(self.record["plan"])
 
 
 class ScenarioResult(Results[ScaleResult]):

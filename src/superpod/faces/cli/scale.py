@@ -75,8 +75,9 @@ def _print_scale(r: dict) -> None:
 
 
 def _plan(p: dict) -> str:
-    parts = [f"TP{p['tp']}", f"PP{p['pp']}", f"DP{p['dp']}"] + [f"{k.upper()}{p[k]}" for k in ("ep", "cp") if p[k] > 1]
-    return " ".join(parts) + f", {p['schedule']}, ZeRO-{p['zero']}, recompute {p['recompute']}"
+    from superpod.api.results import TrainPlan
+
+    return TrainPlan.of(p).text()
 
 
 def _dur(s: float) -> str:

@@ -30,6 +30,7 @@ def train(o: TrainOptions, explain: bool = EXPLAIN, as_json: bool = JSON) -> Non
 
 
 def _print(results, explain: bool, top: int) -> None:
+    from superpod.api.results import TrainPlan
     from superpod.faces.report.output import console, table
     from superpod.units import human
 
@@ -61,12 +62,7 @@ def _print(results, explain: bool, top: int) -> None:
             c.print(r.explain(), markup=False, highlight=False)
     if top > 1:
         for r in results:
-            body = [[str(i + 1), _plan_text(p["plan"]), f"{p['step_s']:.3g} s", f"{p['mfu'] * 100:.1f}%",
+            body = [[str(i + 1), TrainPlan.of(p["plan"]).text(), f"{p['step_s']:.3g} s", f"{p['mfu'] * 100:.1f}%",
                      human(p["memory_per_chip_bytes"], "bytes")] for i, p in enumerate(r.top)]
             c.print(table(f"Top {len(body)} plans on {r['system']}", ["#", "plan", "step", "MFU", "memory/chip"], body))
 
-
-def _plan_text(plan: dict) -> str:
-    from superpod.api.results import TrainPlan
-
-    return TrainPlan.of(plan).text()
