@@ -19,13 +19,18 @@ from typing import Any, Callable, Sequence
 
 from superpod.api.options import (CompareOptions, Options, ScaleOptions, ScalingOptions, ScenarioOptions,
                                   ServeOptions, SimulateOptions, TrainOptions, ValidateOptions)
-from superpod.api.results import (ClaimsResult, CompareResult, ModelSpec, Results, Row, ScaleResult, ScalingResult,
+from superpod.api.base import Result, Results
+from superpod.api.results import (ClaimsResult, CompareResult, ModelSpec, Row, ScaleResult, ScalingResult,
                                   ScenarioResult, ServeFailure, ServeResult, ServeResults, SimulateResult, SystemSpec,
                                   TrainResult, TrainResults, ValidateResult)
 from superpod.errors import SuperpodError
 
 __all__ = ["chips", "systems", "models", "show", "system", "model", "compare", "claims", "train", "serve",
-           "simulate", "scale", "scenario", "scaling_curves", "validate", "calibration"]
+           "simulate", "scale", "scenario", "scaling_curves", "validate", "calibration",
+           # the result types, for isinstance checks and documentation
+           "Result", "Results", "Row", "SystemSpec", "ModelSpec", "TrainResult", "TrainResults", "ServeResult",
+           "ServeFailure", "ServeResults", "SimulateResult", "ScaleResult", "ScenarioResult", "ScalingResult",
+           "CompareResult", "ClaimsResult", "ValidateResult"]
 
 
 def _documented(options: type[Options]) -> Callable:

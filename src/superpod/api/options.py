@@ -65,7 +65,8 @@ class Options(BaseModel):
         """Validate ``values`` (API keywords, or with ``cli`` the CLI's values in CLI units)."""
         if cli:
             for name, v in list(values.items()):
-                scale = (cls.model_fields[name].json_schema_extra or {}).get("cli_scale")
+                field = cls.model_fields.get(name)
+                scale = (field.json_schema_extra or {}).get("cli_scale") if field is not None else None
                 if scale is not None and v is not None:
                     values[name] = v * scale
         unknown = [k for k in values if k not in cls.model_fields]

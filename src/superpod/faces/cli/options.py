@@ -61,7 +61,11 @@ def options_command(options: type[Options], *args, **kwargs) -> Callable:
         hints = typing.get_type_hints(body)
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation)) for p in own]
         own_names = {p.name for p in own}
-        params = [parameter(options, n) for n in options.model_fields] + own
+        fields = options.model_fields
+        # arguments, then required options, then the rest, each in declaration order
+        order = sorted(fields, key=lambda n: (not (fields[n].json_schema_extra or {}).get("argument"),
+                                              not fields[n].is_required()))
+        params = [parameter(options, n) for n in order] + own
 
         def run(**values: Any) -> Any:
             mine = {k: values.pop(k) for k in own_names}

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from superpod.api.results import clean
+from superpod.api.base import clean
 
 
 def emit_json(obj: Any) -> None:
