@@ -160,3 +160,13 @@ def test_readme_python_section_runs(capsys):
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {})
     assert "reproduced" in capsys.readouterr().out
+
+
+def test_scale_and_scenario_explain_and_frames():
+    r = CALLS["scale"]()
+    assert isinstance(r, sp.api.ScaleResult) and r.effective_flops < r.paper_flops and 0 < r.goodput <= 1
+    assert "effective FLOP/s =" in r.explain() and "Where the step time goes" in r.explain()
+    sc = CALLS["scenario"]()
+    assert [b["key"] for b in sc.builds] == ["supercluster", "nvl72", "ethernet"] and len(sc.to_frame()) == 3
+    sim = CALLS["simulate"]()
+    assert sim.mode == "colocated" and sim.ttft_s["p50"] > 0 and 0 <= sim.goodput_fraction <= 1

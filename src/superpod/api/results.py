@@ -97,6 +97,15 @@ class _Training(Result):
         """The plan priced (on the job's chips)."""
         return TrainPlan.of(self.record["plan"])
 
+    def step_table(self) -> str:
+        """Where the step time goes, as a text table."""
+        r = self.record
+        step = r["step_s"]
+        rows = [[k.removesuffix("_s").replace("_", " "), f"{v:.3g} s", f"{v / step * 100:.0f}%"]
+                for k, v in r["breakdown"].items()]
+        return text_table(f"Where the step time goes: {r['system']}, {self.plan.text()}", ["part", "time", "share"],
+                          rows + [["(step)", f"{step:.3g} s", "100%"]])
+
 
 class TrainResult(_Training):
     """The best training plan of a model on one sized system (``superpod train``)."""
@@ -115,16 +124,8 @@ class TrainResult(_Training):
         from superpod.units import human
 
         r = self.record
-        step = r["step_s"]
-        rows = [[k.removesuffix("_s").replace("_", " "), f"{v:.3g} s", f"{v / step * 100:.0f}%"]
-                for k, v in r["breakdown"].items()]
         mem = ", ".join(f"{k} {human(v, 'bytes')}" for k, v in r["memory_breakdown_bytes"].items() if v)
-        return "\n".join([
-            text_table(f"Where the step time goes: {r['system']}, {self.plan.text()}", ["part", "time", "share"],
-                       rows + [["(step)", f"{step:.3g} s", "100%"]]),
-            MFU_FORMULA,
-            f"{r['system']}: memory per chip {mem}",
-        ])
+        return "\n".join([self.step_table(), MFU_FORMULA, f"{r['system']}: memory per chip {mem}"])
 
 
 class TrainResults(Results[TrainResult]):
@@ -224,6 +225,21 @@ class ScaleResult(_Training):
     power_w = Figure("power_w", doc="facility power (PUE included), W")
     energy_j_per_token = Figure("energy_j_per_token", doc="facility energy per useful training token, J")
     cost_per_mtok = Figure("cost_per_mtok", doc="USD per million useful training tokens")
+
+    def explain(self) -> str:
+        from superpod.units import human
+
+        r = self.record
+        return "\n".join([
+            self.step_table(),
+            f"effective FLOP/s = {r['job_chips']:,} job chips x dense BF16 peak x MFU {r['mfu']:.3f} x goodput "
+            f"{r['goodput']:.3f} = {human(r['effective_flops'], 'flops')} ({r['effective_share_of_paper'] * 100:.2f}% of "
+            f"the paper {human(r['paper_flops'], 'flops')})",
+            f"goodput: job MTBF {r['job_mtbf_s'] / 3600:,.2f} h, checkpoint every {r['checkpoint_interval_s'] / 60:,.1f} min "
+            f"({r['checkpoint_s']:,.3g} s each), restart {r['restart_s']:,.3g} s",
+            f"power {human(r['power_w'], 'power')} (PUE {r['cost_bases']['pue']:g}); {r['energy_j_per_token']:.3g} J and "
+            f"${r['cost_per_mtok']:.3g} per million tokens",
+        ])
 
 
 class ScenarioResult(Results[ScaleResult]):
