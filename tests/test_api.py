@@ -170,3 +170,11 @@ def test_scale_and_scenario_explain_and_frames():
     assert [b["key"] for b in sc.builds] == ["supercluster", "nvl72", "ethernet"] and len(sc.to_frame()) == 3
     sim = CALLS["simulate"]()
     assert sim.mode == "colocated" and sim.ttft_s["p50"] > 0 and 0 <= sim.goodput_fraction <= 1
+
+
+def test_results_pickle():
+    import pickle
+
+    for r in (CALLS["train"](), sp.compare(["cloudmatrix384", "gb200-nvl72"]), CALLS["system"]()):
+        again = pickle.loads(pickle.dumps(r))
+        assert type(again) is type(r) and again.to_dict() == r.to_dict()

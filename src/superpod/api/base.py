@@ -107,6 +107,9 @@ class Result:
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is frozen")
 
+    def __reduce__(self):
+        return type(self), (self.record,)
+
     def __getitem__(self, key: str) -> Any:
         return self.record[key]
 
@@ -157,6 +160,9 @@ class Results(Sequence[R]):
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __reduce__(self):
+        return type(self), (self.items, self.key, self.extra)
 
     @overload
     def __getitem__(self, i: int) -> R: ...

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticUndefined
@@ -61,7 +61,7 @@ class Options(BaseModel):
     positional: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def parse(cls, *, cli: bool = False, **values: Any):
+    def parse(cls, *, cli: bool = False, **values: Any) -> Self:
         """Validate ``values`` (API keywords, or with ``cli`` the CLI's values in CLI units)."""
         if cli:
             for name, v in list(values.items()):
@@ -71,11 +71,8 @@ class Options(BaseModel):
                     values[name] = v * scale
         unknown = [k for k in values if k not in cls.model_fields]
         if unknown:
-            pool = list(cls.model_fields)
-            hints = [f"{k!r}" + (f" (did you mean {', '.join(difflib.get_close_matches(k, pool, n=3, cutoff=0.6))}?)"
-                                 if difflib.get_close_matches(k, pool, n=3, cutoff=0.6) else "") for k in unknown]
-            known = ", ".join(k for k in pool if k not in cls.positional)
-            raise SuperpodError(f"unknown option {', '.join(hints)}; options: {known}")
+            known = [k for k in cls.model_fields if k not in cls.positional]
+            raise SuperpodError(f"unknown option {', '.join(_hint(k, known) for k in unknown)}; options: {', '.join(known)}")
         try:
             out = cls(**values)
         except ValidationError as e:
@@ -90,6 +87,11 @@ class Options(BaseModel):
         """The fields as keyword arguments (minus ``exclude`` and the positional ones)."""
         drop = set(exclude) | set(self.positional)
         return {k: getattr(self, k) for k in type(self).model_fields if k not in drop}
+
+
+def _hint(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
 
 
 def _one_line(cls: type[BaseModel], e: ValidationError, cli: bool) -> str:

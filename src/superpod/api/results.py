@@ -20,6 +20,9 @@ class Spec(Result):
         super().__init__(record)
         object.__setattr__(self, "spec", spec)
 
+    def __reduce__(self):
+        return type(self), (self.spec, self.record)
+
     def __getattr__(self, name: str) -> Any:
         if name == "spec":
             raise AttributeError(name)
