@@ -178,3 +178,8 @@ def test_results_pickle():
     for r in (CALLS["train"](), sp.compare(["cloudmatrix384", "gb200-nvl72"]), CALLS["system"]()):
         again = pickle.loads(pickle.dumps(r))
         assert type(again) is type(r) and again.to_dict() == r.to_dict()
+
+
+def test_serve_plan_is_typed():
+    r = sp.serve("deepseek-r1", "cloudmatrix384", tpot_slo_s=0.05)
+    assert isinstance(r.plan, sp.api.ServePlan) and r.plan.ep == r["plan"]["ep"] and r.plan.quant == "int8"

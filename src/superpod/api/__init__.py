@@ -21,8 +21,8 @@ from superpod.api.options import (CompareOptions, Options, ScaleOptions, Scaling
                                   ServeOptions, SimulateOptions, TrainOptions, ValidateOptions)
 from superpod.api.base import Result, Results
 from superpod.api.results import (ClaimsResult, CompareResult, ModelSpec, Row, ScaleResult, ScalingResult,
-                                  ScenarioResult, ServeFailure, ServeResult, ServeResults, SimulateResult, SystemSpec,
-                                  TrainResult, TrainResults, ValidateResult)
+                                  ScenarioResult, ServeFailure, ServePlan, ServeResult, ServeResults, SimulateResult,
+                                  SystemSpec, TrainPlan, TrainResult, TrainResults, ValidateResult)
 from superpod.errors import SuperpodError
 
 __all__ = ["chips", "systems", "models", "show", "system", "model", "compare", "claims", "train", "serve",
@@ -30,7 +30,7 @@ __all__ = ["chips", "systems", "models", "show", "system", "model", "compare", "
            # the result types, for isinstance checks and documentation
            "Result", "Results", "Row", "SystemSpec", "ModelSpec", "TrainResult", "TrainResults", "ServeResult",
            "ServeFailure", "ServeResults", "SimulateResult", "ScaleResult", "ScenarioResult", "ScalingResult",
-           "CompareResult", "ClaimsResult", "ValidateResult"]
+           "CompareResult", "ClaimsResult", "ValidateResult", "TrainPlan", "ServePlan"]
 
 
 def _documented(options: type[Options]) -> Callable:

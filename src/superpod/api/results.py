@@ -46,8 +46,16 @@ class Row(Result):
 
 # ---------------------------------------------------------------------------- train
 
+class _FromRecord:
+    """A frozen dataclass read from a record's sub-dict (keys it does not name are ignored)."""
+
+    @classmethod
+    def of(cls, d: dict[str, Any]):
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class TrainPlan:
+class TrainPlan(_FromRecord):
     """A training plan: parallel degrees (ranks), schedule, micro-batching, ZeRO, recompute."""
 
     tp: int  #: tensor parallel degree
@@ -62,10 +70,6 @@ class TrainPlan:
     zero: int  #: ZeRO stage
     recompute: str  #: none | selective | full
     schedule: str  #: pipeline schedule
-
-    @classmethod
-    def of(cls, d: dict[str, Any]) -> TrainPlan:
-        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
 
     def text(self) -> str:
         """``TP2+SP PP4 DP8 EP8, 1f1b, mb 1x16, ZeRO-1, recompute none``."""
@@ -142,6 +146,27 @@ RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chi
              "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
 
 
+@dataclass(frozen=True)
+class ServePlan(_FromRecord):
+    """A serving plan: precision, parallelism (ranks), MTP, EPLB, overlap and the workload it was priced for."""
+
+    quant: str  #: weight/GEMM precision
+    kv_dtype: str  #: KV-cache precision
+    framework: str  #: serving framework whose factors applied
+    tp: int  #: tensor parallelism of attention/dense layers (ranks)
+    ep: int  #: expert parallelism (ranks)
+    dp: int  #: data-parallel attention ranks per instance
+    mtp_k: int  #: MTP draft tokens per step
+    mtp_accept: float  #: per-token acceptance of the drafts
+    eplb: str  #: perfect | balanced | none
+    overlap: bool  #: two-micro-batch overlap of MoE communication
+    input_len: float  #: prompt tokens per request
+    output_len: float  #: output tokens per request
+    kv_len: float  #: mean context per decode step, tokens
+    cache_hit: float  #: share of prompt tokens from the prefix cache
+    picked: list  #: the parameters superpod chose
+
+
 class ServeResult(Result):
     """A serving estimate of a model on one system (``superpod serve``)."""
 
@@ -151,8 +176,12 @@ class ServeResult(Result):
     framework = Figure("framework", doc="serving framework whose factors applied", kind=str)
     system_chips = Figure("system_chips", doc="chips of the sized system", kind=int)
     system_power_w = Figure("system_power_w", doc="the system's all-in power, W")
-    plan = Figure("plan", doc="the plan priced (quant, kv_dtype, tp, ep, dp, mtp_k, per_phase, picked)", kind=dict)
     breakdown = Figure("breakdown", doc="per phase: step_s, parts_s, share, hidden_comm_s, imbalance", kind=dict)
+
+    @property
+    def plan(self) -> ServePlan:
+        """The plan priced (the record's ``plan`` also holds ``per_phase`` rows and ``assumed``)."""
+        return ServePlan.of(self.record["plan"])
 
     @property
     def phase(self) -> str:
