@@ -44,12 +44,17 @@ def opt(default: Any = PydanticUndefined, help: str = "", *, flag: str | None = 
                  **constraints)
 
 
-def flag_of(cls: type[BaseModel], name: str) -> str:
-    """The CLI spelling of field ``name`` (the first of a ``--x/--no-x`` pair)."""
+def flag_decl(cls: type[BaseModel], name: str) -> str:
+    """The CLI flag declaration of field ``name`` (``--seq-len``, ``--sp/--no-sp``)."""
     extra = cls.model_fields[name].json_schema_extra or {}
-    if extra.get("argument"):
+    return str(extra.get("flag") or "--" + name.replace("_", "-"))
+
+
+def flag_of(cls: type[BaseModel], name: str) -> str:
+    """How the CLI spells field ``name`` in a message: its flag (the first of a pair) or ARGUMENT."""
+    if (cls.model_fields[name].json_schema_extra or {}).get("argument"):
         return name.upper()
-    return str(extra.get("flag") or "--" + name.replace("_", "-")).split("/")[0]
+    return flag_decl(cls, name).split("/")[0]
 
 
 class Options(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal, Optional
 
 import typer
 
-from superpod.api.options import Options
+from superpod.api.options import Options, flag_decl
 from superpod.faces.cli.app import command
 
 
@@ -46,7 +46,7 @@ def parameter(options: type[Options], name: str) -> inspect.Parameter:
     if extra.get("argument"):
         info = typer.Argument(default, **kw)
     else:
-        info = typer.Option(default, extra.get("flag") or "--" + name.replace("_", "-"), **kw)
+        info = typer.Option(default, flag_decl(options, name), **kw)
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_cli_type(field.annotation))
 
 
