@@ -306,6 +306,10 @@ class ScalingResult(Result):
 class CompareResult(Results[Row]):
     """``superpod compare``: one row of system totals per system (SI; ``*_bps`` in bits/s)."""
 
+    def explain(self) -> str:
+        """The basis of each total: count x per-chip value (source) [confidence]."""
+        return "\n".join(f"{r['name']} {k}: {v}" for r in self.items for k, v in r["basis"].items())
+
 
 class ClaimsResult(Results[Row]):
     """``superpod claims``: each published claim recomputed, with its verdict."""
@@ -322,6 +326,11 @@ class ClaimsResult(Results[Row]):
 
     def to_dict(self) -> dict[str, Any]:
         return {"claims": [r.to_dict() for r in self.items], "counts": dict(self.counts)}
+
+    def explain(self) -> str:
+        """One line per claim: verdict, claimed vs computed, and the basis."""
+        return "\n".join(f"{r['id']}: {r['verdict']} (claimed {r['op']} {r['claimed']:g} {r['unit']}, computed "
+                         f"{r['computed']:.4g}; {r['basis']})" for r in self.items)
 
 
 class ValidateResult(Result):
