@@ -12,30 +12,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from superpod import units
 from superpod.errors import UnknownNameError
 from superpod.spec.catalog import load_system
 from superpod.spec.system import SizedSystem
 
-#: (JSON key, label, dimension for display, per-chip catalog field behind it or None)
-METRICS: list[tuple[str, str, str, str | None]] = [
-    ("chips", "chips", "count", None),
-    ("nodes", "nodes", "count", None),
-    ("racks", "racks", "count", None),
-    ("bf16_flops", "dense BF16 (FLOP/s)", "flops", "bf16_flops"),
-    ("fp8_flops", "dense FP8 (FLOP/s)", "flops", "fp8_flops"),
-    ("int8_flops", "dense INT8 (OP/s)", "flops", "int8_flops"),
-    ("fp4_flops", "dense FP4 (FLOP/s)", "flops", "fp4_flops"),
-    ("hbm_bytes", "HBM capacity", "bytes", "hbm_bytes"),
-    ("hbm_Bps", "HBM bandwidth", "Bps", "hbm_Bps"),
-    ("scaleup_bps", "scale-up, per direction", "bits", "scaleup_Bps"),
-    ("scaleout_bps", "scale-out, per direction", "bits", None),
-    ("power_w", "power (all-in)", "power", None),
-    ("bf16_flops_per_w", "BF16 FLOP/s per W", "ratio", None),
-    ("fp8_flops_per_w", "FP8 FLOP/s per W", "ratio", None),
-    ("fp4_flops_per_w", "FP4 FLOP/s per W", "ratio", None),
-    ("hbm_bytes_per_w", "HBM bytes per W", "ratio", None),
-]
+#: JSON key of each system total -> the per-chip catalog field behind it (None: not a per-chip figure)
+METRICS: dict[str, str | None] = {
+    "chips": None, "nodes": None, "racks": None,
+    "bf16_flops": "bf16_flops", "fp8_flops": "fp8_flops", "int8_flops": "int8_flops", "fp4_flops": "fp4_flops",
+    "hbm_bytes": "hbm_bytes", "hbm_Bps": "hbm_Bps", "scaleup_bps": "scaleup_Bps", "scaleout_bps": None,
+    "power_w": None, "bf16_flops_per_w": None, "fp8_flops_per_w": None, "fp4_flops_per_w": None,
+    "hbm_bytes_per_w": None,
+}
 
 
 def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
@@ -54,7 +42,7 @@ def record(sized: SizedSystem) -> dict[str, Any]:
     t = sized.totals()
     s = sized.system
     out: dict[str, Any] = {"name": s.name, "title": s.title, "kind": s.kind}
-    for key, _, _, _ in METRICS:
+    for key in METRICS:
         v = t[key.replace("_bps", "_Bps")] * 8 if key.endswith("_bps") else t[key]
         out[key] = None if math.isnan(v) else v
     out["scaleup_domain_chips"] = sized.scaleup_domain_chips()
@@ -68,7 +56,7 @@ def basis(sized: SizedSystem) -> dict[str, str]:
     s, n = sized.system, sized.n_chips
     chip = s.chip
     out = {}
-    for key, _, dim, field in METRICS:
+    for key, field in METRICS.items():
         if field is None:
             continue
         q = getattr(chip, field, None)
@@ -98,19 +86,6 @@ def compare(refs: list[str], chips: int | None = None) -> list[dict[str, Any]]:
     for r in records:
         r["ratio_to_first"] = {
             k: (r[k] / first[k] if r[k] is not None and first[k] not in (None, 0) else None)
-            for k, _, _, _ in METRICS
+            for k in METRICS
         }
     return records
-
-
-def display(value: float | None, dim: str) -> str:
-    """A value for a table cell."""
-    if value is None:
-        return "-"
-    if dim == "bits":
-        return f"{value / 1e9:,.0f} Gb/s"
-    if dim == "count":
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-    if dim == "ratio":
-        return units.human(value, "flops").replace("FLOP/s", "").strip() if value > 1e3 else f"{value:.3g}"
-    return units.human(value, dim)

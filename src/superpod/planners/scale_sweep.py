@@ -38,6 +38,12 @@ def default_sizes(model: Model, seq_len: int, global_batch: int, points: int = P
     return np.unique(nice_job_chips(model, targets, seq_len, global_batch))
 
 
+def sizes_for(model: str, opts: ScaleOptions, points: int = POINTS, lo: int = MIN_CHIPS, hi: int = MAX_CHIPS) -> np.ndarray:
+    """:func:`default_sizes` for ``model`` at the workload of ``opts`` (catalog defaults where unset)."""
+    seq, batch, _ = _workload(opts)
+    return default_sizes(load_model(model), seq, batch, points, lo, hi)
+
+
 def curve(model: str, system: str, sizes=None, opts: ScaleOptions = ScaleOptions(fast=True)) -> dict[str, Any]:
     """One system's curve: arrays over ``sizes`` (installed chips); NaN where no plan fits."""
     m, s = load_model(model), load_system(system)

@@ -132,7 +132,7 @@ class System(BaseModel):
         """This system sized to ``n_chips`` (default: its reference size)."""
         n = self.size if n_chips is None else n_chips
         if isinstance(n, bool) or int(n) != n or n < 1:
-            raise InvalidOptionError(f"--chips must be a whole number >= 1, got {n_chips}")
+            raise InvalidOptionError(f"the chip count must be a whole number >= 1, got {n_chips}")
         n = int(n)
         if self.kind == "fixed" and n > self.size and self.scaleout_tier is None:
             raise InvalidOptionError(
