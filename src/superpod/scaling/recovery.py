@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpod.cost.arrays import floats
+
 from superpod.spec.system import System
 from superpod.scaling.params import Reliability
 from superpod.scaling.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,
@@ -32,9 +34,6 @@ class RecoveryOptions:
     interval: str = "daly"  # "daly" | "young"
 
 
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
 
 def recovery(params: float, system: System, job_chips, installed_chips, rel: Reliability,
              opts: RecoveryOptions = RecoveryOptions(), step_s=0.0) -> dict:
@@ -43,8 +42,8 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
     ``step_s``: one optimizer step, the shortest possible checkpoint interval (the state is
     consistent only between steps).
     """
-    n = _f(job_chips)
-    inst = np.maximum(_f(installed_chips), n)
+    n = floats(job_chips)
+    inst = np.maximum(floats(installed_chips), n)
     ck, rs = rel.checkpoint, rel.restart
     rates = failure_rates_per_s(rel, system, n, opts.failure_scale)
     lam = sum(rates.values())
@@ -78,7 +77,7 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
              "reload_s": reload, "warmup_s": rs.warmup_s.si + 0.0 * n}
     restart = sum(parts.values()) if opts.restart_s is None else opts.restart_s + 0.0 * n
     tau = daly_interval_s(delta, mtbf) if opts.interval == "daly" else young_interval_s(delta, mtbf)
-    tau = np.maximum(tau, _f(step_s))
+    tau = np.maximum(tau, floats(step_s))
     g = goodput(tau, delta, restart, mtbf)
     optics, optics_basis = optics_per_chip(system, n, rel.optics)
     return {

@@ -1,9 +1,9 @@
 """Serving plans as structs of numpy arrays, and the serving workload.
 
-A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. Every field is
-an array and all fields broadcast, so one call prices one plan or a grid of thousands
-(:meth:`ServePlan.grid` builds an open grid, :meth:`ServePlan.row` turns entry ``i`` into
-a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
+A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. It is a
+:class:`~superpod.cost.plan.PlanGrid`: every field is an array and all fields broadcast,
+so one call prices one plan or a grid of thousands (``grid`` builds an open grid, ``row``
+turns entry ``i`` into a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
 one rank, an Ascend 910C package is two (so CloudMatrix-Infer's EP320 is 160 NPUs); the
 cost functions convert to chips with the kernel profile's ``devices_per_chip``.
 
@@ -22,10 +22,12 @@ scalars of one evaluation: the chip's peak depends on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+
+from superpod.cost.plan import PlanGrid
 
 EPLB = ("perfect", "balanced", "none")
 QUANTS = ("bf16", "fp8", "int8", "fp4")
@@ -51,8 +53,13 @@ class Workload:
 
 
 @dataclass(frozen=True)
-class ServePlan:
+class ServePlan(PlanGrid):
     """One pool's plans (arrays, broadcasting); see the module docstring."""
+
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {"eplb": EPLB}
+    BOOLS: ClassVar[tuple[str, ...]] = ("overlap",)
+    INTS: ClassVar[tuple[str, ...]] = ("tp", "ep", "dp", "mtp_k")
+    DTYPE: ClassVar[type] = np.float64
 
     tp: np.ndarray
     ep: np.ndarray
@@ -66,55 +73,6 @@ class ServePlan:
     @staticmethod
     def defaults() -> dict[str, Any]:
         return dict(tp=1, ep=1, dp=1, batch=1, mtp_k=0, mtp_accept=0.0, eplb=1, overlap=1)
-
-    @classmethod
-    def one(cls, **values: Any) -> "ServePlan":
-        d = cls.defaults() | {k: v for k, v in values.items() if v is not None}
-        return cls(**{k: np.atleast_1d(np.asarray(_code(k, v), dtype=float)) for k, v in d.items()})
-
-    @classmethod
-    def grid(cls, **candidates: Any) -> "ServePlan":
-        """Open cartesian grid: each field with several values gets its own axis."""
-        d = cls.defaults() | {k: v for k, v in candidates.items() if v is not None}
-        multi = [k for k, v in d.items() if np.size(v) > 1]
-        out = {}
-        for k, v in d.items():
-            arr = np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))], dtype=float)
-            shape = [1] * max(len(multi), 1)
-            if k in multi:
-                shape[multi.index(k)] = arr.size
-            out[k] = arr.reshape(shape)
-        return cls(**out)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return np.broadcast(*[getattr(self, f.name) for f in fields(self)]).shape
-
-    def flat(self) -> "ServePlan":
-        s = self.shape
-        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel() for f in fields(self)})
-
-    def take(self, index) -> "ServePlan":
-        s = self.shape
-        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel()[index] for f in fields(self)})
-
-    def row(self, i: int = 0) -> dict[str, Any]:
-        """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
-        s = self.shape
-        d = {f.name: float(np.broadcast_to(getattr(self, f.name), s).ravel()[i]) for f in fields(self)}
-        for k in ("tp", "ep", "dp", "mtp_k"):
-            d[k] = int(d[k])
-        d["eplb"] = EPLB[int(d["eplb"])]
-        d["overlap"] = bool(d["overlap"])
-        return d
-
-
-def _code(key: str, value: Any) -> float:
-    if key == "eplb" and isinstance(value, str):
-        return float(EPLB.index(value))
-    if key == "overlap":
-        return float(bool(value))
-    return float(value)
 
 
 def tokens_per_step(k, a) -> np.ndarray:

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpod.cost.arrays import floats
+
 from superpod.cost.comm import collective_s, moe_a2a_s, p2p_s
 from superpod.cost.compute import stream_s
 from superpod.cost.hardware import Hardware
 from superpod.cost.layers import BWD_ATTN, BWD_GEMM, attention_flops_per_token, head_forward_s, layer_train_s, model_flops_per_token
-from superpod.cost.plan import TrainPlan
+from superpod.cost.plan import DUALPIPE, FULL, SELECTIVE, TrainPlan
 from superpod.spec.model import Model
-from superpod.training.schedules import DUALPIPE, bubble_s
+from superpod.training.schedules import bubble_s
 
 
 
@@ -62,9 +64,6 @@ class StepResult:
         return (self.model_flops + self.recompute_flops) / self.step_s / self.chips / self.peak_flops
 
 
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
 
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
@@ -81,11 +80,11 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
     ``dp_overlap`` whether the gradient reduction starts during the last backward pass.
     """
-    tp, pp, dp, ep, cp = (_f(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
-    b, v = _f(plan.micro_batch), _f(plan.vpp)
+    tp, pp, dp, ep, cp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
+    b, v = floats(plan.micro_batch), floats(plan.vpp)
     prec = np.where(plan.fp8 > 0, 1, 0)
     s = float(seq_len)
-    B = _f(global_batch)
+    B = floats(global_batch)
     m = B / (dp * b)  # micro-batches per pipeline per step
     T = b * s / cp  # tokens per micro-batch on one chip
     context = s / 2  # causal average (each CP rank's queries still see half the sequence on average)
@@ -125,7 +124,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_bwd = total("bwd_s") + BWD_GEMM * head_f
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
-    recompute = np.where(rc == 2, total("fwd_s") + total("tp_fwd_s"), np.where(rc == 1, attn_f, 0.0))
+    recompute = np.where(rc == FULL, total("fwd_s") + total("tp_fwd_s"), np.where(rc == SELECTIVE, attn_f, 0.0))
 
     # ---- communication per micro-batch (forward; backward moves the same bytes) ----
     act_bytes = T * h * 2.0
@@ -201,7 +200,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     chips = tp * pp * dp * cp
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
-    recompute_flops = np.where(rc == 2, model_flops / 3.0, np.where(rc == 1, attn_fwd, 0.0))
+    recompute_flops = np.where(rc == FULL, model_flops / 3.0, np.where(rc == SELECTIVE, attn_fwd, 0.0))
     return StepResult(
         step_s=step_s,
         breakdown=parts,
