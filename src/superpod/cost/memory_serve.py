@@ -32,7 +32,7 @@ def kv_bytes_per_token_per_layer(model: Model, kv_bytes=2, tp=1) -> np.ndarray:
     t, q = floats(tp), floats(kv_bytes)
     if model.mla is not None:
         return (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * q + 0 * t
-    return 2 * np.maximum(1.0, np.ceil(model.kv_heads / t)) * model.head_dim * q
+    return 2 * model.kv_heads_per_rank(t) * model.head_dim * q
 
 
 def kv_bytes_per_token(model: Model, kv_bytes=2, tp=1, layers=None) -> np.ndarray:

@@ -202,7 +202,7 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
         unsplit += 2 * (a.q_lora_rank or 0) + 2 * a.kv_lora_rank + a.qk_rope_head_dim
         split = 2 * model.heads * (model.head_dim + a.v_head_dim) / t
     else:
-        kv_heads = np.maximum(1.0, np.ceil(model.kv_heads / t))
+        kv_heads = model.kv_heads_per_rank(t)
         split = 2 * model.heads * model.head_dim / t + 2 * kv_heads * model.head_dim
     moe = model.moe is not None if moe_layer is None else (moe_layer and model.moe is not None)
     if moe:

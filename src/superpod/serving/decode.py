@@ -33,7 +33,7 @@ def attention_per_layer(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
         kv_tok = (a.kv_lora_rank + a.qk_rope_head_dim) * c.kv_el  # latent: every TP rank reads all of it
     else:
         f_tok = 4.0 * m.heads * m.head_dim * ctx
-        kv_tok = 2.0 * np.maximum(m.kv_heads / t, 1.0) * m.head_dim * c.kv_el
+        kv_tok = 2.0 * m.kv_heads_per_rank(t) * m.head_dim * c.kv_el
     return T * f_tok, np.asarray(seqs, dtype=float) * t * ctx * kv_tok
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from superpod.cost.layers import attention_flops_per_token
+from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
 from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan
@@ -47,11 +47,7 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     ctx = prefix + new / 2.0
     f = T * attention_flops_per_token(m, ctx)
     # q, k, v, o activations in BF16 plus the cached prefix's KV read once per sequence
-    if m.mla is not None:
-        a = m.mla
-        io = T * m.heads / tp_c * (2 * (a.qk_nope_head_dim + a.qk_rope_head_dim) + 2 * a.v_head_dim) * 2.0
-    else:
-        io = T * (2 * m.heads / tp_c + 2 * np.maximum(m.kv_heads / tp_c, 1.0)) * m.head_dim * 2.0
+    io = attention_io_bytes(m, T, tp_c)
     kv_tok = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) / m.layers
     b = io + seqs * prefix * kv_tok
     main = forward(c, plan, T, f, b, "prefill")
