@@ -84,19 +84,6 @@ def model_flops_per_token(model: Model, seq_len) -> np.ndarray:
     return 6.0 * model.active_params + 3.0 * model.layers * attention_flops_per_token(model, s / 2)
 
 
-def exact_forward_flops_per_token(model: Model, seq_len) -> np.ndarray:
-    """Forward FLOPs per token from the operator list (GEMMs, routed experts, LM head, attention)."""
-    total = 0.0
-    for moe_layer, count in ((False, model.dense_layers), (True, model.moe_layers)):
-        if count:
-            total += count * sum(2.0 * g.k * g.n for g in gemms(model, moe_layer))
-    if model.moe is not None:
-        mats = 3 if model.activation == "swiglu" else 2
-        total += model.moe_layers * model.moe.top_k * 2.0 * mats * model.hidden * model.moe.expert_ffn
-    total += 2.0 * model.hidden * model.vocab
-    return total + model.layers * attention_flops_per_token(model, np.asarray(seq_len, dtype=float) / 2)
-
-
 def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precision: str = "bf16", *,
                shared_tokens=None, router_precision: str | None = None, weight_copies=None) -> list[tuple[Gemm, np.ndarray]]:
     """Time of each dense GEMM of one layer on one chip, split over a TP group of ``tp``.
@@ -250,8 +237,3 @@ def head_forward_s(model: Model, tokens, tp, hw: Hardware, precision: str = "bf1
     T = floats(tokens)
     v = model.vocab / floats(tp)
     return gemm_s(T, v, model.hidden, hw, precision).total_s + stream_s(T * v * BYTES["fp32"], hw)
-
-
-def weight_bytes(model: Model, precision: str) -> float:
-    """Bytes of all weights in ``precision`` (for the decode weight floor and memory)."""
-    return model.params * BYTES[precision]

@@ -15,7 +15,8 @@ Layers are counted in index order for the dense/MoE mix of a stage, also for the
 interleaved schedule (an approximation: the first rank really holds chunks 0, p, 2p ...).
 
 >>> from superpod.spec.catalog import load_model
->>> from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
+>>> from superpod.cost.hardware import BYTES
+from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
 >>> m = load_model("megatron-gpt-22b")
 >>> float(activation_bytes_per_layer(m, 2048, 4, 8, 1, 1, 1)) == 34 * 2048 * 4 * 6144 / 8   # TP8+SP+selective
 True
@@ -33,6 +34,7 @@ import numpy as np
 from superpod.cost.arrays import floats
 
 from superpod.spec.model import Model
+from superpod.cost.hardware import BYTES
 from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
 
 PARTS = ("weights", "gradients", "optimizer", "activations", "logits", "reserve")
@@ -133,8 +135,9 @@ def _worst(a: dict, b: dict) -> dict[str, np.ndarray]:
     return {k: np.where(pick_b, b[k], a[k]) for k in a}
 
 
-def training_state_bytes(model: Model, plan: TrainPlan, master_bytes: float = 4, *, weight_bytes: float = 2,
-                         grad_bytes: float = 2, moment_bytes: float = 4, include_mtp: bool = True) -> dict[str, np.ndarray]:
+def training_state_bytes(model: Model, plan: TrainPlan, master_bytes: float = BYTES["fp32"], *,
+                         weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
+                         moment_bytes: float = BYTES["fp32"], include_mtp: bool = True) -> dict[str, np.ndarray]:
     """Weights, gradients and optimizer bytes per chip on the worst stage (formulas.md sec. 4.2).
 
     Mixed-precision Adam: ``weight_bytes`` (2) + ``grad_bytes`` (2) + optimizer
@@ -163,7 +166,7 @@ def _use_korthikanti(model: Model, form: Form) -> bool:
     return form == "korthikanti" or (form == "auto" and model.attention == "mha" and model.activation != "swiglu")
 
 
-def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, recompute, *, act_bytes: float = 2,
+def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, recompute, *, act_bytes: float = BYTES["bf16"],
                                moe_layer: bool | None = None, form: Form = "auto") -> np.ndarray:
     """Stored activation bytes of one transformer layer for one micro-batch, per chip
     (formulas.md sec. 4.3; Korthikanti et al., arXiv 2205.05198, Table 2).
@@ -242,9 +245,10 @@ def inflight_microbatches(schedule, pp, m, vpp, stage=0) -> tuple[np.ndarray, np
     return inflight, mult
 
 
-def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, act_bytes: float = 2,
-                    logits_bytes: float = 4, master_bytes: float = 4, weight_bytes: float = 2, grad_bytes: float = 2,
-                    moment_bytes: float = 4, include_mtp: bool = True, form: Form = "auto"):
+def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, act_bytes: float = BYTES["bf16"],
+                    logits_bytes: float = BYTES["fp32"], master_bytes: float = BYTES["fp32"],
+                    weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
+                    moment_bytes: float = BYTES["fp32"], include_mtp: bool = True, form: Form = "auto"):
     """Peak memory per chip of a training plan on its worst pipeline stage.
 
     Returns ``(total_bytes, parts)``; ``parts`` holds ``weights``, ``gradients``,

@@ -27,9 +27,6 @@ from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
 from superpod.training.step import StepResult, step
 
-FIELDS = ("tp", "pp", "dp", "ep", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
-
-
 def _divisors(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 

@@ -19,7 +19,7 @@ from superpod.spec.model import Model
 from superpod.serving.forward import chips_of, redundant_experts, replicas
 from superpod.serving.plan import ServePlan
 
-BF16 = 2.0
+BF16 = BYTES["bf16"]  # embedding, LM head and router stay in BF16
 
 
 def weight_bytes(model: Model, plan: ServePlan, quant: str, dev: float) -> np.ndarray:

@@ -27,15 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from superpod.cost.hardware import BYTES
 from superpod.cost.plan import PlanGrid
 
 EPLB = ("perfect", "balanced", "none")
 QUANTS = ("bf16", "fp8", "int8", "fp4")
 KV_DTYPES = ("bf16", "fp8", "int8")
-#: bytes per cached element; MLA FP8 keeps FP32 scales and a BF16 RoPE part (FlashMLA:
-#: 656 B for 576 elements, formulas.md 2.4)
-KV_BYTES = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0}
-MLA_FP8_KV_BYTES = 656.0 / 576.0
+#: FlashMLA's FP8 KV cache keeps one FP32 scale per group of latent elements
+FP8_KV_SCALE_GROUP = 128
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,10 @@ def tokens_per_step(k, a) -> np.ndarray:
 
 
 def kv_element_bytes(model, kv_dtype: str) -> float:
-    """Bytes per cached element (MLA FP8 carries its scales and RoPE part)."""
+    """Bytes per cached element. MLA in FP8 (FlashMLA's layout, formulas.md 2.4) stores the
+    latent in FP8 with FP32 scales per 128 elements and the RoPE part in BF16: 656 B for
+    DeepSeek-V3's 512 + 64 elements."""
     if kv_dtype == "fp8" and model.mla is not None:
-        return MLA_FP8_KV_BYTES
-    return KV_BYTES[kv_dtype]
+        r, d = model.mla.kv_lora_rank, model.mla.qk_rope_head_dim
+        return (r * BYTES["fp8"] + r / FP8_KV_SCALE_GROUP * BYTES["fp32"] + d * BYTES["bf16"]) / (r + d)
+    return BYTES[kv_dtype]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from superpod.cost.hardware import BYTES
 from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
 from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
@@ -32,7 +33,7 @@ def activation_bytes(m, T, plan: ServePlan) -> np.ndarray:
         per = 4 * m.hidden + m.moe.top_k * (m.hidden + 3 * m.moe.expert_ffn) + 3 * m.moe.shared_ffn * m.moe.shared_experts
     else:
         per = 4 * m.hidden + 3 * m.ffn / np.maximum(plan.tp, 1.0)
-    return tokens * per * 2.0
+    return tokens * per * BYTES["bf16"]
 
 
 def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -> dict[str, np.ndarray]:
