@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.arrays import floats
-
 from superpod.spec.model import Model
 
 

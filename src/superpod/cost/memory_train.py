@@ -15,8 +15,7 @@ Layers are counted in index order for the dense/MoE mix of a stage, also for the
 interleaved schedule (an approximation: the first rank really holds chunks 0, p, 2p ...).
 
 >>> from superpod.spec.catalog import load_model
->>> from superpod.cost.hardware import BYTES
-from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
+>>> from superpod.cost.plan import TrainPlan
 >>> m = load_model("megatron-gpt-22b")
 >>> float(activation_bytes_per_layer(m, 2048, 4, 8, 1, 1, 1)) == 34 * 2048 * 4 * 6144 / 8   # TP8+SP+selective
 True
@@ -32,10 +31,9 @@ from typing import Literal
 import numpy as np
 
 from superpod.cost.arrays import floats
-
-from superpod.spec.model import Model
 from superpod.cost.hardware import BYTES
 from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
+from superpod.spec.model import Model
 
 PARTS = ("weights", "gradients", "optimizer", "activations", "logits", "reserve")
 Form = Literal["auto", "korthikanti", "modern"]

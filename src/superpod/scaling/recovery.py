@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpod.cost.arrays import floats
-
 from superpod.spec.system import System
 from superpod.scaling.params import Reliability
 from superpod.scaling.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,

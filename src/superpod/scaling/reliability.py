@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.arrays import floats
-
 from superpod.spec.fabric import SWITCHED
 from superpod.spec.system import System
 from superpod.scaling.params import Optics, Reliability

@@ -5,8 +5,9 @@ KV cache per sequence, and the decode batch the rest of HBM holds (formulas.md 4
 >>> from superpod.spec.catalog import load_model
 >>> from superpod.serving.plan import ServePlan
 >>> m = load_model("deepseek-r1")
+>>> # one 910C package (two ranks, each with its own copy of the non-expert weights), EP320, INT8
 >>> round(float(weight_bytes(m, ServePlan.one(ep=320), "int8", 2.0)[0]) / 1e9, 1)
-14.2
+43.1
 """
 
 from __future__ import annotations

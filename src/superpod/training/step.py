@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpod.cost.arrays import floats
-
 from superpod.cost.comm import collective_s, combine_token_bytes, dispatch_token_bytes, moe_a2a_s, p2p_s
 from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
