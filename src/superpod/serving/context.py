@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.hardware import Hardware
-from superpod.errors import InfeasiblePlanError, UnsupportedPrecisionError
+from superpod.errors import InfeasiblePlanError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
 from superpod.serving.framework import eplb, framework
@@ -35,10 +35,7 @@ def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: s
         raise InfeasiblePlanError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
     if kv_dtype not in KV_DTYPES:
         raise InfeasiblePlanError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
-    if q not in hw.peak_flops:
-        have = [x for x in QUANTS if x in hw.peak_flops]
-        raise UnsupportedPrecisionError(
-            f"{hw.chip} ({sized.system.name}) has no {q} units; use --quant {' or '.join(have)}")
+    hw.peak(q, fix=f"use --quant {' or '.join(x for x in QUANTS if x in hw.peak_flops)}")
     return Ctx(m, hw, framework(framework_name, hw.chip), q, kv_element_bytes(m, kv_dtype))
 
 
