@@ -241,6 +241,16 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     return out
 
 
+def step_result(main: dict, plan: ServePlan, step, parts: dict, fields: dict) -> dict[str, np.ndarray]:
+    """The record of one priced step, every entry broadcast to the plans' shape: the parts of
+    :func:`forward` (``parts`` added or replacing some), ``step_s``, ``fields``, and the
+    forward's ``imbalance`` and ``hidden_comm_s``."""
+    shape = np.broadcast_shapes(np.shape(step), plan.shape)
+    out = {k: main[k] for k in PARTS} | parts | {"step_s": step} | fields
+    out |= {"imbalance": main["imbalance"], "hidden_comm_s": main["hidden_comm_s"]}
+    return {k: np.broadcast_to(v, shape) for k, v in out.items()}
+
+
 def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
     """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip: the TP group's
     ``tokens * t`` tokens through a ``V / t`` slice."""

@@ -208,17 +208,18 @@ def pick(entries, name: str, attr: str):
     return None
 
 
+def _profile(entries, name: str, attr: str, what: str):
+    p = pick(entries, name, attr)
+    if p is None:
+        raise SpecError(f"calibration: no {what} profile for {name!r} and no default")
+    return p
+
+
 def kernel_profile(chip_name: str) -> KernelProfile:
     """The kernel profile of a chip (its own family's, else the default, marked U)."""
-    p = pick(kernel_profiles(), chip_name, "chips")
-    if p is None:
-        raise SpecError(f"calibration: no kernel profile for {chip_name!r} and no default")
-    return p
+    return _profile(kernel_profiles(), chip_name, "chips", "kernel")
 
 
 def comm_profile(fabric_name: str) -> CommProfile:
     """The communication profile of a fabric tier (its family's, else the default)."""
-    p = pick(comm_profiles(), fabric_name, "fabrics")
-    if p is None:
-        raise SpecError(f"calibration: no comm profile for {fabric_name!r} and no default")
-    return p
+    return _profile(comm_profiles(), fabric_name, "fabrics", "comm")
