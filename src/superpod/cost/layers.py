@@ -104,6 +104,18 @@ def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precisio
     return out
 
 
+def experts_s(model: Model, rows, groups, hw: Hardware, precision: str, phase: str) -> np.ndarray:
+    """Routed-expert time on one chip: ``groups`` local experts of ``rows`` rows each, the
+    up (gate + up under SwiGLU) and down projections as grouped GEMMs; decode runs the
+    masked layout (CUDA graphs), prefill and training the contiguous one."""
+    m = model.moe
+    mats = 2 if model.activation == "swiglu" else 1
+    layout = "masked" if phase == "decode" else "contiguous"
+    up = gemm_s(rows, mats * m.expert_ffn, model.hidden, hw, precision, groups, layout).total_s
+    down = gemm_s(rows, model.hidden, m.expert_ffn, hw, precision, groups, layout).total_s
+    return up + down
+
+
 #: elementwise passes per token and layer: norms, residual adds, dropout/RoPE over the
 #: hidden width (12 passes of h) and the activation function over the local FFN width
 #: (3 passes of f), read and written in BF16 (confidence U: a count, not a measurement)
@@ -158,12 +170,7 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
         ep_ = floats(ep)
         local = m.experts / ep_
         rows = moe_tokens * m.top_k * imbalance  # rows this chip receives
-        m_e = rows / local
-        mats = 2 if model.activation == "swiglu" else 1
-        layout = "masked" if phase == "decode" else "contiguous"
-        up = gemm_s(m_e, mats * m.expert_ffn, model.hidden, hw, precision, local, layout).total_s
-        down = gemm_s(m_e, model.hidden, m.expert_ffn, hw, precision, local, layout).total_s
-        out["experts_s"] = up + down
+        out["experts_s"] = experts_s(model, rows / local, local, hw, precision, phase)
     else:
         out["experts_s"] = np.zeros_like(T)
     flops = T * attention_flops_per_token(model, context) / t

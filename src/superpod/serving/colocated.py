@@ -20,7 +20,8 @@ import numpy as np
 from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.decode import attention_per_layer, memory_fields
-from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s, step_result
+from superpod.serving.context import Ctx
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 

@@ -3,15 +3,40 @@ the checks that turn an impossible request into one actionable line."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from superpod.cost.comm import combine_token_bytes, dispatch_token_bytes
 from superpod.cost.hardware import Hardware
 from superpod.errors import InfeasiblePlanError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
-from superpod.serving.framework import eplb, framework
-from superpod.serving.forward import Ctx
+from superpod.serving.framework import ServingFramework, eplb, framework
 from superpod.serving.plan import KV_DTYPES, QUANTS, kv_element_bytes
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What one evaluation holds fixed: model, hardware, framework and number formats."""
+
+    model: Model
+    hw: Hardware
+    fw: ServingFramework
+    quant: str
+    kv_el: float  # bytes per cached element
+
+    @property
+    def dev(self) -> float:
+        return float(self.hw.kernels.devices_per_chip.si)
+
+    def dispatch_bytes(self) -> float:
+        """One dispatched token copy: quantised unless the GEMMs run in BF16."""
+        return float(dispatch_token_bytes(self.model.hidden, self.quant != "bf16"))
+
+    def combine_bytes(self) -> float:
+        return combine_token_bytes(self.model.hidden)
+
 
 #: preference when --quant is left out: the fewest bits the chip has units for
 QUANT_ORDER = ("fp4", "fp8", "int8", "bf16")

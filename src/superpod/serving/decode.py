@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.compute import gemm_s
-from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s, step_result
+from superpod.serving.context import Ctx
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan, tokens_per_step
 

@@ -32,43 +32,20 @@ shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from superpod.cost.comm import collective_s, combine_token_bytes, dispatch_token_bytes, moe_a2a_s
 from superpod.cost.arrays import floats
-from superpod.cost.compute import attention_s, gemm_s
-from superpod.cost.hardware import BYTES, Hardware
-from superpod.cost.layers import elementwise_s, gemm_times, head_forward_s
+from superpod.cost.comm import collective_s, moe_a2a_s
+from superpod.cost.compute import attention_s
+from superpod.cost.hardware import BYTES
+from superpod.cost.layers import elementwise_s, experts_s, gemm_times, head_forward_s
 from superpod.spec.model import Model
-from superpod.serving.framework import ServingFramework, eplb
+from superpod.serving.context import Ctx
+from superpod.serving.framework import eplb
 from superpod.serving.plan import ServePlan
 
 ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
 PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s", "overhead_s")
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """What one evaluation holds fixed: model, hardware, framework and number formats."""
-
-    model: Model
-    hw: Hardware
-    fw: ServingFramework
-    quant: str
-    kv_el: float  # bytes per cached element
-
-    @property
-    def dev(self) -> float:
-        return float(self.hw.kernels.devices_per_chip.si)
-
-    def dispatch_bytes(self) -> float:
-        """One dispatched token copy: quantised unless the GEMMs run in BF16."""
-        return float(dispatch_token_bytes(self.model.hidden, self.quant != "bf16"))
-
-    def combine_bytes(self) -> float:
-        return combine_token_bytes(self.model.hidden)
 
 
 def chips_of(ranks, dev: float) -> np.ndarray:
@@ -143,11 +120,7 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
     kind = "decode" if phase == "decode" else "prefill"
     out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
     if moe:
-        mats = 2 if m.activation == "swiglu" else 1
-        layout = "masked" if phase == "decode" else "contiguous"
-        up = gemm_s(M_e, mats * m.moe.expert_ffn, m.hidden, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
-        down = gemm_s(M_e, m.hidden, m.moe.expert_ffn, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
-        out["experts_s"] = np.where(M_e > 0, up + down, 0.0)
+        out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase)
         f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
     else:
         out["experts_s"] = np.zeros(np.shape(T))
