@@ -29,7 +29,7 @@ from superpod.spec.quantity import Bytes, Confidence, Count, Ratio, Time
 
 
 class GemmProfile(BaseModel):
-    """Roofline-with-quantisation GEMM model parameters (see :func:`superpod.cost.gemm.gemm_s`)."""
+    """Roofline-with-quantisation GEMM model parameters (see :func:`superpod.cost.compute.gemm_s`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
