@@ -1,5 +1,5 @@
 """``superpod serve``: price a model on a system for one phase (or a co-located or
-disaggregated deployment) and report the JSON contract of issue 4.
+disaggregated deployment): a record per phase (throughput, latencies, memory, breakdown) and the plan.
 
 Throughput is per chip of the pool serving that phase: prefill counts input tokens,
 decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
