@@ -233,6 +233,10 @@ def test_kv_bytes_per_token():
     np.testing.assert_array_equal(kv_bytes_per_token_per_layer(v3, 2, np.array([1, 8, 32])), 1152)  # MLA: not TP-sharded
     np.testing.assert_array_equal(kv_bytes_per_token_per_layer(llama, 2, np.array([1, 8, 16])), [4096, 512, 512])
     assert _one(kv_bytes_per_token(v3, 656 / 576)) == pytest.approx(40_016)  # FlashMLA FP8 layout
+    from superpod.serving.plan import kv_element_bytes
+
+    assert kv_element_bytes(v3, "fp8") * 576 == pytest.approx(656)  # derived from the MLA dims
+    assert kv_element_bytes(llama, "fp8") == 1.0
 
 
 # ---- vectorised = scalar; properties ------------------------------------------------------

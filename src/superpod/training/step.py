@@ -201,7 +201,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     }
     step_s = sum(parts.values())
     tokens = B * s
-    chips = tp * pp * dp * cp
+    chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
     recompute_flops = np.where(rc == FULL, model_flops / 3.0, np.where(rc == SELECTIVE, attn_fwd, 0.0))
