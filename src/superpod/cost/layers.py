@@ -5,6 +5,11 @@ tensor parallelism splits it (``col`` splits N, ``row`` splits K, ``none`` repli
 :func:`layer_forward_s` prices one layer's forward pass on one chip for ``tokens`` (array)
 tokens under TP ``tp`` and EP ``ep``; :func:`model_flops_per_token` is the model-FLOP
 count MFU uses. Everything broadcasts over plan arrays.
+
+The pieces are the one layer pricer of both workloads: training (:func:`layer_train_s`)
+and serving (:mod:`superpod.serving.forward`) call the same :func:`gemm_times`,
+:func:`experts_s`, :func:`elementwise_s`, :func:`attention_io_bytes` and
+:func:`head_forward_s`, each with its own token counts and formats.
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpod.cost.arrays import floats
-from superpod.spec.model import Model
 from superpod.cost.compute import attention_s, gemm_s, stream_s
 from superpod.cost.hardware import BYTES, Hardware
 from superpod.spec.calibration import training_algorithms
+from superpod.spec.model import Model
 
 
 @dataclass(frozen=True)
