@@ -94,13 +94,15 @@ class Hardware:
             kernels=kernel_profile(chip.name),
         )
 
-    def peak(self, precision: str) -> float:
-        """Dense peak FLOP/s in ``precision``; a clear error if the chip lacks it."""
+    def peak(self, precision: str, fix: str | None = None) -> float:
+        """Dense peak FLOP/s in ``precision``; the one precision check: a chip without such
+        units raises :class:`UnsupportedPrecisionError` saying what it supports (or ``fix``)."""
         try:
             return self.peak_flops[precision]
         except KeyError:
+            where = self.chip if self.name == self.chip else f"{self.chip} ({self.name})"
             raise UnsupportedPrecisionError(
-                f"{self.chip} has no {precision} units; it supports {', '.join(self.peak_flops)}"
+                f"{where} has no {precision} units; {fix or 'it supports ' + ', '.join(self.peak_flops)}"
             ) from None
 
     def scaled(self, *, peak: float = 1.0, hbm_Bps: float = 1.0, fabric_Bps: float = 1.0, latency: float = 1.0) -> "Hardware":

@@ -167,7 +167,7 @@ def _scalar(x):
 
 def scale(model: str, system: str, chips: int | None = None, opts: ScaleOptions = ScaleOptions(),
           serve_tokens_per_s_per_chip: float | None = None, serve_tpot_s: float | None = None) -> dict[str, Any]:
-    """One system's scale record (the issue-6 JSON contract; SI units, keys carry them)."""
+    """One system's scale record: job size, training rate, goodput, power, energy and cost (SI; keys carry units)."""
     t0 = time.perf_counter()
     m = load_model(model)
     sized = parse_sized(system, chips)

@@ -22,7 +22,6 @@ from superpod.spec.catalog import load_model
 
 MODES = ("pd", "colocated")
 PREFILL_GRID = np.geomspace(16, 131072, 64)
-CHUNK_TOKENS_PER_CHIP = 2048  # Sarathi-style chunk budget per iteration (TensorRT-LLM/vLLM use 2-8K per instance)
 
 
 def build_pools(model: str, system: str, mode: str, input_len: float, output_len: float, **opts: Any) -> tuple[Pools, dict]:
@@ -81,7 +80,7 @@ def build_pools(model: str, system: str, mode: str, input_len: float, output_len
     pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(row).items()}), input_len)
     p_steps = np.asarray(pr["step_s"]).ravel()
     tps = float(np.ravel(decode(c, ServePlan.one(**row_plan(row, batch=1)), kv_len)["tokens_per_step"])[0])
-    pools = Pools("colocated", 0, CHUNK_TOKENS_PER_CHIP * i_chips,
+    pools = Pools("colocated", 0, c.fw.si("prefill_chunk_tokens") * i_chips,
                   lambda x: np.interp(x / i_chips, PREFILL_GRID, p_steps), n_inst, cap, table, tps,
                   lambda s: np.zeros_like(s))
     info = {"instances": n_inst, "chips_per_instance": i_chips, "batch_cap": cap, "estimate": est}

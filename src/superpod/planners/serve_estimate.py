@@ -1,5 +1,5 @@
 """``superpod serve``: price a model on a system for one phase (or a co-located or
-disaggregated deployment) and report the JSON contract of issue 4.
+disaggregated deployment): a record per phase (throughput, latencies, memory, breakdown) and the plan.
 
 Throughput is per chip of the pool serving that phase: prefill counts input tokens,
 decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
@@ -26,13 +26,14 @@ from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS, colocated
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.forward import Ctx
+from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
 PHASES = ("prefill", "decode", "both", "pd")
-DEFAULT_ACCEPT = 0.7  # CloudMatrix-Infer's measured MTP acceptance (arXiv 2506.12708), used when only --mtp is given
+DEFAULT_ACCEPT = mtp().default_accept.si  # CloudMatrix-Infer's measured acceptance (frameworks/serving.toml [mtp]), when only --mtp is given
 
 
 def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str, what: str, refine: bool):

@@ -15,7 +15,7 @@ import numpy as np
 
 from superpod.errors import SloUnreachableError
 from superpod.serving.context import check_ep, check_tp, max_ep, memory_error
-from superpod.serving.forward import Ctx
+from superpod.serving.context import Ctx
 from superpod.serving.plan import ServePlan
 
 EP_CHOICES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 72, 96, 128, 144, 160, 192, 256, 288, 320, 384, 512, 576, 768, 1024)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from superpod.errors import SpecError
 from superpod.spec.catalog import build, catalog_root, read_toml
-from superpod.spec.quantity import Bandwidth, Bytes, Count, Money, Ratio, Time
+from superpod.spec.quantity import Bandwidth, Bytes, Confidence, Count, Money, Ratio, Time
 
 PER = Literal["chip", "node", "nic", "optical_module"]
 
@@ -78,10 +78,18 @@ class Reliability(_Frozen):
     restart: Restart
 
 
+class PowerCategories(_Frozen):
+    source: str
+    confidence: Confidence
+    active: list[str]
+    parts: dict[str, str]
+
+
 class Energy(_Frozen):
     name: str
     accelerator_idle_fraction: Ratio
     pue: Ratio
+    power_categories: PowerCategories
 
 
 class Costs(_Frozen):

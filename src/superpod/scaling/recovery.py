@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpod.cost.arrays import floats
 from superpod.errors import InvalidOptionError
 from superpod.spec.system import System
 from superpod.scaling.params import Reliability
@@ -40,9 +41,6 @@ class RecoveryOptions:
             raise InvalidOptionError(f"--failure-scale and --restart-s must be > 0, got {self.failure_scale!r}, {self.restart_s!r}")
 
 
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
 
 def recovery(params: float, system: System, job_chips, installed_chips, rel: Reliability,
              opts: RecoveryOptions = RecoveryOptions(), step_s=0.0) -> dict:
@@ -51,8 +49,8 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
     ``step_s``: one optimizer step, the shortest possible checkpoint interval (the state is
     consistent only between steps).
     """
-    n = _f(job_chips)
-    inst = np.maximum(_f(installed_chips), n)
+    n = floats(job_chips)
+    inst = np.maximum(floats(installed_chips), n)
     ck, rs = rel.checkpoint, rel.restart
     rates = failure_rates_per_s(rel, system, n, opts.failure_scale)
     lam = sum(rates.values())
@@ -86,7 +84,7 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
              "reload_s": reload, "warmup_s": rs.warmup_s.si + 0.0 * n}
     restart = sum(parts.values()) if opts.restart_s is None else opts.restart_s + 0.0 * n
     tau = daly_interval_s(delta, mtbf) if opts.interval == "daly" else young_interval_s(delta, mtbf)
-    tau = np.maximum(tau, _f(step_s))
+    tau = np.maximum(tau, floats(step_s))
     g = goodput(tau, delta, restart, mtbf)
     optics, optics_basis = optics_per_chip(system, n, rel.optics)
     return {

@@ -3,15 +3,40 @@ the checks that turn an impossible request into one actionable line."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from superpod.cost.comm import combine_token_bytes, dispatch_token_bytes
 from superpod.cost.hardware import Hardware
-from superpod.errors import DoesNotFitError, InvalidOptionError, UnsupportedPrecisionError
+from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
-from superpod.serving.framework import eplb, framework
-from superpod.serving.forward import Ctx
+from superpod.serving.framework import ServingFramework, eplb, framework
 from superpod.serving.plan import KV_DTYPES, QUANTS, kv_element_bytes
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What one evaluation holds fixed: model, hardware, framework and number formats."""
+
+    model: Model
+    hw: Hardware
+    fw: ServingFramework
+    quant: str
+    kv_el: float  # bytes per cached element
+
+    @property
+    def dev(self) -> float:
+        return float(self.hw.kernels.devices_per_chip.si)
+
+    def dispatch_bytes(self) -> float:
+        """One dispatched token copy: quantised unless the GEMMs run in BF16."""
+        return float(dispatch_token_bytes(self.model.hidden, self.quant != "bf16"))
+
+    def combine_bytes(self) -> float:
+        return combine_token_bytes(self.model.hidden)
+
 
 #: preference when --quant is left out: the fewest bits the chip has units for
 QUANT_ORDER = ("fp4", "fp8", "int8", "bf16")
@@ -35,10 +60,7 @@ def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: s
         raise InvalidOptionError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
     if kv_dtype not in KV_DTYPES:
         raise InvalidOptionError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
-    if q not in hw.peak_flops:
-        have = [x for x in QUANTS if x in hw.peak_flops]
-        raise UnsupportedPrecisionError(
-            f"{hw.chip} ({sized.system.name}) has no {q} units; use --quant {' or '.join(have)}")
+    hw.peak(q, fix=f"use --quant {' or '.join(x for x in QUANTS if x in hw.peak_flops)}")
     return Ctx(m, hw, framework(framework_name, hw.chip), q, kv_element_bytes(m, kv_dtype))
 
 

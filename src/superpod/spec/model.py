@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from superpod.spec.attention import LinearAttention, SparseAttention
@@ -351,6 +352,11 @@ class Model(BaseModel):
         if self.mla is not None:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.kv_heads * self.head_dim
+
+    def kv_heads_per_rank(self, tp):
+        """KV heads one TP rank holds (array over ``tp``): ``max(1, ceil(n_kv / t))``; with
+        t > n_kv each rank keeps a replica of one KV head (formulas.md sec. 4.5)."""
+        return np.maximum(1.0, np.ceil(self.kv_heads / np.asarray(tp, dtype=float)))
 
     def kv_bytes_per_token(self, dtype_bytes: float = 2) -> float:
         """KV-cache bytes per token over all layers (V3 at 2 bytes: 70,272 B, sec. 2.4)."""
