@@ -127,7 +127,7 @@ def moe_a2a_s(tokens, top_k, token_bytes, ep, hw: Hardware, phase: str, mode: st
     for t, mk in zip(hw.tiers, m):
         curve = getattr(t.comm, f"a2a_{mode}_{phase}")
         outermost = (mk > prev) & (mk >= ep)  # the tier whose domain first holds the whole group
-        tt = t.latency_s + S * t.hops / (curve(ep * hw.kernels.devices_per_chip.si) * t.bw_Bps)
+        tt = t.latency_s + S * t.hops / (curve(ep * hw.ranks_per_chip) * t.bw_Bps)
         parts[f"{t.name}_s"] = np.where(outermost, tt, 0.0)
         total = total + parts[f"{t.name}_s"]
         prev = np.maximum(prev, mk)

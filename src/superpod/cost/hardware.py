@@ -48,6 +48,7 @@ class Hardware:
     tiers: tuple[Tier, ...]
     scaleup_domain: float
     kernels: KernelProfile = field(repr=False)
+    ranks_per_chip: int = 1  # devices a framework addresses per package (a 910C holds two)
 
     @classmethod
     def of(cls, sized: SizedSystem) -> "Hardware":
@@ -77,6 +78,7 @@ class Hardware:
             tiers=tiers,
             scaleup_domain=min(s.scaleup_domain, sized.n_chips),
             kernels=kernel_profile(chip.name),
+            ranks_per_chip=chip.ranks,
         )
 
     @classmethod
@@ -92,6 +94,7 @@ class Hardware:
             tiers=(),
             scaleup_domain=1,
             kernels=kernel_profile(chip.name),
+            ranks_per_chip=chip.ranks,
         )
 
     def peak(self, precision: str, fix: str | None = None) -> float:

@@ -55,7 +55,7 @@ def predict(a: dict) -> float:
         }[a["unit"]]
     if kind == "moe_a2a":
         hw = Hardware.of(load_system(a["system"]).at())
-        per_chip = hw.kernels.devices_per_chip.si if a.get("devices") else 1.0
+        per_chip = hw.ranks_per_chip if a.get("devices") else 1.0
         ep = a["ep"] / per_chip
         tokens = a["tokens"] * per_chip
         t = moe_a2a_s(tokens, a["top_k"], a["token_bytes"], ep, hw, a["phase"], a["mode"])["total_s"]

@@ -28,7 +28,7 @@ class Ctx:
 
     @property
     def dev(self) -> float:
-        return float(self.hw.kernels.devices_per_chip.si)
+        return float(self.hw.ranks_per_chip)
 
     def dispatch_bytes(self) -> float:
         """One dispatched token copy: quantised unless the GEMMs run in BF16."""

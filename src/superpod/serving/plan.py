@@ -5,7 +5,7 @@ A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. It is 
 so one call prices one plan or a grid of thousands (``grid`` builds an open grid, ``row``
 turns entry ``i`` into a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
 one rank, an Ascend 910C package is two (so CloudMatrix-Infer's EP320 is 160 NPUs); the
-cost functions convert to chips with the kernel profile's ``devices_per_chip``.
+cost functions convert to chips with the chip's ``ranks_per_chip``.
 
 * ``tp``: tensor parallelism of attention and dense layers (1 = DP attention);
 * ``ep``: expert parallelism (ranks the routed experts spread over);

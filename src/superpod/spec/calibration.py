@@ -66,7 +66,6 @@ class KernelProfile(BaseModel):
     name: str
     description: str
     chips: list[str]
-    devices_per_chip: Count
     gemm: GemmProfile
     attention: AttentionProfile
 
