@@ -40,7 +40,7 @@ def peak_basis(fmt: str) -> str:
 def default_global_batch(chips: float | None, seq_len: int | None = None) -> tuple[int, dict[str, Any]]:
     """``(sequences of seq_len tokens, policy record)``: the shared default batch on ``chips`` chips.
 
-    ``chips=None`` gives the cap (the batch held fixed at any size, as the scaling sweep does).
+    ``chips=None`` gives the cap (the largest batch the policy gives).
     """
     t = params.training()
     ref = int(t.seq_len.si)
