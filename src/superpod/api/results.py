@@ -304,7 +304,7 @@ class ScalingResult(Result):
 # ---------------------------------------------------------------------------- evidence
 
 class CompareResult(Results[Row]):
-    """``superpod compare``: one row of system totals per system (SI; ``*_bps`` in bits/s)."""
+    """``superpod compare``: one row of system totals per system (SI; ``*_bits_per_s`` in bits/s)."""
 
     def explain(self) -> str:
         """The basis of each total: count x per-chip value (source) [confidence]."""

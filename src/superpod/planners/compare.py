@@ -20,10 +20,14 @@ from superpod.spec.system import SizedSystem
 METRICS: dict[str, str | None] = {
     "chips": None, "nodes": None, "racks": None,
     "bf16_flops": "bf16_flops", "fp8_flops": "fp8_flops", "int8_flops": "int8_flops", "fp4_flops": "fp4_flops",
-    "hbm_bytes": "hbm_bytes", "hbm_Bps": "hbm_Bps", "scaleup_bps": "scaleup_Bps", "scaleout_bps": None,
+    "hbm_bytes": "hbm_bytes", "hbm_Bps": "hbm_Bps", "scaleup_bits_per_s": "scaleup_Bps", "scaleout_bits_per_s": None,
     "power_w": None, "bf16_flops_per_w": None, "fp8_flops_per_w": None, "fp4_flops_per_w": None,
     "hbm_bytes_per_w": None,
 }
+#: totals given in bits/s (network convention) -> the bytes/s total they are computed from
+BITS: dict[str, str] = {"scaleup_bits_per_s": "scaleup_Bps", "scaleout_bits_per_s": "scaleout_Bps"}
+#: older key names kept as aliases (same values): ``*_bps`` told bits from bytes by case only
+ALIASES: dict[str, str] = {"scaleup_bps": "scaleup_bits_per_s", "scaleout_bps": "scaleout_bits_per_s"}
 
 
 def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
@@ -38,13 +42,14 @@ def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
 
 
 def record(sized: SizedSystem) -> dict[str, Any]:
-    """One system's totals with JSON keys (SI; bandwidth keys ``*_bps`` are bits/s)."""
+    """One system's totals with JSON keys (SI; ``*_bits_per_s`` in bits/s, ``*_Bps`` in bytes/s)."""
     t = sized.totals()
     s = sized.system
     out: dict[str, Any] = {"name": s.name, "title": s.title, "kind": s.kind}
     for key in METRICS:
-        v = t[key.replace("_bps", "_Bps")] * 8 if key.endswith("_bps") else t[key]
+        v = t[BITS[key]] * 8 if key in BITS else t[key]
         out[key] = None if math.isnan(v) else v
+    _alias(out)
     out["scaleup_domain_chips"] = sized.scaleup_domain_chips()
     out["power_parts_w"] = sized.power_parts_w()
     out["basis"] = basis(sized)
@@ -75,8 +80,8 @@ def basis(sized: SizedSystem) -> dict[str, str]:
     tier = s.scaleout_tier
     if tier is not None:
         q = tier.bw_per_chip_Bps
-        out["scaleout_bps"] = f"{n:,} x {q.value:g} {q.unit} ({tier.name}: {q.source}) [{q.confidence}]"
-    return out
+        out["scaleout_bits_per_s"] = f"{n:,} x {q.value:g} {q.unit} ({tier.name}: {q.source}) [{q.confidence}]"
+    return _alias(out)
 
 
 def compare(refs: list[str], chips: int | None = None) -> list[dict[str, Any]]:
@@ -88,4 +93,13 @@ def compare(refs: list[str], chips: int | None = None) -> list[dict[str, Any]]:
             k: (r[k] / first[k] if r[k] is not None and first[k] not in (None, 0) else None)
             for k in METRICS
         }
+        _alias(r["ratio_to_first"])
     return records
+
+
+def _alias(d: dict[str, Any]) -> dict[str, Any]:
+    """Add the older key names (:data:`ALIASES`) beside the new ones, with the same values."""
+    for old, new in ALIASES.items():
+        if new in d:
+            d[old] = d[new]
+    return d

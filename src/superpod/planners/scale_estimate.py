@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from superpod.cost.hardware import Hardware
+from superpod.units import from_si
 from superpod.errors import InfeasiblePlanError, InvalidOptionError, NoFeasiblePlanError
 from superpod.planners.compare import parse_sized
 from superpod.planners.conventions import (AT_UTILISATION, MFU_BASIS, NAMEPLATE, default_global_batch, peak_basis,
@@ -130,7 +131,7 @@ def evaluate(model: Model, system: System, installed, job, tokens_per_s, mfu, bu
     time_to_train = tokens / useful
     run_s = opts.days * 86400.0 if opts.days is not None else time_to_train
     price, price_basis = co.price_usd_per_kwh(opts.electricity)
-    years = opts.amortisation_years if opts.amortisation_years is not None else co.amortisation.si / (365.25 * 86400)
+    years = opts.amortisation_years if opts.amortisation_years is not None else from_si(co.amortisation.si, "year")
     if years <= 0:
         raise InvalidOptionError(f"--amortisation-years must be > 0, got {years}")
     capex, capex_basis = capex_usd(system, installed, co, rec["spare_chips"], opts.capex_per_chip_usd)

@@ -115,7 +115,7 @@ def compare(o: CompareOptions, as_json: bool = JSON) -> None:
     """System totals side by side, with ratios to the first system and the basis of each number.
 
     JSON keys (SI, per direction): chips, nodes, racks, bf16_flops, fp8_flops, int8_flops, fp4_flops,
-    hbm_bytes, hbm_Bps (bytes/s), scaleup_bps and scaleout_bps (bits/s), power_w, *_per_w;
+    hbm_bytes, hbm_Bps (bytes/s), scaleup_bits_per_s and scaleout_bits_per_s (bits/s; old names scaleup_bps, scaleout_bps kept), power_w, *_per_w;
     ratio_to_first = this system / the first; basis = how each total was computed.
     """
     from superpod import api
@@ -133,7 +133,7 @@ def compare(o: CompareOptions, as_json: bool = JSON) -> None:
     c.print(table("System totals (dense peaks; bandwidth per direction)", cols, body))
     c.print("Basis (count x per-chip value, source [confidence]):", markup=False)
     for r in recs:
-        for key in ("bf16_flops", "hbm_bytes", "scaleup_bps", "power_w"):
+        for key in ("bf16_flops", "hbm_bytes", "scaleup_bits_per_s", "power_w"):
             c.print(f"  {r['name']} {key}: {r['basis'].get(key, '-')}", markup=False, highlight=False)
     c.print("Published claims on other bases: `superpod claims`.")
 
