@@ -131,18 +131,18 @@ class TrainOptions(Options):
     systems: list[str] = opt(help="One or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
     chips: Optional[int] = opt(None, "Chips to use on every system (default: the system's size).", unit="chips", ge=1)
     seq_len: int = opt(4096, "Tokens per sequence.", unit="tokens")
-    global_batch_tokens: Optional[int] = opt(None, "Tokens per optimizer step (default 4,194,304).", unit="tokens")
+    global_batch_tokens: Optional[int] = opt(None, "Tokens per optimizer step (default: the shared policy, clamp(chips / 4, 1,024, 15,360) 4K-token sequences, in tokens for another --seq-len; docs/conventions.md).", unit="tokens")
     global_batch: Optional[int] = opt(None, "Sequences per optimizer step (instead of --global-batch-tokens).",
                                       unit="sequences")
-    tp: Optional[int] = opt(None, "Tensor parallel degree (searched if left out).")
+    tp: Optional[int] = opt(None, "Tensor-parallel degree in ranks (searched if left out; on ascend-910c and tpu-ironwood a multiple of 2: --tp 2 is one package).", unit="ranks")
     sp: Optional[bool] = opt(None, "Megatron sequence parallelism inside the TP group.", flag="--sp/--no-sp")
-    pp: Optional[int] = opt(None, "Pipeline stages.")
+    pp: Optional[int] = opt(None, "Pipeline stages.", unit="ranks")
     vpp: Optional[int] = opt(None, "Virtual pipeline chunks per rank (interleaved schedule).")
     schedule: Optional[Schedule] = opt(None, "gpipe | 1f1b | interleaved | zero-bubble | dualpipe.")
-    dp: Optional[int] = opt(None, "Data-parallel replicas.")
+    dp: Optional[int] = opt(None, "Data-parallel replicas.", unit="ranks")
     zero: Optional[int] = opt(None, "ZeRO stage 0-3 over DP (1 = distributed optimizer).")
-    ep: Optional[int] = opt(None, "Expert-parallel degree (MoE).")
-    cp: Optional[int] = opt(None, "Context-parallel degree.")
+    ep: Optional[int] = opt(None, "Expert-parallel degree in ranks (MoE).", unit="ranks")
+    cp: Optional[int] = opt(None, "Context-parallel degree in ranks.", unit="ranks")
     micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
     recompute: Optional[Recompute] = opt(None, "none | selective | full.")
     precision: TrainPrecision = opt("bf16", "GEMM precision: bf16 | fp8.")
@@ -241,8 +241,8 @@ def _seq_len():
 
 
 def _global_batch():
-    return opt(None, "Sequences per step (default 15,360, DeepSeek-V3's largest; held fixed as chips grow).",
-               unit="sequences")
+    return opt(None, "Sequences per step (default: the shared policy, clamp(chips / 4, 1,024, 15,360) 4K-token "
+               "sequences, 15,360 being DeepSeek-V3's largest; docs/conventions.md).", unit="sequences")
 
 
 def _tokens():

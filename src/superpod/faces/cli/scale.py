@@ -22,6 +22,8 @@ def scale(o: ScaleOptions, as_json: bool = JSON) -> None:
     the largest chip count <= --chips that a plan can lay out; the rest idle as spares. JSON keys (SI):
     effective_flops, mfu, goodput, job_mtbf_s, interruptions_expected, checkpoint_interval_s, checkpoint_s,
     restart_s, power_w, power_breakdown_w, energy_j_per_token, cost_per_mtok, time_to_train_s, plan, placement.
+    power_w and energy_j_per_token are facility power (IT x PUE) at the job's utilisation; power_it_w and
+    energy_it_j_per_token are the IT figures (docs/conventions.md).
     """
     from superpod import api
     from superpod.faces.report.output import emit_json

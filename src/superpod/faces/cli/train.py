@@ -18,7 +18,9 @@ def train(o: TrainOptions, explain: bool = EXPLAIN, as_json: bool = JSON) -> Non
     Any parallel setting left out is searched over every valid combination. Metrics:
     step_s (one optimizer step), tokens_per_s (whole job), tokens_per_s_per_chip,
     tflops_per_chip (model FLOP/s per chip), mfu and hfu (vs dense BF16 peak),
-    memory_per_chip_bytes (worst pipeline stage), breakdown (seconds per step by cause).
+    memory_per_chip_bytes (worst pipeline stage), breakdown (seconds per step by cause),
+    chips and ranks (parallel degrees count ranks), power_it_w / power_facility_w and
+    tokens_per_s_per_kw (per nameplate IT kW; *_facility keys include the PUE).
     """
     from superpod import api
     from superpod.faces.report.output import emit_json
