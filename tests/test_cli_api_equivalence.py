@@ -61,3 +61,16 @@ def test_cli_json_is_api_to_dict(cli, name, tmp_path):
     api = res if isinstance(res, dict) else res.to_dict()
     assert json.loads(json.dumps(api)) == api  # JSON-safe as it is
     assert strip(now) == strip(api)
+
+
+def test_cli_json_is_api_to_dict_silicon(cli, tmp_path):
+    """``validate silicon FILE --json`` (exit 1 while outside the accuracy gate) equals the API's record."""
+    from superpod.planners.validation_silicon import default_file
+
+    lines = default_file().read_text().splitlines()
+    small = tmp_path / "runs.csv"
+    small.write_text("\n".join(lines[:1] + lines[1::97]) + "\n")
+    r = cli("validate", "silicon", str(small), "--json")
+    res = sp.validate_silicon(str(small))
+    assert r.exit_code == (0 if res.within_gate else 1), r.stderr
+    assert strip(json.loads(r.stdout)) == strip(res.to_dict())

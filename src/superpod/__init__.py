@@ -18,7 +18,7 @@ The functions are those of :mod:`superpod.api` (which imports the models lazily,
 __version__ = "0.1.0"
 
 from superpod.api import (calibration, chips, claims, compare, model, models, scale, scaling_curves, scenario, serve,
-                          show, simulate, system, systems, train, validate)
+                          show, simulate, system, systems, train, validate, validate_silicon)
 
 __all__ = ["calibration", "chips", "claims", "compare", "model", "models", "scale", "scaling_curves", "scenario", "serve",
-           "show", "simulate", "system", "systems", "train", "validate", "__version__"]
+           "show", "simulate", "system", "systems", "train", "validate", "validate_silicon", "__version__"]

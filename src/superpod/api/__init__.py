@@ -22,15 +22,15 @@ from superpod.api.options import (CompareOptions, Options, ScaleOptions, Scaling
 from superpod.api.base import Result, Results
 from superpod.api.results import (ClaimsResult, CompareResult, ModelSpec, Row, ScaleResult, ScalingResult,
                                   ScenarioResult, ServeFailure, ServePlan, ServeResult, ServeResults, SimulateResult,
-                                  SystemSpec, TrainPlan, TrainResult, TrainResults, ValidateResult)
+                                  SiliconResult, SystemSpec, TrainPlan, TrainResult, TrainResults, ValidateResult)
 from superpod.errors import SuperpodError
 
 __all__ = ["chips", "systems", "models", "show", "system", "model", "compare", "claims", "train", "serve",
-           "simulate", "scale", "scenario", "scaling_curves", "validate", "calibration",
+           "simulate", "scale", "scenario", "scaling_curves", "validate", "validate_silicon", "calibration",
            # the result types, for isinstance checks and documentation
            "Result", "Results", "Row", "SystemSpec", "ModelSpec", "TrainResult", "TrainResults", "ServeResult",
            "ServeFailure", "ServeResults", "SimulateResult", "ScaleResult", "ScenarioResult", "ScalingResult",
-           "CompareResult", "ClaimsResult", "ValidateResult", "TrainPlan", "ServePlan"]
+           "CompareResult", "ClaimsResult", "ValidateResult", "SiliconResult", "TrainPlan", "ServePlan"]
 
 
 def _documented(options: type[Options]) -> Callable:
@@ -119,10 +119,22 @@ def claims() -> ClaimsResult:
 
 @_documented(ValidateOptions)
 def validate(groups: str | Sequence[str] | None = None) -> ValidateResult:
-    """Predictions vs published measurements, per group, with MAPE (``superpod validate``)."""
+    """Predictions vs published measurements, per group, with MAPE (``superpod validate``);
+    ``validate("silicon")`` is :func:`validate_silicon` on the public file."""
     from superpod.planners.validate import validate as run
 
-    return ValidateResult(run(ValidateOptions.parse(groups=groups).groups))
+    chosen = ValidateOptions.parse(groups=groups).groups
+    if chosen == ["silicon"]:
+        return validate_silicon()
+    return ValidateResult(run(chosen))
+
+
+def validate_silicon(file: str | None = None) -> SiliconResult:
+    """Measured serving runs (``superpod validate silicon [FILE.csv]``): each row priced with its own
+    deployment; TTFT/TPOT error per row and MAPE per partition, against the accuracy gate."""
+    from superpod.planners.validation_silicon import validate_silicon as run
+
+    return SiliconResult(run(ValidateOptions.parse(file=file).file))
 
 
 def calibration() -> Results[Row]:

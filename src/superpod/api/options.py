@@ -392,6 +392,11 @@ class CompareOptions(Options):
 class ValidateOptions(Options):
     """``superpod validate`` / :func:`superpod.validate`."""
 
+    group: Optional[str] = opt(None, "training | serving | silicon (measured serving runs); default: training and "
+                                     "serving.", argument=True, metavar="GROUP")
+    file: Optional[str] = opt(None, "silicon only: a CSV of measured runs in AIConfigurator's silicon_sample.csv "
+                                    "format (default: the public file shipped with superpod).", argument=True,
+                              metavar="FILE.csv")
     groups: Optional[list[str]] = opt(None, "Only these groups (training, serving).", flag="--group")
 
     _as_list = field_validator("groups", mode="before")(_as_list)

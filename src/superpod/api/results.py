@@ -350,3 +350,29 @@ class ValidateResult(Result):
     def explain(self) -> str:
         return "\n".join(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
                          f"worst case {g['max_abs_error'] * 100:.1f}%" for g in self.record["groups"])
+
+
+class SiliconResult(Result):
+    """``superpod validate silicon``: measured serving runs priced with their own deployments."""
+
+    rows = Figure("rows", doc="per row: id, status (ok | unsupported | infeasible), reason, predicted and measured "
+                              "TTFT/TPOT in ms", kind=list)
+    partitions = Figure("partitions", doc="per (framework, gpu, model, mode, precision): rows, answered, ttft_mape, "
+                                          "tpot_mape", kind=list)
+    summary = Figure("summary", doc="rows, answered, ttft_mape, tpot_mape, answered_share, gate, within_gate", kind=dict)
+
+    @property
+    def within_gate(self) -> bool:
+        """TPOT and TTFT MAPE and the answered share within the accuracy gate."""
+        return bool(self.record["summary"]["within_gate"])
+
+    def to_frame(self):
+        """One row per measured run."""
+        return pandas().DataFrame(self.record["rows"])
+
+    def explain(self) -> str:
+        s, g = self.record["summary"], self.record["summary"]["gate"]
+        pct = lambda v: "-" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+        return (f"{s['answered']:,} of {s['rows']:,} rows answered ({pct(s['answered_share'])} of the supported models' "
+                f"rows; gate >= {g['answered_share'] * 100:.0f}%); TTFT MAPE {pct(s['ttft_mape'])} (gate <= "
+                f"{g['ttft_mape'] * 100:.0f}%), TPOT MAPE {pct(s['tpot_mape'])} (gate <= {g['tpot_mape'] * 100:.0f}%)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from superpod.api.options import CompareOptions, ValidateOptions
+from superpod.errors import InvalidOptionError
 from superpod.faces.cli.app import JSON, command
 from superpod.faces.cli.options import options_command
 
@@ -193,7 +194,11 @@ def validate(o: ValidateOptions, as_json: bool = JSON) -> None:
     from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    res = api.validate(o.groups)
+    if o.group == "silicon" or o.groups == ["silicon"]:
+        return _silicon(api.validate_silicon(o.file), as_json)
+    if o.file is not None:
+        raise InvalidOptionError(f"FILE ({o.file}) applies to the silicon group only: superpod validate silicon FILE.csv")
+    res = api.validate([o.group] if o.group else o.groups)
     out = res.record
     if as_json:
         emit_json(res)
@@ -212,6 +217,36 @@ def validate(o: ValidateOptions, as_json: bool = JSON) -> None:
             c.print(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
                     f"worst case {g['max_abs_error'] * 100:.1f}%{worst_target}: {verdict}", markup=False)
     if not res.within_target:
+        raise typer.Exit(1)
+
+
+def _silicon(res, as_json: bool) -> None:
+    """Print the silicon group: partitions with their MAPE, the worst rows, the gate verdict."""
+    from superpod.faces.report.output import console, emit_json, table
+
+    out = res.record
+    if as_json:
+        emit_json(res)
+    else:
+        pct = lambda v: "-" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+        body = [[p["framework"], p["gpu"], p["model"], p["mode"], p["precision"], f"{p['answered']}/{p['rows']}",
+                 pct(p["ttft_mape"]), pct(p["tpot_mape"])] for p in out["partitions"]]
+        c = console()
+        c.print(table(f"Validation: silicon ({out['file']})",
+                      ["framework", "gpu", "model", "mode", "precision", "answered", "TTFT MAPE", "TPOT MAPE"], body))
+        rows = {r["id"]: r for r in out["rows"]}
+        worst = [[i, f"{rows[i]['measured_ttft_ms']:,.1f}", f"{rows[i]['predicted_ttft_ms']:,.1f}",
+                  f"{rows[i]['measured_tpot_ms']:,.2f}", f"{rows[i]['predicted_tpot_ms']:,.2f}"] for i in out["worst"]]
+        c.print(table("Worst rows (ms)", ["id", "TTFT measured", "TTFT predicted", "TPOT measured", "TPOT predicted"], worst))
+        why: dict[str, int] = {}
+        for r in out["rows"]:
+            if r["status"] != "ok":
+                why[f"{r['status']}: {r['reason']}"] = why.get(f"{r['status']}: {r['reason']}", 0) + 1
+        for reason, n in sorted(why.items(), key=lambda kv: -kv[1])[:12]:
+            c.print(f"{n:5,} rows {reason}", markup=False)
+        verdict = "within gate" if res.within_gate else "OUTSIDE gate"
+        c.print(f"silicon: {res.explain()}: {verdict}", markup=False)
+    if not res.within_gate:
         raise typer.Exit(1)
 
 
