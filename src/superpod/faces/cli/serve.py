@@ -30,6 +30,12 @@ Parallel degrees count ranks: a GPU is one, an Ascend 910C package two (EP320 = 
 """
 
 
+def _chips(x: dict[str, Any]) -> str:
+    """``80`` or, where a package holds several ranks, ``80 (160 ranks)``."""
+    ranks = x.get("ranks", x["chips"])
+    return f"{x['chips']:,.0f}" + (f" ({ranks:,.0f} ranks)" if ranks != x["chips"] else "")
+
+
 def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if "prefill" in rec:
@@ -38,7 +44,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("prefill tok/s per TFLOPS", f"{p['tokens_per_s_per_tflops']:.2f}"),
                  ("prefill TTFT", f"{p['ttft_s'] * 1e3:,.0f} ms"),
                  ("prefill batch tokens per chip", f"{p['batch_tokens_per_chip']:,.0f}"),
-                 ("prefill instance chips", f"{p['chips']:,.0f}")]
+                 ("prefill instance chips", _chips(p))]
     if "decode" in rec:
         d = rec["decode"]
         rows += [("decode output tok/s per chip", f"{d['tokens_per_s_per_chip']:,.0f}"),
@@ -47,7 +53,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("decode batch per chip", f"{d['batch_per_chip']:,.0f} (memory holds {d['max_batch_per_chip']:,.0f})"),
                  ("decode KV per chip", f"{d['kv_bytes_per_chip'] / 1e9:,.1f} GB"),
                  ("decode weights per chip", f"{d['weight_bytes_per_chip'] / 1e9:,.1f} GB"),
-                 ("decode instance chips", f"{d['chips']:,.0f}")]
+                 ("decode instance chips", _chips(d))]
     if "both" in rec:
         b = rec["both"]
         rows += [("co-located output tok/s per chip", f"{b['output_tokens_per_s_per_chip']:,.0f}"),
@@ -63,7 +69,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
         if phase in rec and "tokens_per_s_per_system" in rec[phase]:
             x = rec[phase]
             rows += [(f"{label} tok/s, whole system", f"{x['tokens_per_s_per_system']:,.0f} ({rec['system_chips']:,} chips)"),
-                     (f"{label} tok/s per kW (all-in power)", f"{x['tokens_per_s_per_kw']:,.0f}"),
+                     (f"{label} tok/s per kW (IT power, nameplate)", f"{x['tokens_per_s_per_kw']:,.0f}"),
                      (f"{label} energy per token", f"{x['energy_j_per_token']:.3g} J")]
     pl = rec["plan"]
     rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MTP {pl['mtp_k']}"

@@ -39,7 +39,8 @@ def _print(results, explain: bool, top: int) -> None:
     c = console()
     cols = ["metric"] + [r["system"] for r in results]
     rows = [
-        ["chips", *[f"{r['chips']:,}" for r in results]],
+        ["chips (ranks)", *[f"{r['chips']:,}" + (f" ({r['ranks']:,} ranks)" if r.get("ranks", r["chips"]) != r["chips"] else "")
+                            for r in results]],
         ["plan", *[r.plan.text() for r in results]],
         ["step", *[f"{r['step_s']:.3g} s" for r in results]],
         ["tokens/s (job)", *[f"{r['tokens_per_s']:,.0f}" for r in results]],
