@@ -31,6 +31,7 @@ import silicon_b_fitlib as L  # noqa: E402
 class Nccl(L.Table):
     name = "nccl_perf"
     group_cols = ("op_name", "num_gpus")
+    ideal = dict(alpha_s=0.0, mid_s=0.0, mid_B=1.0, eta=1.0)
     shape_cols = ("nccl_dtype", "message_size", "bytes")
 
     def rows(self, root):
@@ -57,6 +58,7 @@ class Nccl(L.Table):
 class CustomAR(L.Table):
     name = "custom_allreduce_perf"
     group_cols = ("kernel_source", "num_gpus")
+    ideal = dict(launch_s=0.0, a1_s=0.0, eta1=1.0, a2_s=0.0, eta2=1.0)
     shape_cols = ("num_gpus", "message_size", "bytes")
 
     def rows(self, root):
@@ -81,6 +83,7 @@ class CustomAR(L.Table):
 class DeepEPLL(L.Table):
     name = "wideep_deepep_ll_perf"
     group_cols = ("kind",)
+    ideal = dict(alpha_s=0.0, eta=1.0, expert_Bps=1e30)
     shape_cols = ("hidden_size", "num_token", "num_topk", "num_experts")
 
     def rows(self, root):
@@ -110,6 +113,7 @@ class DeepEPLL(L.Table):
 class DeepEPNormal(L.Table):
     name = "wideep_deepep_normal_perf"
     group_cols = ("kind",)
+    ideal = dict(alpha_s=0.0, sm_Bps=1e30, eta=1.0, copies0=0.0)
     shape_cols = ("hidden_size", "num_token", "num_topk", "num_experts", "sms")
 
     def rows(self, root):
@@ -168,6 +172,10 @@ def main(argv=None):
                            f"holdout {a.holdout}, {level} fit on {', '.join(train)}", worst=a.worst)
                 summary.append((name, f"holdout {a.holdout} ({level})", m))
             continue
+        base = L.baseline(t, df)
+        summary.append((name, "plain roofline (catalog NVLink bw, no latency)", L.metrics(base, df.y_s)))
+        lat = {"alpha_s": 1e-5} if "alpha_s" in t.ideal else {"a1_s": 1e-5, "a2_s": 1e-5}
+        summary.append((name, "roofline + 10 us (AIConfigurator p2p_latency)", L.metrics(L.baseline(t, df, lat), df.y_s)))
         params = L.fit_table(t, df, gpus)
         for level, label in (("gpu", "per-GPU fit"), ("family", "per-fabric fit"), ("generic", "generic fit")):
             m = L.report(t, df, L.predict(t, df, params, level), f"{label} (in sample)",

@@ -200,6 +200,7 @@ class Table:
     group_cols: tuple = ()
     shape_cols: tuple = ()
     family = FABRIC  # GPU -> shared-parameter family (scale-up fabric or tensor-core generation)
+    ideal: dict = {}  # parameters of the plain roofline (no latency, efficiency 1): the baseline
     max_fit_rows = 0  # fit on at most this many rows per group and level (0: all)
 
     def rows(self, root):  # -> DataFrame with system, group cols, shape cols, y_s, source
@@ -262,6 +263,15 @@ def predict(t: Table, df, params, level="gpu"):
             idx = df.index.get_indexer(gg.index)
             pred[idx] = spec.fn(p, _X(gg, t.shape_cols), hw_columns(gg.system))
     return pred
+
+
+def baseline(t: Table, df, extra=None):
+    """Predictions of the plain roofline (t.ideal parameters, catalog peaks, nothing fitted)."""
+    params = {}
+    for key, _ in df.groupby(list(t.group_cols)):
+        key = key if isinstance(key, tuple) else (key,)
+        params[(key, "generic")] = dict(t.ideal, **(extra or {}))
+    return predict(t, df, params, "generic")
 
 
 def report(t: Table, df, pred, label, worst=5, out=print, by=None):
