@@ -280,8 +280,12 @@ def report(t: Table, df, pred, label, worst=5, out=print, by=None):
     for name, mask in t.ranges(df).items():
         mm = metrics(pred[mask.to_numpy()], df.y_s[mask])
         out(f"- serving range {name}: rows {mm['rows']}, MAPE {fmt_pct(mm['mape'])}, p90 {fmt_pct(mm['p90'])}")
-    out("\n| GPU | group | rows | MAPE | p90 |\n|---|---|---:|---:|---:|")
     d = df.assign(pred=pred, err=rel_err(pred, df.y_s))
+    out("\n| GPU | rows | MAPE | p90 |\n|---|---:|---:|---:|")
+    for gpu, g in d.groupby("system"):
+        mg = metrics(g.pred, g.y_s)
+        out(f"| {gpu} | {mg['rows']} | {fmt_pct(mg['mape'])} | {fmt_pct(mg['p90'])} |")
+    out("\n| GPU | group | rows | MAPE | p90 |\n|---|---|---:|---:|---:|")
     for (gpu, *key), g in d.groupby(["system", *(by or t.group_cols)]):
         mg = metrics(g.pred, g.y_s)
         out(f"| {gpu} | {'/'.join(map(str, key))} | {mg['rows']} | {fmt_pct(mg['mape'])} | {fmt_pct(mg['p90'])} |")
