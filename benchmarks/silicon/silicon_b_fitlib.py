@@ -301,12 +301,20 @@ def report(t: Table, df, pred, label, worst=5, out=print, by=None):
 
 def params_tables(t: Table, df, params) -> dict:
     out = {}
-    fw = sorted(df.framework.astype(str).unique())
-    ver = sorted(df.version.astype(str).unique())
+    fwv = {}
+    for k, g in df.groupby(list(t.group_cols)):
+        k = k if isinstance(k, tuple) else (k,)
+        fwv[tuple(k)] = (sorted(g.framework.astype(str).unique()), sorted(g.version.astype(str).unique()))
+    by_sys = {}
+    for k, v in df.groupby([*t.group_cols, "system"]).source.unique().items():
+        by_sys.setdefault(tuple(k[:-1]), {})[k[-1]] = set(v)
     for (key, level), p in params.items():
-        rows = df if level == "generic" else df[(df.system == level) | (df.system.map(t.family) == level)]
+        srcs = by_sys.get(tuple(key), {})
+        systems = [s for s in srcs if level in ("generic", s, t.family.get(s))]
+        sources = sorted(set().union(*(srcs[s] for s in systems)))
         kv = dict(p)
-        kv["source"] = f"AIConfigurator perf database, {t.name}: " + "; ".join(sorted(rows.source.unique()))
+        kv["source"] = f"AIConfigurator perf database, {t.name}: " + "; ".join(sources)
+        fw, ver = fwv.get(tuple(key), ([], []))
         kv["framework"] = ", ".join(fw)
         kv["version"] = ", ".join(ver)
         kv["confidence"] = "C"
