@@ -1,0 +1,122 @@
+"""A spec's points (the Cartesian product of its axes) and each point's row of results.
+
+A point is ``{name: value}`` for every fixed option and axis. Its row is the planner's JSON
+record flattened (``decode.tokens_per_s_per_chip`` -> column ``decode_tokens_per_s_per_chip``)
+plus every input (``chip.hbm_Bps`` -> ``chip_hbm_Bps``), the superpod version, the catalog
+hash (the catalog TOML bytes + the point's what-if overrides) and the point hash (the
+question, the point and the catalog hash): ``--resume`` skips a point whose hash is stored.
+A point the planner rejects (does not fit, no plan meets the SLO) keeps its inputs and
+carries the one-line reason in ``error``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from functools import lru_cache
+from typing import Any, Iterator
+
+from superpod import __version__
+from superpod.errors import SuperpodError
+from superpod.planners.sweep.options import call
+from superpod.planners.sweep.spec import Spec
+from superpod.spec.files import catalog_root
+from superpod.spec.whatif import ROOTS, overriding
+
+META = ("point_hash", "catalog_hash", "superpod_version", "question", "error")
+#: record keys left out of a row (lists of alternatives, run-time statistics)
+DROP = {"top", "search_seconds", "search_plans_per_s"}
+
+
+@lru_cache(maxsize=1)
+def catalog_bytes_hash() -> str:
+    """sha256 of every shipped catalog TOML file (path and bytes), in path order."""
+    h = hashlib.sha256()
+    root = catalog_root()
+    for p in sorted(root.rglob("*.toml")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def is_catalog_path(name: str) -> bool:
+    return "." in name and name.split(".")[0] in ROOTS
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def catalog_hash(point: dict[str, Any]) -> str:
+    over = {k: v for k, v in point.items() if is_catalog_path(k)}
+    return _digest([catalog_bytes_hash(), over]) if over else catalog_bytes_hash()[:32]
+
+
+def point_hash(question: str, point: dict[str, Any]) -> str:
+    return _digest([question, point, catalog_hash(point)])
+
+
+def points(spec: Spec) -> Iterator[dict[str, Any]]:
+    """Every point of the spec, axes varying in the order written (the last fastest)."""
+    names = list(spec.axes)
+    for combo in itertools.product(*spec.axes.values()):
+        yield {**spec.fixed, **dict(zip(names, combo))}
+
+
+def column(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts joined with ``_``; lists and other values as JSON strings."""
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        name = f"{prefix}{column(str(k))}"
+        if name in DROP:
+            continue
+        if isinstance(v, dict):
+            out.update(flatten(v, name + "_"))
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            out[name] = v
+        elif hasattr(v, "item"):  # numpy scalar
+            out[name] = v.item()
+        else:
+            out[name] = json.dumps(v, default=str)
+    return out
+
+
+def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
+    r: dict[str, Any] = {"point_hash": point_hash(question, point), "catalog_hash": catalog_hash(point),
+                         "superpod_version": __version__, "question": question, "error": error}
+    inputs = {column(k): v for k, v in point.items()}
+    r.update(inputs)
+    for k, v in flatten(record or {}).items():
+        if k in r:
+            if r[k] == v:
+                continue
+            k = f"result_{k}"
+        r[k] = v
+    return r
+
+
+def evaluate(question: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a chunk of points; points sharing what-if overrides share catalog loads."""
+    def over_key(p):
+        return json.dumps({k: v for k, v in p.items() if is_catalog_path(k)}, sort_keys=True, default=str)
+
+    rows: dict[int, dict[str, Any]] = {}
+    order = sorted(range(len(chunk)), key=lambda i: over_key(chunk[i]))
+    for _, group in itertools.groupby(order, key=lambda i: over_key(chunk[i])):
+        group = list(group)
+        p0 = chunk[group[0]]
+        with overriding({k: v for k, v in p0.items() if is_catalog_path(k)}):
+            for i in group:
+                p = chunk[i]
+                opts = {k: v for k, v in p.items() if not is_catalog_path(k)}
+                try:
+                    rec, err = call(question, opts), None
+                except SuperpodError as e:
+                    rec, err = None, str(e)
+                rows[i] = row(question, p, rec, err)
+    return [rows[i] for i in range(len(chunk))]
