@@ -105,7 +105,7 @@ def _ray(question, chunks, workers, address, sink):
         if address:
             ray.init(address=address, **kw)
         else:
-            ray.init(num_cpus=workers, **kw)
+            ray.init(num_cpus=workers, _node_ip_address="127.0.0.1", **kw)
         started = True
     try:
         task = ray.remote(max_retries=5)(_chunk_task)

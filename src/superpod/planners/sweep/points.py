@@ -17,12 +17,17 @@ import json
 from functools import lru_cache
 from typing import Any, Iterator
 
-from superpod import __version__
+from importlib.metadata import PackageNotFoundError, version
 from superpod.errors import SuperpodError
 from superpod.planners.sweep.options import call
 from superpod.planners.sweep.spec import Spec
 from superpod.spec.files import catalog_root
 from superpod.spec.whatif import ROOTS, overriding
+
+try:
+    __version__ = version("superpod")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "unknown"
 
 META = ("point_hash", "catalog_hash", "superpod_version", "question", "error")
 #: record keys left out of a row (lists of alternatives, run-time statistics)

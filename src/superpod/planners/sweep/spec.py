@@ -116,7 +116,8 @@ def _range(v: dict[str, Any]) -> list[float]:
         else:
             vals = list(np.linspace(start, stop, num))
     ints = all(isinstance(v[k], int) for k in ("start", "stop", "step") if k in v)
-    return [int(round(x)) if ints and float(x).is_integer() else float(x) for x in vals]
+    vals = [float(f"{float(x):.12g}") for x in vals]  # 2048.000000000001 -> 2048
+    return [int(x) if ints and x.is_integer() else x for x in vals]
 
 
 def _check_name(question: str, name: str, where: str, line: int) -> None:
@@ -147,7 +148,8 @@ def parse(text: str, where: str = "<spec>") -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise _error(where, int(m.group(1)) if m else 0, f"malformed TOML: {e}") from None
+        line = int(m.group(1)) if m else (len(text.splitlines()) if "end of document" in str(e) else 0)
+        raise _error(where, line, f"malformed TOML: {e}") from None
     lines = _Lines(text)
     for k in data:
         if k not in TOP_KEYS:
