@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from importlib.metadata import PackageNotFoundError, version
 from superpod.errors import SuperpodError
+from superpod.planners.sweep import fast
 from superpod.planners.sweep.options import call
 from superpod.planners.sweep.spec import Spec
 from superpod.spec.files import catalog_root
@@ -105,23 +106,37 @@ def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, err
     return r
 
 
-def evaluate(question: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of a chunk of points; points sharing what-if overrides share catalog loads."""
-    def over_key(p):
-        return json.dumps({k: v for k, v in p.items() if is_catalog_path(k)}, sort_keys=True, default=str)
+def _one(question: str, opts: dict[str, Any]) -> tuple[dict | None, str | None]:
+    try:
+        return call(question, opts), None
+    except SuperpodError as e:
+        return None, str(e)
 
-    rows: dict[int, dict[str, Any]] = {}
-    order = sorted(range(len(chunk)), key=lambda i: over_key(chunk[i]))
-    for _, group in itertools.groupby(order, key=lambda i: over_key(chunk[i])):
+
+def evaluate(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -> list[dict[str, Any]]:
+    """The rows of a chunk of points. Points sharing what-if overrides share catalog loads;
+    decode points sharing a deployment are priced in one stacked call (:mod:`.fast`) unless
+    ``stacked`` is false (one planner call per point, as the CLI makes)."""
+    def over_key(i):
+        return json.dumps({k: v for k, v in chunk[i].items() if is_catalog_path(k)}, sort_keys=True, default=str)
+
+    def opts(i):
+        return {k: v for k, v in chunk[i].items() if not is_catalog_path(k)}
+
+    results: dict[int, tuple[dict | None, str | None]] = {}
+    for _, group in itertools.groupby(sorted(range(len(chunk)), key=over_key), key=over_key):
         group = list(group)
-        p0 = chunk[group[0]]
-        with overriding({k: v for k, v in p0.items() if is_catalog_path(k)}):
-            for i in group:
-                p = chunk[i]
-                opts = {k: v for k, v in p.items() if not is_catalog_path(k)}
-                try:
-                    rec, err = call(question, opts), None
-                except SuperpodError as e:
-                    rec, err = None, str(e)
-                rows[i] = row(question, p, rec, err)
-    return [rows[i] for i in range(len(chunk))]
+        with overriding({k: v for k, v in chunk[group[0]].items() if is_catalog_path(k)}):
+            single = [i for i in group if not (stacked and fast.eligible(question, opts(i)))]
+            many = sorted(set(group) - set(single), key=lambda i: fast.group_key(opts(i)))
+            for _, same in itertools.groupby(many, key=lambda i: fast.group_key(opts(i))):
+                same = list(same)
+                shared = {k: v for k, v in opts(same[0]).items() if k not in fast.PER_POINT}
+                got = fast.evaluate_group(shared, [opts(i) for i in same]) if len(same) > 1 else None
+                if got is None:
+                    single += same
+                else:
+                    results.update(zip(same, got))
+            for i in single:
+                results[i] = _one(question, opts(i))
+    return [row(question, chunk[i], *results[i]) for i in range(len(chunk))]

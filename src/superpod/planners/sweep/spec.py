@@ -3,7 +3,7 @@
 ::
 
     question = "serve"          # serve | train | scale | scenario
-    batch = 32                  # points per chunk (optional)
+    batch = 256                 # points per chunk: a task, a write (optional)
     [fixed]
     model = "deepseek-r1"
     phase = "decode"
@@ -36,7 +36,7 @@ from superpod.spec.whatif import ROOTS
 
 TOP_KEYS = ("question", "fixed", "axes", "batch", "description")
 RANGE_KEYS = {"start", "stop", "step", "num", "log"}
-DEFAULT_BATCH = 32
+DEFAULT_BATCH = 256
 
 
 @dataclass(frozen=True)
