@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/sweep_speed.py [--points N] [--ray] [--workers 2] [--single]``.
 The grid is systems x models x input lengths x output lengths x TPOT targets (decode, batch
-searched under each target), the shape of issue 13's "1,000,000 serving points" sweep;
+searched under each target; ``--fixed-batch``: x batches per chip instead), the shape of issue 13's "1,000,000 serving points" sweep;
 ``--points`` trims the length axes to reach about N points, and the figure for 1,000,000
 is extrapolated from the measured rate. ``--single`` also times the one-call-per-point path
 (what ``superpod serve`` costs per point) on a sample.
@@ -24,13 +24,17 @@ MODELS = ["deepseek-r1", "qwen3-235b-a22b", "llama3-70b", "kimi-k2"]
 SLOS = [15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 100, 120, 150, 200, 300, 500]
 
 
-def spec_text(n_points: int, batch: int) -> str:
-    per_len = max(1, round((n_points / (len(SYSTEMS) * len(MODELS) * len(SLOS))) ** 0.5))
+BATCHES = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768]
+
+
+def spec_text(n_points: int, batch: int, fixed_batch: bool = False) -> str:
+    last = ("batch_per_chip", BATCHES) if fixed_batch else ("tpot_slo_ms", SLOS)
+    per_len = max(1, round((n_points / (len(SYSTEMS) * len(MODELS) * len(last[1]))) ** 0.5))
     inputs = [int(256 * 1.25 ** i) for i in range(per_len)]
     outputs = [int(128 * 1.25 ** i) for i in range(per_len)]
     return (f'question = "serve"\nbatch = {batch}\n[fixed]\nphase = "decode"\n[axes]\n'
             f"system = {SYSTEMS!r}\nmodel = {MODELS!r}\ninput_len = {inputs}\noutput_len = {outputs}\n"
-            f"tpot_slo_ms = {SLOS}\n").replace("'", '"')
+            f"{last[0]} = {last[1]}\n").replace("'", '"')
 
 
 def main() -> None:
@@ -39,9 +43,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ray", action="store_true", help="also run the same sweep on a local Ray cluster")
+    ap.add_argument("--fixed-batch", action="store_true",
+                    help="batch per chip as the last axis instead of the TPOT target (no batch search)")
     ap.add_argument("--single", action="store_true", help="also time one planner call per point on a sample")
     a = ap.parse_args()
-    spec = parse(spec_text(a.points, a.batch))
+    spec = parse(spec_text(a.points, a.batch, a.fixed_batch))
     print(f"{spec.size:,} points: {' x '.join(f'{len(v)} {k}' for k, v in spec.axes.items())}")
     if a.single:
         sample = list(points(spec))[:: max(spec.size // 200, 1)][:200]

@@ -105,15 +105,20 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
     for a, b in _chunks(len(fixed), plans_per_batch):
         idx = fixed[a:b]
         gr, valid, picked = grid_for(c, batch=[pts[i]["batch"] for i in idx], **g.grid_args)
+        one: dict[float, tuple] = {}  # each point's own grid (as serve builds it), by batch
+        for i in idx:
+            if pts[i]["batch"] not in one:
+                one[pts[i]["batch"]] = grid_for(c, batch=[pts[i]["batch"]], **g.grid_args)[:2]
         if len(idx) == 1:
-            res = _stacked(c, gr, np.asarray(pts[idx[0]]["ctx"]), False)
-            slices = [res]
+            slices = [_stacked(c, gr, np.asarray(pts[idx[0]]["ctx"]), False)]
         else:
             ax = gr.batch.shape.index(len(idx))
             res = _stacked(c, gr, np.asarray([pts[i]["ctx"] for i in idx]).reshape(gr.batch.shape), False)
-            slices = [{k: np.take(v, j, axis=ax) for k, v in res.items()} for j in range(len(idx))]
+            rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
+            res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
+            slices = [{k: v[j] for k, v in res.items()} for j in range(len(idx))]
         for j, i in enumerate(idx):
-            gp, validp, _ = grid_for(c, batch=[pts[i]["batch"]], **g.grid_args)
+            gp, validp = one[pts[i]["batch"]]
             out[i] = _best(g, gp, validp, slices[j], pts[i], picked, False)
     # points without one: a leading point axis over the coarse grid, then the integer refinement
     # (the coarse grid depends on the point only through its context: one evaluation per context)

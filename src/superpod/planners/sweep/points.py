@@ -70,6 +70,7 @@ def points(spec: Spec) -> Iterator[dict[str, Any]]:
         yield {**spec.fixed, **dict(zip(names, combo))}
 
 
+@lru_cache(maxsize=4096)
 def column(name: str) -> str:
     return name.replace(".", "_").replace("-", "_")
 
