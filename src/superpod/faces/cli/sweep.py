@@ -133,6 +133,13 @@ def plot_sweep(
         xs, ys = series.setdefault(cv, ([], []))
         xs.append(xv)
         ys.append(yv)
+    def order(k: str):
+        try:
+            return (0, float(k), k)
+        except ValueError:
+            return (1, 0.0, k)
+
+    series = {k: series[k] for k in sorted(series, key=order)}
     label = title or f"{y} vs {x}" + (f" by {color}" if color else "")
     if out.suffix == ".html":
         import plotly.graph_objects as go
