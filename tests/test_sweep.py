@@ -182,7 +182,8 @@ run(load(sys.argv[1]), sys.argv[2], resume=True, progress=progress)
 """
 
 
-def test_resume_after_kill_9_of_the_driver(tmp_path):
+@pytest.mark.parametrize("store", ["r.duckdb", "r.parquet"])
+def test_resume_after_kill_9_of_the_driver(tmp_path, store):
     p = spec_file(tmp_path, """\
         question = "serve"
         batch = 2
@@ -193,7 +194,7 @@ def test_resume_after_kill_9_of_the_driver(tmp_path):
         system = ["cloudmatrix384", "gb200-nvl72"]
         tpot_slo_ms = [20, 30, 40, 50, 60, 70, 80, 90, 100, 120]
         """)
-    out = tmp_path / "r.duckdb"
+    out = tmp_path / store
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(p), str(out)], stdout=subprocess.PIPE, text=True)
     for line in proc.stdout:
         if int(line.split()[0]) > 0:  # the first batch is stored: kill the driver mid-sweep
@@ -225,3 +226,23 @@ def test_query_and_plot(tmp_path):
                              "--y", "decode_tokens_per_s_per_kw", "--color", "system", "--out", str(tmp_path / f"p.{ext}")])
         assert res.exit_code == 0, res.output
         assert (tmp_path / f"p.{ext}").stat().st_size > 1000
+
+
+def test_local_process_pool_matches_one_process(tmp_path):
+    p = spec_file(tmp_path, """\
+        question = "serve"
+        batch = 3
+        [fixed]
+        model = "llama3-70b"
+        phase = "both"
+        [axes]
+        system = ["h200-cluster", "gb200-nvl72"]
+        input_len = [1024, 4096]
+        output_len = [256, 1024]
+        """)
+    run(load(p), tmp_path / "one.duckdb")
+    s = run(load(p), tmp_path / "two.parquet", workers=2)
+    assert s.written == 8
+    cols = "point_hash, both_output_tokens_per_s_per_chip, both_tpot_s, plan_tp, error"
+    assert (query(tmp_path / "one.duckdb", f"SELECT {cols} FROM results ORDER BY 1")[1] ==
+            query(tmp_path / "two.parquet", f"SELECT {cols} FROM results ORDER BY 1")[1])

@@ -113,11 +113,11 @@ class DuckStore:
 class ParquetStore:
     """A Parquet file built from atomically renamed part files; see the module docstring."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_done: bool = True):
         _need("pyarrow")
         self.path = path
         self.parts = path.with_name(path.name + ".parts")
-        self._done = self._read_done()
+        self._done = self._read_done() if read_done else set()
 
     def _files(self) -> list[Path]:
         parts = sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
@@ -186,12 +186,15 @@ def connect(path: str | Path):
     """A read-only DuckDB connection where ``results`` is the sweep's rows (a table or a Parquet view)."""
     duckdb = _need("duckdb")
     p = Path(path)
+    if p.suffix == ".parquet":  # the file and the parts of a sweep still running or interrupted
+        files = [str(f) for f in ParquetStore(p, read_done=False)._files()]
+        if not files:
+            raise SpecError(f"{path}: no such file")
+        con = duckdb.connect()
+        con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet({files!r}, union_by_name = true)")
+        return con
     if not p.exists():
         raise SpecError(f"{path}: no such file")
-    if p.suffix == ".parquet":
-        con = duckdb.connect()
-        con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{p}')")
-        return con
     try:
         return duckdb.connect(str(p), read_only=True)
     except duckdb.Error as e:
