@@ -117,9 +117,11 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
             rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
             res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
             slices = [{k: v[j] for k, v in res.items()} for j in range(len(idx))]
+            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx)
         for j, i in enumerate(idx):
-            gp, validp = one[pts[i]["batch"]]
-            out[i] = _best(g, gp, validp, slices[j], pts[i], picked, False)
+            if out[i] is None:  # the point's own best (one point, or one with no feasible plan)
+                gp, validp = one[pts[i]["batch"]]
+                out[i] = _best(g, gp, validp, slices[j], pts[i], picked, False)
     # points without one: a leading point axis over the coarse grid, then the integer refinement
     # (the coarse grid depends on the point only through its context: one evaluation per context)
     gc, valid, picked = g.coarse
@@ -136,6 +138,27 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
                 out[i] = _best(g, gc, valid, sliced, pts[i], picked, True)
     _refine(g, pts, [i for i in searched if isinstance(out[i], tuple)], out)
     return out
+
+
+def _pick_rows(pts, res, one, picked, out, idx) -> None:
+    """``best`` for the points of a stacked fixed-batch call at once (same masks, same argmax);
+    a point with no feasible plan is left unset (``best`` itself words its error)."""
+    n_pts = len(pts)
+    flat = {k: v.reshape(n_pts, -1) for k, v in res.items()}
+    grid0, valid0 = one[pts[0]["batch"]]  # the consistency mask depends on TP and EP only
+    fits = (flat["free_bytes"] >= 0) & np.broadcast_to(valid0, grid0.shape).ravel()
+    has = np.array([bool(p["tpot_s"]) for p in pts])
+    bound = np.array([p["tpot_s"] * (1 + 1e-9) if p["tpot_s"] else 0.0 for p in pts])
+    ok = fits & ((flat["tpot_s"] <= bound[:, None]) | ~has[:, None])
+    good = fits.any(axis=1) & ok.any(axis=1)
+    best_i = np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf), axis=1)
+    plans: dict[float, ServePlan] = {}
+    for j, (i, p) in enumerate(zip(idx, pts)):
+        if not good[j]:
+            continue
+        k = int(best_i[j])
+        plan = plans.get(p["batch"]) or plans.setdefault(p["batch"], one[p["batch"]][0].flat())
+        out[i] = (plan.row(k), {key: float(v[j, k]) for key, v in flat.items()}, picked, False)
 
 
 def _best(g: _Group, grid, valid, res, p, picked, refine):

@@ -79,12 +79,15 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts joined with ``_``; lists and other values as JSON strings."""
     out: dict[str, Any] = {}
     for k, v in record.items():
-        name = f"{prefix}{column(str(k))}"
+        name = prefix + column(str(k))
         if name in DROP:
             continue
-        if isinstance(v, dict):
+        t = type(v)
+        if t is float or t is int or t is str or t is bool or v is None:
+            out[name] = v
+        elif isinstance(v, dict):
             out.update(flatten(v, name + "_"))
-        elif v is None or isinstance(v, (bool, int, float, str)):
+        elif isinstance(v, (bool, int, float, str)):
             out[name] = v
         elif hasattr(v, "item"):  # numpy scalar
             out[name] = v.item()
