@@ -27,11 +27,9 @@ def _plot_app() -> typer.Typer:
 
 @command(help="""Run a design-space sweep: every point of SPEC.toml priced by the command its question names.
 
-SPEC.toml: question = "serve" | "train" | "scale" | "scenario"; [fixed] options; [axes] lists or ranges
-({start, stop, num[, log]} or {start, stop, step}) over the command's options (tpot_slo_ms for --tpot-slo-ms)
-and over catalog fields (chip.hbm_Bps, fabric.scaleup.bw_per_chip_Bps, reliability.components.network.interruptions;
-SI values or "x1.5" to multiply). One row per point goes to --out (DuckDB table `results`, or Parquet) with every
-input, every output metric, the plan, the superpod version and a catalog hash. See docs/sweeps.md.""")
+SPEC.toml: question = "serve" | "train" | "scale" | "scenario"; \\[fixed] options; \\[axes] lists or ranges ({start, stop, num[, log]} or {start, stop, step}) over the command's options (tpot_slo_ms for --tpot-slo-ms) and over catalog fields (chip.hbm_Bps, fabric.scaleup.bw_per_chip_Bps, reliability.components.network.interruptions; SI values, or "x1.5" to multiply the catalog's).
+
+One row per point goes to --out (the DuckDB table `results`, or a Parquet file) with every input, every output metric, the plan, the superpod version and a catalog hash; `superpod query` and `superpod plot sweep` read it. See docs/sweeps.md.""")
 def sweep(
     spec: Path = typer.Argument(..., help="The sweep spec (TOML)."),
     engine: str = typer.Option("local", "--engine", help="local (this machine) | ray (a local Ray cluster, or --address)."),
