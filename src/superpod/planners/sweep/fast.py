@@ -15,6 +15,7 @@ Other phases and questions take the one-call-per-point path.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -152,13 +153,25 @@ def _pick_rows(pts, res, one, picked, out, idx) -> None:
     ok = fits & ((flat["tpot_s"] <= bound[:, None]) | ~has[:, None])
     good = fits.any(axis=1) & ok.any(axis=1)
     best_i = np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf), axis=1)
-    plans: dict[float, ServePlan] = {}
+    plans: dict[float, dict[str, np.ndarray]] = {}
     for j, (i, p) in enumerate(zip(idx, pts)):
         if not good[j]:
             continue
         k = int(best_i[j])
-        plan = plans.get(p["batch"]) or plans.setdefault(p["batch"], one[p["batch"]][0].flat())
-        out[i] = (plan.row(k), {key: float(v[j, k]) for key, v in flat.items()}, picked, False)
+        if p["batch"] not in plans:
+            fp = one[p["batch"]][0].flat()
+            plans[p["batch"]] = {f.name: getattr(fp, f.name) for f in fields(fp)}
+        out[i] = (_row(plans[p["batch"]], k), {key: float(v[j, k]) for key, v in flat.items()}, picked, False)
+
+
+def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    """:meth:`ServePlan.row` of a flat plan, from its field arrays (same keys, order and types)."""
+    d = {name: float(arr[i]) for name, arr in flat_fields.items()}
+    for k in ("tp", "ep", "dp", "mtp_k"):
+        d[k] = int(d[k])
+    d["eplb"] = EPLB[int(d["eplb"])]
+    d["overlap"] = bool(d["overlap"])
+    return d
 
 
 def _best(g: _Group, grid, valid, res, p, picked, refine):

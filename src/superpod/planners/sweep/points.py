@@ -59,8 +59,8 @@ def catalog_hash(point: dict[str, Any]) -> str:
     return _digest([catalog_bytes_hash(), over]) if over else catalog_bytes_hash()[:32]
 
 
-def point_hash(question: str, point: dict[str, Any]) -> str:
-    return _digest([question, point, catalog_hash(point)])
+def point_hash(question: str, point: dict[str, Any], catalog: str | None = None) -> str:
+    return _digest([question, point, catalog or catalog_hash(point)])
 
 
 def points(spec: Spec) -> Iterator[dict[str, Any]]:
@@ -97,7 +97,8 @@ def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
-    r: dict[str, Any] = {"point_hash": point_hash(question, point), "catalog_hash": catalog_hash(point),
+    cat = catalog_hash(point)
+    r: dict[str, Any] = {"point_hash": point_hash(question, point, cat), "catalog_hash": cat,
                          "superpod_version": __version__, "question": question, "error": error}
     inputs = {column(k): v for k, v in point.items()}
     r.update(inputs)

@@ -40,18 +40,21 @@ def arrow_table(rows: list[dict[str, Any]]):
     cols = {}
     for n in names:
         vals = [r.get(n) for r in rows]
-        present = [v for v in vals if v is not None]
-        if not present:
+        kinds = set(map(type, vals)) - {type(None)}
+        if not kinds:
             if n in ALWAYS:
                 cols[n] = pa.array(vals, pa.string())
-            continue
-        if all(isinstance(v, bool) for v in present):
+        elif kinds <= {float, int}:
+            cols[n] = pa.array(vals, pa.float64())
+        elif kinds == {bool}:
             cols[n] = pa.array(vals, pa.bool_())
-        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-            cols[n] = pa.array([None if v is None else float(v) for v in vals], pa.float64())
-        else:
-            cols[n] = pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v) for v in vals],
-                               pa.string())
+        elif kinds == {str}:
+            cols[n] = pa.array(vals, pa.string())
+        else:  # mixed kinds (or numpy scalars): numbers as float64 when they all are, else strings
+            nums = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals if v is not None)
+            cols[n] = (pa.array([None if v is None else float(v) for v in vals], pa.float64()) if nums else
+                       pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v, default=str)
+                                 for v in vals], pa.string()))
     return pa.table(cols)
 
 
