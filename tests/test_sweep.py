@@ -246,3 +246,24 @@ def test_local_process_pool_matches_one_process(tmp_path):
     cols = "point_hash, both_output_tokens_per_s_per_chip, both_tpot_s, plan_tp, error"
     assert (query(tmp_path / "one.duckdb", f"SELECT {cols} FROM results ORDER BY 1")[1] ==
             query(tmp_path / "two.parquet", f"SELECT {cols} FROM results ORDER BY 1")[1])
+
+
+def test_train_and_scenario_questions(tmp_path):
+    p = spec_file(tmp_path, """\
+        question = "train"
+        [fixed]
+        model = "llama3-8b"
+        system = "dgx-h100-superpod"
+        chips = 64
+        [axes]
+        tp = [1, 2]
+        chip.bf16_flops = ["x1", "x2"]
+        """)
+    run(load(p), tmp_path / "t.duckdb")
+    _, rows = query(tmp_path / "t.duckdb", "SELECT tp, plan_tp, chip_bf16_flops, tokens_per_s, error FROM results ORDER BY 1, 3")
+    assert [r[0] for r in rows] == [r[1] for r in rows] == [1, 1, 2, 2] and all(r[4] is None for r in rows)
+    assert rows[1][3] > rows[0][3] and rows[3][3] > rows[2][3]  # twice the FLOP/s: more tokens/s
+    p = spec_file(tmp_path, 'question = "scenario"\n[fixed]\nfast = true\n[axes]\nrestart_s = [60, 600]\n', "s.toml")
+    run(load(p), tmp_path / "s.duckdb")
+    _, rows = query(tmp_path / "s.duckdb", "SELECT restart_s, scenario, json_array_length(builds) FROM results ORDER BY 1")
+    assert rows == [(60.0, "huaweiopolis", 3), (600.0, "huaweiopolis", 3)]
