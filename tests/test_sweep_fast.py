@@ -52,3 +52,14 @@ def test_stacked_rows_equal_one_call_per_point(text):
     for a, b in zip(stacked, single):
         assert a == b, {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
     assert any(r["error"] is None for r in stacked)
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_columns_equal_rows(text):
+    from superpod.planners.sweep.points import evaluate_columns
+
+    pts = list(points(parse(text)))
+    cols = evaluate_columns("serve", pts)
+    as_rows = [{k: v[i] for k, v in cols.items() if v[i] is not None} for i in range(len(pts))]
+    rows = [{k: v for k, v in r.items() if v is not None} for r in evaluate("serve", pts, stacked=False)]
+    assert as_rows == rows

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from superpod.errors import SpecError
 from superpod.planners.sweep import fast
-from superpod.planners.sweep.points import evaluate, is_catalog_path, point_hash, points
+from superpod.planners.sweep.points import evaluate_columns, is_catalog_path, point_hash, points
 from superpod.planners.sweep.spec import Spec
 from superpod.planners.sweep.store import open_store
 
@@ -73,18 +73,18 @@ def _chunk_task(question: str, chunk: list[dict[str, Any]]) -> list[dict[str, An
     if marker and not Path(marker).exists():
         Path(marker).write_text(str(os.getpid()))
         os.kill(os.getpid(), 9)
-    return evaluate(question, chunk)
+    return evaluate_columns(question, chunk)
 
 
 def _local(question, chunks, workers, sink):
     if workers <= 1:
         for c in chunks:
-            sink(evaluate(question, c))
+            sink(evaluate_columns(question, c))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         it, running = iter(chunks), set()
         for c in it:
-            running.add(pool.submit(evaluate, question, c))
+            running.add(pool.submit(evaluate_columns, question, c))
             if len(running) >= 2 * workers:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for f in done:
@@ -152,10 +152,10 @@ def run(spec: Spec, out: str | Path, engine: str = "local", address: str | None 
         if progress:
             progress(skipped, total)
 
-        def sink(rows):
+        def sink(cols):
             nonlocal written, errors
-            written += store.write(rows)
-            errors += sum(r["error"] is not None for r in rows)
+            written += store.write(cols)
+            errors += sum(e is not None for e in cols["error"])
             if progress:
                 progress(skipped + written, total)
 

@@ -111,18 +111,19 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
             if pts[i]["batch"] not in one:
                 one[pts[i]["batch"]] = grid_for(c, batch=[pts[i]["batch"]], **g.grid_args)[:2]
         if len(idx) == 1:
+            res = None
             slices = [_stacked(c, gr, np.asarray(pts[idx[0]]["ctx"]), False)]
         else:
             ax = gr.batch.shape.index(len(idx))
             res = _stacked(c, gr, np.asarray([pts[i]["ctx"] for i in idx]).reshape(gr.batch.shape), False)
             rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
             res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
-            slices = [{k: v[j] for k, v in res.items()} for j in range(len(idx))]
             _pick_rows([pts[i] for i in idx], res, one, picked, out, idx)
         for j, i in enumerate(idx):
             if out[i] is None:  # the point's own best (one point, or one with no feasible plan)
                 gp, validp = one[pts[i]["batch"]]
-                out[i] = _best(g, gp, validp, slices[j], pts[i], picked, False)
+                sliced = slices[0] if res is None else {k: v[j] for k, v in res.items()}
+                out[i] = _best(g, gp, validp, sliced, pts[i], picked, False)
     # points without one: a leading point axis over the coarse grid, then the integer refinement
     # (the coarse grid depends on the point only through its context: one evaluation per context)
     gc, valid, picked = g.coarse

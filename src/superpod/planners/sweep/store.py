@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from superpod.errors import SpecError
 
@@ -30,16 +30,25 @@ def _need(module: str):
         raise SpecError(f"sweep stores need {module}: pip install 'superpod[sweep]'") from None
 
 
-def arrow_table(rows: list[dict[str, Any]]):
-    """Rows -> a pyarrow table: numbers as float64, booleans as bool, the rest as strings.
-    A column with no value in this batch is left out (it stays NULL)."""
-    pa = _need("pyarrow")
+Batch = Union[list[dict[str, Any]], dict[str, list]]  # rows, or columns (name -> one value per row)
+
+
+def columns_of(batch: Batch) -> dict[str, list]:
+    """A batch as columns (rows: every key of any row, None where a row has none)."""
+    if isinstance(batch, dict):
+        return batch
     names: dict[str, None] = {}
-    for r in rows:
+    for r in batch:
         names.update(dict.fromkeys(r))
+    return {n: [r.get(n) for r in batch] for n in names}
+
+
+def arrow_table(batch: Batch):
+    """Rows or columns -> a pyarrow table: numbers as float64, booleans as bool, the rest as
+    strings. A column with no value in this batch is left out (it stays NULL)."""
+    pa = _need("pyarrow")
     cols = {}
-    for n in names:
-        vals = [r.get(n) for r in rows]
+    for n, vals in columns_of(batch).items():
         kinds = set(map(type, vals)) - {type(None)}
         if not kinds:
             if n in ALWAYS:
@@ -80,8 +89,8 @@ class DuckStore:
     def count(self) -> int:
         return self.con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] if self.columns else 0
 
-    def write(self, rows: list[dict[str, Any]]) -> int:
-        if not rows:
+    def write(self, rows: Batch) -> int:
+        if not len(rows):
             return 0
         batch = arrow_table(rows)
         self.con.register("batch", batch)
@@ -140,16 +149,18 @@ class ParquetStore:
     def count(self) -> int:
         return len(self._done)
 
-    def write(self, rows: list[dict[str, Any]]) -> int:
+    def write(self, rows: Batch) -> int:
         import pyarrow.parquet as pq
 
-        fresh, seen = [], set()
-        for r in rows:
-            if r["point_hash"] not in self._done and r["point_hash"] not in seen:
-                fresh.append(r)
-                seen.add(r["point_hash"])
-        if not fresh:
+        cols = columns_of(rows)
+        keep, seen = [], set()
+        for i, h in enumerate(cols.get("point_hash", [])):
+            if h not in self._done and h not in seen:
+                keep.append(i)
+                seen.add(h)
+        if not keep:
             return 0
+        fresh = {n: [v[i] for i in keep] for n, v in cols.items()}
         self.parts.mkdir(exist_ok=True)
         n = len(list(self.parts.glob("part-*.parquet")))
         final = self.parts / f"part-{n:08d}-{os.getpid()}.parquet"
@@ -157,7 +168,7 @@ class ParquetStore:
         pq.write_table(arrow_table(fresh), tmp)
         os.replace(tmp, final)
         self._done |= seen
-        return len(fresh)
+        return len(keep)
 
     def close(self) -> None:
         """Merge the parts (and an earlier file) into ``path``."""
