@@ -75,7 +75,10 @@ def current() -> Overrides:
 
 def active(root: str) -> Overrides:
     """The overrides under ``root`` with the root stripped (``hbm_Bps`` for ``chip.hbm_Bps``)."""
-    return tuple((p.split(".", 1)[1], v) for p, v in _ACTIVE.get() if p.split(".", 1)[0] == root)
+    over = _ACTIVE.get()
+    if not over:
+        return ()
+    return tuple((p.split(".", 1)[1], v) for p, v in over if p.split(".", 1)[0] == root)
 
 
 def _unit_for(key: str) -> str:

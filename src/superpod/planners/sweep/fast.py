@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SuperpodError
-from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _system_totals, _tflops
+from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _tflops
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.context import make_ctx
+from superpod.spec.catalog import load_system
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import EPLB, ServePlan, Workload
 
@@ -77,6 +78,10 @@ class _Group:
         self.grid_args = dict(tp=tp, ep=ep, pool_ranks=self.pool_chips * c.dev, overlap=kw.get("overlap"),
                               mtp_k=self.k, mtp_accept=self.acc, eplb=self.eplb)
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
+        self.tflops = _tflops(c)
+        sized = load_system(self.system).at(self.chips)  # as serve's _system_totals sizes it
+        self.n_chips, self.power_w = sized.n_chips, sum(sized.power_parts_w().values())
+        self.per_chip_w = self.power_w / sized.n_chips
 
     def instance_chips(self, row) -> float:
         c = self.c
@@ -230,7 +235,7 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
     picked = set(p_searched) | ({"batch"} if refine else set())
     out["decode"] = {
         "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
-        "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
+        "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / g.tflops,
         "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
         "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
         "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
@@ -246,7 +251,12 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
         "assumed": list(g.assumed),
     }
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
-    _system_totals(out, g.system, g.chips)
+    # serve's _system_totals, with the sized system's figures read once per group
+    out["system_chips"], out["system_power_w"] = g.n_chips, g.power_w
+    rate = out["decode"]["tokens_per_s_per_chip"]
+    out["decode"]["tokens_per_s_per_system"] = rate * g.n_chips
+    out["decode"]["tokens_per_s_per_kw"] = rate / (g.per_chip_w / 1e3)
+    out["decode"]["energy_j_per_token"] = g.per_chip_w / rate if rate > 0 else float("inf")
     return out
 
 
