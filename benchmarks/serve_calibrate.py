@@ -1,4 +1,4 @@
-"""Re-fit the end-to-end serving factors of ``catalog/calibration/serving.toml``.
+"""Re-fit the end-to-end serving factors of ``catalog/calibration/frameworks/serving.toml``.
 
 Each factor is fitted on ONE source, named in the TOML:
 

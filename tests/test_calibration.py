@@ -47,3 +47,21 @@ def test_default_profiles_exist():
     assert kernel_profile("tpu-v5p").name == "default"
     assert kernel_profile("h800").name == "hopper"
     assert comm_profile("no-such-fabric").name == "default"
+
+
+def test_calibration_folders_say_what_a_file_is():
+    """Every calibration file sits in the folder of its kind and loads as that kind."""
+    from superpod.serving.framework import frameworks as serving_frameworks
+    from superpod.spec.calibration import message_layout, training_algorithms
+    from superpod.spec.files import catalog_root
+    from superpod.training.framework import frameworks as training_frameworks
+
+    root = catalog_root() / "calibration"
+    kinds = {p.parent.name for p in root.rglob("*.toml")}
+    assert kinds == {"kernels", "comm", "algorithms", "frameworks", "anchors"}, kinds
+    assert not list(root.glob("*.toml")), "a calibration file outside the kind folders"
+    assert len(kernel_profiles()) == len(list((root / "kernels").glob("*.toml")))
+    assert comm_profiles() and training_frameworks() and serving_frameworks()
+    d = message_layout().dispatch
+    assert 7168 + 7168 / d.scale_group.si * d.scale_bytes.si + d.header_bytes.si == 7408  # DeepEP's V3 message
+    assert training_algorithms().attention["flash"].backward_factor.si == 2.5

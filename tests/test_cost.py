@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from superpod.cost.comm import collective_s, moe_a2a_s, p2p_s
 from superpod.cost.compute import attention_s, gemm_s
 from superpod.cost.hardware import Hardware
-from superpod.cost.layers import exact_forward_flops_per_token, model_flops_per_token
+from superpod.cost.layers import attention_flops_per_token, gemms, model_flops_per_token
 from superpod.cost.plan import TrainPlan
 from superpod.errors import UnsupportedPrecisionError
 from superpod.spec import load_chip, load_system
@@ -19,6 +19,19 @@ from superpod.training.step import step
 
 H800 = Hardware.of_chip(load_chip("h800"))
 H800_CLUSTER = Hardware.of(load_system("h800-cluster").at(256))
+
+
+def exact_forward_flops_per_token(model, seq_len):
+    """Forward FLOPs per token from the operator list (a check of 6N; not used by the estimators) (GEMMs, routed experts, LM head, attention)."""
+    total = 0.0
+    for moe_layer, count in ((False, model.dense_layers), (True, model.moe_layers)):
+        if count:
+            total += count * sum(2.0 * g.k * g.n for g in gemms(model, moe_layer))
+    if model.moe is not None:
+        mats = 3 if model.activation == "swiglu" else 2
+        total += model.moe_layers * model.moe.top_k * 2.0 * mats * model.hidden * model.moe.expert_ffn
+    total += 2.0 * model.hidden * model.vocab
+    return total + model.layers * attention_flops_per_token(model, np.asarray(seq_len, dtype=float) / 2)
 
 
 @pytest.mark.parametrize("name", ["llama3-8b", "llama3-70b", "llama3-405b", "qwen3-32b", "gpt3-175b"])

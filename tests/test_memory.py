@@ -30,11 +30,8 @@ from superpod.cost.memory import (
     PARTS,
     activation_bytes_per_layer,
     inflight_microbatches,
-    kv_bytes_per_sequence,
     kv_bytes_per_token,
     kv_bytes_per_token_per_layer,
-    max_decode_batch,
-    memory_overflow_bytes,
     training_memory,
     training_state_bytes,
     weight_bytes_per_chip,
@@ -236,17 +233,10 @@ def test_kv_bytes_per_token():
     np.testing.assert_array_equal(kv_bytes_per_token_per_layer(v3, 2, np.array([1, 8, 32])), 1152)  # MLA: not TP-sharded
     np.testing.assert_array_equal(kv_bytes_per_token_per_layer(llama, 2, np.array([1, 8, 16])), [4096, 512, 512])
     assert _one(kv_bytes_per_token(v3, 656 / 576)) == pytest.approx(40_016)  # FlashMLA FP8 layout
-    assert _one(kv_bytes_per_sequence(llama, 1000, 2, 8, layers=63, page_tokens=64)) == 1024 * 63 * 512
+    from superpod.serving.plan import kv_element_bytes
 
-
-def test_decode_batch_and_overflow():
-    cap, w = 80e9, 20e9
-    kv = 4096 * 70_272.0
-    got = max_decode_batch(cap, w, kv, 2e9, 0.1)
-    assert _one(got) == math.floor((0.9 * 80e9 - 20e9 - 2e9) / kv)
-    np.testing.assert_array_equal(max_decode_batch(np.array([10e9, 80e9]), 20e9, kv, 0, 0.1)[0], 0)
-    assert got.dtype == np.int64
-    np.testing.assert_array_equal(memory_overflow_bytes(np.array([90e9, 70e9]), 80e9), [10e9, -10e9])
+    assert kv_element_bytes(v3, "fp8") * 576 == pytest.approx(656)  # derived from the MLA dims
+    assert kv_element_bytes(llama, "fp8") == 1.0
 
 
 # ---- vectorised = scalar; properties ------------------------------------------------------

@@ -143,14 +143,3 @@ def test_decode_properties(cm, b, db, ctx, ep, k, a, ov):
     assert step[1] >= step[0] * (1 - 1e-12)  # a bigger batch never takes less time per step
     tps = np.ravel(r["tokens_per_step"])
     assert 1.0 <= tps[0] <= k + 1
-
-
-def test_slo_largest_batch_and_error(cm):
-    from superpod.errors import InfeasiblePlanError
-    from superpod.planners.serve_slo import largest_batch
-
-    row = dict(tp=1, ep=320, mtp_k=1, mtp_accept=0.7, eplb="balanced", overlap=True)
-    b, r = largest_batch(cm, row, 4096, 0.05)
-    assert float(r["tpot_s"]) <= 0.05 and b > 1
-    with pytest.raises(InfeasiblePlanError, match="best reachable"):
-        largest_batch(cm, row, 4096, 0.001)

@@ -11,7 +11,8 @@ from superpod.planners.train_search import search
 from superpod.planners.validate import run_group
 from superpod.spec import load_system
 from superpod.spec.catalog import load_model
-from superpod.training.schedules import DUALPIPE, GPIPE, INTERLEAVED, ONE_F_ONE_B, ZERO_BUBBLE, bubble_s
+from superpod.cost.plan import DUALPIPE, GPIPE, INTERLEAVED, ONE_F_ONE_B, ZERO_BUBBLE
+from superpod.training.schedules import bubble_s
 
 
 @pytest.mark.parametrize("p,m,v", [(2, 8, 1), (8, 32, 1), (16, 64, 2), (8, 8, 4)])

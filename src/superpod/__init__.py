@@ -1,24 +1,24 @@
 """superpod: how much useful work does a whole AI compute system deliver?
 
-The Python API mirrors the command line; results are plain dicts in SI units::
+The Python API mirrors the command line; each call returns a typed, frozen result
+(``.to_dict()`` is the command's ``--json``, ``.to_frame()`` a pandas DataFrame,
+``.explain()`` where the numbers come from), in SI units::
 
-    import superpod
-    superpod.compare(["cloudmatrix384", "gb200-nvl72"])
-    superpod.claims()
-    superpod.train("deepseek-v3", "cloudmatrix384")
-    superpod.serve("deepseek-r1", "cloudmatrix384", phase="decode", tpot_slo_s=0.05)
+    import superpod as sp
+    sp.compare(["cloudmatrix384", "gb200-nvl72"]).to_frame()
+    sp.train("deepseek-v3", "cloudmatrix384").mfu
+    sp.serve("deepseek-r1", "cloudmatrix384", phase="decode", tpot_slo_s=0.05).tokens_per_s_per_chip
+    sp.system("gb200-nvl72@72").totals
+
+The functions are those of :mod:`superpod.api` (which imports the models lazily, so
+``import superpod`` stays light).
 """
 
-from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = {"chips", "systems", "models", "show", "compare", "claims", "train", "serve", "validate"}
+from superpod.api import (calibration, chips, claims, compare, model, models, scale, scaling_curves, scenario, serve,
+                          show, simulate, system, systems, train, validate, validate_silicon)
 
-
-def __getattr__(name: str):
-    if name in _API:
-        from superpod import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'superpod' has no attribute {name!r}")
+__all__ = ["calibration", "chips", "claims", "compare", "model", "models", "scale", "scaling_curves", "scenario", "serve",
+           "show", "simulate", "system", "systems", "train", "validate", "validate_silicon", "__version__"]

@@ -3,6 +3,17 @@
 Every error a user can cause (an unknown name, a malformed file, an impossible plan)
 is a ``SuperpodError``; the CLI prints its message on one line and exits with code 2.
 Anything else is a bug and keeps its traceback.
+
+Each kind of "no result" has its own type (docs/conventions.md, "Errors"), a subclass of
+the class it was raised as before, so ``except InfeasiblePlanError`` keeps catching them:
+
+=========================  =========================================================
+``DoesNotFitError``        the model, its KV cache or its activations do not fit in memory
+``NoFeasiblePlanError``    a plan search found no plan that obeys the layout rules
+``SloUnreachableError``    no batch / plan meets a TTFT or TPOT target
+``UnsupportedFeatureError`` something superpod cannot express (an architecture, an activation)
+``InvalidOptionError``     an option value superpod does not accept (also a ``ValueError``)
+=========================  =========================================================
 """
 
 from __future__ import annotations
@@ -25,4 +36,28 @@ class UnsupportedPrecisionError(SuperpodError):
 
 
 class InfeasiblePlanError(SuperpodError):
-    """A plan that cannot run: bad divisibility, too little memory, unmet SLO."""
+    """A plan that cannot run: bad divisibility, too little memory, unmet SLO (see the subclasses)."""
+
+
+class DoesNotFitError(InfeasiblePlanError):
+    """Weights, KV cache, activations or optimizer state do not fit in the chips' memory."""
+
+
+class NoFeasiblePlanError(InfeasiblePlanError):
+    """A plan search found nothing: no candidate obeys the layout rules (divisibility, degrees)."""
+
+
+class SloUnreachableError(InfeasiblePlanError):
+    """A TTFT or TPOT target that no batch or plan meets; the message gives the best reachable."""
+
+
+class UnsupportedFeatureError(SpecError):
+    """Something superpod cannot express (a model architecture, an activation, a feature)."""
+
+
+class InvalidOptionError(InfeasiblePlanError, ValueError):
+    """An option value superpod does not accept: out of range, unknown choice, wrong multiple.
+
+    Subclasses ``InfeasiblePlanError`` (what bad options were raised as before) and
+    ``ValueError``. No unknown option value is ever replaced by a default.
+    """

@@ -24,6 +24,7 @@ COMMANDS: dict[str, list[str]] = {
     "scenario": ["scenario", "huaweiopolis", "--json"],
     "scale": ["scale", "deepseek-v3", "atlas950-supercluster", "--json"],
     "serve-pd": ["serve", "deepseek-r1", "cloudmatrix384", "--phase", "pd", "--json"],
+    "validate-silicon": ["validate", "silicon", "--json"],
     "serve-both": ["serve", "llama3-70b", "h200-cluster", "--chips", "8", "--phase", "both", "--json"],
 }
 
@@ -44,7 +45,7 @@ def run(name: str) -> object:
     from superpod.faces.cli import app
 
     res = CliRunner().invoke(app, COMMANDS[name])
-    if res.exit_code != 0:
+    if res.exit_code != 0 and not (name == "validate-silicon" and res.exit_code == 1):  # 1: outside the gate
         raise RuntimeError(f"{name}: exit {res.exit_code}: {res.output[-2000:]}")
     return strip(json.loads(res.stdout))
 

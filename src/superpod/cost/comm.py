@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from superpod.cost.hardware import Hardware, Tier
+from superpod.cost.hardware import BYTES, Hardware, Tier
+from superpod.spec.calibration import message_layout
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all")
 
@@ -126,8 +127,24 @@ def moe_a2a_s(tokens, top_k, token_bytes, ep, hw: Hardware, phase: str, mode: st
     for t, mk in zip(hw.tiers, m):
         curve = getattr(t.comm, f"a2a_{mode}_{phase}")
         outermost = (mk > prev) & (mk >= ep)  # the tier whose domain first holds the whole group
-        tt = t.latency_s + S * t.hops / (curve(ep * hw.kernels.devices_per_chip.si) * t.bw_Bps)
+        tt = t.latency_s + S * t.hops / (curve(ep * hw.ranks_per_chip) * t.bw_Bps)
         parts[f"{t.name}_s"] = np.where(outermost, tt, 0.0)
         total = total + parts[f"{t.name}_s"]
         prev = np.maximum(prev, mk)
     return {"total_s": total, **parts}
+
+
+def dispatch_token_bytes(hidden: int, quantised) -> np.ndarray:
+    """Bytes of one token copy in an MoE dispatch (``comm/messages.toml``, formulas.md 3.4).
+
+    ``quantised`` (bool or 0/1 array): one byte per hidden element, an FP32 scale per
+    group of 128 and DeepEP's 16-byte header (7,408 B for h = 7,168); else BF16, ``2h``.
+    """
+    d = message_layout().dispatch
+    q = hidden * BYTES[d.quantised_dtype] + hidden / d.scale_group.si * d.scale_bytes.si + d.header_bytes.si
+    return np.where(np.asarray(quantised, dtype=bool), q, hidden * BYTES[d.plain_dtype])
+
+
+def combine_token_bytes(hidden: int) -> float:
+    """Bytes of one token copy in an MoE combine (BF16: 14,336 B for h = 7,168)."""
+    return hidden * BYTES[message_layout().combine.dtype]

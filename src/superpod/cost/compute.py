@@ -28,7 +28,7 @@ class OpTime(NamedTuple):
 
 
 def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str = "dense",
-           weight_bytes: float | None = None, out_bytes: float = 2.0) -> OpTime:
+           weight_bytes: float | None = None, out_bytes: float = BYTES["bf16"]) -> OpTime:
     """Time of ``groups`` GEMMs (m x k) . (k x n) on one chip.
 
     FLOPs 2mnk per group; bytes m*k (activations) + k*n (weights) + m*n (output), in the

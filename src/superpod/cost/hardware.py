@@ -48,6 +48,7 @@ class Hardware:
     tiers: tuple[Tier, ...]
     scaleup_domain: float
     kernels: KernelProfile = field(repr=False)
+    ranks_per_chip: int = 1  # devices a framework addresses per package (a 910C holds two)
 
     @classmethod
     def of(cls, sized: SizedSystem) -> "Hardware":
@@ -77,6 +78,7 @@ class Hardware:
             tiers=tiers,
             scaleup_domain=min(s.scaleup_domain, sized.n_chips),
             kernels=kernel_profile(chip.name),
+            ranks_per_chip=chip.ranks,
         )
 
     @classmethod
@@ -92,15 +94,18 @@ class Hardware:
             tiers=(),
             scaleup_domain=1,
             kernels=kernel_profile(chip.name),
+            ranks_per_chip=chip.ranks,
         )
 
-    def peak(self, precision: str) -> float:
-        """Dense peak FLOP/s in ``precision``; a clear error if the chip lacks it."""
+    def peak(self, precision: str, fix: str | None = None) -> float:
+        """Dense peak FLOP/s in ``precision``; the one precision check: a chip without such
+        units raises :class:`UnsupportedPrecisionError` saying what it supports (or ``fix``)."""
         try:
             return self.peak_flops[precision]
         except KeyError:
+            where = self.chip if self.name == self.chip else f"{self.chip} ({self.name})"
             raise UnsupportedPrecisionError(
-                f"{self.chip} has no {precision} units; it supports {', '.join(self.peak_flops)}"
+                f"{where} has no {precision} units; {fix or 'it supports ' + ', '.join(self.peak_flops)}"
             ) from None
 
     def scaled(self, *, peak: float = 1.0, hbm_Bps: float = 1.0, fabric_Bps: float = 1.0, latency: float = 1.0) -> "Hardware":

@@ -5,6 +5,11 @@ tensor parallelism splits it (``col`` splits N, ``row`` splits K, ``none`` repli
 :func:`layer_forward_s` prices one layer's forward pass on one chip for ``tokens`` (array)
 tokens under TP ``tp`` and EP ``ep``; :func:`model_flops_per_token` is the model-FLOP
 count MFU uses. Everything broadcasts over plan arrays.
+
+The pieces are the one layer pricer of both workloads: training (:func:`layer_train_s`)
+and serving (:mod:`superpod.serving.forward`) call the same :func:`gemm_times`,
+:func:`experts_s`, :func:`elementwise_s`, :func:`attention_io_bytes` and
+:func:`head_forward_s`, each with its own token counts and formats.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from superpod.spec.model import Model
+from superpod.cost.arrays import floats
 from superpod.cost.compute import attention_s, gemm_s, stream_s
 from superpod.cost.hardware import BYTES, Hardware
+from superpod.spec.calibration import training_algorithms
+from superpod.spec.model import Model
 
 
 @dataclass(frozen=True)
@@ -82,28 +89,61 @@ def model_flops_per_token(model: Model, seq_len) -> np.ndarray:
     return 6.0 * model.active_params + 3.0 * model.layers * attention_flops_per_token(model, s / 2)
 
 
-def exact_forward_flops_per_token(model: Model, seq_len) -> np.ndarray:
-    """Forward FLOPs per token from the operator list (GEMMs, routed experts, LM head, attention)."""
-    total = 0.0
-    for moe_layer, count in ((False, model.dense_layers), (True, model.moe_layers)):
-        if count:
-            total += count * sum(2.0 * g.k * g.n for g in gemms(model, moe_layer))
-    if model.moe is not None:
-        mats = 3 if model.activation == "swiglu" else 2
-        total += model.moe_layers * model.moe.top_k * 2.0 * mats * model.hidden * model.moe.expert_ffn
-    total += 2.0 * model.hidden * model.vocab
-    return total + model.layers * attention_flops_per_token(model, np.asarray(seq_len, dtype=float) / 2)
+def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precision: str = "bf16", *,
+               shared_tokens=None, router_precision: str | None = None, weight_copies=None) -> list[tuple[Gemm, np.ndarray]]:
+    """Time of each dense GEMM of one layer on one chip, split over a TP group of ``tp``.
 
-
-def _gemm_parts(model, moe_layer, tokens, tp, hw, precision, shared_tokens):
-    t = np.asarray(tp, dtype=float)
-    total = 0.0
+    ``tokens`` rows run through every GEMM (``shared_tokens`` through the shared experts
+    when given); ``router_precision`` overrides the format of the router GEMM;
+    ``weight_copies`` weight replicas per chip are each read once (default one copy).
+    """
+    t = floats(tp)
+    out = []
     for g in gemms(model, moe_layer):
-        k = g.k / t if g.shard == "row" else g.k
-        n = g.n / t if g.shard == "col" else g.n
-        m = shared_tokens if g.name.startswith("shared") else tokens
-        total = total + gemm_s(m, n, k, hw, precision).total_s
-    return total
+        k = g.k / t if g.shard == "row" else g.k + 0 * t
+        n = g.n / t if g.shard == "col" else g.n + 0 * t
+        m = shared_tokens if shared_tokens is not None and g.name.startswith("shared") else tokens
+        prec = router_precision if router_precision is not None and g.name == "router" else precision
+        wb = None if weight_copies is None else BYTES[prec] * weight_copies
+        out.append((g, gemm_s(m, n, k, hw, prec, 1, "dense", wb).total_s))
+    return out
+
+
+def experts_s(model: Model, rows, groups, hw: Hardware, precision: str, phase: str) -> np.ndarray:
+    """Routed-expert time on one chip: ``groups`` local experts of ``rows`` rows each, the
+    up (gate + up under SwiGLU) and down projections as grouped GEMMs; decode runs the
+    masked layout (CUDA graphs), prefill and training the contiguous one."""
+    m = model.moe
+    mats = 2 if model.activation == "swiglu" else 1
+    layout = "masked" if phase == "decode" else "contiguous"
+    up = gemm_s(rows, mats * m.expert_ffn, model.hidden, hw, precision, groups, layout).total_s
+    down = gemm_s(rows, model.hidden, m.expert_ffn, hw, precision, groups, layout).total_s
+    return up + down
+
+
+#: elementwise passes per token and layer: norms, residual adds, dropout/RoPE over the
+#: hidden width (12 passes of h) and the activation function over the local FFN width
+#: (3 passes of f), read and written in BF16 (confidence U: a count, not a measurement)
+ELEMENTWISE_HIDDEN_PASSES, ELEMENTWISE_FFN_PASSES = 12.0, 3.0
+
+
+def elementwise_s(model: Model, tokens, ffn_local, hw: Hardware, seq_split=1.0) -> np.ndarray:
+    """Memory-bound elementwise passes of one layer for ``tokens`` tokens on one chip;
+    ``seq_split`` divides the hidden-width passes (Megatron SP splits them over TP)."""
+    T = floats(tokens)
+    per_token = ELEMENTWISE_HIDDEN_PASSES * model.hidden / seq_split + ELEMENTWISE_FFN_PASSES * floats(ffn_local)
+    return stream_s(T * per_token * BYTES["bf16"], hw)
+
+
+def attention_io_bytes(model: Model, tokens, tp) -> np.ndarray:
+    """Activation bytes the attention kernel reads and writes for ``tokens`` query tokens
+    on one TP rank: Q, K, V and the output in BF16 (MLA in its prefill/MHA form)."""
+    T, t = floats(tokens), floats(tp)
+    heads_local = model.heads / t
+    if model.mla is not None:
+        a = model.mla
+        return T * heads_local * (2 * (a.qk_nope_head_dim + a.qk_rope_head_dim) + 2 * a.v_head_dim) * BYTES["bf16"]
+    return T * (2 * heads_local + 2 * model.kv_heads_per_rank(t)) * model.head_dim * BYTES["bf16"]
 
 
 def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware,
@@ -123,67 +163,55 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
     :func:`materialized_attention_s`). ``sp``: Megatron sequence parallelism splits the
     norm/residual/dropout passes over the TP group.
     """
-    T = np.asarray(tokens, dtype=float)
-    t = np.asarray(tp, dtype=float)
+    T = floats(tokens)
+    t = floats(tp)
     moe_tokens = T / t
-    out = {"gemm_s": _gemm_parts(model, moe_layer, T, tp, hw, precision, moe_tokens)}
+    gemm_total = 0.0
+    for _, g_s in gemm_times(model, moe_layer, T, tp, hw, precision, shared_tokens=moe_tokens):
+        gemm_total = gemm_total + g_s
+    out = {"gemm_s": gemm_total}
     if moe_layer:
         m = model.moe
-        ep_ = np.asarray(ep, dtype=float)
+        ep_ = floats(ep)
         local = m.experts / ep_
         rows = moe_tokens * m.top_k * imbalance  # rows this chip receives
-        m_e = rows / local
-        mats = 2 if model.activation == "swiglu" else 1
-        layout = "masked" if phase == "decode" else "contiguous"
-        up = gemm_s(m_e, mats * m.expert_ffn, model.hidden, hw, precision, local, layout).total_s
-        down = gemm_s(m_e, model.hidden, m.expert_ffn, hw, precision, local, layout).total_s
-        out["experts_s"] = up + down
+        out["experts_s"] = experts_s(model, rows / local, local, hw, precision, phase)
     else:
         out["experts_s"] = np.zeros_like(T)
-    q_a = 2.0  # activations in BF16 around the attention kernel
-    heads_local = model.heads / t
     flops = T * attention_flops_per_token(model, context) / t
-    if model.mla is not None:
-        a = model.mla
-        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
-        io = T * heads_local * (2 * qk + a.v_head_dim + a.v_head_dim) * q_a
-    else:
-        kv_local = np.maximum(model.kv_heads / t, 1.0)
-        io = T * (2 * heads_local + 2 * kv_local) * model.head_dim * q_a
+    io = attention_io_bytes(model, T, t)
     if attention_impl == "materialized":
-        out["attention_s"] = materialized_attention_s(model, T, 2 * np.asarray(context, dtype=float), t, hw)
+        out["attention_s"] = materialized_attention_s(model, T, 2 * floats(context), t, hw)
     else:
         out["attention_s"] = attention_s(flops, io, hw, "prefill" if phase != "decode" else "decode").total_s
     f_local = (model.moe.expert_ffn * model.moe.top_k if moe_layer else model.ffn) / t
-    # norms, residual adds, dropout: ~12 passes of h per token, split over TP only with SP;
-    # the activation function over the local FFN width
-    seq_split = np.where(np.asarray(sp) > 0, t, 1.0)
-    out["elementwise_s"] = stream_s(T * (12 * model.hidden / seq_split + 3 * f_local) * q_a, hw)
+    # the hidden-width passes split over TP only with SP
+    out["elementwise_s"] = elementwise_s(model, T, f_local, hw, np.where(np.asarray(sp) > 0, t, 1.0))
     return out
-
-
-#: bytes per score element over the softmax passes of unfused attention: write Q.K^T (2),
-#: read it and write the softmax (2 + 2), write the dropout mask (1) and output (2), read
-#: the probabilities for P.V (2)
-SCORE_PASS_BYTES = 11.0
 
 
 def materialized_attention_s(model: Model, tokens, seq_len, tp, hw: Hardware) -> np.ndarray:
     """Unfused attention (Megatron-LM 2021-22): per sequence and local head, the batched
     GEMMs Q.K^T (s x s x d_h) and P.V (s x d_h x s) over the full score matrix (no causal
-    skipping), plus memory-bound softmax/dropout passes of ``SCORE_PASS_BYTES`` per score."""
+    skipping), plus memory-bound softmax/dropout passes over the scores (``score_pass_bytes``
+    per score element, ``calibration/algorithms/training.toml``)."""
     T = np.asarray(tokens, dtype=float)
     s = np.asarray(seq_len, dtype=float)
     groups = T / s * model.heads / np.asarray(tp, dtype=float)  # (sequence, local head) pairs
     d = model.head_dim
     qk = gemm_s(s, s, d, hw, "bf16", groups).total_s
     pv = gemm_s(s, d, s, hw, "bf16", groups).total_s
-    return qk + pv + stream_s(groups * s * s * SCORE_PASS_BYTES, hw)
+    score_bytes = training_algorithms().attention["materialized"].score_pass_bytes.si
+    return qk + pv + stream_s(groups * s * s * score_bytes, hw)
 
 
-#: backward/forward time of the attention core: FlashAttention recomputes the scores
-#: inside its backward kernel (2.5x, formulas.md 1.5); unfused attention keeps them (2x)
-BWD_ATTN = {"flash": 2.5, "materialized": 2.0}
+def backward_attention_factor(attention_impl: str) -> float:
+    """Backward/forward time of the attention core: FlashAttention recomputes the scores
+    inside its backward kernel (2.5x, formulas.md 1.5); unfused attention keeps them (2x).
+    Data in ``calibration/algorithms/training.toml``."""
+    return training_algorithms().attention[attention_impl].backward_factor.si
+
+
 #: backward = data-gradient + weight-gradient GEMM, each the size of the forward GEMM
 BWD_GEMM = 2.0
 
@@ -204,8 +232,8 @@ def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Ha
                         attention_impl=attention_impl, sp=sp)
     gemm = f["gemm_s"] + f["experts_s"]
     f["fwd_s"] = gemm + f["attention_s"] + f["elementwise_s"]
-    f["bwd_s"] = BWD_GEMM * (gemm + f["elementwise_s"]) + BWD_ATTN[attention_impl] * f["attention_s"]
-    act = np.asarray(tokens, dtype=float) * model.hidden * 2.0
+    f["bwd_s"] = BWD_GEMM * (gemm + f["elementwise_s"]) + backward_attention_factor(attention_impl) * f["attention_s"]
+    act = floats(tokens) * model.hidden * BYTES["bf16"]
     ar = collective_s("all_reduce", act, tp, hw, 1)["total_s"]
     ag = collective_s("all_gather", act, tp, hw, 1)["total_s"]
     rs = collective_s("reduce_scatter", act, tp, hw, 1)["total_s"]
@@ -216,12 +244,8 @@ def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Ha
 
 
 def head_forward_s(model: Model, tokens, tp, hw: Hardware, precision: str = "bf16") -> np.ndarray:
-    """LM head (vocab-parallel over TP) and cross-entropy pass for ``tokens`` tokens."""
-    T = np.asarray(tokens, dtype=float)
-    v = model.vocab / np.asarray(tp, dtype=float)
-    return gemm_s(T, v, model.hidden, hw, precision).total_s + stream_s(T * v * 4.0, hw)
-
-
-def weight_bytes(model: Model, precision: str) -> float:
-    """Bytes of all weights in ``precision`` (for the decode weight floor and memory)."""
-    return model.params * BYTES[precision]
+    """LM head (vocab-parallel over TP) and its FP32 logits/cross-entropy pass for ``tokens``
+    tokens through the head on one chip (the TP group's tokens when the head is vocab-parallel)."""
+    T = floats(tokens)
+    v = model.vocab / floats(tp)
+    return gemm_s(T, v, model.hidden, hw, precision).total_s + stream_s(T * v * BYTES["fp32"], hw)

@@ -4,18 +4,15 @@
   activations per layer (4.3, Korthikanti et al. arXiv 2205.05198 and the modern
   recount), pipeline in-flight micro-batches (4.4, sec. 5), and the total per chip of a
   training plan on its worst pipeline stage.
-* :mod:`.memory_serve`: KV cache per token (2.4, 4.5), the decode batch bound (4.5, 4.6),
-  and the overflow helper.
+* :mod:`.memory_serve`: KV cache per token (2.4, 4.5); weights, KV per sequence and the
+  decode batch bound of a serving plan are in :mod:`superpod.serving.memory`.
 
 All functions take numpy arrays for every plan field and broadcast; results are bytes.
 """
 
 from superpod.cost.memory_serve import (
-    kv_bytes_per_sequence,
     kv_bytes_per_token,
     kv_bytes_per_token_per_layer,
-    max_decode_batch,
-    memory_overflow_bytes,
 )
 from superpod.cost.memory_train import (
     PARTS,
@@ -30,11 +27,8 @@ __all__ = [
     "PARTS",
     "activation_bytes_per_layer",
     "inflight_microbatches",
-    "kv_bytes_per_sequence",
     "kv_bytes_per_token",
     "kv_bytes_per_token_per_layer",
-    "max_decode_batch",
-    "memory_overflow_bytes",
     "training_memory",
     "training_state_bytes",
     "weight_bytes_per_chip",

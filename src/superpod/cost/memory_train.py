@@ -30,17 +30,14 @@ from typing import Literal
 
 import numpy as np
 
+from superpod.cost.arrays import floats
+from superpod.cost.hardware import BYTES
+from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
 from superpod.spec.model import Model
-from superpod.cost.plan import TrainPlan
 
-GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(5)
-NO_RECOMPUTE, SELECTIVE, FULL = range(3)
 PARTS = ("weights", "gradients", "optimizer", "activations", "logits", "reserve")
 Form = Literal["auto", "korthikanti", "modern"]
 
-
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
 
 
 def _norm_params(model: Model) -> int:
@@ -68,7 +65,7 @@ def _stage_params(model: Model, tp, pp, ep, include_mtp: bool = True):
     """Parameters per chip of the first and last stage, split non-expert (/t) and expert
     (/ep), plus the largest single unit (one layer or the embedding) for ZeRO-3 gathering."""
     u, h = model.layer_params(), model.hidden
-    t, p, e = _f(tp), np.asarray(pp), _f(ep)
+    t, p, e = floats(tp), np.asarray(pp), floats(ep)
     dense_ne = u["attention"] + u["norms"] + u["dense_mlp"]
     moe_ne = u["attention"] + u["norms"] + u["shared"] + u["router"]
     moe_ex = model.experts * u["expert"]
@@ -105,14 +102,14 @@ def weight_bytes_per_chip(model: Model, tp, pp, ep, bytes_per_param, *, include_
     applied here (see :func:`inflight_microbatches` and :func:`training_state_bytes`).
     """
     (fn, fe), (ln, le), _, _ = _stage_params(model, tp, pp, ep, include_mtp)
-    return np.maximum(fn + fe, ln + le) * _f(bytes_per_param)
+    return np.maximum(fn + fe, ln + le) * floats(bytes_per_param)
 
 
 def _state(ne, ex, unit, plan: TrainPlan, q_w, q_g, q_opt) -> dict[str, np.ndarray]:
     """ZeRO stage formulas (formulas.md sec. 4.2) for one chip's shard."""
     z = np.asarray(plan.zero)
-    d_ne = _f(plan.dp) * plan.cp  # Megatron reduces and shards over DP x CP
-    d_ex = np.maximum(_f(plan.tp) * plan.dp * plan.cp / plan.ep, 1.0)  # expert-DP group (ETP = 1)
+    d_ne = floats(plan.dp) * plan.cp  # Megatron reduces and shards over DP x CP
+    d_ex = np.maximum(floats(plan.tp) * plan.dp * plan.cp / plan.ep, 1.0)  # expert-DP group (ETP = 1)
 
     def sharded(stage):  # parameters per chip after dividing by the DP group from that ZeRO stage on
         return ne / np.where(z >= stage, d_ne, 1.0) + ex / np.where(z >= stage, d_ex, 1.0)
@@ -136,8 +133,9 @@ def _worst(a: dict, b: dict) -> dict[str, np.ndarray]:
     return {k: np.where(pick_b, b[k], a[k]) for k in a}
 
 
-def training_state_bytes(model: Model, plan: TrainPlan, master_bytes: float = 4, *, weight_bytes: float = 2,
-                         grad_bytes: float = 2, moment_bytes: float = 4, include_mtp: bool = True) -> dict[str, np.ndarray]:
+def training_state_bytes(model: Model, plan: TrainPlan, master_bytes: float = BYTES["fp32"], *,
+                         weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
+                         moment_bytes: float = BYTES["fp32"], include_mtp: bool = True) -> dict[str, np.ndarray]:
     """Weights, gradients and optimizer bytes per chip on the worst stage (formulas.md sec. 4.2).
 
     Mixed-precision Adam: ``weight_bytes`` (2) + ``grad_bytes`` (2) + optimizer
@@ -166,7 +164,7 @@ def _use_korthikanti(model: Model, form: Form) -> bool:
     return form == "korthikanti" or (form == "auto" and model.attention == "mha" and model.activation != "swiglu")
 
 
-def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, recompute, *, act_bytes: float = 2,
+def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, recompute, *, act_bytes: float = BYTES["bf16"],
                                moe_layer: bool | None = None, form: Form = "auto") -> np.ndarray:
     """Stored activation bytes of one transformer layer for one micro-batch, per chip
     (formulas.md sec. 4.3; Korthikanti et al., arXiv 2205.05198, Table 2).
@@ -194,7 +192,7 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
     MoE layer (default: MoE if the model has experts).
     """
     k_form = _use_korthikanti(model, form)
-    s, b, t, c = _f(seq_len), _f(micro_batch), _f(tp), _f(cp)
+    s, b, t, c = floats(seq_len), floats(micro_batch), floats(tp), floats(cp)
     seq_div = np.where(np.asarray(sp) != 0, t, 1.0)
     rc = np.asarray(recompute)
     h, qa = model.hidden, act_bytes
@@ -205,7 +203,7 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
         unsplit += 2 * (a.q_lora_rank or 0) + 2 * a.kv_lora_rank + a.qk_rope_head_dim
         split = 2 * model.heads * (model.head_dim + a.v_head_dim) / t
     else:
-        kv_heads = np.maximum(1.0, np.ceil(model.kv_heads / t))
+        kv_heads = model.kv_heads_per_rank(t)
         split = 2 * model.heads * model.head_dim / t + 2 * kv_heads * model.head_dim
     moe = model.moe is not None if moe_layer is None else (moe_layer and model.moe is not None)
     if moe:
@@ -236,8 +234,8 @@ def inflight_microbatches(schedule, pp, m, vpp, stage=0) -> tuple[np.ndarray, np
     * DualPipe (4): ``min(p + 1, m)`` on every rank (DeepSeek-V3 Table 2 "PP+1"), and 2x
       parameters (each rank hosts stages i and p-1-i).
     """
-    s, p, mb, i = np.asarray(schedule), _f(pp), _f(m), _f(stage)
-    v = np.maximum(_f(vpp), 1.0)
+    s, p, mb, i = np.asarray(schedule), floats(pp), floats(m), floats(stage)
+    v = np.maximum(floats(vpp), 1.0)
     one_f = np.minimum(p - i, mb)
     inter = np.where(v > 1, np.minimum(mb * v, 2 * (p - i - 1) + (v - 1) * p + 1) / v, one_f)
     inflight = np.select([s == GPIPE, s == INTERLEAVED, s == DUALPIPE], [mb, inter, np.minimum(p + 1, mb)], one_f)
@@ -245,9 +243,10 @@ def inflight_microbatches(schedule, pp, m, vpp, stage=0) -> tuple[np.ndarray, np
     return inflight, mult
 
 
-def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, act_bytes: float = 2,
-                    logits_bytes: float = 4, master_bytes: float = 4, weight_bytes: float = 2, grad_bytes: float = 2,
-                    moment_bytes: float = 4, include_mtp: bool = True, form: Form = "auto"):
+def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, act_bytes: float = BYTES["bf16"],
+                    logits_bytes: float = BYTES["fp32"], master_bytes: float = BYTES["fp32"],
+                    weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
+                    moment_bytes: float = BYTES["fp32"], include_mtp: bool = True, form: Form = "auto"):
     """Peak memory per chip of a training plan on its worst pipeline stage.
 
     Returns ``(total_bytes, parts)``; ``parts`` holds ``weights``, ``gradients``,
@@ -264,7 +263,7 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     both stages' weights and (p+1) micro-batches of their mean activations.
     """
     first_s, last_s = _stage_states(model, plan, weight_bytes, grad_bytes, master_bytes + 2 * moment_bytes, include_mtp)
-    p, b, t, c = np.asarray(plan.pp), _f(plan.micro_batch), _f(plan.tp), _f(plan.cp)
+    p, b, t, c = np.asarray(plan.pp), floats(plan.micro_batch), floats(plan.tp), floats(plan.cp)
     args = (model, seq_len, b, t, plan.sp, c, plan.recompute)
     act_d = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=False, form=form)
     act_m = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=True, form=form)
@@ -279,13 +278,13 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     inf_last, _ = inflight_microbatches(sched, p, plan.micro_batches, plan.vpp, p - 1)
     act_first = inf_first * np.where(dual, (per_mb_first + per_mb_last) / 2, per_mb_first)
     act_last = np.where(dual, act_first, inf_last * per_mb_last)
-    logits = logits_bytes * b * _f(seq_len) / c * model.vocab / t * (1 + mtp_depth)
-    logits = logits * np.where(sched == GPIPE, _f(plan.micro_batches), 1.0)
-    reserve = _f(reserve_bytes)
+    logits = logits_bytes * b * floats(seq_len) / c * model.vocab / t * (1 + mtp_depth)
+    logits = logits * np.where(sched == GPIPE, floats(plan.micro_batches), 1.0)
+    reserve = floats(reserve_bytes)
     first = first_s | {"activations": act_first, "logits": np.where((p == 1) | dual, logits, 0.0), "reserve": reserve}
     last = last_s | {"activations": act_last, "logits": logits, "reserve": reserve}
     parts = _worst(first, last)
     total = parts["weights"] + parts["gradients"] + parts["optimizer"] + parts["activations"] + parts["logits"]
     total = total + parts["reserve"]
     shape = np.broadcast_shapes(plan.shape, np.shape(total))  # read-only views, no copies
-    return np.broadcast_to(total, shape), {k: np.broadcast_to(_f(parts[k]), shape) for k in PARTS}
+    return np.broadcast_to(total, shape), {k: np.broadcast_to(floats(parts[k]), shape) for k in PARTS}

@@ -1,11 +1,14 @@
 """Plans as structs of numpy arrays: one plan or a grid of millions, same type.
 
-A :class:`TrainPlan` holds one array per parallel setting; all fields broadcast against
-each other. :meth:`TrainPlan.grid` builds the cartesian product of candidate values,
-:meth:`TrainPlan.one` a single plan (arrays of length 1), and :meth:`TrainPlan.row`
-turns entry ``i`` back into a plain dict for display.
+:class:`PlanGrid` is the base every workload's plan type shares: one array per setting,
+all broadcasting against each other. :meth:`PlanGrid.grid` builds an open cartesian
+product of candidate values, :meth:`PlanGrid.one` a single plan (arrays of length 1),
+:meth:`PlanGrid.row` turns entry ``i`` back into a plain dict for display. Named settings
+are stored as small integer codes so that cost functions stay branch-free with
+``np.where``. :class:`TrainPlan` is the training plan; the serving plan subclasses the
+same base (:mod:`superpod.serving.plan`).
 
-Codes (small ints so that cost functions stay branch-free with ``np.where``):
+Training codes:
 
 * ``recompute``: 0 none, 1 selective (core attention), 2 full (layer input only)
 * ``schedule``: 0 gpipe, 1 1f1b, 2 interleaved, 3 zero-bubble (ZB-H1), 4 dualpipe
@@ -14,19 +17,118 @@ Codes (small ints so that cost functions stay branch-free with ``np.where``):
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 RECOMPUTE = ("none", "selective", "full")
+NO_RECOMPUTE, SELECTIVE, FULL = range(len(RECOMPUTE))
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zero-bubble", "dualpipe")
+GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(len(SCHEDULES))
 
 
 @dataclass(frozen=True)
-class TrainPlan:
+class PlanGrid:
+    """Base of the plan types: fields are arrays that broadcast; subclasses declare them.
+
+    Class attributes say how values are coded: ``NAMES`` maps a field to the tuple of its
+    named values (stored as the index), ``BOOLS`` lists 0/1 fields, ``INTS`` the fields
+    :meth:`row` reports as ints, ``DTYPE`` the arrays' type.
+    """
+
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    BOOLS: ClassVar[tuple[str, ...]] = ()
+    INTS: ClassVar[tuple[str, ...]] = ()
+    DTYPE: ClassVar[type] = np.int64
+
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def code(cls, key: str, value: Any):
+        """The stored code of one value (a name's index, 0/1 for a flag, else the number)."""
+        if key in cls.NAMES and isinstance(value, str):
+            return cls.DTYPE(cls.NAMES[key].index(value))
+        if key in cls.BOOLS:
+            return cls.DTYPE(bool(value))
+        return cls.DTYPE(value)
+
+    @classmethod
+    def one(cls, **values: Any):
+        """A single plan; omitted (or None) fields take the defaults of :meth:`defaults`."""
+        d = cls.defaults() | {k: v for k, v in values.items() if v is not None}
+        return cls(**{k: np.atleast_1d(np.asarray(cls.code(k, v), dtype=cls.DTYPE)) for k, v in d.items()})
+
+    @classmethod
+    def grid(cls, joint: dict[tuple[str, ...], list[tuple]] | None = None, **candidates: Any):
+        """Open cartesian product of candidate lists (scalars and None are fixed values).
+
+        Each field with several values varies along its own axis (shape 1 elsewhere), so
+        a cost that depends on a few fields is computed once per combination of those
+        fields and broadcast, not once per plan. :meth:`flat` materialises it.
+        ``joint`` puts several fields on one axis, e.g.
+        ``{("schedule", "vpp"): [(1, 1), (2, 2), (2, 4)]}`` (only valid pairs).
+        """
+        joint = joint or {}
+        in_joint = {k for keys in joint for k in keys}
+        d = {k: v for k, v in (cls.defaults() | {k: v for k, v in candidates.items() if v is not None}).items()
+             if k not in in_joint}
+        columns = {k: np.asarray([cls.code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))], dtype=cls.DTYPE)
+                   for k, v in d.items()}
+        axes: list[dict[str, np.ndarray]] = [{k: v} for k, v in columns.items() if v.size > 1]
+        for keys, rows in joint.items():
+            axes.append({k: np.asarray([cls.code(k, r[j]) for r in rows], dtype=cls.DTYPE) for j, k in enumerate(keys)})
+        n = max(len(axes), 1)
+        out = {k: v.reshape([1] * n) for k, v in columns.items() if v.size <= 1}
+        for i, axis in enumerate(axes):
+            for k, v in axis.items():
+                shape = [1] * n
+                shape[i] = v.size
+                out[k] = v.reshape(shape)
+        return cls(**out)
+
+    def _arrays(self) -> list[np.ndarray]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.broadcast(*self._arrays()).shape
+
+    def __len__(self) -> int:
+        return int(np.broadcast(*self._arrays()).size)
+
+    def flat(self):
+        """The same plans as 1-D arrays (one entry per plan)."""
+        return self.take(slice(None))
+
+    def take(self, index):
+        """The plans selected by a boolean mask, an index array or a slice (over the flat order)."""
+        shape = self.shape
+        return type(self)(**{f.name: np.broadcast_to(getattr(self, f.name), shape).ravel()[index] for f in fields(self)})
+
+    def row(self, i: int = 0) -> dict[str, Any]:
+        """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
+        shape = self.shape
+        where = np.unravel_index(i, shape)
+        d: dict[str, Any] = {f.name: np.broadcast_to(getattr(self, f.name), shape)[where].item() for f in fields(self)}
+        for k in self.INTS:
+            d[k] = int(d[k])
+        for k in self.BOOLS:
+            d[k] = bool(d[k])
+        for k, names in self.NAMES.items():
+            d[k] = names[int(d[k])]
+        return d
+
+
+@dataclass(frozen=True)
+class TrainPlan(PlanGrid):
     """Training plans: TP, SP, PP (+schedule, virtual stages), DP with ZeRO, EP, CP, batch, recompute."""
+
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {"recompute": RECOMPUTE, "schedule": SCHEDULES}
+    BOOLS: ClassVar[tuple[str, ...]] = ("sp", "fp8")
+    INTS: ClassVar[tuple[str, ...]] = ("tp", "pp", "dp", "ep", "cp", "vpp", "micro_batch", "micro_batches", "zero")
 
     tp: np.ndarray
     pp: np.ndarray
@@ -42,86 +144,36 @@ class TrainPlan:
     schedule: np.ndarray
     fp8: np.ndarray
 
-    @classmethod
-    def one(cls, **values: Any) -> "TrainPlan":
-        """A single plan; omitted fields take the defaults of :meth:`defaults`."""
-        d = cls.defaults() | values
-        return cls(**{k: np.atleast_1d(np.asarray(_code(k, v))) for k, v in d.items()})
-
-    @classmethod
-    def grid(cls, joint: dict[tuple[str, ...], list[tuple]] | None = None, **candidates: Any) -> "TrainPlan":
-        """Cartesian product of candidate lists (scalars are fixed values).
-
-        The grid is *open*: each field varies along its own axis (shape 1 elsewhere), so
-        a cost that depends on a few fields is computed once per combination of those
-        fields and broadcast, not once per plan. :meth:`flat` materialises it.
-        ``joint`` puts several fields on one axis, e.g.
-        ``{("schedule", "vpp"): [(1, 1), (2, 2), (2, 4)]}`` (only valid pairs).
-        """
-        joint = joint or {}
-        in_joint = {k for keys in joint for k in keys}
-        d = {k: v for k, v in (cls.defaults() | candidates).items() if k not in in_joint}
-        axes: list[dict[str, np.ndarray]] = [
-            {k: np.atleast_1d(np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))]))} for k, v in d.items()
-        ]
-        for keys, rows in joint.items():
-            axes.append({k: np.asarray([_code(k, r[j]) for r in rows]) for j, k in enumerate(keys)})
-        out = {}
-        for i, axis in enumerate(axes):
-            shape = [1] * len(axes)
-            for k, v in axis.items():
-                shape[i] = len(v)
-                out[k] = v.astype(np.int64).reshape(shape)
-        return cls(**out)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return np.broadcast(*[getattr(self, f.name) for f in fields(self)]).shape
-
-    def flat(self) -> "TrainPlan":
-        """The same plans as 1-D arrays (one entry per plan)."""
-        shape = self.shape
-        return TrainPlan(**{f.name: np.broadcast_to(getattr(self, f.name), shape).ravel() for f in fields(self)})
-
     @staticmethod
     def defaults() -> dict[str, Any]:
         return dict(tp=1, pp=1, dp=1, ep=1, cp=1, sp=0, vpp=1, micro_batch=1, micro_batches=1,
-                    zero=1, recompute=0, schedule=1, fp8=0)
-
-    def __len__(self) -> int:
-        return int(np.broadcast(*[getattr(self, f.name) for f in fields(self)]).size)
+                    zero=1, recompute=NO_RECOMPUTE, schedule=ONE_F_ONE_B, fp8=0)
 
     @property
     def chips(self) -> np.ndarray:
         """Chips one plan occupies: TP x PP x DP x CP (EP folds into DP x CP x TP)."""
         return self.tp * self.pp * self.dp * self.cp
 
-    def take(self, index) -> "TrainPlan":
-        """The plans selected by a boolean mask or an index array (over the flat order)."""
-        shape = self.shape
-        return TrainPlan(**{f.name: np.broadcast_to(getattr(self, f.name), shape).ravel()[index] for f in fields(self)})
-
-    def row(self, i: int = 0) -> dict[str, Any]:
-        """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
-        shape = self.shape
-        where = np.unravel_index(i, shape)
-        d = {f.name: int(np.broadcast_to(getattr(self, f.name), shape)[where]) for f in fields(self)}
-        d["sp"] = bool(d["sp"])
-        d["fp8"] = bool(d["fp8"])
-        d["recompute"] = RECOMPUTE[d["recompute"]]
-        d["schedule"] = SCHEDULES[d["schedule"]]
-        return d
 
 
-def _code(key: str, value: Any) -> int:
-    if key == "recompute" and isinstance(value, str):
-        return RECOMPUTE.index(value)
-    if key == "schedule" and isinstance(value, str):
-        return SCHEDULES.index(value)
-    return int(value)
+# ---- plan-space rules shared by the training search and the job-size grid of scaling ----
+#: largest TP, PP and CP degrees a training plan considers (TP within one scale-up node's
+#: heads split, PP up to 128 stages, CP a power of two up to 32)
+TP_MAX, PP_MAX, CP_MAX = 64, 128, 32
 
 
-def product(**candidates) -> list[dict[str, Any]]:
-    """Plain cartesian product of candidate lists (for tests and small loops)."""
-    keys = list(candidates)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*candidates.values())]
+def tp_splits_heads(heads: int, kv_heads: int, tp) -> np.ndarray:
+    """TP divides the attention heads and, under GQA, divides the KV heads or is a multiple of them."""
+    tp = np.asarray(tp)
+    return (heads % tp == 0) & ((kv_heads % tp == 0) | (tp % kv_heads == 0))
+
+
+def cp_splits_sequence(seq_len: int, cp) -> np.ndarray:
+    """CP splits the sequence into 2 x CP chunks (load-balanced causal attention), or is 1."""
+    cp = np.asarray(cp)
+    return (seq_len % (2 * cp) == 0) | (cp == 1)
+
+
+def powers_of_two(cap: int) -> list[int]:
+    """1, 2, 4, ... up to ``cap``."""
+    return [1 << i for i in range(cap.bit_length()) if 1 << i <= cap]

@@ -1,6 +1,6 @@
 """The microbenchmarks behind the calibration, re-predicted through the cost functions.
 
-``catalog/calibration/anchors.toml`` lists each measurement (DeepGEMM, FlashMLA, DeepEP,
+``catalog/calibration/anchors/`` lists each measurement (DeepGEMM, FlashMLA, DeepEP,
 CloudMatrix operator tables, NCCL). :func:`anchor_rows` predicts each one with the same
 functions the estimators use, so a calibration that drifts from its own microbenchmarks
 shows up in the tests and in ``superpod calibration``.
@@ -11,22 +11,26 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from superpod.spec.catalog import catalog_root, load_chip, load_system, read_toml
+from superpod.spec.calibration import calibration_folder
+from superpod.spec.catalog import load_chip, load_model, load_system
 from superpod.cost.comm import collective_s, moe_a2a_s
 from superpod.cost.compute import attention_s, gemm_s
-from superpod.cost.hardware import Hardware
+from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.layers import layer_train_s
 
 
 @lru_cache(maxsize=1)
 def anchors() -> tuple[dict[str, Any], ...]:
-    return tuple(read_toml(catalog_root() / "calibration" / "anchors.toml")["anchors"])
+    return tuple(a for data, _ in calibration_folder("anchors") for a in data["anchors"])
 
 
 def _mla(a: dict, hw: Hardware) -> tuple[float, float, float]:
-    """FLOPs, bytes and time of one MLA decode (absorbed: d_k 576, d_v 512, BF16 KV)."""
-    flops = 2.0 * a["batch"] * a["heads"] * a["q_len"] * a["kv_len"] * (576 + 512)
-    nbytes = 2.0 * a["batch"] * a["kv_len"] * 576
+    """FLOPs, bytes and time of one MLA decode of the anchor's model (absorbed form: keys of
+    d_k = r_kv + d_rope, values of d_v = r_kv elements, BF16 KV; 576 and 512 for DeepSeek-V3)."""
+    mla = load_model(a["model"]).mla
+    d_k, d_v = mla.kv_lora_rank + mla.qk_rope_head_dim, mla.kv_lora_rank
+    flops = 2.0 * a["batch"] * a["heads"] * a["q_len"] * a["kv_len"] * (d_k + d_v)
+    nbytes = BYTES["bf16"] * a["batch"] * a["kv_len"] * d_k
     return flops, nbytes, float(attention_s(flops, nbytes, hw, "decode").total_s)
 
 
@@ -51,14 +55,12 @@ def predict(a: dict) -> float:
         }[a["unit"]]
     if kind == "moe_a2a":
         hw = Hardware.of(load_system(a["system"]).at())
-        per_chip = hw.kernels.devices_per_chip.si if a.get("devices") else 1.0
+        per_chip = hw.ranks_per_chip if a.get("devices") else 1.0
         ep = a["ep"] / per_chip
         tokens = a["tokens"] * per_chip
         t = moe_a2a_s(tokens, a["top_k"], a["token_bytes"], ep, hw, a["phase"], a["mode"])["total_s"]
         return float(t) * 1e6
     if kind == "megatron_layer":
-        from superpod.spec.catalog import load_model
-
         model = load_model(a["model"])
         hw = Hardware.of(load_system(a["system"]).at(a["tp"]))
         tokens = a["micro_batch"] * a["seq_len"]

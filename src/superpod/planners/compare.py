@@ -12,30 +12,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from superpod import units
 from superpod.errors import UnknownNameError
 from superpod.spec.catalog import load_system
 from superpod.spec.system import SizedSystem
 
-#: (JSON key, label, dimension for display, per-chip catalog field behind it or None)
-METRICS: list[tuple[str, str, str, str | None]] = [
-    ("chips", "chips", "count", None),
-    ("nodes", "nodes", "count", None),
-    ("racks", "racks", "count", None),
-    ("bf16_flops", "dense BF16 (FLOP/s)", "flops", "bf16_flops"),
-    ("fp8_flops", "dense FP8 (FLOP/s)", "flops", "fp8_flops"),
-    ("int8_flops", "dense INT8 (OP/s)", "flops", "int8_flops"),
-    ("fp4_flops", "dense FP4 (FLOP/s)", "flops", "fp4_flops"),
-    ("hbm_bytes", "HBM capacity", "bytes", "hbm_bytes"),
-    ("hbm_Bps", "HBM bandwidth", "Bps", "hbm_Bps"),
-    ("scaleup_bps", "scale-up, per direction", "bits", "scaleup_Bps"),
-    ("scaleout_bps", "scale-out, per direction", "bits", None),
-    ("power_w", "power (all-in)", "power", None),
-    ("bf16_flops_per_w", "BF16 FLOP/s per W", "ratio", None),
-    ("fp8_flops_per_w", "FP8 FLOP/s per W", "ratio", None),
-    ("fp4_flops_per_w", "FP4 FLOP/s per W", "ratio", None),
-    ("hbm_bytes_per_w", "HBM bytes per W", "ratio", None),
-]
+#: JSON key of each system total -> the per-chip catalog field behind it (None: not a per-chip figure)
+METRICS: dict[str, str | None] = {
+    "chips": None, "nodes": None, "racks": None,
+    "bf16_flops": "bf16_flops", "fp8_flops": "fp8_flops", "int8_flops": "int8_flops", "fp4_flops": "fp4_flops",
+    "hbm_bytes": "hbm_bytes", "hbm_Bps": "hbm_Bps", "scaleup_bits_per_s": "scaleup_Bps", "scaleout_bits_per_s": None,
+    "power_w": None, "bf16_flops_per_w": None, "fp8_flops_per_w": None, "fp4_flops_per_w": None,
+    "hbm_bytes_per_w": None,
+}
+#: totals given in bits/s (network convention) -> the bytes/s total they are computed from
+BITS: dict[str, str] = {"scaleup_bits_per_s": "scaleup_Bps", "scaleout_bits_per_s": "scaleout_Bps"}
+#: older key names kept as aliases (same values): ``*_bps`` told bits from bytes by case only
+ALIASES: dict[str, str] = {"scaleup_bps": "scaleup_bits_per_s", "scaleout_bps": "scaleout_bits_per_s"}
 
 
 def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
@@ -50,13 +42,14 @@ def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
 
 
 def record(sized: SizedSystem) -> dict[str, Any]:
-    """One system's totals with JSON keys (SI; bandwidth keys ``*_bps`` are bits/s)."""
+    """One system's totals with JSON keys (SI; ``*_bits_per_s`` in bits/s, ``*_Bps`` in bytes/s)."""
     t = sized.totals()
     s = sized.system
     out: dict[str, Any] = {"name": s.name, "title": s.title, "kind": s.kind}
-    for key, _, _, _ in METRICS:
-        v = t[key.replace("_bps", "_Bps")] * 8 if key.endswith("_bps") else t[key]
+    for key in METRICS:
+        v = t[BITS[key]] * 8 if key in BITS else t[key]
         out[key] = None if math.isnan(v) else v
+    _alias(out)
     out["scaleup_domain_chips"] = sized.scaleup_domain_chips()
     out["power_parts_w"] = sized.power_parts_w()
     out["basis"] = basis(sized)
@@ -68,7 +61,7 @@ def basis(sized: SizedSystem) -> dict[str, str]:
     s, n = sized.system, sized.n_chips
     chip = s.chip
     out = {}
-    for key, _, dim, field in METRICS:
+    for key, field in METRICS.items():
         if field is None:
             continue
         q = getattr(chip, field, None)
@@ -87,8 +80,8 @@ def basis(sized: SizedSystem) -> dict[str, str]:
     tier = s.scaleout_tier
     if tier is not None:
         q = tier.bw_per_chip_Bps
-        out["scaleout_bps"] = f"{n:,} x {q.value:g} {q.unit} ({tier.name}: {q.source}) [{q.confidence}]"
-    return out
+        out["scaleout_bits_per_s"] = f"{n:,} x {q.value:g} {q.unit} ({tier.name}: {q.source}) [{q.confidence}]"
+    return _alias(out)
 
 
 def compare(refs: list[str], chips: int | None = None) -> list[dict[str, Any]]:
@@ -98,19 +91,15 @@ def compare(refs: list[str], chips: int | None = None) -> list[dict[str, Any]]:
     for r in records:
         r["ratio_to_first"] = {
             k: (r[k] / first[k] if r[k] is not None and first[k] not in (None, 0) else None)
-            for k, _, _, _ in METRICS
+            for k in METRICS
         }
+        _alias(r["ratio_to_first"])
     return records
 
 
-def display(value: float | None, dim: str) -> str:
-    """A value for a table cell."""
-    if value is None:
-        return "-"
-    if dim == "bits":
-        return f"{value / 1e9:,.0f} Gb/s"
-    if dim == "count":
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-    if dim == "ratio":
-        return units.human(value, "flops").replace("FLOP/s", "").strip() if value > 1e3 else f"{value:.3g}"
-    return units.human(value, dim)
+def _alias(d: dict[str, Any]) -> dict[str, Any]:
+    """Add the older key names (:data:`ALIASES`) beside the new ones, with the same values."""
+    for old, new in ALIASES.items():
+        if new in d:
+            d[old] = d[new]
+    return d

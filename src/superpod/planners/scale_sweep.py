@@ -38,21 +38,32 @@ def default_sizes(model: Model, seq_len: int, global_batch: int, points: int = P
     return np.unique(nice_job_chips(model, targets, seq_len, global_batch))
 
 
+def sizes_for(model: str, opts: ScaleOptions, points: int = POINTS, lo: int = MIN_CHIPS, hi: int = MAX_CHIPS) -> np.ndarray:
+    """:func:`default_sizes` for ``model`` at the workload of ``opts`` (catalog defaults where unset)."""
+    seq, batch, _ = _workload(opts)
+    return default_sizes(load_model(model), seq, batch, points, lo, hi)
+
+
 def curve(model: str, system: str, sizes=None, opts: ScaleOptions = ScaleOptions(fast=True)) -> dict[str, Any]:
-    """One system's curve: arrays over ``sizes`` (installed chips); NaN where no plan fits."""
+    """One system's curve: arrays over ``sizes`` (installed chips); NaN where no plan fits.
+
+    Each size gets the batch ``superpod scale`` would use there (the shared policy of
+    :func:`superpod.planners.conventions.default_global_batch`, or the user's), so a point of the
+    curve is the ``scale`` record at that size."""
     m, s = load_model(model), load_system(system)
-    seq, batch, tokens = _workload(opts)
-    sizes = default_sizes(m, seq, batch) if sizes is None else np.asarray(sizes, dtype=np.int64)
-    job = job_chips(m, sizes, seq, batch)
+    seq, cap, tokens = _workload(opts)
+    sizes = default_sizes(m, seq, cap) if sizes is None else np.asarray(sizes, dtype=np.int64)
+    batches = np.array([_workload(opts, int(n))[1] for n in sizes], dtype=np.int64)
+    job = np.array([int(job_chips(m, int(n), seq, int(b))) for n, b in zip(sizes, batches)], dtype=np.int64)
     cols = {k: np.full(sizes.shape, np.nan) for k in ("tokens_per_s", "mfu", "busy", "step_s")}
     why: dict[int, str] = {}
-    for jc in np.unique(job[job > 0]):
+    for jc, b in sorted({(int(j), int(b)) for j, b in zip(job, batches) if j > 0}):
         try:
-            plan, _ = best_plan(m, s, int(jc), seq, batch, opts)
+            plan, _ = best_plan(m, s, jc, seq, b, opts)
         except InfeasiblePlanError as e:
-            why[int(jc)] = str(e)
+            why[jc] = str(e)
             continue
-        at = job == jc
+        at = (job == jc) & (batches == b)
         cols["tokens_per_s"][at] = plan["tokens_per_s"]
         cols["mfu"][at] = plan["mfu"]
         cols["step_s"][at] = plan["step_s"]
@@ -72,6 +83,7 @@ def curve(model: str, system: str, sizes=None, opts: ScaleOptions = ScaleOptions
         "title": s.title,
         "chips": sizes,
         "job_chips": job,
+        "global_batch": batches,
         "feasible": ok,
         "effective_flops": masked(ev["effective_flops"]),
         "paper_flops": np.asarray(ev["paper_flops"], dtype=float),

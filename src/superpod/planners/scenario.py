@@ -4,7 +4,9 @@
 NVL72 racks on InfiniBand, and the SuperCluster's own 950DT chips in 8-NPU servers on
 fragmented Ethernet, each sized to the reference build's dense peak FLOP/s (in the run's
 precision), each training the same model. The builds differ only in what the catalog
-says about them; every number comes back through :func:`superpod.planners.scale_estimate.scale`.
+says about them; every number comes back through :func:`superpod.planners.scale_estimate.scale`,
+so the builds follow its conventions (docs/conventions.md: ranks, facility/IT power, peak bases,
+the shared default batch).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from superpod.errors import UnknownNameError
+from superpod.errors import InvalidOptionError, UnknownNameError
 from superpod.spec.catalog import build, catalog_root, load_model, load_system, read_toml
+from superpod.planners.conventions import peak_basis
 from superpod.planners.scale_estimate import ScaleOptions, evaluate, scale
 from superpod.scaling.recovery import RecoveryOptions
 
@@ -64,6 +67,10 @@ def run(name: str = "huaweiopolis", model: str | None = None, opts: ScaleOptions
         swap: dict[str, str] | None = None) -> dict[str, Any]:
     """Every build of scenario ``name`` trained on the same model; ``swap`` replaces a build's system."""
     sc = load(name)
+    unknown = sorted(set(swap or {}) - {b.key for b in sc.builds})
+    if unknown:
+        raise InvalidOptionError(f"scenario {sc.name} has no build {', '.join(unknown)}; builds: "
+                                 f"{', '.join(b.key for b in sc.builds)}")
     builds = [b.model_copy(update={"system": (swap or {}).get(b.key, b.system)}) for b in sc.builds]
     chips = equal_paper_chips([b.system for b in builds], sc.reference, opts.precision)
     model = model or sc.model
@@ -75,10 +82,15 @@ def run(name: str = "huaweiopolis", model: str | None = None, opts: ScaleOptions
     ref = rows[0]
     for r in rows:
         r["ratio_to_first"] = {k: r[k] / ref[k] for k in ("effective_flops", "paper_flops", "time_to_train_s",
-                                                         "power_w", "goodput", "mfu", "energy_j_per_token",
-                                                         "cost_per_mtok")}
+                                                         "power_w", "power_facility_w", "power_it_w", "goodput",
+                                                         "mfu", "energy_j_per_token", "energy_facility_j_per_token",
+                                                         "energy_it_j_per_token", "cost_per_mtok")}
+    ref_fmt = load_system(sc.reference).chip.peak(opts.precision, fallback=True)[0]
     return {"scenario": sc.name, "title": sc.title, "description": sc.description, "model": model,
-            "precision": opts.precision, "reference": sc.reference, "builds": rows,
+            "precision": opts.precision, "reference": sc.reference,
+            "sizing_basis": f"equal paper FLOP/s: {peak_basis(ref_fmt)} peak of {sc.reference}, each build in its "
+                            f"own chip's {opts.precision} dense peak (documented fallback if it lacks the format)",
+            "builds": rows,
             "fast_recovery_assumption": "in-memory checkpoints and a 60 s restart (detection, swap, reload)"}
 
 

@@ -1,5 +1,6 @@
 """Turn a serving estimate into what the request-level simulation runs: instances per
-pool, batch caps, and step-time tables of the chosen plans."""
+pool, batch caps, and step-time tables of the chosen plans; :func:`simulate` runs it
+(``superpod simulate``), choosing the deployment mode when none is given."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from superpod.serving.decode import decode
 from superpod.planners.serve_estimate import serve
 from superpod.serving.plan import ServePlan
 from superpod.serving.prefill import prefill
-from superpod.serving.simulate import Pools
+from superpod.serving.simulate import Pools, parse_dist, simulate as run
+from superpod.spec.catalog import load_model
 
+MODES = ("pd", "colocated")
 PREFILL_GRID = np.geomspace(16, 131072, 64)
-CHUNK_TOKENS_PER_CHIP = 2048  # Sarathi-style chunk budget per iteration (TensorRT-LLM/vLLM use 2-8K per instance)
 
 
 def build_pools(model: str, system: str, mode: str, input_len: float, output_len: float, **opts: Any) -> tuple[Pools, dict]:
@@ -78,8 +80,35 @@ def build_pools(model: str, system: str, mode: str, input_len: float, output_len
     pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(row).items()}), input_len)
     p_steps = np.asarray(pr["step_s"]).ravel()
     tps = float(np.ravel(decode(c, ServePlan.one(**row_plan(row, batch=1)), kv_len)["tokens_per_step"])[0])
-    pools = Pools("colocated", 0, CHUNK_TOKENS_PER_CHIP * i_chips,
+    pools = Pools("colocated", 0, c.fw.si("prefill_chunk_tokens") * i_chips,
                   lambda x: np.interp(x / i_chips, PREFILL_GRID, p_steps), n_inst, cap, table, tps,
                   lambda s: np.zeros_like(s))
     info = {"instances": n_inst, "chips_per_instance": i_chips, "batch_cap": cap, "estimate": est}
     return pools, info
+
+
+def default_mode(model: str) -> str:
+    """Disaggregated pools for MoE models (as DeepSeek and CloudMatrix-Infer deploy them), co-located otherwise."""
+    return "pd" if load_model(model).moe is not None else "colocated"
+
+
+def simulate(model: str, system: str, rate: float, requests: int, *, input_dist: str | None = None,
+             output_dist: str | None = None, input_len: float = 4096, output_len: float = 1024,
+             mode: str | None = None, chips: int | None = None, quant: str | None = None, kv_dtype: str = "bf16",
+             mtp: int | None = None, mtp_accept: float | None = None, tpot_slo_s: float | None = None,
+             ttft_slo_s: float | None = None, framework: str | None = None, seed: int = 0,
+             progress=None) -> dict[str, Any]:
+    """The ``superpod simulate`` record: latency percentiles, throughput and goodput of ``requests``
+    Poisson arrivals at ``rate``/s on the deployment :func:`build_pools` plans (``progress(done, n)``
+    is called as requests finish)."""
+    mode = mode or default_mode(model)
+    if mode not in MODES:
+        raise InfeasiblePlanError(f"--mode must be pd or colocated, not {mode!r}")
+    idist, odist = parse_dist(input_dist, input_len), parse_dist(output_dist, output_len)
+    pools, info = build_pools(model, system, mode, input_len, output_len, chips=chips, quant=quant, kv_dtype=kv_dtype,
+                              mtp=mtp, mtp_accept=mtp_accept, tpot_slo_s=tpot_slo_s, framework=framework)
+    out = run(pools, rate, requests, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
+    out["mode"] = mode
+    out["deployment"] = {k: v for k, v in info.items() if k != "estimate"}
+    out["plan"] = info["estimate"]["plan"]
+    return out

@@ -1,10 +1,17 @@
 """``superpod serve``: price a model on a system for one phase (or a co-located or
-disaggregated deployment) and report the JSON contract of issue 4.
+disaggregated deployment): a record per phase (throughput, latencies, memory, breakdown) and the plan.
 
 Throughput is per chip of the pool serving that phase: prefill counts input tokens,
 decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
 fits in memory is reported; with ``tpot_slo_s`` the largest decode batch meeting it.
 Plan parameters left out are searched (:mod:`.search`) and listed under ``plan.picked``.
+
+Conventions (docs/conventions.md): plan degrees (``tp``, ``ep``, ``dp``) count ranks; the
+record states the pool's ``chips`` and ``ranks`` (and each phase's instance ``chips`` and
+``ranks``); power is nameplate IT power (``system_power_it_w``) and facility power at the
+catalog PUE (``system_power_facility_w``), and each phase's per-kW and J/token figures say
+which (``tokens_per_s_per_kw_it``, ``energy_facility_j_per_token``...); ``tokens_per_s_per_tflops``
+is per TFLOP/s of the ``--quant`` format's dense peak (``peak_basis``).
 """
 
 from __future__ import annotations
@@ -12,19 +19,21 @@ from __future__ import annotations
 from typing import Any
 
 
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import InvalidOptionError
+from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
 from superpod.spec.catalog import load_system
 from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS, colocated
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.forward import Ctx
+from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
 PHASES = ("prefill", "decode", "both", "pd")
-DEFAULT_ACCEPT = 0.7  # CloudMatrix-Infer's measured MTP acceptance (arXiv 2506.12708), used when only --mtp is given
+DEFAULT_ACCEPT = mtp().default_accept.si  # CloudMatrix-Infer's measured acceptance (frameworks/serving.toml [mtp]), when only --mtp is given
 
 
 def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str, what: str, refine: bool):
@@ -49,6 +58,29 @@ def _breakdown(values: dict[str, float], keys, total_key: str = "step_s") -> dic
             "hidden_comm_s": values.get("hidden_comm_s", 0.0), "imbalance": values.get("imbalance", 1.0)}
 
 
+def _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
+                   concurrency, tpot_slo_s, ttft_slo_s, rate) -> None:
+    """Refuse an option value superpod does not accept (never replace it by a default)."""
+    if phase not in PHASES:
+        raise InvalidOptionError(f"--phase must be one of {', '.join(PHASES)}, not {phase!r}")
+    if eplb not in ("perfect", "balanced", "none"):
+        raise InvalidOptionError(f"--eplb must be perfect, balanced or none, not {eplb!r}")
+    if not 0.0 <= cache_hit < 1.0:
+        raise InvalidOptionError(f"--cache-hit must be in [0, 1), got {cache_hit}")
+    if mtp_accept is not None and not 0.0 <= mtp_accept <= 1.0:
+        raise InvalidOptionError(f"--mtp-accept must be in [0, 1], got {mtp_accept}")
+    if mtp is not None and (isinstance(mtp, bool) or int(mtp) != mtp or mtp < 0):
+        raise InvalidOptionError(f"--mtp must be a whole number >= 0, got {mtp!r}")
+    for name, v in (("--tp", tp), ("--ep", ep), ("--dp", dp)):
+        if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
+            raise InvalidOptionError(f"{name} must be a whole number >= 1, got {v!r}")
+    for name, v in (("--input-len", input_len), ("--output-len", output_len), ("--kv-len", kv_len),
+                    ("--batch-per-chip", batch_per_chip), ("--concurrency", concurrency),
+                    ("--tpot-slo-ms", tpot_slo_s), ("--ttft-slo-ms", ttft_slo_s), ("--rate", rate)):
+        if v is not None and not v > 0:
+            raise InvalidOptionError(f"{name} must be > 0, got {v!r}")
+
+
 def _tflops(c: Ctx) -> float:
     return c.hw.peak(c.quant) / 1e12
 
@@ -62,14 +94,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
           rate: float | None = None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring)."""
-    if phase not in PHASES:
-        raise InfeasiblePlanError(f"--phase must be one of {', '.join(PHASES)}, not {phase!r}")
-    if eplb not in ("perfect", "balanced", "none"):
-        raise InfeasiblePlanError(f"--eplb must be perfect, balanced or none, not {eplb!r}")
-    if not 0.0 <= cache_hit < 1.0:
-        raise InfeasiblePlanError(f"--cache-hit must be in [0, 1), got {cache_hit}")
-    if mtp_accept is not None and not 0.0 <= mtp_accept <= 1.0:
-        raise InfeasiblePlanError(f"--mtp-accept must be in [0, 1], got {mtp_accept}")
+    _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
+                   concurrency, tpot_slo_s, ttft_slo_s, rate)
     c = make_ctx(model, system, chips, quant, kv_dtype, framework)
     pool_chips = chips if chips is not None else c.hw.n_chips
     pool_ranks = pool_chips * c.dev
@@ -83,7 +109,9 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
     acc = float(mtp_accept or 0.0)
     grid_args = dict(tp=tp, ep=ep, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc, eplb=eplb)
-    out: dict[str, Any] = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name}
+    out: dict[str, Any] = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
+                           "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
+                           "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
     breakdown: dict[str, Any] = {}
     rows: dict[str, dict] = {}
     picked: set[str] = set()
@@ -171,11 +199,19 @@ RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chi
 
 def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
     """Whole-system figures: every chip serving this phase at the per-chip rate, the
-    system's all-in power pro-rata (catalog breakdown), and energy per token."""
+    system's nameplate IT power pro-rata (catalog breakdown) and facility power (x PUE),
+    and energy per token of each (the older ``system_power_w``, ``tokens_per_s_per_kw`` and
+    ``energy_j_per_token`` are the IT figures)."""
     sized = load_system(system).at(chips)
     power_w = sum(sized.power_parts_w().values())
+    pue = default_pue()
     out["system_chips"] = sized.n_chips
+    out["system_ranks"] = sized.n_chips * out["ranks_per_chip"]
     out["system_power_w"] = power_w
+    out["system_power_it_w"] = power_w
+    out["system_power_facility_w"] = power_w * pue
+    out["pue"] = pue
+    out["power_draw"] = NAMEPLATE
     per_chip_w = power_w / sized.n_chips
     for phase, key in RATE_KEYS.items():
         if phase in out:
@@ -183,3 +219,8 @@ def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
             out[phase]["tokens_per_s_per_system"] = rate * sized.n_chips
             out[phase]["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
             out[phase]["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")
+            p = power_record(per_chip_w, pue, rate, NAMEPLATE)
+            out[phase].update({k: p[k] for k in ("tokens_per_s_per_kw_it", "tokens_per_s_per_kw_facility",
+                                                 "energy_it_j_per_token", "energy_facility_j_per_token")})
+            if "chips" in out[phase]:
+                out[phase]["ranks"] = out[phase]["chips"] * out["ranks_per_chip"]

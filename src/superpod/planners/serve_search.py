@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import SloUnreachableError
 from superpod.serving.context import check_ep, check_tp, max_ep, memory_error
-from superpod.serving.forward import Ctx
+from superpod.serving.context import Ctx
 from superpod.serving.plan import ServePlan
 
 EP_CHOICES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 72, 96, 128, 144, 160, 192, 256, 288, 320, 384, 512, 576, 768, 1024)
@@ -75,7 +75,7 @@ def best(evaluate: Callable[[ServePlan], dict[str, np.ndarray]], grid: ServePlan
     if not ok.any():
         key, bound = next(iter(limits.items()))
         j = int(np.argmin(np.where(fits, flat[key], np.inf)))
-        raise InfeasiblePlanError(
+        raise SloUnreachableError(
             f"no plan meets {key.replace('_s', '')} <= {bound * 1e3:,.1f} ms: the best reachable is "
             f"{flat[key][j] * 1e3:,.1f} ms ({_describe(grid.flat().row(j))}); relax the target or add chips")
     score = np.where(ok, flat[objective], -np.inf)

@@ -1,17 +1,51 @@
 """``superpod train``: the best training plan(s) of a model on a sized system, with the job's
-throughput, MFU, memory per chip, power and the search's statistics (SI units)."""
+throughput, MFU, memory per chip, power and the search's statistics (SI units).
+
+Conventions (docs/conventions.md): ``plan`` degrees count ranks (``tp`` x ranks per chip of
+the chip-level plan the search prices, :mod:`superpod.planners.ranks`), the record states
+``chips`` and ``ranks``; power is nameplate IT power (``power_it_w``) and facility power at
+the catalog PUE (``power_facility_w``); ``mfu``/``hfu`` are against the dense BF16 peak
+(``mfu_basis``); the default batch is the shared policy (``global_batch_policy``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from superpod.cost.hardware import Hardware
-from superpod.errors import InfeasiblePlanError
+from superpod.cost.plan import RECOMPUTE, SCHEDULES
+from superpod.errors import InvalidOptionError
 from superpod.planners.compare import parse_sized
-from superpod.planners.train_search import search
+from superpod.planners.conventions import (MFU_BASIS, NAMEPLATE, default_global_batch, default_pue, power_record,
+                                           user_batch_policy)
+from superpod.planners.ranks import chip_fixed, rank_record
+from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
 
-DEFAULT_BATCH_TOKENS = 4 * 1024 * 1024
+PRECISIONS = ("bf16", "fp8")
+#: the pinned plan settings that are whole numbers >= 1
+INTEGER_FIELDS = ("tp", "pp", "vpp", "dp", "ep", "cp", "micro_batch")
+
+
+def check_fixed(fixed: dict[str, Any]) -> dict[str, Any]:
+    """The pinned plan settings with ``None`` dropped; an unknown key or value is an error, never ignored."""
+    out = {k: v for k, v in fixed.items() if v is not None}
+    unknown = sorted(set(out) - set(FIELDS))
+    if unknown:
+        raise InvalidOptionError(f"unknown plan setting {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    for k in INTEGER_FIELDS:
+        v = out.get(k)
+        if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
+            raise InvalidOptionError(f"--{k.replace('_', '-')} must be a whole number >= 1, got {v!r}")
+    if "zero" in out and out["zero"] not in (0, 1, 2, 3):
+        raise InvalidOptionError(f"--zero must be 0, 1, 2 or 3, got {out['zero']!r}")
+    for k, names in (("schedule", SCHEDULES), ("recompute", RECOMPUTE)):
+        v = out.get(k)
+        if v is not None and v not in names and not (isinstance(v, int) and 0 <= v < len(names)):
+            raise InvalidOptionError(f"--{k} must be one of {', '.join(names)}, got {v!r}")
+    if "sp" in out and not isinstance(out["sp"], (bool, int)):
+        raise InvalidOptionError(f"--sp must be true or false, got {out['sp']!r}")
+    return out
 
 
 def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
@@ -20,39 +54,60 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, cp,
-    micro_batch, recompute); the rest are searched. Returns the issue-5 JSON record.
+    micro_batch, recompute; ``tp`` in ranks); the rest are searched.
     """
+    if precision not in PRECISIONS:
+        raise InvalidOptionError(f"--precision must be bf16 or fp8, got {precision!r}")
+    if isinstance(top, bool) or int(top) != top or top < 1:
+        raise InvalidOptionError(f"--top must be a whole number >= 1, got {top!r}")
+    if seq_len < 1:
+        raise InvalidOptionError(f"--seq-len must be >= 1, got {seq_len}")
+    if global_batch is not None and global_batch_tokens is not None:
+        raise InvalidOptionError("give --global-batch or --global-batch-tokens, not both")
+    fixed = check_fixed(fixed)
     m = load_model(model)
     sized = parse_sized(system, chips)
     hw = Hardware.of(sized)
-    if seq_len < 1:
-        raise InfeasiblePlanError(f"--seq-len must be >= 1, got {seq_len}")
-    if global_batch is None:
-        tokens = DEFAULT_BATCH_TOKENS if global_batch_tokens is None else global_batch_tokens
-        if tokens % seq_len:
-            raise InfeasiblePlanError(f"--global-batch-tokens {tokens:,} is not a whole number of {seq_len:,}-token sequences")
-        global_batch = tokens // seq_len
+    r = sized.ranks_per_chip
+    if global_batch is not None:
+        policy = user_batch_policy("--global-batch")
+    elif global_batch_tokens is not None:
+        if global_batch_tokens % seq_len:
+            raise InvalidOptionError(
+                f"--global-batch-tokens {global_batch_tokens:,} is not a whole number of {seq_len:,}-token sequences")
+        global_batch, policy = global_batch_tokens // seq_len, user_batch_policy("--global-batch-tokens")
+    else:
+        global_batch, policy = default_global_batch(sized.n_chips, seq_len)
     if global_batch < 1:
-        raise InfeasiblePlanError(f"the global batch must hold at least one sequence, got {global_batch}")
-    res = search(m, hw, seq_len, global_batch, fixed, top=max(top, 1), fp8=precision == "fp8", framework=framework)
-    best = res.plans[0]
-    power_w = sum(sized.power_parts_w().values())
+        raise InvalidOptionError(f"the global batch must hold at least one sequence, got {global_batch}")
+    res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, fp8=precision == "fp8",
+                 framework=framework)
+    plans = [rank_record(p, r) for p in res.plans]
+    best = plans[0]
+    it_w = sum(sized.power_parts_w().values())
+    power = power_record(it_w, default_pue(), best["tokens_per_s"], NAMEPLATE)
     out = {
         "model": m.name,
         "system": sized.system.name,
         "chips": sized.n_chips,
+        "ranks": sized.n_ranks,
+        "ranks_per_chip": r,
         "seq_len": seq_len,
         "global_batch": global_batch,
         "global_batch_tokens": global_batch * seq_len,
+        "global_batch_policy": policy,
         "precision": precision,
         "framework": framework,
         **best,
+        "mfu_basis": MFU_BASIS,
+        "peak_bf16_flops_per_chip": hw.peak("bf16") if "bf16" in hw.peak_flops else None,
         "hbm_bytes": hw.hbm_bytes,
-        "power_w": power_w,
-        "tokens_per_s_per_kw": best["tokens_per_s"] / (power_w / 1e3),
+        **power,
+        "power_w": it_w,  # older name of power_it_w
+        "tokens_per_s_per_kw": power["tokens_per_s_per_kw_it"],  # older name of tokens_per_s_per_kw_it
         "search": {"evaluated": res.evaluated, "feasible": res.feasible, "seconds": res.seconds,
                    "plans_per_s": res.evaluated / max(res.seconds, 1e-9)},
     }
     if top > 1:
-        out["top"] = res.plans
+        out["top"] = plans
     return out

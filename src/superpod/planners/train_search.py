@@ -19,65 +19,54 @@ import numpy as np
 
 from superpod.cost.hardware import Hardware
 from superpod.cost.memory import training_memory
-from superpod.cost.plan import RECOMPUTE, SCHEDULES, TrainPlan
-from superpod.errors import InfeasiblePlanError
+from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, ONE_F_ONE_B, PP_MAX, SELECTIVE, TP_MAX,
+                                ZERO_BUBBLE, TrainPlan,
+                                cp_splits_sequence, powers_of_two, tp_splits_heads)
+from superpod.errors import DoesNotFitError, NoFeasiblePlanError
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
 from superpod.training.step import StepResult, step
 
+#: the plan settings a user can fix (the rest are searched)
 FIELDS = ("tp", "pp", "dp", "ep", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
-
 
 def _divisors(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 
 
-def _pow2(cap: int) -> list[int]:
-    out, x = [], 1
-    while x <= cap:
-        out.append(x)
-        x *= 2
-    return out
-
-
 def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, list]:
     """Candidate values per field; a field the user fixed has exactly that value."""
-    tp = [d for d in _divisors(model.heads, 64) if d <= chips]
+    tp = [d for d in _divisors(model.heads, TP_MAX) if d <= chips]
     # stages may be uneven (the slowest holds ceil(L/pp) layers), so PP need not divide L
-    pp = sorted({p for p in _pow2(min(model.layers, 128)) if p <= chips} | {d for d in _divisors(chips, min(model.layers, 128))})
+    pp_cap = min(model.layers, PP_MAX)
+    pp = sorted({p for p in powers_of_two(pp_cap) if p <= chips} | {d for d in _divisors(chips, pp_cap)})
     ep = [1] if model.moe is None else [e for e in _divisors(model.moe.experts, model.moe.experts) if e <= chips]
     cand = {
         "tp": tp,
         "pp": pp,
-        "cp": [c for c in _pow2(32) if c <= chips],
+        "cp": [c for c in powers_of_two(CP_MAX) if c <= chips],
         "ep": ep,
         "sp": [0, 1],
         "micro_batch": [1, 2, 4, 8],
         "zero": [1, 2, 3],
-        "recompute": [0, 1, 2],
+        "recompute": [NO_RECOMPUTE, SELECTIVE, FULL],
     }
     for k, v in fixed.items():
         if k in cand and v is not None:
             cand[k] = [v]
     # schedule and virtual stages vary together: only interleaving has VPP > 1
-    pairs = [(0, 1), (1, 1), (3, 1), (4, 1)] + [(2, v) for v in (2, 3, 4, 6)]
+    pairs = [(GPIPE, 1), (ONE_F_ONE_B, 1), (ZERO_BUBBLE, 1), (DUALPIPE, 1)] + [(INTERLEAVED, v) for v in (2, 3, 4, 6)]
     if fixed.get("schedule") is not None:
         pairs = [p for p in pairs if p[0] == fixed["schedule"]]
     if fixed.get("vpp") is not None:
-        pairs = [p for p in pairs if p[1] == fixed["vpp"]] or [(fixed.get("schedule", 2), fixed["vpp"])]
+        pairs = [p for p in pairs if p[1] == fixed["vpp"]] or [(fixed.get("schedule", INTERLEAVED), fixed["vpp"])]
     cand["schedule_vpp"] = pairs
     return cand
 
 
 def _codes(fixed: dict[str, Any]) -> dict[str, Any]:
-    out = dict(fixed)
-    if isinstance(out.get("recompute"), str):
-        out["recompute"] = RECOMPUTE.index(out["recompute"])
-    if isinstance(out.get("schedule"), str):
-        out["schedule"] = SCHEDULES.index(out["schedule"])
-    if "sp" in out and out["sp"] is not None:
-        out["sp"] = int(bool(out["sp"]))
-    return out
+    return {k: (TrainPlan.code(k, v) if k in ("recompute", "schedule", "sp") and v is not None else v)
+            for k, v in fixed.items()}
 
 
 @dataclass(frozen=True)
@@ -107,14 +96,14 @@ def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed:
     s = g.schedule
     reasons = {
         "chips = TP x PP x CP x DP": dp > 0,
-        "TP divides the attention heads (and KV heads)": (model.heads % tp == 0) & ((kv % tp == 0) | (tp % kv == 0)),
+        "TP divides the attention heads (and KV heads)": tp_splits_heads(model.heads, kv, tp),
         "global batch splits into whole micro-batches per DP rank": (m > 0) | (dp == 0),
-        "CP splits the sequence into 2 x CP chunks": (seq_len % (2 * cp) == 0) | (cp == 1),
+        "CP splits the sequence into 2 x CP chunks": cp_splits_sequence(seq_len, cp),
         "EP divides the experts and DP x CP": (ep == 1) | ((dp * cp) % ep == 0),
         "interleaving needs 1 < VPP <= layers/PP and micro-batches a multiple of PP": np.where(
-            s == 2, (g.vpp > 1) & (g.vpp * pp <= model.layers) & (m % pp == 0), g.vpp == 1),
-        "DualPipe needs an even PP and at least PP micro-batches": (s != 4) | ((pp % 2 == 0) & (m >= pp)),
-        "one schedule per PP = 1 and SP only with TP > 1": ((pp > 1) | (s == 1)) & ((tp > 1) | (g.sp == 0)),
+            s == INTERLEAVED, (g.vpp > 1) & (g.vpp * pp <= model.layers) & (m % pp == 0), g.vpp == 1),
+        "DualPipe needs an even PP and at least PP micro-batches": (s != DUALPIPE) | ((pp % 2 == 0) & (m >= pp)),
+        "one schedule per PP = 1 and SP only with TP > 1": ((pp > 1) | (s == ONE_F_ONE_B)) & ((tp > 1) | (g.sp == 0)),
     }
     if model.moe is not None:
         reasons["EP divides the experts and DP x CP"] &= model.moe.experts % ep == 0
@@ -157,7 +146,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     idx = np.flatnonzero(np.broadcast_to(ok, shape))
     feasible = int(idx.size)
     if feasible == 0:
-        raise InfeasiblePlanError(explain_infeasible(model, hw, grid, need, fixed))
+        raise (DoesNotFitError if grid.valid.any() else NoFeasiblePlanError)(explain_infeasible(model, hw, grid, need, fixed))
     where = np.unravel_index(idx, shape)  # read only the feasible entries of each broadcast array
     step_sel = np.broadcast_to(res.step_s, shape)[where]
     head = hw.hbm_bytes - np.broadcast_to(need, shape)[where]

@@ -87,6 +87,8 @@ def validate(selected: list[str] | None = None) -> dict[str, Any]:
     """All (or the selected) groups."""
     names = selected or groups()
     for g in names:
+        if g == "silicon":
+            raise UnknownNameError("the silicon group has its own report: superpod validate silicon [FILE.csv]")
         if g not in PREDICTORS:
-            raise UnknownNameError(f"unknown validation group {g!r}; known: {', '.join(PREDICTORS)}")
+            raise UnknownNameError(f"unknown validation group {g!r}; known: {', '.join(PREDICTORS)}, silicon")
     return {"groups": [run_group(g) for g in names]}

@@ -18,7 +18,7 @@ from typing import Any
 from superpod.serving.colocated import colocated
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import decode
-from superpod.serving.forward import Ctx
+from superpod.serving.context import Ctx
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import prefill
 

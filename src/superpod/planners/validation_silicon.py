@@ -43,6 +43,8 @@ QUANT = {"": "bf16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": 
 REQUIRED = ("id", "backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 #: the partition keys of the report
 PARTITION = ("framework", "gpu", "model", "mode", "precision")
+#: the accuracy gate over the public file (issue 10; as NVIDIA's AIConfigurator gates itself)
+GATE = {"tpot_mape": 0.12, "ttft_mape": 0.25, "answered_share": 0.95}
 
 
 def default_file() -> Path:
@@ -71,6 +73,7 @@ class Row:
     predicted_ttft_ms: float | None = None
     predicted_tpot_ms: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    model_supported: bool = True
 
     def num(self, key: str, default: float | None = None) -> float | None:
         v = self.raw.get(key, "")
@@ -82,7 +85,8 @@ class Row:
                 "framework": r["backend"], "gpu": r["system"], "model": r["model_path"], "mode": r["mode"],
                 "precision": r.get("precision") or "bf16",
                 "predicted_ttft_ms": self.predicted_ttft_ms, "predicted_tpot_ms": self.predicted_tpot_ms,
-                "measured_ttft_ms": float(r["silicon_ttft_ms"]), "measured_tpot_ms": float(r["silicon_tpot_ms"])}
+                "measured_ttft_ms": float(r["silicon_ttft_ms"]), "measured_tpot_ms": float(r["silicon_tpot_ms"]),
+                "model_supported": self.model_supported}
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -114,8 +118,10 @@ def _settings(row: Row) -> None:
     r = row.raw
     model = models.get(r["model_path"])
     if model is None:
+        row.model_supported = False
         return _unsupported(row, f"model {r['model_path']!r} is not in the catalog mapping")
     if model.get("unsupported"):
+        row.model_supported = False
         return _unsupported(row, model["unsupported"])
     if r["system"] not in systems:
         return _unsupported(row, f"system {r['system']!r} has no catalog system")
@@ -210,10 +216,29 @@ def _mape(pairs: list[tuple[float, float]]) -> float | None:
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows, answered rows, and TTFT/TPOT MAPE over the answered ones."""
     ok = [r for r in records if r["status"] == "ok"]
     ttft = [(r["predicted_ttft_ms"], r["measured_ttft_ms"]) for r in ok]
     tpot = [(r["predicted_tpot_ms"], r["measured_tpot_ms"]) for r in ok]
     return {"rows": len(records), "answered": len(ok), "ttft_mape": _mape(ttft), "tpot_mape": _mape(tpot)}
+
+
+def gate(summary: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary with the answered share of the supported models' rows and the gate verdict."""
+    supported = sum(r["model_supported"] for r in records)
+    share = summary["answered"] / supported if supported else 0.0
+    within = (share >= GATE["answered_share"] and summary["tpot_mape"] is not None
+              and summary["tpot_mape"] <= GATE["tpot_mape"] and summary["ttft_mape"] <= GATE["ttft_mape"])
+    return summary | {"supported_model_rows": supported, "answered_share": share, "gate": dict(GATE),
+                      "within_gate": bool(within)}
+
+
+def worst(records: list[dict[str, Any]], n: int = 10) -> list[dict[str, Any]]:
+    """The ``n`` answered rows with the largest TPOT or TTFT error."""
+    def err(r):
+        return max(abs(r["predicted_tpot_ms"] / r["measured_tpot_ms"] - 1), abs(r["predicted_ttft_ms"] / r["measured_ttft_ms"] - 1))
+    ok = [r for r in records if r["status"] == "ok"]
+    return sorted(ok, key=err, reverse=True)[:n]
 
 
 def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
@@ -233,4 +258,6 @@ def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
     for rec in records:
         parts[tuple(rec[k] for k in PARTITION)].append(rec)
     partitions = [dict(zip(PARTITION, key)) | summarise(recs) for key, recs in sorted(parts.items())]
-    return {"file": str(p), "rows": records, "partitions": partitions, "summary": summarise(records)}
+    shown = str(p) if path is not None else "catalog/validation/silicon/serving_measured.csv (public)"
+    return {"file": shown, "rows": records, "partitions": partitions,
+            "summary": gate(summarise(records), records), "worst": [r["id"] for r in worst(records)]}

@@ -13,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.spec.system import System
+from superpod.units import to_si
 from superpod.scaling.params import Costs
 
-YEAR_S = 365.25 * 86400.0
+YEAR_S = to_si(1.0, "year")
+HOUR_S = to_si(1.0, "h")
+J_PER_KWH = to_si(1.0, "kW") * HOUR_S
 
 
 def capex_usd(system: System, installed_chips, costs: Costs, spare_chips=0.0,
@@ -41,7 +44,7 @@ def usd_per_s(capex: float, amortisation_years: float, facility_w: float, usd_pe
     """Cost rate of running a system: amortised capex + electricity + other opex (USD/s)."""
     capex = np.asarray(capex, dtype=float)
     life_s = amortisation_years * YEAR_S
-    energy = np.asarray(facility_w, dtype=float) * usd_per_kwh / 3.6e6
+    energy = np.asarray(facility_w, dtype=float) * usd_per_kwh / J_PER_KWH
     return capex / life_s + energy + capex * opex_per_year / YEAR_S
 
 
@@ -50,15 +53,15 @@ def cost_record(capex, amortisation_years: float, facility_w, usd_per_kwh: float
     """Cost per million training tokens, cost of the run and lifetime TCO (arrays)."""
     capex = np.asarray(capex, dtype=float)
     rate = usd_per_s(capex, amortisation_years, facility_w, usd_per_kwh, opex_per_year)
-    energy_rate = np.asarray(facility_w, dtype=float) * usd_per_kwh / 3.6e6
+    energy_rate = np.asarray(facility_w, dtype=float) * usd_per_kwh / J_PER_KWH
     life_s = amortisation_years * YEAR_S
     x = np.asarray(useful_tokens_per_s, dtype=float)
     return {
         "cost_per_mtok": 1e6 * rate / x,
         "energy_cost_per_mtok": 1e6 * energy_rate / x,
         "capex_usd": capex,
-        "usd_per_hour": rate * 3600.0,
-        "energy_usd_per_hour": energy_rate * 3600.0,
+        "usd_per_hour": rate * HOUR_S,
+        "energy_usd_per_hour": energy_rate * HOUR_S,
         "run_cost_usd": rate * np.asarray(run_s, dtype=float),
         "tco_usd": capex + (energy_rate + capex * opex_per_year / YEAR_S) * life_s,
         "energy_share_of_cost": energy_rate / rate,

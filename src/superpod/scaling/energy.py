@@ -15,24 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.spec.system import System
-
-#: categories of the catalog's power-part names (others are classified by substring)
-CATEGORIES = {
-    "gpus": "accelerators", "npus": "accelerators", "tpus": "accelerators",
-    "npus_switches_other": "accelerators+other", "pod_all_in": "accelerators+other",
-    "cpus": "hosts", "hosts": "hosts", "hosts_other": "hosts", "nodes_non_gpu": "hosts",
-    "network": "network", "scaleout_network": "network", "nvswitch_trays": "network",
-    "ub_switches_optics": "network", "ici_optics_ocs": "network", "optics": "optics",
-    "nics_fans_conversion_other": "other", "switches_nics_fans_conversion_other": "other",
-}
-#: categories whose draw follows the accelerators' utilisation
-ACTIVE = ("accelerators", "accelerators+other")
-
+from superpod.scaling.params import energy
 
 def split_part(name: str) -> str:
-    """The category of a power part: accelerators, hosts, network, optics or other."""
-    if name in CATEGORIES:
-        return CATEGORIES[name]
+    """The category of a power part: accelerators, hosts, network, optics or other (the
+    catalog's table, ``scale/energy.toml [power_categories]``, else by substring)."""
+    table = energy().power_categories.parts
+    if name in table:
+        return table[name]
     low = name.lower()
     if any(s in low for s in ("gpu", "npu", "tpu")):
         return "accelerators+other" if any(s in low for s in ("other", "switch")) else "accelerators"
@@ -64,10 +54,11 @@ def power_w(system: System, installed_chips, job_chips, busy, idle_fraction: flo
     u = np.clip(np.asarray(busy, dtype=float), 0.0, 1.0) * job / inst  # idle installed chips at u = 0
     factor = idle_fraction + (1.0 - idle_fraction) * u
     parts, cats = {}, {}
+    active_categories = energy().power_categories.active
     accel_per_chip = 0.0
     for name, w in per_chip_parts_w(system).items():
         cat = split_part(name)
-        active = cat in ACTIVE
+        active = cat in active_categories
         parts[name] = w * inst * (factor if active else 1.0)
         cats[name] = cat
         if active:

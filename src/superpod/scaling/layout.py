@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from superpod.cost.plan import CP_MAX, PP_MAX, TP_MAX, cp_splits_sequence, powers_of_two, tp_splits_heads
 from superpod.spec.model import Model
 from superpod.spec.system import System
 
@@ -31,14 +32,16 @@ def _divisors(n: int) -> np.ndarray:
 def job_chips_grid(heads: int, layers: int, seq_len: int, global_batch: int, kv_heads: int | None = None) -> np.ndarray:
     """Every chip count TP x PP x CP x DP a plan can use (sorted), micro-batch 1.
 
-    TP divides the heads (and the KV heads, or is a multiple of them) up to 64; PP up to
-    min(layers, 128); CP a power of two up to 32 splitting the sequence into 2 x CP chunks;
-    DP divides the global batch. The same rules as the training search's grid.
+    TP, PP and CP follow the training search's rules (:mod:`superpod.cost.plan`: TP splits
+    the heads, PP up to min(layers, PP_MAX), CP a power of two splitting the sequence);
+    DP divides the global batch.
     """
     kv = kv_heads or heads
-    tp = np.array([t for t in range(1, 65) if heads % t == 0 and (kv % t == 0 or t % kv == 0)], dtype=np.int64)
-    pp = np.arange(1, min(layers, 128) + 1, dtype=np.int64)
-    cp = np.array([c for c in (1, 2, 4, 8, 16, 32) if c == 1 or seq_len % (2 * c) == 0], dtype=np.int64)
+    tp = np.arange(1, TP_MAX + 1, dtype=np.int64)
+    tp = tp[tp_splits_heads(heads, kv, tp)]
+    pp = np.arange(1, min(layers, PP_MAX) + 1, dtype=np.int64)
+    cp = np.array(powers_of_two(CP_MAX), dtype=np.int64)
+    cp = cp[cp_splits_sequence(seq_len, cp)]
     dp = _divisors(global_batch).astype(np.int64)
     prod = (tp[:, None, None, None] * pp[None, :, None, None] * cp[None, None, :, None] * dp[None, None, None, :])
     return np.unique(prod.ravel())

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from superpod.errors import SpecError
 from superpod.spec import whatif
 from superpod.spec.catalog import build, catalog_root, read_toml
-from superpod.spec.quantity import Bandwidth, Bytes, Count, Money, Ratio, Time
+from superpod.spec.quantity import Bandwidth, Bytes, Confidence, Count, Money, Ratio, Time
 
 PER = Literal["chip", "node", "nic", "optical_module"]
 
@@ -79,10 +79,18 @@ class Reliability(_Frozen):
     restart: Restart
 
 
+class PowerCategories(_Frozen):
+    source: str
+    confidence: Confidence
+    active: list[str]
+    parts: dict[str, str]
+
+
 class Energy(_Frozen):
     name: str
     accelerator_idle_fraction: Ratio
     pue: Ratio
+    power_categories: PowerCategories
 
 
 class Costs(_Frozen):
@@ -115,7 +123,10 @@ class Costs(_Frozen):
 class Training(_Frozen):
     name: str
     seq_len: Count
-    global_batch: Count
+    global_batch: Count  # the batch policy's cap (superpod.planners.conventions.default_global_batch)
+    global_batch_min: Count
+    chips_per_sequence: Count
+    global_batch_step: Count
     tokens: Count
 
 

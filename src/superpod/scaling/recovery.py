@@ -13,12 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpod.cost.arrays import floats
+from superpod.errors import InvalidOptionError
 from superpod.spec.system import System
 from superpod.scaling.params import Reliability
 from superpod.scaling.reliability import (daly_interval_s, failure_rates_per_s, goodput, job_mtbf_s, optics_per_chip,
                           spare_available, young_interval_s)
 
 SOFTWARE = "software"
+INTERVAL_RULES = ("daly", "young")
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,12 @@ class RecoveryOptions:
     restart_s: float | None = None  # replace the modelled R by this value
     interval: str = "daly"  # "daly" | "young"
 
+    def __post_init__(self) -> None:
+        if self.interval not in INTERVAL_RULES:
+            raise InvalidOptionError(f"checkpoint interval rule must be daly or young, got {self.interval!r}")
+        if not self.failure_scale > 0 or (self.restart_s is not None and not self.restart_s > 0):
+            raise InvalidOptionError(f"--failure-scale and --restart-s must be > 0, got {self.failure_scale!r}, {self.restart_s!r}")
 
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
 
 
 def recovery(params: float, system: System, job_chips, installed_chips, rel: Reliability,
@@ -43,8 +49,8 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
     ``step_s``: one optimizer step, the shortest possible checkpoint interval (the state is
     consistent only between steps).
     """
-    n = _f(job_chips)
-    inst = np.maximum(_f(installed_chips), n)
+    n = floats(job_chips)
+    inst = np.maximum(floats(installed_chips), n)
     ck, rs = rel.checkpoint, rel.restart
     rates = failure_rates_per_s(rel, system, n, opts.failure_scale)
     lam = sum(rates.values())
@@ -78,7 +84,7 @@ def recovery(params: float, system: System, job_chips, installed_chips, rel: Rel
              "reload_s": reload, "warmup_s": rs.warmup_s.si + 0.0 * n}
     restart = sum(parts.values()) if opts.restart_s is None else opts.restart_s + 0.0 * n
     tau = daly_interval_s(delta, mtbf) if opts.interval == "daly" else young_interval_s(delta, mtbf)
-    tau = np.maximum(tau, _f(step_s))
+    tau = np.maximum(tau, floats(step_s))
     g = goodput(tau, delta, restart, mtbf)
     optics, optics_basis = optics_per_chip(system, n, rel.optics)
     return {

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from superpod.cost.arrays import floats
 from superpod.spec.fabric import SWITCHED
 from superpod.spec.system import System
 from superpod.scaling.params import Optics, Reliability
 
-
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
 
 
 # ---------------------------------------------------------------- counting units
@@ -54,7 +52,7 @@ def optics_per_chip_by_tier(system: System, optics: Optics) -> dict[str, float]:
 
 def spans(system: System, chips) -> list[np.ndarray]:
     """For each tier, whether a job of ``chips`` reaches it (the innermost tier always)."""
-    n = _f(chips)
+    n = floats(chips)
     out, inner = [], 1.0
     for t in system.tiers:
         out.append(n > inner)
@@ -65,7 +63,7 @@ def spans(system: System, chips) -> list[np.ndarray]:
 
 def optics_per_chip(system: System, chips, optics: Optics) -> tuple[np.ndarray, str]:
     """Optical modules per chip the job depends on, and the basis of the number."""
-    n = _f(chips)
+    n = floats(chips)
     if system.optical_modules is not None:
         q = system.optical_modules
         return np.full_like(n, q.si / system.size), f"{q.value:,.0f} per {system.size:,} chips ({q.source}) [{q.confidence}]"
@@ -79,7 +77,7 @@ def optics_per_chip(system: System, chips, optics: Optics) -> tuple[np.ndarray, 
 
 def unit_counts(system: System, chips, optics: Optics) -> dict[str, np.ndarray]:
     """Chips, nodes, NICs and optical modules a job of ``chips`` depends on."""
-    n = _f(chips)
+    n = floats(chips)
     scaleout = system.scaleout_tier
     uses_nic = spans(system, n)[system.scaleup_tiers] if scaleout is not None else np.zeros_like(n, dtype=bool)
     return {
@@ -121,12 +119,12 @@ def job_mtbf_s(rates: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------- checkpoint interval
 def young_interval_s(delta_s, mtbf_s) -> np.ndarray:
     """Young (1974): tau = sqrt(2 delta M)."""
-    return np.sqrt(2.0 * _f(delta_s) * _f(mtbf_s))
+    return np.sqrt(2.0 * floats(delta_s) * floats(mtbf_s))
 
 
 def daly_interval_s(delta_s, mtbf_s) -> np.ndarray:
     """Daly (2006) higher-order optimum; tau = M when delta >= 2M (formulas.md 9.2)."""
-    d, m = _f(delta_s), _f(mtbf_s)
+    d, m = floats(delta_s), floats(mtbf_s)
     x = d / (2.0 * m)
     tau = np.sqrt(2.0 * d * m) * (1.0 + np.sqrt(x) / 3.0 + x / 9.0) - d
     return np.where(d < 2.0 * m, tau, m)
@@ -137,7 +135,7 @@ def goodput(tau_s, delta_s, restart_s, mtbf_s) -> np.ndarray:
 
     ``G = tau / (M e^{R/M} (e^{(tau+delta)/M} - 1))``, in (0, 1]; it falls as M shrinks.
     """
-    tau, d, r, m = _f(tau_s), _f(delta_s), _f(restart_s), _f(mtbf_s)
+    tau, d, r, m = floats(tau_s), floats(delta_s), floats(restart_s), floats(mtbf_s)
     with np.errstate(over="ignore"):
         wall = m * np.exp(np.minimum(r / m, 700.0)) * np.expm1(np.minimum((tau + d) / m, 700.0))
     return np.clip(tau / wall, 0.0, 1.0)
@@ -146,7 +144,7 @@ def goodput(tau_s, delta_s, restart_s, mtbf_s) -> np.ndarray:
 # ---------------------------------------------------------------- spares (formulas.md 9.4)
 def poisson_tail(nu, k) -> np.ndarray:
     """P(X >= k) for X ~ Poisson(nu); k >= 0 integer (arrays broadcast)."""
-    nu, k = np.broadcast_arrays(_f(nu), _f(k))
+    nu, k = np.broadcast_arrays(floats(nu), floats(k))
     kmax = int(min(np.max(k, initial=0), 256))
     term = np.exp(-nu)
     cdf = np.zeros_like(nu)  # P(X <= j - 1) accumulated while j < k
@@ -172,8 +170,8 @@ def spare_available(hw_rate_per_s, job_chips, repair_s, group_chips=None, group_
     idle nodes left over by the job form a pool for everyone. Returns ``available``,
     ``nu_group``, ``p_short_group``, ``p_short_pool``.
     """
-    lam = _f(hw_rate_per_s)
-    n = _f(job_chips)
+    lam = floats(hw_rate_per_s)
+    n = floats(job_chips)
     per_chip = lam / np.maximum(n, 1.0)
     if group_chips and group_spares:
         nu_g = per_chip * group_chips * repair_s
@@ -181,5 +179,5 @@ def spare_available(hw_rate_per_s, job_chips, repair_s, group_chips=None, group_
     else:
         nu_g, short_g = np.zeros_like(n), np.ones_like(n)
     nu_pool = lam * repair_s  # all failed hardware of the job waits for repair
-    short_p = poisson_tail(nu_pool, np.floor(_f(pool_nodes)))
+    short_p = poisson_tail(nu_pool, np.floor(floats(pool_nodes)))
     return {"available": 1.0 - short_g * short_p, "nu_group": nu_g, "p_short_group": short_g, "p_short_pool": short_p}

@@ -20,7 +20,8 @@ import numpy as np
 from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.decode import attention_per_layer, memory_fields
-from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
+from superpod.serving.context import Ctx
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 
@@ -51,19 +52,12 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = N * per_seq
     iters = np.maximum(np.ceil(s_in / np.maximum(P * tp_c, 1e-9)), 1.0)
-    out = {k_: main[k_] for k_ in PARTS}
-    out["head_s"] = head + 0 * step
-    out["overhead_s"] = out["overhead_s"] + c.fw.si("step_overhead_s")
-    shape = np.broadcast_shapes(np.shape(step), plan.shape)
-    res = {k_: np.broadcast_to(v, shape) for k_, v in out.items()}
-    res.update({
-        "step_s": np.broadcast_to(step, shape),
-        "tpot_s": np.broadcast_to(tpot, shape),
-        "ttft_s": np.broadcast_to(iters * step, shape),
-        "output_tokens_per_s_per_chip": np.broadcast_to(N / tpot, shape),
-        "input_tokens_per_s_per_chip": np.broadcast_to(N / tpot * float(wl.input_len) / s_out, shape),
-        "prefill_tokens_per_iteration_per_chip": np.broadcast_to(P, shape),
-        "concurrency_per_chip": np.broadcast_to(N, shape),
-    })
-    res.update(memory_fields(w, kv, usable, per_seq, main, shape))
-    return res
+    parts = {"head_s": head, "overhead_s": main["overhead_s"] + c.fw.si("step_overhead_s")}
+    return step_result(main, plan, step, parts, {
+        "tpot_s": tpot,
+        "ttft_s": iters * step,
+        "output_tokens_per_s_per_chip": N / tpot,
+        "input_tokens_per_s_per_chip": N / tpot * float(wl.input_len) / s_out,
+        "prefill_tokens_per_iteration_per_chip": P,
+        "concurrency_per_chip": N,
+    } | memory_fields(w, kv, usable, per_seq))

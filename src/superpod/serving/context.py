@@ -3,15 +3,40 @@ the checks that turn an impossible request into one actionable line."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from superpod.cost.comm import combine_token_bytes, dispatch_token_bytes
 from superpod.cost.hardware import Hardware
-from superpod.errors import InfeasiblePlanError, UnsupportedPrecisionError
+from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
-from superpod.serving.framework import eplb, framework
-from superpod.serving.forward import Ctx
+from superpod.serving.framework import ServingFramework, eplb, framework
 from superpod.serving.plan import KV_DTYPES, QUANTS, kv_element_bytes
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What one evaluation holds fixed: model, hardware, framework and number formats."""
+
+    model: Model
+    hw: Hardware
+    fw: ServingFramework
+    quant: str
+    kv_el: float  # bytes per cached element
+
+    @property
+    def dev(self) -> float:
+        return float(self.hw.ranks_per_chip)
+
+    def dispatch_bytes(self) -> float:
+        """One dispatched token copy: quantised unless the GEMMs run in BF16."""
+        return float(dispatch_token_bytes(self.model.hidden, self.quant != "bf16"))
+
+    def combine_bytes(self) -> float:
+        return combine_token_bytes(self.model.hidden)
+
 
 #: preference when --quant is left out: the fewest bits the chip has units for
 QUANT_ORDER = ("fp4", "fp8", "int8", "bf16")
@@ -32,13 +57,10 @@ def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: s
     hw = Hardware.of(sized)
     q = quant or default_quant(hw)
     if q not in QUANTS:
-        raise InfeasiblePlanError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
+        raise InvalidOptionError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
     if kv_dtype not in KV_DTYPES:
-        raise InfeasiblePlanError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
-    if q not in hw.peak_flops:
-        have = [x for x in QUANTS if x in hw.peak_flops]
-        raise UnsupportedPrecisionError(
-            f"{hw.chip} ({sized.system.name}) has no {q} units; use --quant {' or '.join(have)}")
+        raise InvalidOptionError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
+    hw.peak(q, fix=f"use --quant {' or '.join(x for x in QUANTS if x in hw.peak_flops)}")
     return Ctx(m, hw, framework(framework_name, hw.chip), q, kv_element_bytes(m, kv_dtype))
 
 
@@ -55,7 +77,7 @@ def check_tp(model: Model, tp) -> None:
     for t in np.unique(np.atleast_1d(tp)).astype(int):
         if t < 1 or model.heads % t:
             ok = [d for d in (1, 2, 4, 8, 16, 32, 64) if model.heads % d == 0]
-            raise InfeasiblePlanError(
+            raise InvalidOptionError(
                 f"--tp {t} does not divide the {model.heads} attention heads of {model.name}; use one of {ok}")
 
 
@@ -64,20 +86,20 @@ def check_ep(c: Ctx, ep, pool_ranks: float | None = None) -> None:
     top = max_ep(m)
     for e in np.unique(np.atleast_1d(ep)).astype(int):
         if e < 1:
-            raise InfeasiblePlanError(f"--ep must be >= 1, got {e}")
+            raise InvalidOptionError(f"--ep must be >= 1, got {e}")
         if m.moe is None and e > 1:
-            raise InfeasiblePlanError(f"{m.name} has no experts: --ep must be 1")
+            raise InvalidOptionError(f"{m.name} has no experts: --ep must be 1")
         if e > top:
-            raise InfeasiblePlanError(
+            raise InvalidOptionError(
                 f"--ep {e} exceeds the {top} expert slots of {m.name} ({m.moe.experts} routed + "
                 f"{top - m.moe.experts} redundant/shared replicas); use --ep <= {top}")
         if pool_ranks is not None and e > pool_ranks:
-            raise InfeasiblePlanError(
+            raise InvalidOptionError(
                 f"--ep {e} needs {int(np.ceil(e / c.dev))} chips but the pool has {int(pool_ranks / c.dev)}; "
                 f"raise --chips or lower --ep")
 
 
-def memory_error(c: Ctx, need_bytes: float, usable_bytes: float, what: str) -> InfeasiblePlanError:
+def memory_error(c: Ctx, need_bytes: float, usable_bytes: float, what: str) -> DoesNotFitError:
     """The 'does not fit' error: how much is missing and which options would help."""
     missing = need_bytes - usable_bytes
     hints = []
@@ -90,7 +112,7 @@ def memory_error(c: Ctx, need_bytes: float, usable_bytes: float, what: str) -> I
         if lower:
             hints.append(f"--quant {lower[0]}")
     hints.append("--kv-dtype fp8 or a shorter --kv-len / smaller batch")
-    return InfeasiblePlanError(
+    return DoesNotFitError(
         f"{c.model.name} does not fit on {c.hw.chip}: {what} need {need_bytes / 1e9:,.1f} GB per chip but "
         f"{usable_bytes / 1e9:,.1f} GB are usable ({c.hw.hbm_bytes / 1e9:,.1f} GB HBM less the runtime reserve); "
         f"{missing / 1e9:,.1f} GB missing; try {', '.join(hints)}")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.compute import gemm_s
-from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
+from superpod.serving.context import Ctx
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan, tokens_per_step
 
@@ -33,7 +34,7 @@ def attention_per_layer(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
         kv_tok = (a.kv_lora_rank + a.qk_rope_head_dim) * c.kv_el  # latent: every TP rank reads all of it
     else:
         f_tok = 4.0 * m.heads * m.head_dim * ctx
-        kv_tok = 2.0 * np.maximum(m.kv_heads / t, 1.0) * m.head_dim * c.kv_el
+        kv_tok = 2.0 * m.kv_heads_per_rank(t) * m.head_dim * c.kv_el
     return T * f_tok, np.asarray(seqs, dtype=float) * t * ctx * kv_tok
 
 
@@ -67,32 +68,23 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * np.asarray(context, dtype=float)
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = B * per_seq
-    out = {k_: main[k_] for k_ in PARTS}
-    out["head_s"] = head + 0 * step
-    out["mtp_draft_s"] = draft + 0 * step
-    out["overhead_s"] = out["overhead_s"] + step_over
-    shape = np.broadcast_shapes(np.shape(step), plan.shape)
-    res = {k_: np.broadcast_to(v, shape) for k_, v in out.items()}
-    res.update({
-        "step_s": np.broadcast_to(step, shape),
-        "tpot_s": np.broadcast_to(tpot, shape),
-        "tokens_per_step": np.broadcast_to(tps, shape),
-        "tokens_per_s_per_chip": np.broadcast_to(B / tpot, shape),
-    })
-    res.update(memory_fields(w, kv, usable, per_seq, main, shape))
-    return res
+    parts = {"head_s": head, "mtp_draft_s": draft, "overhead_s": main["overhead_s"] + step_over}
+    return step_result(main, plan, step, parts, {
+        "tpot_s": tpot,
+        "tokens_per_step": tps,
+        "tokens_per_s_per_chip": B / tpot,
+    } | memory_fields(w, kv, usable, per_seq))
 
 
 BREAKDOWN = PARTS + ("head_s", "mtp_draft_s")
 
 
-def memory_fields(weights, kv, usable, per_seq, main: dict, shape) -> dict[str, np.ndarray]:
-    """The memory and balance fields every decoding estimate reports, broadcast to ``shape``."""
+def memory_fields(weights, kv, usable, per_seq) -> dict[str, np.ndarray]:
+    """The memory fields every decoding estimate reports (``max_batch``: sequences per chip
+    the KV memory holds, formulas.md 4.5)."""
     return {
-        "weight_bytes": np.broadcast_to(weights, shape),
-        "kv_bytes_per_chip": np.broadcast_to(kv, shape),
-        "free_bytes": np.broadcast_to(usable - kv, shape),
-        "max_batch": np.broadcast_to(np.floor(np.maximum(usable, 0) / per_seq), shape),
-        "imbalance": np.broadcast_to(main["imbalance"], shape),
-        "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
+        "weight_bytes": weights,
+        "kv_bytes_per_chip": kv,
+        "free_bytes": usable - kv,
+        "max_batch": np.floor(np.maximum(usable, 0) / per_seq),
     }

@@ -32,47 +32,20 @@ shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from superpod.cost.arrays import floats
 from superpod.cost.comm import collective_s, moe_a2a_s
-from superpod.cost.compute import attention_s, gemm_s, stream_s
-from superpod.cost.hardware import BYTES, Hardware
-from superpod.cost.layers import gemms
+from superpod.cost.compute import attention_s
+from superpod.cost.hardware import BYTES
+from superpod.cost.layers import elementwise_s, experts_s, gemm_times, head_forward_s
 from superpod.spec.model import Model
-from superpod.serving.framework import ServingFramework, eplb
+from superpod.serving.context import Ctx
+from superpod.serving.framework import eplb
 from superpod.serving.plan import ServePlan
 
 ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
 PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s", "overhead_s")
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """What one evaluation holds fixed: model, hardware, framework and number formats."""
-
-    model: Model
-    hw: Hardware
-    fw: ServingFramework
-    quant: str
-    kv_el: float  # bytes per cached element
-
-    @property
-    def dev(self) -> float:
-        return float(self.hw.kernels.devices_per_chip.si)
-
-    @property
-    def q_disp(self) -> float:
-        """Bytes per hidden element of a dispatched token (FP8/INT8 with per-128 FP32 scales)."""
-        return 2.0 if self.quant == "bf16" else 1.0
-
-    def dispatch_bytes(self) -> float:
-        h = self.model.hidden
-        return 2.0 * h if self.quant == "bf16" else h + h / 128 * 4 + 16
-
-    def combine_bytes(self) -> float:
-        return 2.0 * self.model.hidden
 
 
 def chips_of(ranks, dev: float) -> np.ndarray:
@@ -94,7 +67,7 @@ def imbalance(model: Model, plan: ServePlan, rows_per_chip, ep_c) -> np.ndarray:
     Random routing leaves ``1 + sqrt(2 ln ep / mu)`` (balls into bins, mu rows per chip);
     real routing adds hot experts that EPLB only partly spreads: the measured residual
     (``balanced``) or, without redundant experts, the larger ``none`` factor
-    (``calibration/serving.toml [eplb]``).
+    (``calibration/frameworks/serving.toml [eplb]``).
     """
     e = eplb()
     mu = np.maximum(np.asarray(rows_per_chip, dtype=float), 1.0)
@@ -127,16 +100,11 @@ def replicas(tp, dev: float) -> np.ndarray:
 
 
 def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
-    """Attention-projection and other dense GEMM time of one layer (``rep`` weight copies
-    per chip are each read once)."""
-    M = T * tp_c
+    """Attention-projection and other dense GEMM time of one layer: the TP group's ``T * t``
+    tokens, the router in BF16, ``rep`` weight copies per chip each read once."""
     attn = 0.0
     other = 0.0
-    for g in gemms(c.model, moe):
-        k = g.k / tp_c if g.shard == "row" else g.k + 0 * tp_c
-        n = g.n / tp_c if g.shard == "col" else g.n + 0 * tp_c
-        prec = "bf16" if g.name == "router" else c.quant
-        t = gemm_s(M, n, k, c.hw, prec, 1, "dense", BYTES[prec] * rep).total_s
+    for g, t in gemm_times(c.model, moe, T * tp_c, tp_c, c.hw, c.quant, router_precision="bf16", weight_copies=rep):
         if g.name in ATTN_GEMMS:
             attn = attn + t
         else:
@@ -152,17 +120,13 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
     kind = "decode" if phase == "decode" else "prefill"
     out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
     if moe:
-        mats = 2 if m.activation == "swiglu" else 1
-        layout = "masked" if phase == "decode" else "contiguous"
-        up = gemm_s(M_e, mats * m.moe.expert_ffn, m.hidden, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
-        down = gemm_s(M_e, m.hidden, m.moe.expert_ffn, c.hw, c.quant, groups, layout, BYTES[c.quant]).total_s
-        out["experts_s"] = np.where(M_e > 0, up + down, 0.0)
+        out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase)
         f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
     else:
         out["experts_s"] = np.zeros(np.shape(T))
         f_loc = m.ffn / tp_c
-    # norms, residuals, RoPE, activation function, (de)quantisation: read + write in BF16
-    out["elementwise_s"] = stream_s(T * (12.0 * m.hidden + 3.0 * f_loc) * 2.0, c.hw)
+    # norms, residuals, RoPE, activation function, (de)quantisation
+    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw)
     return out
 
 
@@ -208,7 +172,7 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     def tp_comm(Tm):
         # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
         t = np.maximum(plan.tp, 1.0)
-        size = t * Tm * m.hidden * 2.0
+        size = t * Tm * m.hidden * BYTES["bf16"]
         return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
 
     extra = np.asarray(extra_attention_s, dtype=float)
@@ -250,8 +214,17 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     return out
 
 
+def step_result(main: dict, plan: ServePlan, step, parts: dict, fields: dict) -> dict[str, np.ndarray]:
+    """The record of one priced step, every entry broadcast to the plans' shape: the parts of
+    :func:`forward` (``parts`` added or replacing some), ``step_s``, ``fields``, and the
+    forward's ``imbalance`` and ``hidden_comm_s``."""
+    shape = np.broadcast_shapes(np.shape(step), plan.shape)
+    out = {k: main[k] for k in PARTS} | parts | {"step_s": step} | fields
+    out |= {"imbalance": main["imbalance"], "hidden_comm_s": main["hidden_comm_s"]}
+    return {k: np.broadcast_to(v, shape) for k, v in out.items()}
+
+
 def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
-    """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip."""
-    m = c.model
-    T = np.asarray(tokens, dtype=float)
-    return gemm_s(T * tp_c, m.vocab / tp_c, m.hidden, c.hw, "bf16").total_s + stream_s(T * tp_c * m.vocab / tp_c * 4.0, c.hw)
+    """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip: the TP group's
+    ``tokens * t`` tokens through a ``V / t`` slice."""
+    return head_forward_s(c.model, floats(tokens) * tp_c, tp_c, c.hw, "bf16")

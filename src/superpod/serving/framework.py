@@ -1,5 +1,5 @@
 """Serving-framework factors that only an end-to-end run shows, from
-``catalog/calibration/serving.toml``.
+``catalog/calibration/frameworks/serving.toml``.
 
 Kernel and communication efficiencies come from microbenchmarks (the cost layer's
 calibration). What is left is per framework: a fixed time per layer per micro-batch
@@ -18,8 +18,9 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field
 
 from superpod.errors import UnknownNameError
-from superpod.spec.catalog import build, catalog_root, read_toml
-from superpod.spec.quantity import Bytes, Ratio, Time
+from superpod.spec.calibration import calibration_file, pick
+from superpod.spec.catalog import build
+from superpod.spec.quantity import Bytes, Count, Ratio, Time
 
 
 class ServingFramework(BaseModel):
@@ -34,6 +35,7 @@ class ServingFramework(BaseModel):
     overlap_efficiency: Ratio | None = None
     runtime_reserve_bytes: Bytes
     kv_mem_fraction: Ratio
+    prefill_chunk_tokens: Count = Field(description="chunked-prefill budget per chip per iteration (co-located serving)")
 
     def si(self, key: str) -> float:
         q = getattr(self, key)
@@ -49,16 +51,22 @@ class Eplb(BaseModel):
     redundant_fraction: Ratio
 
 
+class Mtp(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_accept: Ratio = Field(description="per-token draft acceptance used when only the draft count is given")
+
+
 class ServingFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     eplb: Eplb
+    mtp: Mtp
     frameworks: list[ServingFramework]
 
 
 @lru_cache(maxsize=1)
 def _file() -> ServingFile:
-    path = catalog_root() / "calibration" / "serving.toml"
-    return build(ServingFile, read_toml(path), "calibration/serving.toml")
+    return build(ServingFile, *calibration_file("frameworks", "serving"))
 
 
 def frameworks() -> dict[str, ServingFramework]:
@@ -69,6 +77,10 @@ def eplb() -> Eplb:
     return _file().eplb
 
 
+def mtp() -> Mtp:
+    return _file().mtp
+
+
 def framework(name: str | None, chip: str) -> ServingFramework:
     """The named framework, or the default one for ``chip``."""
     fws = frameworks()
@@ -77,10 +89,7 @@ def framework(name: str | None, chip: str) -> ServingFramework:
             return fws[name]
         except KeyError:
             raise UnknownNameError(f"unknown serving framework {name!r}; known: {', '.join(fws)}") from None
-    for f in fws.values():
-        if chip in f.chips:
-            return f
-    for f in fws.values():
-        if "*" in f.chips:
-            return f
-    raise UnknownNameError(f"no serving framework for chip {chip!r}")
+    f = pick(fws.values(), chip, "chips")
+    if f is None:
+        raise UnknownNameError(f"no serving framework for chip {chip!r}")
+    return f

@@ -5,8 +5,9 @@ KV cache per sequence, and the decode batch the rest of HBM holds (formulas.md 4
 >>> from superpod.spec.catalog import load_model
 >>> from superpod.serving.plan import ServePlan
 >>> m = load_model("deepseek-r1")
+>>> # one 910C package (two ranks, each with its own copy of the non-expert weights), EP320, INT8
 >>> round(float(weight_bytes(m, ServePlan.one(ep=320), "int8", 2.0)[0]) / 1e9, 1)
-14.2
+43.1
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from superpod.spec.model import Model
 from superpod.serving.forward import chips_of, redundant_experts, replicas
 from superpod.serving.plan import ServePlan
 
-BF16 = 2.0
+BF16 = BYTES["bf16"]  # embedding, LM head and router stay in BF16
 
 
 def weight_bytes(model: Model, plan: ServePlan, quant: str, dev: float) -> np.ndarray:

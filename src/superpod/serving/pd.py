@@ -16,7 +16,7 @@ from typing import Any
 
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
-from superpod.serving.forward import Ctx
+from superpod.serving.context import Ctx
 
 
 def size_pools(c: Ctx, prefill: dict[str, Any], decode: dict[str, Any], input_len: float, output_len: float,

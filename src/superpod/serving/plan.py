@@ -1,11 +1,11 @@
 """Serving plans as structs of numpy arrays, and the serving workload.
 
-A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. Every field is
-an array and all fields broadcast, so one call prices one plan or a grid of thousands
-(:meth:`ServePlan.grid` builds an open grid, :meth:`ServePlan.row` turns entry ``i`` into
-a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
+A :class:`ServePlan` prices one pool (prefill or decode) of a deployment. It is a
+:class:`~superpod.cost.plan.PlanGrid`: every field is an array and all fields broadcast,
+so one call prices one plan or a grid of thousands (``grid`` builds an open grid, ``row``
+turns entry ``i`` into a plain dict). Parallel degrees count **ranks** (devices) as papers state them: a GPU is
 one rank, an Ascend 910C package is two (so CloudMatrix-Infer's EP320 is 160 NPUs); the
-cost functions convert to chips with the kernel profile's ``devices_per_chip``.
+cost functions convert to chips with the chip's ``ranks_per_chip``.
 
 * ``tp``: tensor parallelism of attention and dense layers (1 = DP attention);
 * ``ep``: expert parallelism (ranks the routed experts spread over);
@@ -22,18 +22,19 @@ scalars of one evaluation: the chip's peak depends on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+
+from superpod.cost.hardware import BYTES
+from superpod.cost.plan import PlanGrid
 
 EPLB = ("perfect", "balanced", "none")
 QUANTS = ("bf16", "fp8", "int8", "fp4")
 KV_DTYPES = ("bf16", "fp8", "int8")
-#: bytes per cached element; MLA FP8 keeps FP32 scales and a BF16 RoPE part (FlashMLA:
-#: 656 B for 576 elements, formulas.md 2.4)
-KV_BYTES = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0}
-MLA_FP8_KV_BYTES = 656.0 / 576.0
+#: FlashMLA's FP8 KV cache keeps one FP32 scale per group of latent elements
+FP8_KV_SCALE_GROUP = 128
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,13 @@ class Workload:
 
 
 @dataclass(frozen=True)
-class ServePlan:
+class ServePlan(PlanGrid):
     """One pool's plans (arrays, broadcasting); see the module docstring."""
+
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {"eplb": EPLB}
+    BOOLS: ClassVar[tuple[str, ...]] = ("overlap",)
+    INTS: ClassVar[tuple[str, ...]] = ("tp", "ep", "dp", "mtp_k")
+    DTYPE: ClassVar[type] = np.float64
 
     tp: np.ndarray
     ep: np.ndarray
@@ -67,55 +73,6 @@ class ServePlan:
     def defaults() -> dict[str, Any]:
         return dict(tp=1, ep=1, dp=1, batch=1, mtp_k=0, mtp_accept=0.0, eplb=1, overlap=1)
 
-    @classmethod
-    def one(cls, **values: Any) -> "ServePlan":
-        d = cls.defaults() | {k: v for k, v in values.items() if v is not None}
-        return cls(**{k: np.atleast_1d(np.asarray(_code(k, v), dtype=float)) for k, v in d.items()})
-
-    @classmethod
-    def grid(cls, **candidates: Any) -> "ServePlan":
-        """Open cartesian grid: each field with several values gets its own axis."""
-        d = cls.defaults() | {k: v for k, v in candidates.items() if v is not None}
-        multi = [k for k, v in d.items() if np.size(v) > 1]
-        out = {}
-        for k, v in d.items():
-            arr = np.asarray([_code(k, x) for x in np.atleast_1d(np.asarray(v, dtype=object))], dtype=float)
-            shape = [1] * max(len(multi), 1)
-            if k in multi:
-                shape[multi.index(k)] = arr.size
-            out[k] = arr.reshape(shape)
-        return cls(**out)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return np.broadcast(*[getattr(self, f.name) for f in fields(self)]).shape
-
-    def flat(self) -> "ServePlan":
-        s = self.shape
-        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel() for f in fields(self)})
-
-    def take(self, index) -> "ServePlan":
-        s = self.shape
-        return ServePlan(**{f.name: np.broadcast_to(getattr(self, f.name), s).ravel()[index] for f in fields(self)})
-
-    def row(self, i: int = 0) -> dict[str, Any]:
-        """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
-        s = self.shape
-        d = {f.name: float(np.broadcast_to(getattr(self, f.name), s).ravel()[i]) for f in fields(self)}
-        for k in ("tp", "ep", "dp", "mtp_k"):
-            d[k] = int(d[k])
-        d["eplb"] = EPLB[int(d["eplb"])]
-        d["overlap"] = bool(d["overlap"])
-        return d
-
-
-def _code(key: str, value: Any) -> float:
-    if key == "eplb" and isinstance(value, str):
-        return float(EPLB.index(value))
-    if key == "overlap":
-        return float(bool(value))
-    return float(value)
-
 
 def tokens_per_step(k, a) -> np.ndarray:
     """Expected tokens a sequence advances per decode step with ``k`` draft tokens of
@@ -128,7 +85,10 @@ def tokens_per_step(k, a) -> np.ndarray:
 
 
 def kv_element_bytes(model, kv_dtype: str) -> float:
-    """Bytes per cached element (MLA FP8 carries its scales and RoPE part)."""
+    """Bytes per cached element. MLA in FP8 (FlashMLA's layout, formulas.md 2.4) stores the
+    latent in FP8 with FP32 scales per 128 elements and the RoPE part in BF16: 656 B for
+    DeepSeek-V3's 512 + 64 elements."""
     if kv_dtype == "fp8" and model.mla is not None:
-        return MLA_FP8_KV_BYTES
-    return KV_BYTES[kv_dtype]
+        r, d = model.mla.kv_lora_rank, model.mla.qk_rope_head_dim
+        return (r * BYTES["fp8"] + r / FP8_KV_SCALE_GROUP * BYTES["fp32"] + d * BYTES["bf16"]) / (r + d)
+    return BYTES[kv_dtype]

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from superpod.cost.layers import attention_flops_per_token
-from superpod.serving.forward import PARTS, Ctx, chips_of, forward, head_s
+from superpod.cost.hardware import BYTES
+from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
+from superpod.serving.context import Ctx
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
 from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
 from superpod.serving.plan import ServePlan
 
@@ -32,7 +34,7 @@ def activation_bytes(m, T, plan: ServePlan) -> np.ndarray:
         per = 4 * m.hidden + m.moe.top_k * (m.hidden + 3 * m.moe.expert_ffn) + 3 * m.moe.shared_ffn * m.moe.shared_experts
     else:
         per = 4 * m.hidden + 3 * m.ffn / np.maximum(plan.tp, 1.0)
-    return tokens * per * 2.0
+    return tokens * per * BYTES["bf16"]
 
 
 def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -> dict[str, np.ndarray]:
@@ -47,11 +49,7 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     ctx = prefix + new / 2.0
     f = T * attention_flops_per_token(m, ctx)
     # q, k, v, o activations in BF16 plus the cached prefix's KV read once per sequence
-    if m.mla is not None:
-        a = m.mla
-        io = T * m.heads / tp_c * (2 * (a.qk_nope_head_dim + a.qk_rope_head_dim) + 2 * a.v_head_dim) * 2.0
-    else:
-        io = T * (2 * m.heads / tp_c + 2 * np.maximum(m.kv_heads / tp_c, 1.0)) * m.head_dim * 2.0
+    io = attention_io_bytes(m, T, tp_c)
     kv_tok = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) / m.layers
     b = io + seqs * prefix * kv_tok
     main = forward(c, plan, T, f, b, "prefill")
@@ -62,20 +60,12 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     kv = T / (1.0 - hit) * kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev)  # the batch's KV until sent
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     act = activation_bytes(m, T, plan)
-    out = {k: main[k] for k in PARTS}
-    out["head_s"] = head + 0 * step
-    shape = np.broadcast_shapes(np.shape(step), plan.shape)
-    res = {k: np.broadcast_to(v, shape) for k, v in out.items()}
-    res.update({
-        "step_s": np.broadcast_to(step, shape),
-        "ttft_s": np.broadcast_to(chunks * step, shape),
-        "tokens_per_s_per_chip": np.broadcast_to(T / (1.0 - hit) / step, shape),
-        "computed_tokens_per_s_per_chip": np.broadcast_to(T / step, shape),
-        "batch_tokens_per_chip": np.broadcast_to(T, shape),
-        "weight_bytes": np.broadcast_to(w, shape),
-        "kv_bytes_per_chip": np.broadcast_to(kv, shape),
-        "free_bytes": np.broadcast_to(usable - kv - act, shape),
-        "imbalance": np.broadcast_to(main["imbalance"], shape),
-        "hidden_comm_s": np.broadcast_to(main["hidden_comm_s"], shape),
+    return step_result(main, plan, step, {"head_s": head}, {
+        "ttft_s": chunks * step,
+        "tokens_per_s_per_chip": T / (1.0 - hit) / step,
+        "computed_tokens_per_s_per_chip": T / step,
+        "batch_tokens_per_chip": T,
+        "weight_bytes": w,
+        "kv_bytes_per_chip": kv,
+        "free_bytes": usable - kv - act,
     })
-    return res

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import InvalidOptionError
 
 
 def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generator, int], np.ndarray]:
@@ -37,10 +37,10 @@ def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generato
     try:
         vals = [float(x) for x in args.split(",")] if args else []
     except ValueError:
-        raise InfeasiblePlanError(f"bad length distribution {spec!r}: numbers expected after ':'") from None
+        raise InvalidOptionError(f"bad length distribution {spec!r}: numbers expected after ':'") from None
     need = {"fixed": 1, "uniform": 2, "normal": 2, "exp": 1, "lognormal": 2}
     if kind not in need or len(vals) != need[kind]:
-        raise InfeasiblePlanError(
+        raise InvalidOptionError(
             f"bad length distribution {spec!r}; use fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN or lognormal:MEAN,SIGMA")
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -188,7 +188,7 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
              ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None) -> dict[str, Any]:
     """Simulate ``n`` requests at ``rate`` per second; returns latency percentiles and goodput."""
     if rate <= 0 or n < 1:
-        raise InfeasiblePlanError("--rate must be > 0 and --requests >= 1")
+        raise InvalidOptionError("--rate must be > 0 and --requests >= 1")
     rng = np.random.default_rng(seed)
     arrival = np.cumsum(rng.exponential(1.0 / rate, n))
     s_in = input_dist(rng, n)

@@ -1,10 +1,19 @@
 """Calibration data: efficiency factors fitted to microbenchmarks, loaded from the catalog.
 
-Kernel profiles (``catalog/calibration/<profile>.toml``) hold GEMM and attention
-efficiencies per chip family; ``comm.toml`` holds collective and all-to-all
-efficiencies per fabric tier. Every factor is a sourced quantity naming the
-microbenchmark it was fitted to; ``anchors.toml`` lists those measurements, and the test
-suite reproduces them through the cost functions. Validation cases never feed these.
+``catalog/calibration/`` is grouped by kind, and each folder is loaded as that kind:
+
+* ``kernels/``: one kernel profile per chip family (GEMM and attention efficiencies);
+* ``comm/``: ``fabrics.toml``, collective and all-to-all efficiencies per family of
+  fabric tiers, and ``messages.toml``, the bytes of one MoE dispatch/combine message;
+* ``algorithms/``: bytes and passes of the training algorithms (optimizer traffic,
+  ZeRO-3 gathers, attention backward factors), the same on every chip;
+* ``frameworks/``: end-to-end factors per training and serving framework (schemas in
+  :mod:`superpod.training.framework` and :mod:`superpod.serving.framework`);
+* ``anchors/``: the microbenchmark measurements the factors were fitted to; the test
+  suite reproduces them through the cost functions.
+
+Every factor is a sourced quantity naming the microbenchmark it was fitted to.
+Validation cases never feed these.
 """
 
 from __future__ import annotations
@@ -16,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from superpod.errors import SpecError
 from superpod.spec.catalog import build, catalog_root, read_toml
-from superpod.spec.quantity import Confidence, Count, Ratio, Time
+from superpod.spec.quantity import Bytes, Confidence, Count, Ratio, Time
 
 
 class GemmProfile(BaseModel):
-    """Roofline-with-quantisation GEMM model parameters (see :func:`superpod.cost.gemm.gemm_s`)."""
+    """Roofline-with-quantisation GEMM model parameters (see :func:`superpod.cost.compute.gemm_s`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,7 +66,6 @@ class KernelProfile(BaseModel):
     name: str
     description: str
     chips: list[str]
-    devices_per_chip: Count
     gemm: GemmProfile
     attention: AttentionProfile
 
@@ -106,37 +114,111 @@ class CommFile(BaseModel):
     profiles: list[CommProfile]
 
 
+class Dispatch(BaseModel):
+    """One token copy of a quantised MoE dispatch: a byte per element, scales, a header."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scale_group: Count
+    scale_bytes: Bytes
+    header_bytes: Bytes
+    quantised_dtype: str
+    plain_dtype: str
+
+
+class Combine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dtype: str
+
+
+class MessageLayout(BaseModel):
+    """The MoE dispatch and combine messages on the wire (``comm/messages.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dispatch: Dispatch
+    combine: Combine
+
+
+class Optimizer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    adam_traffic_bytes_per_param: Bytes
+    zero3_gathers_per_microbatch: Count
+
+
+class AttentionAlgorithm(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backward_factor: Ratio
+    score_pass_bytes: Bytes | None = Field(default=None, description="HBM bytes per score element (unfused kernels only)")
+
+
+class TrainingAlgorithms(BaseModel):
+    """Optimizer traffic and attention factors of training (``algorithms/training.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    optimizer: Optimizer
+    attention: dict[str, AttentionAlgorithm]
+
+
+def calibration_file(kind: str, name: str) -> tuple[dict, str]:
+    """The data of ``catalog/calibration/<kind>/<name>.toml`` and its catalog-relative label."""
+    label = f"calibration/{kind}/{name}.toml"
+    return read_toml(catalog_root() / "calibration" / kind / f"{name}.toml"), label
+
+
+def calibration_folder(kind: str) -> list[tuple[dict, str]]:
+    """Every file of ``catalog/calibration/<kind>/`` (sorted), with its label."""
+    return [calibration_file(kind, p.stem) for p in sorted((catalog_root() / "calibration" / kind).glob("*.toml"))]
+
+
 @lru_cache(maxsize=None)
 def kernel_profiles() -> tuple[KernelProfile, ...]:
-    root = catalog_root() / "calibration"
-    out = []
-    for p in sorted(root.glob("*.toml")):
-        data = read_toml(p)
-        if "chips" in data:  # a kernel profile names the chips it applies to; other files hold other data
-            out.append(build(KernelProfile, data, f"calibration/{p.name}"))
-    return tuple(out)
+    return tuple(build(KernelProfile, data, label) for data, label in calibration_folder("kernels"))
 
 
 @lru_cache(maxsize=None)
 def comm_profiles() -> tuple[CommProfile, ...]:
-    return tuple(build(CommFile, read_toml(catalog_root() / "calibration" / "comm.toml"), "calibration/comm.toml").profiles)
+    return tuple(build(CommFile, *calibration_file("comm", "fabrics")).profiles)
 
 
-def _pick(profiles, name: str, attr: str):
-    for p in profiles:
-        if name in getattr(p, attr):
-            return p
-    for p in profiles:
-        if "*" in getattr(p, attr):
-            return p
-    raise SpecError(f"calibration: no profile for {name!r} and no default")
+@lru_cache(maxsize=None)
+def message_layout() -> MessageLayout:
+    return build(MessageLayout, *calibration_file("comm", "messages"))
+
+
+@lru_cache(maxsize=None)
+def training_algorithms() -> TrainingAlgorithms:
+    return build(TrainingAlgorithms, *calibration_file("algorithms", "training"))
+
+
+def pick(entries, name: str, attr: str):
+    """The first entry whose ``attr`` list names ``name``, else the first that lists ``"*"``
+    (the default), else None."""
+    for e in entries:
+        if name in getattr(e, attr):
+            return e
+    for e in entries:
+        if "*" in getattr(e, attr):
+            return e
+    return None
+
+
+def _profile(entries, name: str, attr: str, what: str):
+    p = pick(entries, name, attr)
+    if p is None:
+        raise SpecError(f"calibration: no {what} profile for {name!r} and no default")
+    return p
 
 
 def kernel_profile(chip_name: str) -> KernelProfile:
     """The kernel profile of a chip (its own family's, else the default, marked U)."""
-    return _pick(kernel_profiles(), chip_name, "chips")
+    return _profile(kernel_profiles(), chip_name, "chips", "kernel")
 
 
 def comm_profile(fabric_name: str) -> CommProfile:
     """The communication profile of a fabric tier (its family's, else the default)."""
-    return _pick(comm_profiles(), fabric_name, "fabrics")
+    return _profile(comm_profiles(), fabric_name, "fabrics", "comm")

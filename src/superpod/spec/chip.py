@@ -3,16 +3,21 @@
 All peaks are dense (no 2:4 sparsity) per package; bandwidths are per direction.
 A number format the chip lacks is absent (``None``), never zero: asking for its peak
 raises :class:`~superpod.errors.UnsupportedPrecisionError` naming what the chip has.
+
+``ranks_per_chip`` is how many devices a framework addresses in one package, each one
+rank of the parallel degrees (docs/conventions.md, "Ranks and chips"): 2 on an Ascend
+910C (one process per die, CloudMatrix-Infer arXiv 2506.12708) and a TPU7x (two TPU
+devices per chip); 1 on every GPU (a B200's two dies are one CUDA device) and by default.
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from superpod.errors import UnsupportedPrecisionError
-from superpod.spec.quantity import Bandwidth, Bytes, Flops, Power
+from superpod.spec.quantity import Bandwidth, Bytes, Count, Flops, Power
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -33,6 +38,7 @@ class Chip(BaseModel):
     released: str = Field(description="release or availability date as the source gives it")
     description: str = ""
     dies: int = Field(default=1, ge=1)
+    ranks_per_chip: Count | None = Field(default=None, description="devices (ranks) a framework addresses per package; 1 if absent")
     fp32_flops: Flops | None = None
     tf32_flops: Flops | None = None
     bf16_flops: Flops | None = None
@@ -45,6 +51,18 @@ class Chip(BaseModel):
     scaleup_Bps: Bandwidth | None = None
     scaleout_Bps: Bandwidth | None = None
     tdp_w: Power | None = None
+
+    @model_validator(mode="after")
+    def _whole_ranks(self) -> "Chip":
+        r = self.ranks_per_chip
+        if r is not None and r.si != int(r.si):
+            raise ValueError(f"ranks_per_chip must be a whole number, got {r.si:g}")
+        return self
+
+    @property
+    def ranks(self) -> int:
+        """Ranks (framework devices) per package: ``ranks_per_chip``, else 1."""
+        return 1 if self.ranks_per_chip is None else int(self.ranks_per_chip.si)
 
     def precisions(self) -> list[str]:
         """Number formats this chip has units for."""

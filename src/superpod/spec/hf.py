@@ -1,9 +1,13 @@
 """Hugging Face ``config.json`` -> :class:`~superpod.spec.model.Model`, offline.
 
 Supported ``architectures``: Llama (``LlamaForCausalLM``, also Mistral), Qwen2, Qwen2-MoE,
-Qwen3, Qwen3-MoE, DeepSeek-V2/V3 (``DeepseekV3ForCausalLM``, also Kimi K2's config) and
-openPangu Ultra MoE. The model is named after ``_name_or_path`` (its last part) when the
-file has one, else after the directory holding the file; its ``source`` is the file path.
+Qwen3, Qwen3-MoE, DeepSeek-V2/V3 (``DeepseekV3ForCausalLM``, also Kimi K2's config and
+Kimi K2.5's ``text_config``), DeepSeek-V3.2 and GLM-5 (MLA with DeepSeek sparse attention),
+gpt-oss (sliding-window layers, attention sinks), MiniMax-M2, Qwen3-Next and Qwen3.5-MoE
+(Gated DeltaNet linear-attention layers) and openPangu Ultra MoE. A multimodal wrapper's
+``text_config`` is read and its vision tower left out. The model is named after
+``_name_or_path`` (its last part) when the file has one, else after the directory holding
+the file; its ``source`` is the file path.
 
 >>> from superpod.spec.catalog import load_model
 >>> load_model("tests/data/llama3-8b/config.json").kv_elements_per_token_per_layer  # doctest: +SKIP
@@ -17,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from superpod.errors import SpecError
+from superpod.errors import SpecError, UnsupportedFeatureError
 from superpod.spec.files import build
 from superpod.spec.model import Model
 
@@ -58,7 +62,7 @@ def _common(c: _Config) -> dict[str, Any]:
     hidden = c("hidden_size")
     act = c("hidden_act", "silu")
     if act not in ("silu", "swish", "swiglu"):
-        raise SpecError(f"{c.path}: hidden_act {act!r} is not supported for {c.arch} (expected silu)")
+        raise UnsupportedFeatureError(f"{c.path}: hidden_act {act!r} is not supported for {c.arch} (expected silu)")
     return {
         "layers": c("num_hidden_layers"),
         "hidden": hidden,
@@ -122,7 +126,7 @@ def _deepseek(c: _Config) -> dict[str, Any]:
     d = _common(c)
     nope, rope, v = c("qk_nope_head_dim"), c("qk_rope_head_dim"), c("v_head_dim")
     d.update(
-        family="kimi" if c("model_type", "") == "kimi_k2" else "deepseek",
+        family="kimi" if str(c("model_type", "")).startswith("kimi") else "deepseek",
         kv_heads=d["heads"],
         head_dim=nope + rope,
         attention="mla",
@@ -147,6 +151,97 @@ def _deepseek(c: _Config) -> dict[str, Any]:
         }
         moe.update(_deepseek_moe(c, d["layers"], c("first_k_dense_replace", 0), c("moe_layer_freq", 1)))
         d["moe"] = moe
+    return d
+
+
+def _deepseek_dsa(c: _Config) -> dict[str, Any]:
+    """DeepSeek-V3.2 and GLM-5: the V3 layout plus a DSA lightning indexer on every layer."""
+    if "shared" in (c("indexer_types", None) or []):
+        raise SpecError(f"{c.path}: shared indexers (indexer_types 'shared') are not supported for {c.arch}")
+    d = _deepseek(c)
+    d["sparse_attention"] = {
+        "kind": "dsa",
+        "index_heads": c("index_n_heads"),
+        "index_head_dim": c("index_head_dim"),
+        "index_topk": c("index_topk"),
+    }
+    if str(c("model_type", "")).startswith("glm"):
+        d["family"] = "glm"
+    return d
+
+
+def _gpt_oss(c: _Config) -> dict[str, Any]:
+    """gpt-oss: GQA with q/k/v/o biases and per-head sinks, MoE with expert biases on every
+    layer, ``sliding_window`` on the layers ``layer_types`` marks ``sliding_attention``."""
+    d = _common(c)
+    bias = bool(c("attention_bias", True))
+    types = c("layer_types", None) or []
+    sliding = tuple(i for i, t in enumerate(types) if t == "sliding_attention")
+    d.update(
+        family="gpt-oss", qkv_bias=bias, out_bias=bias, mlp_bias=True, attention_sinks=True,
+        moe={
+            "experts": c("num_local_experts"),
+            "top_k": c("num_experts_per_tok", None) or c("experts_per_token"),
+            "expert_ffn": c("intermediate_size"),
+            "router_bias": True,
+        },
+    )
+    if sliding:
+        d.update(sliding_window=c("sliding_window"), sliding_window_layers=sliding)
+    return d
+
+
+def _minimax_m2(c: _Config) -> dict[str, Any]:
+    """MiniMax-M2: GQA with q/k RMSNorm (``per_layer``: over all heads), MoE on every layer.
+    config.json may declare MTP modules (``num_mtp_modules``) that the release does not ship;
+    they are not counted."""
+    if any(t != 1 for t in c("attn_type_list", None) or []):
+        raise SpecError(f"{c.path}: linear-attention layers (attn_type_list 0) are not supported for {c.arch}")
+    d = _common(c)
+    qk = bool(c("use_qk_norm", False))
+    shared = c("shared_intermediate_size", 0)
+    d.update(
+        family="minimax", qk_norm=qk, qk_norm_per_layer=qk and c("qk_norm_type", "per_layer") == "per_layer",
+        moe={
+            "experts": c("num_local_experts"),
+            "top_k": c("num_experts_per_tok"),
+            "expert_ffn": c("intermediate_size"),
+            "shared_experts": 1 if shared else 0,
+            "shared_ffn": shared,
+            "router_bias": bool(c("use_routing_bias", False)),
+        },
+    )
+    return d
+
+
+def _qwen3_next(c: _Config) -> dict[str, Any]:
+    """Qwen3-Next and Qwen3.5-MoE: Gated DeltaNet layers (``layer_types`` ``linear_attention``)
+    between gated GQA layers, MoE with a gated shared expert, MTP layers."""
+    if c("intermediate_size", None) is None:  # every layer is MoE: no dense width in the file
+        c = _Config({**c.data, "intermediate_size": c("moe_intermediate_size")}, c.path, c.arch)
+    d = _common(c)
+    types = c("layer_types", None) or []
+    layout = (
+        {"layers": tuple(i for i, t in enumerate(types) if t == "linear_attention")}
+        if types else {"full_attention_interval": c("full_attention_interval")}
+    )
+    shared = c("shared_expert_intermediate_size", 0)
+    d.update(
+        family="qwen", qk_norm=True, attention_output_gate=bool(c("attn_output_gate", True)),
+        mtp_layers=c("mtp_num_hidden_layers", 0) or c("num_nextn_predict_layers", 0),
+        linear_attention={
+            "kind": "gated_deltanet",
+            **layout,
+            "key_heads": c("linear_num_key_heads"),
+            "value_heads": c("linear_num_value_heads"),
+            "key_head_dim": c("linear_key_head_dim"),
+            "value_head_dim": c("linear_value_head_dim"),
+            "conv_kernel": c("linear_conv_kernel_dim", 4),
+        },
+    )
+    d["moe"] = _qwen_moe(c)
+    if shared:
+        d["moe"].update(shared_experts=1, shared_ffn=shared, shared_expert_gate=True)
     return d
 
 
@@ -189,6 +284,14 @@ ARCHITECTURES: dict[str, Callable[[_Config], dict[str, Any]]] = {
     "DeepseekV2ForCausalLM": _deepseek,
     "DeepseekV3ForCausalLM": _deepseek,
     "KimiK2ForCausalLM": _deepseek,
+    "KimiK25ForConditionalGeneration": _deepseek,
+    "DeepseekV32ForCausalLM": _deepseek_dsa,
+    "GlmMoeDsaForCausalLM": _deepseek_dsa,
+    "GptOssForCausalLM": _gpt_oss,
+    "MiniMaxM2ForCausalLM": _minimax_m2,
+    "Qwen3NextForCausalLM": _qwen3_next,
+    "Qwen3_5MoeForConditionalGeneration": _qwen3_next,
+    "Qwen3_5MoeForCausalLM": _qwen3_next,
     "PanguUltraMoEForCausalLM": _pangu_moe,
 }
 
@@ -225,7 +328,7 @@ def model_from_hf(ref: str | Path) -> Model:
     arch = next((a for a in archs if a in ARCHITECTURES), None)
     if arch is None:
         got = ", ".join(map(str, archs)) or "none given"
-        raise SpecError(
+        raise UnsupportedFeatureError(
             f"{path}: unsupported architecture ({got}); supported: {', '.join(ARCHITECTURES)}"
         )
     fields = ARCHITECTURES[arch](_Config(data, path, arch))

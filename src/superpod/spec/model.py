@@ -26,8 +26,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from superpod.spec.attention import LinearAttention, SparseAttention
 from superpod.spec.chip import NAME_PATTERN
 from superpod.spec.quantity import Confidence, Count
 
@@ -64,6 +66,7 @@ class MoE(BaseModel):
     moe_every: int = Field(default=1, ge=1)
     dense_layer_ids: tuple[int, ...] = ()
     router_bias: bool = Field(default=False, description="per-expert routing bias (V3 e_score_correction_bias)")
+    shared_expert_gate: bool = Field(default=False, description="a sigmoid gate h x 1 on the shared expert (Qwen3.5)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "MoE":
@@ -113,6 +116,17 @@ class Model(BaseModel):
     published_active_counts_embedding: bool = Field(
         default=False, description="the published active figure includes the input embedding"
     )
+    sliding_window: int | None = Field(default=None, ge=1, description="tokens a sliding-window layer attends to")
+    sliding_window_layers: tuple[int, ...] = Field(default=(), description="0-based ids of the sliding-window layers")
+    attention_sinks: bool = Field(default=False, description="one learned sink logit per head per layer (gpt-oss)")
+    attention_output_gate: bool = Field(
+        default=False, description="q_proj also emits a sigmoid gate on the attention output (Qwen3.5 gated attention)"
+    )
+    qk_norm_per_layer: bool = Field(
+        default=False, description="q/k norms span all heads (n_q*d, n_kv*d) instead of one head (MiniMax-M2)"
+    )
+    linear_attention: LinearAttention | None = None
+    sparse_attention: SparseAttention | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Model":
@@ -135,6 +149,19 @@ class Model(BaseModel):
                 raise ValueError(f"moe.dense_layer_ids {bad} outside 0..{self.layers - 1}")
             if self.moe_layers == 0:
                 raise ValueError("a [moe] table but no layer is MoE (check first_dense_layers, moe_every)")
+        if (self.sliding_window is None) != (not self.sliding_window_layers):
+            raise ValueError("sliding_window and sliding_window_layers go together")
+        bad = [i for i in self.sliding_window_layers if not 0 <= i < self.layers]
+        if bad:
+            raise ValueError(f"sliding_window_layers {bad} outside 0..{self.layers - 1}")
+        if self.qk_norm_per_layer and not self.qk_norm:
+            raise ValueError("qk_norm_per_layer needs qk_norm = true")
+        if self.linear_attention is not None:
+            bad = [i for i in self.linear_attention.layers if not 0 <= i < self.layers]
+            if bad:
+                raise ValueError(f"linear_attention.layers {bad} outside 0..{self.layers - 1}")
+        if self.sparse_attention is not None and (self.mla is None or not self.mla.q_lora_rank):
+            raise ValueError("sparse_attention (dsa) needs MLA with a q_lora_rank (its indexer reads the query latent)")
         return self
 
     # ---- layer layout -------------------------------------------------------------------
@@ -149,6 +176,47 @@ class Model(BaseModel):
     def moe_layers(self) -> int:
         """Layers with routed experts (L_m)."""
         return sum(self.is_moe_layer(i) for i in range(self.layers))
+
+    @property
+    def linear_attention_layers(self) -> int:
+        """Layers with linear attention instead of softmax attention (0 unless hybrid)."""
+        la = self.linear_attention
+        return sum(la.is_linear(i) for i in range(self.layers)) if la else 0
+
+    @property
+    def kv_cache_layers(self) -> int:
+        """Layers that keep a per-token KV cache: all but the linear-attention layers (whose
+        state is a fixed size per sequence). Sliding-window layers are counted: they cache
+        at most ``sliding_window`` tokens per sequence, which a per-token figure cannot say."""
+        return self.layers - self.linear_attention_layers
+
+    @property
+    def unmodelled_features(self) -> tuple[str, ...]:
+        """Architecture features that the cost layer does not price (their parameters are
+        counted all the same): one line each, empty for a plain dense/MoE transformer."""
+        out, L = [], self.layers
+        if self.sliding_window:
+            out.append(
+                f"sliding-window attention ({self.sliding_window} tokens) on {len(self.sliding_window_layers)} of "
+                f"{L} layers: KV cache and attention are priced as full attention on every layer"
+            )
+        if self.attention_sinks:
+            out.append("attention sinks (a learned logit per head): counted as parameters only")
+        if self.attention_output_gate:
+            out.append("attention output gate (q_proj's second half): counted as parameters, not priced as a GEMM")
+        if self.linear_attention is not None:
+            out.append(
+                f"linear attention ({self.linear_attention.kind}) on {self.linear_attention_layers} of {L} layers: "
+                "its recurrent state and kernels are not modelled"
+            )
+        if self.sparse_attention is not None:
+            d = self.sparse_attention
+            out.append(
+                f"sparse attention ({d.kind}, indexer {d.index_heads}x{d.index_head_dim}, top-{d.index_topk}): "
+                "the indexer (its projections, key cache and scoring) and attention over only the selected tokens "
+                "are not modelled"
+            )
+        return tuple(out)
 
     @property
     def dense_layers(self) -> int:
@@ -177,26 +245,36 @@ class Model(BaseModel):
             q = h * a.q_lora_rank + self._norm(a.q_lora_rank) + a.q_lora_rank * n * qk if a.q_lora_rank else h * n * qk
             kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) + self._norm(a.kv_lora_rank)
             kv += a.kv_lora_rank * n * (a.qk_nope_head_dim + a.v_head_dim)
-            return q + kv + n * a.v_head_dim * h + (h if self.out_bias else 0)
+            p = q + kv + n * a.v_head_dim * h + (h if self.out_bias else 0)
+            if self.sparse_attention is not None:  # the DSA indexer (SparseAttention)
+                p += self.sparse_attention.params(h, a.q_lora_rank)
+            return p + (n if self.attention_sinks else 0)
         hq, hkv = n * self.head_dim, self.kv_heads * self.head_dim
         p = h * (hq + 2 * hkv) + hq * h  # QKV + output projection (sec. 1.2)
+        p += h * hq if self.attention_output_gate else 0  # q_proj's second half: the output gate
         p += (hq + 2 * hkv) if self.qkv_bias else 0
         p += h if self.out_bias else 0
-        p += 2 * self._norm(self.head_dim) if self.qk_norm else 0
-        return p
+        if self.qk_norm:
+            p += self._norm(hq) + self._norm(hkv) if self.qk_norm_per_layer else 2 * self._norm(self.head_dim)
+        return p + (n if self.attention_sinks else 0)
 
     def layer_params(self) -> dict[str, int]:
-        """Parameters per unit: ``attention`` (one layer), ``dense_mlp`` (one dense FFN),
+        """Parameters per unit: ``attention`` (one softmax-attention layer, with any DSA
+        indexer, sinks and output gate), ``linear_attention`` (one linear-attention layer, 0
+        without), ``dense_mlp`` (one dense FFN),
         ``expert`` (one routed expert), ``shared`` (all shared experts of one MoE layer),
         ``router`` (one MoE layer), ``norms`` (one layer), ``embedding`` (token + learned
         positions), ``lm_head`` (0 when tied). DeepSeek-V3: attention 187.1 M, expert
         44.04 M (formulas.md sec. 2.1, 2.5)."""
         h, m = self.hidden, self.moe
+        la = self.linear_attention
         return {
             "attention": self._attention(),
+            "linear_attention": la.params(h) if la else 0,
             "dense_mlp": self._mlp(self.ffn, self.mlp_bias),
             "expert": self._mlp(m.expert_ffn, self.mlp_bias) if m else 0,
-            "shared": m.shared_experts * self._mlp(m.shared_ffn, self.mlp_bias) if m else 0,
+            "shared": m.shared_experts * self._mlp(m.shared_ffn, self.mlp_bias) + (h if m.shared_expert_gate else 0)
+            if m else 0,
             "router": (h * m.experts + (m.experts if m.router_bias else 0)) if m else 0,
             "norms": self.norms_per_layer * self._norm(h),
             "embedding": self.vocab * h + (self.max_positions * h if self.position == "learned" else 0),
@@ -210,7 +288,8 @@ class Model(BaseModel):
         E = self.experts
         return {
             "embedding": u["embedding"],
-            "attention": L * u["attention"],
+            "attention": (L - self.linear_attention_layers) * u["attention"]
+            + self.linear_attention_layers * u["linear_attention"],
             "dense_mlp": self.dense_layers * u["dense_mlp"],
             "routed_experts": Lm * E * u["expert"],
             "shared_experts": Lm * u["shared"],
@@ -273,6 +352,11 @@ class Model(BaseModel):
         if self.mla is not None:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.kv_heads * self.head_dim
+
+    def kv_heads_per_rank(self, tp):
+        """KV heads one TP rank holds (array over ``tp``): ``max(1, ceil(n_kv / t))``; with
+        t > n_kv each rank keeps a replica of one KV head (formulas.md sec. 4.5)."""
+        return np.maximum(1.0, np.ceil(self.kv_heads / np.asarray(tp, dtype=float)))
 
     def kv_bytes_per_token(self, dtype_bytes: float = 2) -> float:
         """KV-cache bytes per token over all layers (V3 at 2 bytes: 70,272 B, sec. 2.4)."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import InvalidOptionError
 from superpod.spec.chip import NAME_PATTERN, Chip
 from superpod.spec.fabric import FabricTier
 from superpod.spec.quantity import Count, Money, Power
@@ -132,10 +132,10 @@ class System(BaseModel):
         """This system sized to ``n_chips`` (default: its reference size)."""
         n = self.size if n_chips is None else n_chips
         if isinstance(n, bool) or int(n) != n or n < 1:
-            raise InfeasiblePlanError(f"--chips must be a whole number >= 1, got {n_chips}")
+            raise InvalidOptionError(f"the chip count must be a whole number >= 1, got {n_chips}")
         n = int(n)
         if self.kind == "fixed" and n > self.size and self.scaleout_tier is None:
-            raise InfeasiblePlanError(
+            raise InvalidOptionError(
                 f"{self.name} holds {self.size} chips and has no scale-out tier to join copies; asked for {n}"
             )
         return SizedSystem(self, n)
@@ -147,6 +147,16 @@ class SizedSystem:
 
     system: System
     n_chips: int
+
+    @property
+    def ranks_per_chip(self) -> int:
+        """Ranks (framework devices) per chip package (docs/conventions.md)."""
+        return self.system.chip.ranks
+
+    @property
+    def n_ranks(self) -> int:
+        """Ranks of these chips: what parallel degrees multiply up to."""
+        return self.n_chips * self.ranks_per_chip
 
     @property
     def share(self) -> float:
@@ -167,7 +177,11 @@ class SizedSystem:
         return self.system.racks.si * self.share
 
     def power_parts_w(self) -> dict[str, float]:
-        """Power by part (W), pro-rata to the hardware these chips occupy."""
+        """IT power by part (W, nameplate), pro-rata to the hardware these chips occupy.
+
+        The catalog's parts are IT equipment (chips, hosts, switches, optics, fans and
+        conversion); cooling and facility losses come on top as ``IT x (PUE - 1)``.
+        """
         return {k: v.si * self.share for k, v in self.system.power.parts.items()}
 
     def per_chip(self) -> dict[str, float]:
@@ -189,18 +203,22 @@ class SizedSystem:
     def totals(self) -> dict[str, float]:
         """System totals in SI (bandwidths per direction), plus per-watt figures.
 
-        Keys: ``chips, nodes, racks, copies, bf16_flops, fp8_flops, int8_flops,
-        fp4_flops, hbm_bytes, hbm_Bps, scaleup_Bps, scaleout_Bps, power_w,
-        bf16_flops_per_w, fp8_flops_per_w, fp4_flops_per_w, hbm_bytes_per_w``.
+        Keys: ``chips, ranks, nodes, racks, copies, bf16_flops, fp8_flops, int8_flops,
+        fp4_flops, hbm_bytes, hbm_Bps, scaleup_Bps, scaleout_Bps, power_w, power_it_w,
+        bf16_flops_per_w, fp8_flops_per_w, fp4_flops_per_w, hbm_bytes_per_w``. Peaks are
+        dense (``*_flops``: the format's dense peak); power is nameplate IT power
+        (``power_w`` is the older name of ``power_it_w``; the per-W figures are per IT watt).
         """
         out: dict[str, float] = {
             "chips": float(self.n_chips),
+            "ranks": float(self.n_ranks),
             "nodes": float(self.nodes),
             "racks": self.racks,
             "copies": float(self.copies),
         }
         out.update({k: v * self.n_chips for k, v in self.per_chip().items()})
         out["power_w"] = sum(self.power_parts_w().values())
+        out["power_it_w"] = out["power_w"]
         for k in ("bf16_flops", "fp8_flops", "fp4_flops", "hbm_bytes"):
             out[f"{k}_per_w"] = out[k] / out["power_w"]
         return out

@@ -1,4 +1,5 @@
-"""Framework factors (memory reserve, per-step overhead) from ``calibration/frameworks.toml``."""
+"""Training-framework factors (memory reserve, overheads, attention kernel, overlaps) from
+``catalog/calibration/frameworks/training.toml``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from superpod.errors import UnknownNameError
-from superpod.spec.catalog import build, catalog_root, read_toml
+from superpod.spec.calibration import calibration_file
+from superpod.spec.catalog import build
 from superpod.spec.quantity import Bytes, Time
 
 
@@ -34,8 +36,7 @@ class FrameworkFile(BaseModel):
 
 @lru_cache(maxsize=None)
 def frameworks() -> dict[str, Framework]:
-    path = catalog_root() / "calibration" / "frameworks.toml"
-    return {f.name: f for f in build(FrameworkFile, read_toml(path), "calibration/frameworks.toml").frameworks}
+    return {f.name: f for f in build(FrameworkFile, *calibration_file("frameworks", "training")).frameworks}
 
 
 def framework(name: str = "megatron") -> Framework:

@@ -1,5 +1,7 @@
 """Pipeline bubbles per schedule (formulas.md sec. 5), vectorized over plans.
 
+Schedules are the codes of :data:`superpod.cost.plan.SCHEDULES`.
+
 With ``t_f``, ``t_b`` the forward and full backward time of one micro-batch on one stage
 (``t_w = t_b / 2`` its weight-gradient half):
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(5)
+from superpod.cost.plan import DUALPIPE, INTERLEAVED, ZERO_BUBBLE
 
 
 def bubble_s(schedule, pp, vpp, t_f, t_b) -> np.ndarray:

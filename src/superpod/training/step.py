@@ -17,13 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from superpod.cost.comm import collective_s, moe_a2a_s, p2p_s
+from superpod.cost.arrays import floats
+from superpod.cost.comm import collective_s, combine_token_bytes, dispatch_token_bytes, moe_a2a_s, p2p_s
 from superpod.cost.compute import stream_s
-from superpod.cost.hardware import Hardware
-from superpod.cost.layers import BWD_ATTN, BWD_GEMM, attention_flops_per_token, head_forward_s, layer_train_s, model_flops_per_token
-from superpod.cost.plan import TrainPlan
+from superpod.cost.hardware import BYTES, Hardware
+from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s, layer_train_s,
+                                  model_flops_per_token)
+from superpod.cost.plan import DUALPIPE, FULL, SELECTIVE, TrainPlan
+from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
-from superpod.training.schedules import DUALPIPE, bubble_s
+from superpod.training.schedules import bubble_s
 
 
 
@@ -62,9 +65,6 @@ class StepResult:
         return (self.model_flops + self.recompute_flops) / self.step_s / self.chips / self.peak_flops
 
 
-def _f(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)
-
 
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
@@ -81,11 +81,11 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
     ``dp_overlap`` whether the gradient reduction starts during the last backward pass.
     """
-    tp, pp, dp, ep, cp = (_f(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
-    b, v = _f(plan.micro_batch), _f(plan.vpp)
+    tp, pp, dp, ep, cp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
+    b, v = floats(plan.micro_batch), floats(plan.vpp)
     prec = np.where(plan.fp8 > 0, 1, 0)
     s = float(seq_len)
-    B = _f(global_batch)
+    B = floats(global_batch)
     m = B / (dp * b)  # micro-batches per pipeline per step
     T = b * s / cp  # tokens per micro-batch on one chip
     context = s / 2  # causal average (each CP rank's queries still see half the sequence on average)
@@ -125,26 +125,26 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_bwd = total("bwd_s") + BWD_GEMM * head_f
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
-    recompute = np.where(rc == 2, total("fwd_s") + total("tp_fwd_s"), np.where(rc == 1, attn_f, 0.0))
+    recompute = np.where(rc == FULL, total("fwd_s") + total("tp_fwd_s"), np.where(rc == SELECTIVE, attn_f, 0.0))
 
     # ---- communication per micro-batch (forward; backward moves the same bytes) ----
-    act_bytes = T * h * 2.0
+    act_bytes = T * h * BYTES["bf16"]
     layers = Ld + Lm
     tp_s = total("tp_fwd_s") + (total("tp_bwd_s") if tp_bwd_overlap else total("tp_fwd_s"))
 
-    kv_bytes = 2.0 * b * s * model.kv_heads * model.head_dim * 2.0 / np.minimum(tp, model.kv_heads)
-    if model.mla is not None:
-        kv_bytes = 2.0 * b * s * model.heads * model.head_dim * 2.0 / tp
+    # K and V of the whole sequence for this rank's heads (MLA: its per-head K/V, up-projected)
+    kv_heads_local = model.heads / tp if model.mla is not None else model.kv_heads_per_rank(tp)
+    kv_bytes = 2.0 * b * s * kv_heads_local * model.head_dim * BYTES["bf16"]
     cp_one = collective_s("all_gather", kv_bytes, cp, hw, tp)["total_s"]
     attn_layer_f = attn_f / np.maximum(layers, 1e-9)
-    bwd_attn = BWD_ATTN[attention_impl] * attn_layer_f
+    bwd_attn = backward_attention_factor(attention_impl) * attn_layer_f
     hidden_f, hidden_b = (attn_layer_f, bwd_attn) if cp_overlap else (0.0, 0.0)
     cp_s = np.where(cp > 1, layers * (np.maximum(cp_one - hidden_f, 0) + np.maximum(cp_one - hidden_b, 0)), 0.0)
 
     if model.moe_layers:
-        disp_bytes = h * np.where(prec == 1, 1.0, 2.0) + np.where(prec == 1, h / 128 * 4, 0.0)
+        disp_bytes = dispatch_token_bytes(h, prec == 1)
         a2a = (moe_a2a_s(T / tp, model.moe.top_k, disp_bytes, ep, hw, "dispatch", "normal", tp)["total_s"]
-               + moe_a2a_s(T / tp, model.moe.top_k, h * 2.0, ep, hw, "combine", "normal", tp)["total_s"])
+               + moe_a2a_s(T / tp, model.moe.top_k, combine_token_bytes(h), ep, hw, "combine", "normal", tp)["total_s"])
         moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
         exposed = np.where(plan.schedule == DUALPIPE, np.maximum(2 * a2a - moe_compute, 0.0), 2 * a2a)
         ep_s = np.where(ep > 1, Lm * exposed, 0.0)
@@ -168,20 +168,23 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     replicas = dp * cp
     e_replicas = np.maximum(replicas / ep, 1.0)
     zero = plan.zero
-    grad_rs = collective_s("reduce_scatter", psi * 4.0, replicas, hw, tp)["total_s"]
-    param_ag = collective_s("all_gather", psi * 2.0, replicas, hw, tp)["total_s"]
-    grad_ar = collective_s("all_reduce", psi * 4.0, replicas, hw, tp)["total_s"]
-    e_rs = collective_s("reduce_scatter", psi_e * 4.0, e_replicas, hw, tp * ep)["total_s"]
-    e_ag = collective_s("all_gather", psi_e * 2.0, e_replicas, hw, tp * ep)["total_s"]
+    q_grad, q_param = BYTES["fp32"], BYTES["bf16"]  # FP32 gradient reduction, BF16 parameter gathers
+    grad_rs = collective_s("reduce_scatter", psi * q_grad, replicas, hw, tp)["total_s"]
+    param_ag = collective_s("all_gather", psi * q_param, replicas, hw, tp)["total_s"]
+    grad_ar = collective_s("all_reduce", psi * q_grad, replicas, hw, tp)["total_s"]
+    e_rs = collective_s("reduce_scatter", psi_e * q_grad, e_replicas, hw, tp * ep)["total_s"]
+    e_ag = collective_s("all_gather", psi_e * q_param, e_replicas, hw, tp * ep)["total_s"]
     dp_total = np.where(zero == 0, grad_ar, grad_rs + param_ag) + e_rs + e_ag
     dp_total = np.where(replicas > 1, dp_total, 0.0)
     # gradients are reduced bucket by bucket during the last micro-batch's backward
     # (Megatron --overlap-grad-reduce); ZeRO-3 also gathers parameters every micro-batch
     dp_exposed = np.maximum(dp_total - t_b, 0.0) if dp_overlap else dp_total
-    z3 = np.where((zero == 3) & (replicas > 1), m * np.maximum(3 * param_ag - (t_f + t_b), 0.0), 0.0)
+    opt = training_algorithms().optimizer
+    z3_gathers = opt.zero3_gathers_per_microbatch.si
+    z3 = np.where((zero == 3) & (replicas > 1), m * np.maximum(z3_gathers * param_ag - (t_f + t_b), 0.0), 0.0)
     shard = np.where(zero >= 1, replicas, 1.0)
     local_params = psi / shard + psi_e / np.where(zero >= 1, e_replicas, 1.0)
-    optimizer = stream_s(local_params * 30.0, hw)  # Adam: read 16 B, write 14 B per parameter
+    optimizer = stream_s(local_params * opt.adam_traffic_bytes_per_param.si, hw)
 
     compute = m * (t_fwd + t_bwd)
     parts = {
@@ -198,10 +201,10 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     }
     step_s = sum(parts.values())
     tokens = B * s
-    chips = tp * pp * dp * cp
+    chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
-    recompute_flops = np.where(rc == 2, model_flops / 3.0, np.where(rc == 1, attn_fwd, 0.0))
+    recompute_flops = np.where(rc == FULL, model_flops / 3.0, np.where(rc == SELECTIVE, attn_fwd, 0.0))
     return StepResult(
         step_s=step_s,
         breakdown=parts,

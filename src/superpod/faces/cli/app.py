@@ -19,9 +19,11 @@ app = typer.Typer(
     help=(
         "How much useful work does a whole AI compute system deliver?\n\n"
         "A sourced catalog of chips, fabrics, systems and models; system totals, published "
-        "claims recomputed, and (as they land) training/serving estimates validated against "
-        "published runs. Every number carries its source and a confidence mark "
-        "(A vendor/paper, B two sources or analyst, C one source or derived, U unverified)."
+        "claims recomputed, training and serving estimates validated against published and "
+        "measured runs. Every number carries its source and a confidence mark "
+        "(A vendor/paper, B two sources or analyst, C one source or derived, U unverified).\n\n"
+        "Parallel degrees count ranks (a 910C package or a TPU7x chip holds two); power keys say "
+        "IT or facility (x PUE); MFU is against the dense BF16 peak: see docs/conventions.md."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -3,11 +3,13 @@ calibration. Thin Typer faces over the Python API; heavy imports stay inside the
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
+from superpod.api.options import CompareOptions, ValidateOptions
+from superpod.errors import InvalidOptionError
 from superpod.faces.cli.app import JSON, command
+from superpod.faces.cli.options import options_command
+
 
 @command()
 def chips(as_json: bool = JSON) -> None:
@@ -16,9 +18,10 @@ def chips(as_json: bool = JSON) -> None:
     from superpod.faces.report.output import console, emit_json, table
     from superpod.units import human
 
-    rows = api.chips()
+    res = api.chips()
     if as_json:
-        return emit_json({"chips": rows})
+        return emit_json(res)
+    rows = [r.record for r in res]
 
     def h(v, dim):
         return "-" if v is None else human(v, dim, 4)
@@ -40,9 +43,10 @@ def systems(as_json: bool = JSON) -> None:
     from superpod.faces.report.output import console, emit_json, table
     from superpod.units import human
 
-    rows = api.systems()
+    res = api.systems()
     if as_json:
-        return emit_json({"systems": rows})
+        return emit_json(res)
+    rows = [r.record for r in res]
     body = [
         [r["name"], r["kind"], r["chip"], f"{r['chips']:,}", f"{r['scaleup_domain_chips']:,.0f}" if r["scaleup_domain_chips"] else "-",
          human(r["bf16_flops"], "flops", 4), human(r["power_w"], "power", 4), r["title"]]
@@ -62,9 +66,10 @@ def models(as_json: bool = JSON) -> None:
     from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    rows = api.models()
+    res = api.models()
     if as_json:
-        return emit_json({"models": rows})
+        return emit_json(res)
+    rows = [r.record for r in res]
     body = [
         [r["name"], f"{r['params'] / 1e9:,.1f} B", f"{r['active_params'] / 1e9:,.1f} B", str(r["layers"]),
          f"{r['hidden']:,}", r["attention"], str(r["experts"] or "-"), r["source"]]
@@ -106,37 +111,30 @@ def show(
         c.print(table(None, ["field", "as sourced", "SI / per direction", "conf", "source"], rows))
 
 
-@command()
-def compare(
-    systems_: list[str] = typer.Argument(..., metavar="SYSTEM...", help="Two or more systems; NAME@N sizes one to N chips."),
-    chips: Optional[int] = typer.Option(None, "--chips", help="Size every system to N chips (filling nodes first; clusters grow, fixed systems become copies)."),
-    as_json: bool = JSON,
-) -> None:
+@options_command(CompareOptions)
+def compare(o: CompareOptions, as_json: bool = JSON) -> None:
     """System totals side by side, with ratios to the first system and the basis of each number.
 
     JSON keys (SI, per direction): chips, nodes, racks, bf16_flops, fp8_flops, int8_flops, fp4_flops,
-    hbm_bytes, hbm_Bps (bytes/s), scaleup_bps and scaleout_bps (bits/s), power_w, *_per_w;
+    hbm_bytes, hbm_Bps (bytes/s), scaleup_bits_per_s and scaleout_bits_per_s (bits/s; old names scaleup_bps, scaleout_bps kept), power_w, *_per_w;
     ratio_to_first = this system / the first; basis = how each total was computed.
     """
-    from superpod.planners.compare import METRICS, compare as run, display
+    from superpod import api
+    from superpod.faces.report.compare import rows
     from superpod.faces.report.output import console, emit_json, table
 
-    recs = run(systems_, chips)
+    res = api.compare(o.systems, o.chips)
     if as_json:
-        return emit_json({"systems": recs})
+        return emit_json(res)
+    recs = [r.record for r in res]
     first = recs[0]["name"]
     cols = ["metric"] + [r["name"] for r in recs] + [f"{r['name']} ÷ {first}" for r in recs[1:]]
-    body = []
-    for key, label, dim, _ in METRICS:
-        if all(r[key] is None for r in recs):
-            continue
-        ratios = [r["ratio_to_first"][key] for r in recs[1:]]
-        body.append([label] + [display(r[key], dim) for r in recs] + ["-" if x is None else f"{x:.3g}x" for x in ratios])
+    body = rows(recs)
     c = console()
     c.print(table("System totals (dense peaks; bandwidth per direction)", cols, body))
     c.print("Basis (count x per-chip value, source [confidence]):", markup=False)
     for r in recs:
-        for key in ("bf16_flops", "hbm_bytes", "scaleup_bps", "power_w"):
+        for key in ("bf16_flops", "hbm_bytes", "scaleup_bits_per_s", "power_w"):
             c.print(f"  {r['name']} {key}: {r['basis'].get(key, '-')}", markup=False, highlight=False)
     c.print("Published claims on other bases: `superpod claims`.")
 
@@ -153,13 +151,14 @@ def claims(
     """
     from rich.text import Text
 
-    from superpod.planners.claims import claims as run, strict_failures
+    from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    rows = run()
-    bad = strict_failures(rows)
+    res = api.claims()
+    rows = [r.record for r in res]
+    bad = res.strict_failures
     if as_json:
-        emit_json({"claims": rows, "counts": {v: sum(r["verdict"] == v for r in rows) for v in ("reproduced", "explained", "disputed")}})
+        emit_json(res)
     else:
         def num(x: float) -> str:
             return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:,.4g}"
@@ -177,18 +176,14 @@ def claims(
             body.append([r["claim"], claimed, computed, f"{r['ratio']:.3f}", Text(r["verdict"], style=colour), why])
         c = console()
         c.print(table("Published claims recomputed from the catalog", ["claim", "claimed", "computed", "ratio", "verdict", "basis"], body))
-        counts = {v: sum(r["verdict"] == v for r in rows) for v in ("reproduced", "explained", "disputed")}
-        c.print(", ".join(f"{n} {v}" for v, n in counts.items()))
+        c.print(", ".join(f"{n} {v}" for v, n in res.counts.items()))
     if strict and bad:
-        typer.echo(f"strict: {len(bad)} claim(s) disputed or unexplained: {', '.join(r['id'] for r in bad)}", err=True)
+        typer.echo(f"strict: {len(bad)} claim(s) disputed or unexplained: {', '.join(bad)}", err=True)
         raise typer.Exit(1)
 
 
-@command()
-def validate(
-    group: Optional[list[str]] = typer.Option(None, "--group", help="Only these groups (training, serving)."),
-    as_json: bool = JSON,
-) -> None:
+@options_command(ValidateOptions)
+def validate(o: ValidateOptions, as_json: bool = JSON) -> None:
     """Predictions vs published measurements: error per case and MAPE per group.
 
     Cases marked `calibration` (the at most one case per framework an end-to-end factor was
@@ -196,12 +191,17 @@ def validate(
     """
     from rich.text import Text
 
-    from superpod.planners.validate import validate as run
+    from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    out = run(group)
+    if o.group == "silicon" or o.groups == ["silicon"]:
+        return _silicon(api.validate_silicon(o.file), as_json)
+    if o.file is not None:
+        raise InvalidOptionError(f"FILE ({o.file}) applies to the silicon group only: superpod validate silicon FILE.csv")
+    res = api.validate([o.group] if o.group else o.groups)
+    out = res.record
     if as_json:
-        emit_json(out)
+        emit_json(res)
     else:
         c = console()
         for g in out["groups"]:
@@ -216,7 +216,37 @@ def validate(
             worst_target = f" (target <= {g['target_max'] * 100:.0f}%)" if g["target_max"] else ""
             c.print(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
                     f"worst case {g['max_abs_error'] * 100:.1f}%{worst_target}: {verdict}", markup=False)
-    if not all(g["within_target"] for g in out["groups"]):
+    if not res.within_target:
+        raise typer.Exit(1)
+
+
+def _silicon(res, as_json: bool) -> None:
+    """Print the silicon group: partitions with their MAPE, the worst rows, the gate verdict."""
+    from superpod.faces.report.output import console, emit_json, table
+
+    out = res.record
+    if as_json:
+        emit_json(res)
+    else:
+        pct = lambda v: "-" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+        body = [[p["framework"], p["gpu"], p["model"], p["mode"], p["precision"], f"{p['answered']}/{p['rows']}",
+                 pct(p["ttft_mape"]), pct(p["tpot_mape"])] for p in out["partitions"]]
+        c = console()
+        c.print(table(f"Validation: silicon ({out['file']})",
+                      ["framework", "gpu", "model", "mode", "precision", "answered", "TTFT MAPE", "TPOT MAPE"], body))
+        rows = {r["id"]: r for r in out["rows"]}
+        worst = [[i, f"{rows[i]['measured_ttft_ms']:,.1f}", f"{rows[i]['predicted_ttft_ms']:,.1f}",
+                  f"{rows[i]['measured_tpot_ms']:,.2f}", f"{rows[i]['predicted_tpot_ms']:,.2f}"] for i in out["worst"]]
+        c.print(table("Worst rows (ms)", ["id", "TTFT measured", "TTFT predicted", "TPOT measured", "TPOT predicted"], worst))
+        why: dict[str, int] = {}
+        for r in out["rows"]:
+            if r["status"] != "ok":
+                why[f"{r['status']}: {r['reason']}"] = why.get(f"{r['status']}: {r['reason']}", 0) + 1
+        for reason, n in sorted(why.items(), key=lambda kv: -kv[1])[:12]:
+            c.print(f"{n:5,} rows {reason}", markup=False)
+        verdict = "within gate" if res.within_gate else "OUTSIDE gate"
+        c.print(f"silicon: {res.explain()}: {verdict}", markup=False)
+    if not res.within_gate:
         raise typer.Exit(1)
 
 
@@ -228,12 +258,13 @@ def calibration(as_json: bool = JSON) -> None:
     Megatron layer timings) and communication (DeepEP, CloudMatrix dispatch/combine, NVLS)
     measurements, each with its source; error = predicted / measured - 1.
     """
-    from superpod.planners.calibration import anchor_rows
+    from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    rows = anchor_rows()
+    res = api.calibration()
     if as_json:
-        return emit_json({"anchors": rows})
+        return emit_json(res)
+    rows = [r.record for r in res]
     body = [[r["id"], r["unit"], f"{r['measured']:,.4g}", f"{r['predicted']:,.4g}", f"{r['error'] * 100:+.1f}%", r["source"]]
             for r in rows]
     c = console()

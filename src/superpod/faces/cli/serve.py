@@ -1,18 +1,19 @@
 """``superpod serve`` and ``superpod simulate``: serving estimates and request-level simulation.
 
-Registered on the main app by :mod:`superpod.faces.cli`; model logic lives in :mod:`superpod.serving`.
+Registered on the main app by :mod:`superpod.faces.cli`; the work is :func:`superpod.api.serve` and
+:func:`superpod.api.simulate`, the flags are :class:`~superpod.api.options.ServeOptions` and
+:class:`~superpod.api.options.SimulateOptions`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
-from superpod.faces.cli.app import JSON, command
-
-PHASE_HELP = ("prefill | decode: one pool of a disaggregated deployment; both: co-located (continuous batching, "
-              "chunked prefill); pd: both pools of a disaggregated deployment sized for the request mix.")
+from superpod.api.options import ServeOptions, SimulateOptions
+from superpod.faces.cli.app import JSON
+from superpod.faces.cli.options import options_command
 
 SERVE_HELP = """Serving throughput per chip and latency of MODEL on SYSTEM (several systems: side by side).
 
@@ -29,8 +30,10 @@ Parallel degrees count ranks: a GPU is one, an Ascend 910C package two (EP320 = 
 """
 
 
-def _f(x: Optional[float], scale: float = 1.0) -> Optional[float]:
-    return None if x is None else x * scale
+def _chips(x: dict[str, Any]) -> str:
+    """``80`` or, where a package holds several ranks, ``80 (160 ranks)``."""
+    ranks = x.get("ranks", x["chips"])
+    return f"{x['chips']:,.0f}" + (f" ({ranks:,.0f} ranks)" if ranks != x["chips"] else "")
 
 
 def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -41,7 +44,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("prefill tok/s per TFLOPS", f"{p['tokens_per_s_per_tflops']:.2f}"),
                  ("prefill TTFT", f"{p['ttft_s'] * 1e3:,.0f} ms"),
                  ("prefill batch tokens per chip", f"{p['batch_tokens_per_chip']:,.0f}"),
-                 ("prefill instance chips", f"{p['chips']:,.0f}")]
+                 ("prefill instance chips", _chips(p))]
     if "decode" in rec:
         d = rec["decode"]
         rows += [("decode output tok/s per chip", f"{d['tokens_per_s_per_chip']:,.0f}"),
@@ -50,7 +53,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("decode batch per chip", f"{d['batch_per_chip']:,.0f} (memory holds {d['max_batch_per_chip']:,.0f})"),
                  ("decode KV per chip", f"{d['kv_bytes_per_chip'] / 1e9:,.1f} GB"),
                  ("decode weights per chip", f"{d['weight_bytes_per_chip'] / 1e9:,.1f} GB"),
-                 ("decode instance chips", f"{d['chips']:,.0f}")]
+                 ("decode instance chips", _chips(d))]
     if "both" in rec:
         b = rec["both"]
         rows += [("co-located output tok/s per chip", f"{b['output_tokens_per_s_per_chip']:,.0f}"),
@@ -66,7 +69,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
         if phase in rec and "tokens_per_s_per_system" in rec[phase]:
             x = rec[phase]
             rows += [(f"{label} tok/s, whole system", f"{x['tokens_per_s_per_system']:,.0f} ({rec['system_chips']:,} chips)"),
-                     (f"{label} tok/s per kW (all-in power)", f"{x['tokens_per_s_per_kw']:,.0f}"),
+                     (f"{label} tok/s per kW (IT power, nameplate)", f"{x['tokens_per_s_per_kw']:,.0f}"),
                      (f"{label} energy per token", f"{x['energy_j_per_token']:.3g} J")]
     pl = rec["plan"]
     rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MTP {pl['mtp_k']}"
@@ -76,156 +79,69 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _explain(c, rec: dict[str, Any]) -> None:
-    from superpod.faces.report.output import table
-
-    for phase, b in rec["breakdown"].items():
-        rows = [[k.replace("_s", ""), f"{v * 1e3:,.2f}", f"{b['share'][k] * 100:.1f}%"] for k, v in b["parts_s"].items()]
-        rows.append(["(step)", f"{b['step_s'] * 1e3:,.2f}", "100%"])
-        c.print(f"{rec['system']} {phase}: time per step (ms)", markup=False)
-        c.print(table(None, ["part", "ms", "share"], rows))
-        c.print(f"communication hidden under compute: {b['hidden_comm_s'] * 1e3:,.2f} ms; "
-                f"busiest EP rank's MoE load / mean: {b['imbalance']:.3f}", markup=False)
-
-
-@command(help=SERVE_HELP)
-def serve(
-    model: str = typer.Argument(..., help="Catalog model name or a config file."),
-    systems: list[str] = typer.Argument(..., metavar="SYSTEM...", help="One or more systems (several: compared side by side)."),
-    chips: Optional[int] = typer.Option(None, "--chips", help="Chips of the pool (prefill/decode) or deployment (both); default: the system's size."),
-    phase: str = typer.Option("decode", "--phase", help=PHASE_HELP),
-    input_len: float = typer.Option(4096, "--input-len", help="Prompt tokens per request."),
-    output_len: float = typer.Option(1024, "--output-len", help="Output tokens per request."),
-    kv_len: Optional[float] = typer.Option(None, "--kv-len", help="Mean context per decode step (default input + output/2)."),
-    cache_hit: float = typer.Option(0.0, "--cache-hit", help="Share of prompt tokens served from the prefix cache."),
-    batch_per_chip: Optional[float] = typer.Option(None, "--batch-per-chip", help="Decode: sequences per chip; prefill: tokens per chip per step."),
-    concurrency: Optional[float] = typer.Option(None, "--concurrency", help="Requests in flight on the --chips chips."),
-    tpot_slo_ms: Optional[float] = typer.Option(None, "--tpot-slo-ms", help="TPOT target: the largest decode batch meeting it."),
-    ttft_slo_ms: Optional[float] = typer.Option(None, "--ttft-slo-ms", help="TTFT target (prefill and co-located)."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="bf16 | fp8 | int8 | fp4 (default: the lowest precision the chip supports)."),
-    kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="bf16 | fp8 | int8."),
-    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallelism of attention/dense layers (ranks)."),
-    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallelism (ranks)."),
-    dp_attention: Optional[int] = typer.Option(None, "--dp-attention", help="Data-parallel attention ranks per instance (EP = TP x this)."),
-    mtp: Optional[int] = typer.Option(None, "--mtp", help="MTP / speculative draft tokens per step."),
-    mtp_accept: Optional[float] = typer.Option(None, "--mtp-accept", help="Per-token acceptance of the draft tokens."),
-    eplb: str = typer.Option("balanced", "--eplb", help="perfect (idealised balance) | balanced (real routing, EPLB) | none."),
-    overlap: Optional[bool] = typer.Option(None, "--overlap/--no-overlap", help="Two-micro-batch overlap of MoE communication (default: searched)."),
-    framework: Optional[str] = typer.Option(None, "--framework", help="Serving framework factors (cloudmatrix-infer, sglang, deepseek, tensorrt-llm; default per chip)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="With --phase pd: requests/s to size the pools for."),
-    explain: bool = typer.Option(False, "--explain", help="Print where each step's time goes."),
-    as_json: bool = JSON,
-) -> None:
-    from superpod.errors import InfeasiblePlanError, SuperpodError
+@options_command(ServeOptions, help=SERVE_HELP)
+def serve(o: ServeOptions, explain: bool = typer.Option(False, "--explain", help="Print where each step's time goes."),
+          as_json: bool = JSON) -> None:
+    from superpod import api
     from superpod.faces.report.output import console, emit_json, table
-    from superpod.planners.serve_estimate import serve as run
 
-    given = [x is not None for x in (batch_per_chip, concurrency)]
-    if sum(given) > 1:
-        raise InfeasiblePlanError("give at most one of --batch-per-chip and --concurrency")
-    kwargs = dict(chips=chips, phase=phase, input_len=input_len, output_len=output_len, kv_len=kv_len, cache_hit=cache_hit,
-                  batch_per_chip=batch_per_chip, concurrency=concurrency, tpot_slo_s=_f(tpot_slo_ms, 1e-3),
-                  ttft_slo_s=_f(ttft_slo_ms, 1e-3), quant=quant, kv_dtype=kv_dtype, tp=tp, ep=ep, dp=dp_attention,
-                  mtp=mtp, mtp_accept=mtp_accept, eplb=eplb, overlap=overlap, framework=framework, rate=rate)
-    if len(systems) == 1:
-        rec = run(model, systems[0], **kwargs)
-        if as_json:
-            return emit_json(rec)
-        c = console()
-        c.print(table(f"{rec['model']} on {rec['system']} ({rec['chip']}), phase {phase}", ["metric", "value"],
-                      [list(r) for r in _human_record(rec)]))
-        if explain:
-            _explain(c, rec)
-        return None
-    recs = []
-    for s in systems:
-        try:
-            recs.append(run(model, s, **kwargs))
-        except SuperpodError as e:
-            recs.append({"system": s, "error": str(e)})
-    if all("error" in r for r in recs):
-        raise SuperpodError("; ".join(f"{r['system']}: {r['error']}" for r in recs))
+    res = api.serve(o.model, o.systems[0] if len(o.systems) == 1 else o.systems, **o.kwargs())
     if as_json:
-        return emit_json({"systems": recs})
+        return emit_json(res)
     c = console()
+    if isinstance(res, api.ServeResult):
+        c.print(table(f"{res.model} on {res.system} ({res.chip}), phase {o.phase}", ["metric", "value"],
+                      [list(r) for r in _human_record(res.record)]))
+        if explain:
+            c.print(res.explain(), markup=False, highlight=False)
+        return None
     labels: list[str] = []
     per: list[dict[str, str]] = []
-    for r in recs:
-        d = {} if "error" in r else dict(_human_record(r))
+    for r in res:
+        d = {} if isinstance(r, api.ServeFailure) else dict(_human_record(r.record))
         per.append(d)
         labels += [k for k in d if k not in labels]
     body = [[lab] + [p.get(lab, "-") for p in per] for lab in labels]
-    c.print(table(f"{model} serving, phase {phase}", ["metric"] + [r["system"] for r in recs], body))
-    for r in recs:
-        if "error" in r:
-            c.print(f"{r['system']}: {r['error']}", markup=False)
+    c.print(table(f"{o.model} serving, phase {o.phase}", ["metric"] + [r.system for r in res], body))
+    for r in res:
+        if isinstance(r, api.ServeFailure):
+            c.print(r.explain(), markup=False)
     if explain:
-        for r in recs:
-            if "error" not in r:
-                _explain(c, r)
+        for r in res:
+            if isinstance(r, api.ServeResult):
+                c.print(r.explain(), markup=False, highlight=False)
 
 
-@command()
-def simulate(
-    model: str = typer.Argument(..., help="Catalog model name or a config file."),
-    system: str = typer.Argument(..., help="System to serve on."),
-    rate: float = typer.Option(..., "--rate", help="Mean request arrivals per second (Poisson)."),
-    requests: int = typer.Option(..., "--requests", help="Requests to simulate."),
-    input_dist: Optional[str] = typer.Option(None, "--input-dist", help="Prompt lengths: fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN, lognormal:MEAN,SIGMA (default fixed:--input-len)."),
-    output_dist: Optional[str] = typer.Option(None, "--output-dist", help="Output lengths, same forms (default fixed:--output-len)."),
-    input_len: float = typer.Option(4096, "--input-len", help="Mean prompt length the plan is sized for."),
-    output_len: float = typer.Option(1024, "--output-len", help="Mean output length the plan is sized for."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="pd (disaggregated pools) | colocated (default: pd for MoE models, colocated otherwise)."),
-    chips: Optional[int] = typer.Option(None, "--chips", help="Chips of the whole deployment (default: the system's size)."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="bf16 | fp8 | int8 | fp4."),
-    kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="bf16 | fp8 | int8."),
-    mtp: Optional[int] = typer.Option(None, "--mtp", help="MTP draft tokens."),
-    mtp_accept: Optional[float] = typer.Option(None, "--mtp-accept", help="Draft acceptance."),
-    tpot_slo_ms: Optional[float] = typer.Option(None, "--tpot-slo-ms", help="TPOT SLO: sizes the decode batch cap and counts goodput."),
-    ttft_slo_ms: Optional[float] = typer.Option(None, "--ttft-slo-ms", help="TTFT SLO for goodput."),
-    framework: Optional[str] = typer.Option(None, "--framework", help="Serving framework factors."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (stderr)."),
-    as_json: bool = JSON,
-) -> None:
+@options_command(SimulateOptions)
+def simulate(o: SimulateOptions,
+             progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (stderr)."),
+             as_json: bool = JSON) -> None:
     """Request-level simulation: continuous batching, queueing, prefill/decode pools; TTFT/TPOT p50/p90/p99 and goodput.
 
     JSON keys: ttft_s / tpot_s / e2e_s {p50, p90, p99, mean}; throughput_output_tokens_per_s (whole deployment);
     goodput_requests_per_s and goodput_fraction (requests meeting both SLOs); deployment (instances, batch caps).
     """
-    from superpod.errors import InfeasiblePlanError
+    from superpod import api
     from superpod.faces.report.output import console, emit_json, table
-    from superpod.planners.serve_deployment import build_pools
-    from superpod.serving.simulate import parse_dist, simulate as run
-    from superpod.spec.catalog import load_model
 
-    m = load_model(model)
-    mode = mode or ("pd" if m.moe is not None else "colocated")
-    if mode not in ("pd", "colocated"):
-        raise InfeasiblePlanError(f"--mode must be pd or colocated, not {mode!r}")
-    idist, odist = parse_dist(input_dist, input_len), parse_dist(output_dist, output_len)
-    pools, info = build_pools(model, system, mode, input_len, output_len, chips=chips, quant=quant, kv_dtype=kv_dtype,
-                              mtp=mtp, mtp_accept=mtp_accept, tpot_slo_s=_f(tpot_slo_ms, 1e-3), framework=framework)
-    slo = dict(ttft_slo_s=_f(ttft_slo_ms, 1e-3), tpot_slo_s=_f(tpot_slo_ms, 1e-3))
     if progress and not as_json:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} requests"),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("sim", total=requests)
-            out = run(pools, rate, requests, idist, odist, seed, progress=lambda d, n: bar.update(task, completed=d), **slo)
+            task = bar.add_task("sim", total=o.requests)
+            res = api.simulate(o.model, o.system, progress=lambda d, n: bar.update(task, completed=d), **o.kwargs())
     else:
-        out = run(pools, rate, requests, idist, odist, seed, **slo)
-    out["mode"] = mode
-    out["deployment"] = {k: v for k, v in info.items() if k != "estimate"}
-    out["plan"] = info["estimate"]["plan"]
+        res = api.simulate(o.model, o.system, **o.kwargs())
     if as_json:
-        return emit_json(out)
+        return emit_json(res)
+    out = res.record
     rows = [[name, *(f"{out[key][q] * 1e3:,.1f}" for q in ("p50", "p90", "p99", "mean"))]
             for name, key in (("TTFT (ms)", "ttft_s"), ("TPOT (ms)", "tpot_s"), ("end to end (ms)", "e2e_s"))]
     c = console()
-    c.print(table(f"{model} on {system}: {requests:,} requests at {rate:g}/s ({mode})", ["latency", "p50", "p90", "p99", "mean"], rows))
+    c.print(table(f"{o.model} on {o.system}: {o.requests:,} requests at {o.rate:g}/s ({res.mode})",
+                  ["latency", "p50", "p90", "p99", "mean"], rows))
     c.print(f"throughput {out['throughput_output_tokens_per_s']:,.0f} output tok/s, {out['throughput_requests_per_s']:,.2f} req/s; "
             f"goodput {out['goodput_requests_per_s']:,.2f} req/s ({out['goodput_fraction'] * 100:.1f}% within SLOs)", markup=False)
     c.print(f"deployment: {out['deployment']}", markup=False)

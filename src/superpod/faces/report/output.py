@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
-from pydantic import BaseModel
-
-
-def clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, models -> dicts."""
-    if isinstance(obj, BaseModel):
-        return clean(obj.model_dump())
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+from superpod.api.base import clean
 
 
 def emit_json(obj: Any) -> None:
-    """Print ``obj`` as indented JSON on stdout."""
+    """Print ``obj`` (a record, or an API result: its ``to_dict()``) as indented JSON on stdout."""
     sys.stdout.write(json.dumps(clean(obj), indent=2) + "\n")
 
 

@@ -1,9 +1,4 @@
-"""The Python API: the same calls the CLI makes, returning plain dicts (SI units).
-
->>> import superpod
->>> [s["name"] for s in superpod.compare(["cloudmatrix384", "gb200-nvl72"])]
-['cloudmatrix384', 'gb200-nvl72']
-"""
+"""Catalog listings and descriptions (``superpod chips/systems/models/show``) as plain records (SI units)."""
 
 from __future__ import annotations
 
@@ -14,12 +9,9 @@ from pydantic import BaseModel
 
 from superpod import units
 from superpod.errors import UnknownNameError
-from superpod.planners.claims import claims
-from superpod.planners.compare import compare
 from superpod.spec import catalog
 from superpod.spec.quantity import Quantity
 
-__all__ = ["chips", "systems", "models", "show", "compare", "claims", "train", "serve", "validate"]
 
 
 def _si(q: Quantity | None) -> float | None:
@@ -88,7 +80,7 @@ def _quantity(q: Quantity) -> dict[str, Any]:
     return d
 
 
-def _describe_system(s) -> dict[str, Any]:
+def _describe_system(s, sized=None) -> dict[str, Any]:
     info = _describe(s, "system")
     info["attributes"]["chip"] = s.chip.name
     info["attributes"]["scaleup_domain_chips"] = s.scaleup_domain
@@ -98,7 +90,7 @@ def _describe_system(s) -> dict[str, Any]:
         info["quantities"]["power.total_w"] = _quantity(s.power.total_w)
     for k, q in s.power.parts.items():
         info["quantities"][f"power.parts.{k}"] = _quantity(q)
-    info["totals"] = s.at().totals()
+    info["totals"] = (sized or s.at()).totals()
     return info
 
 
@@ -112,61 +104,41 @@ def _kind_of_path(ref: str) -> str:
     return "chips"
 
 
-def show(ref: str) -> dict[str, Any]:
-    """Everything about one chip, fabric, system or model (name or path)."""
+def kind_of(ref: str) -> str:
+    """``systems``, ``chips``, ``fabrics`` or ``models``: what a name (``name@N`` sizes a system) or path is."""
     if catalog.is_path(ref):
-        kind = _kind_of_path(ref)
-    else:
-        kind = next((k for k in ("systems", "chips", "fabrics", "models") if ref in catalog.names(k)), None)
-        if kind is None:
-            pool = [n for k in ("systems", "chips", "fabrics", "models") for n in catalog.names(k)]
-            close = difflib.get_close_matches(ref, pool, n=4, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else "; see `superpod systems`, `superpod chips`, `superpod models`"
-            raise UnknownNameError(f"unknown name {ref!r}{hint}")
+        return _kind_of_path(ref)
+    name = ref.rpartition("@")[0] if "@" in ref else ref
+    kind = next((k for k in ("systems", "chips", "fabrics", "models") if name in catalog.names(k)), None)
+    if kind is None or (kind != "systems" and name != ref):
+        pool = [n for k in ("systems", "chips", "fabrics", "models") for n in catalog.names(k)]
+        close = difflib.get_close_matches(ref, pool, n=4, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `superpod systems`, `superpod chips`, `superpod models`"
+        raise UnknownNameError(f"unknown name {ref!r}{hint}")
+    return kind
+
+
+def describe(ref: str, kind: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The spec object of ``ref`` (a system sized by ``name@N``) and its ``superpod show`` record."""
+    kind = kind or kind_of(ref)
     if kind == "systems":
-        return _describe_system(catalog.load_system(ref))
+        from superpod.planners.compare import parse_sized
+
+        sized = parse_sized(ref)
+        return sized.system, _describe_system(sized.system, sized)
     if kind == "chips":
-        return _describe(catalog.load_chip(ref), "chip")
+        c = catalog.load_chip(ref)
+        return c, _describe(c, "chip")
     if kind == "fabrics":
-        return _describe(catalog.load_fabric(ref), "fabric")
-    return _describe_model(ref)
-
-
-def _describe_model(ref: str) -> dict[str, Any]:
-    from superpod.spec.catalog import load_model
-
-    m = load_model(ref)
+        f = catalog.load_fabric(ref)
+        return f, _describe(f, "fabric")
+    m = catalog.load_model(ref)
     info = _describe(m, "model")
     info.update(m.summary())
     info["kind"] = "model"
-    return info
+    return m, info
 
 
-def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
-          global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
-          top: int = 1, **fixed) -> dict[str, Any]:
-    """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it); see
-    :func:`superpod.planners.train_estimate.train`."""
-    from superpod.planners.train_estimate import train as run
-
-    return run(model, system, chips=chips, seq_len=seq_len, global_batch=global_batch,
-               global_batch_tokens=global_batch_tokens, precision=precision, framework=framework, top=top, **fixed)
-
-
-def validate(groups: list[str] | None = None) -> dict[str, Any]:
-    """Predictions vs published measurements, per group, with MAPE (``superpod validate``)."""
-    from superpod.planners.validate import validate as run
-
-    return run(groups)
-
-
-def serve(model: str, system: str, **options) -> dict[str, Any]:
-    """Serving estimate of ``model`` on ``system`` (the ``superpod serve`` record; SI units).
-
-    Options as the command's flags: ``chips, phase, input_len, output_len, kv_len,
-    cache_hit, batch_per_chip, concurrency, tpot_slo_s, ttft_slo_s, quant, kv_dtype, tp, ep,
-    dp, mtp, mtp_accept, eplb, overlap, framework, rate``.
-    """
-    from superpod.planners.serve_estimate import serve as estimate
-
-    return estimate(model, system, **options)
+def show(ref: str) -> dict[str, Any]:
+    """Everything about one chip, fabric, system or model (name or path)."""
+    return describe(ref)[1]
