@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SuperpodError
-from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _tflops
+from superpod.planners.conventions import peak_basis
+from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _check_options, _system_totals, _tflops
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.context import make_ctx
-from superpod.spec.catalog import load_system
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import EPLB, ServePlan, Workload
 
@@ -57,10 +57,7 @@ class _Group:
         kw = _kw(shared)
         self.model, self.system, self.chips = kw["model"], kw["system"], kw.get("chips")
         # serve's checks, in serve's order (a failing group falls back to serve itself)
-        if kw.get("eplb", "balanced") not in EPLB or not 0.0 <= kw.get("cache_hit", 0.0) < 1.0:
-            raise ValueError("let serve report it")
-        if kw.get("mtp_accept") is not None and not 0.0 <= kw["mtp_accept"] <= 1.0:
-            raise ValueError("let serve report it")
+        check(kw, {})
         c = self.c = make_ctx(self.model, self.system, self.chips, kw.get("quant"), kw.get("kv_dtype", "bf16"),
                               kw.get("framework"))
         self.pool_chips = self.chips if self.chips is not None else c.hw.n_chips
@@ -79,9 +76,9 @@ class _Group:
                               mtp_k=self.k, mtp_accept=self.acc, eplb=self.eplb)
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
         self.tflops = _tflops(c)
-        sized = load_system(self.system).at(self.chips)  # as serve's _system_totals sizes it
-        self.n_chips, self.power_w = sized.n_chips, sum(sized.power_parts_w().values())
-        self.per_chip_w = self.power_w / sized.n_chips
+        self.header = {"model": c.model.name, "system": self.system, "chip": c.hw.chip, "framework": c.fw.name,
+                       "chips": self.pool_chips, "ranks": int(self.pool_chips * c.dev), "ranks_per_chip": int(c.dev),
+                       "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
 
     def instance_chips(self, row) -> float:
         c = self.c
@@ -172,11 +169,13 @@ def _pick_rows(pts, res, one, picked, out, idx) -> None:
 
 def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     """:meth:`ServePlan.row` of a flat plan, from its field arrays (same keys, order and types)."""
-    d = {name: float(arr[i]) for name, arr in flat_fields.items()}
-    for k in ("tp", "ep", "dp", "mtp_k"):
+    d = {name: arr[i].item() for name, arr in flat_fields.items()}
+    for k in ServePlan.INTS:
         d[k] = int(d[k])
-    d["eplb"] = EPLB[int(d["eplb"])]
-    d["overlap"] = bool(d["overlap"])
+    for k in ServePlan.BOOLS:
+        d[k] = bool(d[k])
+    for k, names in ServePlan.NAMES.items():
+        d[k] = names[int(d[k])]
     return d
 
 
@@ -231,7 +230,7 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
     """``serve``'s record for a decode point, from its picked plan and values."""
     row, v, p_searched, refine = picked_out
     c, wl = g.c, p["wl"]
-    out: dict[str, Any] = {"model": c.model.name, "system": g.system, "chip": c.hw.chip, "framework": c.fw.name}
+    out: dict[str, Any] = dict(g.header)
     picked = set(p_searched) | ({"batch"} if refine else set())
     out["decode"] = {
         "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
@@ -251,13 +250,17 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
         "assumed": list(g.assumed),
     }
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
-    # serve's _system_totals, with the sized system's figures read once per group
-    out["system_chips"], out["system_power_w"] = g.n_chips, g.power_w
-    rate = out["decode"]["tokens_per_s_per_chip"]
-    out["decode"]["tokens_per_s_per_system"] = rate * g.n_chips
-    out["decode"]["tokens_per_s_per_kw"] = rate / (g.per_chip_w / 1e3)
-    out["decode"]["energy_j_per_token"] = g.per_chip_w / rate if rate > 0 else float("inf")
+    _system_totals(out, g.system, g.chips)
     return out
+
+
+def check(shared: dict[str, Any], point: dict[str, Any]) -> None:
+    """``serve``'s option checks (planner keywords; raises its error)."""
+    kw = {**shared, **point}
+    _check_options(kw.get("phase", "decode"), kw.get("eplb", "balanced"), kw.get("cache_hit", 0.0), kw.get("mtp"),
+                   kw.get("mtp_accept"), kw.get("tp"), kw.get("ep"), kw.get("dp"), kw.get("input_len", 4096),
+                   kw.get("output_len", 1024), kw.get("kv_len"), kw.get("batch_per_chip"), kw.get("concurrency"),
+                   kw.get("tpot_slo_s"), kw.get("ttft_slo_s"), kw.get("rate"))
 
 
 def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list[tuple[dict | None, str | None]] | None:
@@ -267,9 +270,14 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
         g = _Group(shared)
     except (SuperpodError, ValueError, TypeError):
         return None
-    pts = []
-    for opts in points:
+    pts, rejected = [], {}
+    for j, opts in enumerate(points):
         kw = _kw(opts)
+        try:
+            check(kw, {})
+        except SuperpodError as e:
+            rejected[j] = str(e)
+            continue
         wl = Workload(kw.get("input_len", 4096), kw.get("output_len", 1024), kw.get("kv_len"), kw.get("cache_hit", 0.0))
         if kw.get("batch_per_chip") is not None:
             batch = kw["batch_per_chip"]
@@ -278,5 +286,13 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
         else:
             batch = None
         pts.append({"wl": wl, "ctx": wl.decode_context, "batch": batch, "tpot_s": kw.get("tpot_slo_s")})
-    picks = _pick_all(g, pts)
-    return [(None, str(r)) if isinstance(r, SuperpodError) else (_record(g, p, r), None) for p, r in zip(pts, picks)]
+    picks = iter(_pick_all(g, pts) if pts else [])
+    it = iter(pts)
+    out = []
+    for j in range(len(points)):
+        if j in rejected:
+            out.append((None, rejected[j]))
+            continue
+        p, r = next(it), next(picks)
+        out.append((None, str(r)) if isinstance(r, SuperpodError) else (_record(g, p, r), None))
+    return out
