@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from superpod.errors import SpecError
+from superpod.spec import whatif
 from superpod.spec.catalog import build, catalog_root, read_toml
 from superpod.spec.quantity import Bandwidth, Bytes, Confidence, Count, Money, Ratio, Time
 
@@ -129,28 +130,25 @@ class Training(_Frozen):
     tokens: Count
 
 
-def _load(model: type[BaseModel], stem: str):
-    path = catalog_root() / "scale" / f"{stem}.toml"
-    return build(model, read_toml(path), f"scale/{stem}.toml")
-
-
 @lru_cache(maxsize=None)
+def _load(model: type[BaseModel], stem: str, over: whatif.Overrides = ()):
+    path, where = catalog_root() / "scale" / f"{stem}.toml", f"scale/{stem}.toml"
+    return build(model, whatif.apply(read_toml(path), over, model, where), where)  # what-if: spec/whatif.py
+
+
 def reliability() -> Reliability:
-    return _load(Reliability, "reliability")
+    return _load(Reliability, "reliability", whatif.active("reliability"))
 
 
-@lru_cache(maxsize=None)
 def energy() -> Energy:
-    return _load(Energy, "energy")
+    return _load(Energy, "energy", whatif.active("energy"))
 
 
-@lru_cache(maxsize=None)
 def costs() -> Costs:
-    return _load(Costs, "cost")
+    return _load(Costs, "cost", whatif.active("cost"))
 
 
-@lru_cache(maxsize=None)
 def training() -> Training:
-    return _load(Training, "training")
+    return _load(Training, "training", whatif.active("training"))
 
 

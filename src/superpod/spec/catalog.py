@@ -23,6 +23,7 @@ from superpod.spec.fabric import FabricTier
 from superpod.spec.hf import model_from_hf
 from superpod.spec.model import Model
 from superpod.spec.system import System
+from superpod.spec import whatif
 
 KINDS = ("chips", "fabrics", "systems", "models", "calibration")
 M = TypeVar("M", bound=BaseModel)
@@ -63,14 +64,17 @@ def locate(ref: str, kind: str) -> Path:
     return path
 
 
-def _load(kind: str, model: type[M], ref: str, prepare: Callable[[dict, Path], dict] | None = None) -> M:
+def _load(kind: str, model: type[M], ref: str, prepare: Callable[[dict, Path], dict] | None = None,
+          over: whatif.Overrides = ()) -> M:
     path = locate(ref, kind)
     data = read_toml(path)
     if not is_path(ref) and data.get("name") != ref:
         raise SpecError(f"{path}: name {data.get('name')!r} does not match its file name {ref!r}")
+    where = str(path) if is_path(ref) else f"{kind}/{ref}.toml"
+    data = whatif.apply(data, over, model, where)  # what-if overrides (none outside a sweep)
     if prepare is not None:
         data = prepare(data, path)
-    return build(model, data, str(path) if is_path(ref) else f"{kind}/{ref}.toml")
+    return build(model, data, where)
 
 
 def _relative(ref: str, base: Path) -> str:
@@ -80,10 +84,14 @@ def _relative(ref: str, base: Path) -> str:
     return ref
 
 
-@lru_cache(maxsize=None)
 def load_chip(ref: str) -> Chip:
-    """A chip by catalog name or file path."""
-    return _load("chips", Chip, ref)
+    """A chip by catalog name or file path (with the what-if overrides in force, if any)."""
+    return _chip(ref, whatif.active("chip"))
+
+
+@lru_cache(maxsize=None)
+def _chip(ref: str, over: whatif.Overrides) -> Chip:
+    return _load("chips", Chip, ref, over=over)
 
 
 @lru_cache(maxsize=None)
@@ -100,24 +108,57 @@ def _resolve_system(data: dict, path: Path) -> dict:
     tiers = data.get("tiers")
     if isinstance(tiers, list):
         data["tiers"] = [load_fabric(_relative(t, path)) if isinstance(t, str) else t for t in tiers]
+        data["tiers"] = _tier_overrides(data["tiers"], int(data.get("scaleup_tiers", 1)), path)
     return data
 
 
-@lru_cache(maxsize=None)
+def _tier_overrides(tiers: list, scaleup: int, path: Path) -> list:
+    """``fabric.SELECTOR.FIELD`` what-if overrides on a system's tiers (see :mod:`.whatif`)."""
+    over = whatif.active("fabric")
+    if not over:
+        return tiers
+    tiers = list(tiers)
+    for sel_field, value in over:
+        sel, _, field = sel_field.partition(".")
+        built = [t if isinstance(t, FabricTier) else build(FabricTier, t, str(path)) for t in tiers]
+        hit = [i for i, t in enumerate(built) if (sel == "scaleup" and i < scaleup) or
+               (sel == "scaleout" and i >= scaleup) or sel in (t.name, str(i))]
+        if not field or not hit:
+            raise SpecError(f"{path.name}: what-if path 'fabric.{sel_field}': tier {sel!r} is none of scaleup, "
+                            f"scaleout, {', '.join(t.name for t in built)} or an index 0-{len(built) - 1}"
+                            if field else f"what-if path 'fabric.{sel_field}' names no field")
+        for i in hit:
+            where = f"fabrics/{built[i].name}.toml"
+            data = whatif.apply(built[i].model_dump(exclude_none=True), ((field, value),), FabricTier, where)
+            tiers[i] = build(FabricTier, data, where)
+    return tiers
+
+
 def load_system(ref: str) -> System:
-    """A system by catalog name or file path; its chip and tiers are resolved too."""
-    return _load("systems", System, ref, _resolve_system)
+    """A system by catalog name or file path; its chip and tiers are resolved too
+    (with the what-if overrides in force, if any)."""
+    return _system(ref, whatif.active("system"), whatif.active("chip"), whatif.active("fabric"))
 
 
 @lru_cache(maxsize=None)
+def _system(ref: str, over: whatif.Overrides, chip_over: whatif.Overrides, fabric_over: whatif.Overrides) -> System:
+    return _load("systems", System, ref, _resolve_system, over)
+
+
 def load_model(ref: str) -> Model:
     """A model by catalog name, ``.toml`` path, or Hugging Face ``config.json`` path
     (the file, or a directory holding one); see :mod:`superpod.spec.hf`."""
+    return _model(ref, whatif.active("model"))
+
+
+@lru_cache(maxsize=None)
+def _model(ref: str, over: whatif.Overrides) -> Model:
     path = Path(ref).expanduser()
     if (is_path(ref) or ref not in names("models")) and (path.is_dir() or path.suffix == ".json"):
-
+        if over:
+            raise SpecError(f"{ref}: what-if model.* overrides need a TOML model, not a config.json")
         return model_from_hf(path)
-    return _load("models", Model, ref)
+    return _load("models", Model, ref, over=over)
 
 
 def all_models() -> list[Model]:

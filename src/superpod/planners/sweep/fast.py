@@ -1,0 +1,298 @@
+"""Decode points priced together: one vectorised call for many points of one deployment.
+
+``superpod serve --phase decode`` prices a grid of plans (TP x EP x overlap x batch) per call;
+in a sweep, points that differ only in the batch, the lengths or the TPOT target share the
+context (model, system, formats, framework, fixed plan settings, what-if overrides), so
+their grids are stacked on one more axis and priced by one :func:`~superpod.serving.decode.decode`
+call, then each point's best plan is picked by the same :func:`~superpod.planners.serve_search.best`
+(and the integer-batch refinement of :func:`~superpod.planners.serve_search.refine_batch`,
+stacked the same way). Cost functions are element-wise, so each point's numbers are
+bit-identical to :func:`superpod.planners.serve_estimate.serve` (``tests/test_sweep_fast.py``
+checks every column); the record is built as ``serve`` builds its decode record.
+
+Other phases and questions take the one-call-per-point path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+
+from superpod.errors import SuperpodError
+from superpod.planners.conventions import peak_basis
+from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _check_options, _system_totals, _tflops
+from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
+from superpod.planners.sweep.options import OPTIONS, convert
+from superpod.serving.context import make_ctx
+from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
+from superpod.serving.plan import EPLB, ServePlan, Workload
+
+#: options that may differ between the points of one stacked call (the rest define the group)
+PER_POINT = ("batch_per_chip", "concurrency", "input_len", "output_len", "kv_len", "tpot_slo_ms", "ttft_slo_ms", "rate")
+#: result elements priced per stacked call (bounds the memory of one call)
+MAX_ELEMENTS = 1 << 16
+REFINE_TOP = 8192
+WHAT = "weights and KV cache"
+OBJECTIVE = "tokens_per_s_per_chip"
+
+
+def eligible(question: str, options: dict[str, Any]) -> bool:
+    return question == "serve" and options.get("phase", "decode") == "decode"
+
+
+def group_key(options: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in options.items() if k not in PER_POINT))
+
+
+def _kw(options: dict[str, Any]) -> dict[str, Any]:
+    return {OPTIONS["serve"][k][0]: convert("serve", k, v) for k, v in options.items()}
+
+
+class _Group:
+    """What ``serve`` fixes before the search, for the options shared by a group."""
+
+    def __init__(self, shared: dict[str, Any]):
+        kw = _kw(shared)
+        self.model, self.system, self.chips = kw["model"], kw["system"], kw.get("chips")
+        # serve's checks, in serve's order (a failing group falls back to serve itself)
+        check(kw, {})
+        c = self.c = make_ctx(self.model, self.system, self.chips, kw.get("quant"), kw.get("kv_dtype", "bf16"),
+                              kw.get("framework"))
+        self.pool_chips = self.chips if self.chips is not None else c.hw.n_chips
+        tp, ep, dp = kw.get("tp"), kw.get("ep"), kw.get("dp")
+        if dp is not None and ep is None and c.model.moe is not None:
+            ep = dp * (tp or 1)
+        self.dp, self.quant, self.kv_dtype, self.eplb = dp, kw.get("quant"), kw.get("kv_dtype", "bf16"), kw.get("eplb", "balanced")
+        self.k = int(kw.get("mtp") or 0)
+        acc = kw.get("mtp_accept")
+        self.assumed = []
+        if self.k and acc is None:
+            acc = DEFAULT_ACCEPT
+            self.assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
+        self.acc = float(acc or 0.0)
+        self.grid_args = dict(tp=tp, ep=ep, pool_ranks=self.pool_chips * c.dev, overlap=kw.get("overlap"),
+                              mtp_k=self.k, mtp_accept=self.acc, eplb=self.eplb)
+        self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
+        self.tflops = _tflops(c)
+        self.header = {"model": c.model.name, "system": self.system, "chip": c.hw.chip, "framework": c.fw.name,
+                       "chips": self.pool_chips, "ranks": int(self.pool_chips * c.dev), "ranks_per_chip": int(c.dev),
+                       "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
+
+    def instance_chips(self, row) -> float:
+        c = self.c
+        return max(row["ep"], row["tp"] * (self.dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
+
+
+def _stacked(c, plan: ServePlan, ctx: np.ndarray, lead: bool) -> dict[str, np.ndarray]:
+    res = decode(c, plan, ctx)
+    shape = np.broadcast_shapes(np.shape(ctx), plan.shape) if lead else plan.shape
+    return {k: np.broadcast_to(v, np.broadcast_shapes(np.shape(v), shape)) for k, v in res.items()}
+
+
+def _chunks(n: int, per_point: int):
+    step = max(1, MAX_ELEMENTS // max(per_point, 1))
+    for i in range(0, n, step):
+        yield i, min(n, i + step)
+
+
+def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodError]:
+    """``(row, values, searched)`` per point (or the error ``serve`` raises), as ``serve``'s ``_pick``."""
+    c = g.c
+    out: list[Any] = [None] * len(pts)
+    fixed = [i for i, p in enumerate(pts) if p["batch"] is not None]
+    searched = [i for i, p in enumerate(pts) if p["batch"] is None]
+    # points with a batch: the batch axis carries one point each
+    plans_per_batch = int(np.prod(g.coarse[0].shape)) // np.size(COARSE_BATCH)
+    for a, b in _chunks(len(fixed), plans_per_batch):
+        idx = fixed[a:b]
+        gr, valid, picked = grid_for(c, batch=[pts[i]["batch"] for i in idx], **g.grid_args)
+        one: dict[float, tuple] = {}  # each point's own grid (as serve builds it), by batch
+        for i in idx:
+            if pts[i]["batch"] not in one:
+                one[pts[i]["batch"]] = grid_for(c, batch=[pts[i]["batch"]], **g.grid_args)[:2]
+        if len(idx) == 1:
+            res = None
+            slices = [_stacked(c, gr, np.asarray(pts[idx[0]]["ctx"]), False)]
+        else:
+            ax = gr.batch.shape.index(len(idx))
+            res = _stacked(c, gr, np.asarray([pts[i]["ctx"] for i in idx]).reshape(gr.batch.shape), False)
+            rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
+            res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
+            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx)
+        for j, i in enumerate(idx):
+            if out[i] is None:  # the point's own best (one point, or one with no feasible plan)
+                gp, validp = one[pts[i]["batch"]]
+                sliced = slices[0] if res is None else {k: v[j] for k, v in res.items()}
+                out[i] = _best(g, gp, validp, sliced, pts[i], picked, False)
+    # points without one: a leading point axis over the coarse grid, then the integer refinement
+    # (the coarse grid depends on the point only through its context: one evaluation per context)
+    gc, valid, picked = g.coarse
+    by_ctx: dict[float, list[int]] = {}
+    for i in searched:
+        by_ctx.setdefault(pts[i]["ctx"], []).append(i)
+    ctxs = list(by_ctx)
+    for a, b in _chunks(len(ctxs), int(np.prod(gc.shape))):
+        part = ctxs[a:b]
+        res = _stacked(c, gc, np.asarray(part, dtype=float).reshape((len(part),) + (1,) * len(gc.shape)), True)
+        for j, x in enumerate(part):
+            sliced = {k: v[j] for k, v in res.items()}
+            for i in by_ctx[x]:
+                out[i] = _best(g, gc, valid, sliced, pts[i], picked, True)
+    _refine(g, pts, [i for i in searched if isinstance(out[i], tuple)], out)
+    return out
+
+
+def _pick_rows(pts, res, one, picked, out, idx) -> None:
+    """``best`` for the points of a stacked fixed-batch call at once (same masks, same argmax);
+    a point with no feasible plan is left unset (``best`` itself words its error)."""
+    n_pts = len(pts)
+    flat = {k: v.reshape(n_pts, -1) for k, v in res.items()}
+    grid0, valid0 = one[pts[0]["batch"]]  # the consistency mask depends on TP and EP only
+    fits = (flat["free_bytes"] >= 0) & np.broadcast_to(valid0, grid0.shape).ravel()
+    has = np.array([bool(p["tpot_s"]) for p in pts])
+    bound = np.array([p["tpot_s"] * (1 + 1e-9) if p["tpot_s"] else 0.0 for p in pts])
+    ok = fits & ((flat["tpot_s"] <= bound[:, None]) | ~has[:, None])
+    good = fits.any(axis=1) & ok.any(axis=1)
+    best_i = np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf), axis=1)
+    plans: dict[float, dict[str, np.ndarray]] = {}
+    for j, (i, p) in enumerate(zip(idx, pts)):
+        if not good[j]:
+            continue
+        k = int(best_i[j])
+        if p["batch"] not in plans:
+            fp = one[p["batch"]][0].flat()
+            plans[p["batch"]] = {f.name: getattr(fp, f.name) for f in fields(fp)}
+        out[i] = (_row(plans[p["batch"]], k), {key: float(v[j, k]) for key, v in flat.items()}, picked, False)
+
+
+def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    """:meth:`ServePlan.row` of a flat plan, from its field arrays (same keys, order and types)."""
+    d = {name: arr[i].item() for name, arr in flat_fields.items()}
+    for k in ServePlan.INTS:
+        d[k] = int(d[k])
+    for k in ServePlan.BOOLS:
+        d[k] = bool(d[k])
+    for k, names in ServePlan.NAMES.items():
+        d[k] = names[int(d[k])]
+    return d
+
+
+def _best(g: _Group, grid, valid, res, p, picked, refine):
+    limits = {"tpot_s": p["tpot_s"]} if p["tpot_s"] else {}
+    try:
+        i, flat_plan, flat = best(lambda _: res, grid, OBJECTIVE, valid, limits, WHAT, g.c)
+    except SuperpodError as e:
+        return e
+    row = flat_plan.row(i)
+    return row, {k: float(v[i]) for k, v in flat.items()}, picked, refine
+
+
+def _refine(g: _Group, pts, idx: list[int], out) -> None:
+    """``refine_batch`` for many points at once: batches 1..top of each point's plan."""
+    tops = {i: max(int(min(max(out[i][1].get("max_batch", out[i][0]["batch"]), 1.0), REFINE_TOP)), 1) for i in idx}
+    keys = ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap")
+    # one evaluation per (plan, context), up to the largest top of the points that share it
+    shared: dict[tuple, list[int]] = {}
+    for i in idx:
+        shared.setdefault(tuple(out[i][0][k] for k in keys) + (pts[i]["ctx"],), []).append(i)
+    top_of = {u: max(tops[i] for i in members) for u, members in shared.items()}
+    uniq = sorted(shared, key=lambda u: top_of[u])
+    start = 0
+    while start < len(uniq):
+        n = max(1, MAX_ELEMENTS // top_of[uniq[start]])
+        part = uniq[start:start + n]
+        while len(part) > 1 and len(part) * top_of[part[-1]] > MAX_ELEMENTS:
+            part = part[:-1]
+        start += len(part)
+        top = top_of[part[-1]]
+        col = {k: np.asarray([float(EPLB.index(u[n_])) if k == "eplb" else float(u[n_]) for u in part]).reshape(-1, 1)
+               for n_, k in enumerate(keys)}
+        plan = ServePlan(batch=np.arange(1, top + 1, dtype=float).reshape(1, -1), **col)
+        ctx = np.asarray([u[-1] for u in part], dtype=float).reshape(-1, 1)
+        res = _stacked(g.c, plan, ctx, True)
+        for j, i in ((j, i) for j, u in enumerate(part) for i in shared[u]):
+            row, values, picked, _ = out[i]
+            t = tops[i]
+            flat = {k: v[j, :t] for k, v in res.items()}
+            ok = flat["free_bytes"] >= 0
+            if pts[i]["tpot_s"]:
+                ok &= flat["tpot_s"] <= pts[i]["tpot_s"] * (1 + 1e-9)
+            if not ok.any():
+                continue
+            jj = int(np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf)))
+            # refine_batch's row: the plan with batch jj + 1 (ServePlan.row's types and key order)
+            out[i] = ({**row, "batch": float(jj + 1)}, {k: float(v[jj]) for k, v in flat.items()}, picked, True)
+
+
+def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
+    """``serve``'s record for a decode point, from its picked plan and values."""
+    row, v, p_searched, refine = picked_out
+    c, wl = g.c, p["wl"]
+    out: dict[str, Any] = dict(g.header)
+    picked = set(p_searched) | ({"batch"} if refine else set())
+    out["decode"] = {
+        "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
+        "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / g.tflops,
+        "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
+        "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
+        "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
+        "kv_len": wl.decode_context, "chips": max(g.instance_chips(row), 1.0),
+    }
+    first = row
+    out["plan"] = {
+        "quant": c.quant, "kv_dtype": g.kv_dtype, "framework": c.fw.name,
+        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] // first["tp"], 1) if c.model.moe else 1,
+        "mtp_k": g.k, "mtp_accept": g.acc, "eplb": g.eplb, "overlap": first["overlap"],
+        "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
+        "per_phase": {"decode": row}, "picked": sorted(picked | ({"quant"} if g.quant is None else set())),
+        "assumed": list(g.assumed),
+    }
+    out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
+    _system_totals(out, g.system, g.chips)
+    return out
+
+
+def check(shared: dict[str, Any], point: dict[str, Any]) -> None:
+    """``serve``'s option checks (planner keywords; raises its error)."""
+    kw = {**shared, **point}
+    _check_options(kw.get("phase", "decode"), kw.get("eplb", "balanced"), kw.get("cache_hit", 0.0), kw.get("mtp"),
+                   kw.get("mtp_accept"), kw.get("tp"), kw.get("ep"), kw.get("dp"), kw.get("input_len", 4096),
+                   kw.get("output_len", 1024), kw.get("kv_len"), kw.get("batch_per_chip"), kw.get("concurrency"),
+                   kw.get("tpot_slo_s"), kw.get("ttft_slo_s"), kw.get("rate"))
+
+
+def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list[tuple[dict | None, str | None]] | None:
+    """``(record, error)`` per point of one group, or None when ``serve`` itself must answer
+    (the group's shared options are rejected, and ``serve`` words the error)."""
+    try:
+        g = _Group(shared)
+    except (SuperpodError, ValueError, TypeError):
+        return None
+    pts, rejected = [], {}
+    for j, opts in enumerate(points):
+        kw = _kw(opts)
+        try:
+            check(kw, {})
+        except SuperpodError as e:
+            rejected[j] = str(e)
+            continue
+        wl = Workload(kw.get("input_len", 4096), kw.get("output_len", 1024), kw.get("kv_len"), kw.get("cache_hit", 0.0))
+        if kw.get("batch_per_chip") is not None:
+            batch = kw["batch_per_chip"]
+        elif kw.get("concurrency") is not None:
+            batch = kw["concurrency"] / g.pool_chips
+        else:
+            batch = None
+        pts.append({"wl": wl, "ctx": wl.decode_context, "batch": batch, "tpot_s": kw.get("tpot_slo_s")})
+    picks = iter(_pick_all(g, pts) if pts else [])
+    it = iter(pts)
+    out = []
+    for j in range(len(points)):
+        if j in rejected:
+            out.append((None, rejected[j]))
+            continue
+        p, r = next(it), next(picks)
+        out.append((None, str(r)) if isinstance(r, SuperpodError) else (_record(g, p, r), None))
+    return out

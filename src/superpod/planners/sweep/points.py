@@ -1,0 +1,254 @@
+"""A spec's points (the Cartesian product of its axes) and each point's row of results.
+
+A point is ``{name: value}`` for every fixed option and axis. Its row is the planner's JSON
+record flattened (``decode.tokens_per_s_per_chip`` -> column ``decode_tokens_per_s_per_chip``)
+plus every input (``chip.hbm_Bps`` -> ``chip_hbm_Bps``), the superpod version, the catalog
+hash (the catalog TOML bytes + the point's what-if overrides) and the point hash (the
+question, the point and the catalog hash): ``--resume`` skips a point whose hash is stored.
+A point the planner rejects (does not fit, no plan meets the SLO) keeps its inputs and
+carries the one-line reason in ``error``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from functools import lru_cache
+from typing import Any, Iterator
+
+from importlib.metadata import PackageNotFoundError, version
+from superpod.errors import SuperpodError
+from superpod.planners.sweep import fast
+from superpod.planners.sweep.options import call
+from superpod.planners.sweep.spec import Spec
+from superpod.spec.files import catalog_root
+from superpod.spec.whatif import ROOTS, overriding
+
+try:
+    __version__ = version("superpod")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "unknown"
+
+META = ("point_hash", "catalog_hash", "superpod_version", "question", "error")
+#: record keys left out of a row (lists of alternatives, run-time statistics)
+DROP = {"top", "search_seconds", "search_plans_per_s"}
+
+
+@lru_cache(maxsize=1)
+def catalog_bytes_hash() -> str:
+    """sha256 of every shipped catalog TOML file (path and bytes), in path order."""
+    h = hashlib.sha256()
+    root = catalog_root()
+    for p in sorted(root.rglob("*.toml")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def is_catalog_path(name: str) -> bool:
+    return "." in name and name.split(".")[0] in ROOTS
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def catalog_hash(point: dict[str, Any]) -> str:
+    over = {k: v for k, v in point.items() if is_catalog_path(k)}
+    return _digest([catalog_bytes_hash(), over]) if over else catalog_bytes_hash()[:32]
+
+
+def point_hash(question: str, point: dict[str, Any], catalog: str | None = None) -> str:
+    return _digest([question, point, catalog or catalog_hash(point)])
+
+
+def points(spec: Spec) -> Iterator[dict[str, Any]]:
+    """Every point of the spec, axes varying in the order written (the last fastest)."""
+    names = list(spec.axes)
+    for combo in itertools.product(*spec.axes.values()):
+        yield {**spec.fixed, **dict(zip(names, combo))}
+
+
+@lru_cache(maxsize=4096)
+def column(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts joined with ``_``; lists and other values as JSON strings."""
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        name = prefix + column(str(k))
+        if name in DROP:
+            continue
+        t = type(v)
+        if t is float or t is int or t is str or t is bool or v is None:
+            out[name] = v
+        elif isinstance(v, dict):
+            out.update(flatten(v, name + "_"))
+        elif isinstance(v, (bool, int, float, str)):
+            out[name] = v
+        elif hasattr(v, "item"):  # numpy scalar
+            out[name] = v.item()
+        else:
+            out[name] = json.dumps(v, default=str)
+    return out
+
+
+def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
+    cat = catalog_hash(point)
+    r: dict[str, Any] = {"point_hash": point_hash(question, point, cat), "catalog_hash": cat,
+                         "superpod_version": __version__, "question": question, "error": error}
+    inputs = {column(k): v for k, v in point.items()}
+    r.update(inputs)
+    for k, v in flatten(record or {}).items():
+        if k in r:
+            if r[k] == v:
+                continue
+            k = f"result_{k}"
+        r[k] = v
+    return r
+
+
+def _one(question: str, opts: dict[str, Any]) -> tuple[dict | None, str | None]:
+    try:
+        return call(question, opts), None
+    except SuperpodError as e:
+        return None, str(e)
+
+
+def _results(question: str, chunk: list[dict[str, Any]], stacked: bool) -> tuple[list, list[list[int]]]:
+    """``(record, error)`` per point, and the index lists of the stacked groups (records of one
+    group have one key structure)."""
+    over = [{k: v for k, v in p.items() if is_catalog_path(k)} for p in chunk]
+    over_keys = [json.dumps(o, sort_keys=True, default=str) if o else "" for o in over]
+    options = [{k: v for k, v in p.items() if not is_catalog_path(k)} for p in chunk]
+
+    def opts(i):
+        return options[i]
+
+    results: dict[int, tuple[dict | None, str | None]] = {}
+    groups: list[list[int]] = []
+    for _, group in itertools.groupby(sorted(range(len(chunk)), key=over_keys.__getitem__), key=over_keys.__getitem__):
+        group = list(group)
+        with overriding(over[group[0]]):
+            single = [i for i in group if not (stacked and fast.eligible(question, opts(i)))]
+            alone = set(single)
+            gkey = {i: fast.group_key(opts(i)) for i in group if i not in alone}
+            many = sorted(gkey, key=gkey.__getitem__)
+            for _, same in itertools.groupby(many, key=gkey.__getitem__):
+                same = list(same)
+                shared = {k: v for k, v in opts(same[0]).items() if k not in fast.PER_POINT}
+                got = fast.evaluate_group(shared, [opts(i) for i in same]) if len(same) > 1 else None
+                if got is None:
+                    single += same
+                else:
+                    results.update(zip(same, got))
+                    groups.append(same)
+            for i in single:
+                results[i] = _one(question, opts(i))
+    return [results[i] for i in range(len(chunk))], groups
+
+
+def evaluate(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -> list[dict[str, Any]]:
+    """The rows of a chunk of points. Points sharing what-if overrides share catalog loads;
+    decode points sharing a deployment are priced in one stacked call (:mod:`.fast`) unless
+    ``stacked`` is false (one planner call per point, as the CLI makes)."""
+    results, _ = _results(question, chunk, stacked)
+    return [row(question, chunk[i], *results[i]) for i in range(len(chunk))]
+
+
+def _leaves(record: dict[str, Any], path: tuple = ()) -> list[tuple[tuple, str, bool]]:
+    """``(key path, column, as JSON)`` of every value :func:`flatten` keeps, in its order."""
+    out = []
+    for k, v in record.items():
+        p = path + (k,)
+        name = "_".join(column(str(x)) for x in p)
+        if name in DROP:
+            continue
+        if isinstance(v, dict):
+            out += _leaves(v, p)
+        else:
+            out.append((p, name, not (v is None or isinstance(v, (bool, int, float, str)))))
+    return out
+
+
+def _getter(path: tuple):
+    if len(path) == 1:
+        a, = path
+        return lambda r: r[a]
+    if len(path) == 2:
+        a, b = path
+        return lambda r: r[a][b]
+    if len(path) == 3:
+        a, b, c = path
+        return lambda r: r[a][b][c]
+
+    def get(r):
+        for k in path:
+            r = r[k]
+        return r
+    return get
+
+
+def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -> dict[str, list]:
+    """The rows of a chunk as columns (name -> one value per point, None where a row has none):
+    the same rows as :func:`evaluate`, with the records of a stacked group flattened once per
+    column instead of once per point."""
+    n = len(chunk)
+    results, groups = _results(question, chunk, stacked)
+    cols: dict[str, list] = {}
+
+    def put(name: str, i: int, v: Any) -> None:
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = v
+
+    inputs = [{column(k): v for k, v in p.items()} for p in chunk]
+    for i, p in enumerate(chunk):
+        cat = catalog_hash(p)
+        for k, v in (("point_hash", point_hash(question, p, cat)), ("catalog_hash", cat),
+                     ("superpod_version", __version__), ("question", question), ("error", results[i][1])):
+            put(k, i, v)
+        for k, v in inputs[i].items():
+            put(k, i, v)
+    taken = set(cols)  # input and meta names (the same for every point of a spec)
+    by_template: set[int] = set()
+    for group in groups:
+        good = [i for i in group if results[i][0] is not None]
+        if len(good) < 2:
+            continue
+        recs = [results[i][0] for i in good]
+        leaves = _leaves(recs[0])
+        try:
+            values = {}
+            for path, name, _ in leaves:
+                get = _getter(path)
+                values[name] = [get(r) for r in recs]
+        except (KeyError, TypeError):
+            continue
+        for path, name, as_json in leaves:
+            vals = values[name]
+            if as_json:
+                vals = [json.dumps(v, default=str) for v in vals]
+            if name in taken:  # an output named like an input: as row() does, point by point
+                for i, v in zip(good, vals):
+                    if v != cols[name][i]:
+                        put(f"result_{name}", i, v)
+                continue
+            col = cols.setdefault(name, [None] * n)
+            for i, v in zip(good, vals):
+                col[i] = v
+        by_template.update(good)
+    for i in range(n):
+        if i in by_template or results[i][0] is None:
+            continue
+        for k, v in flatten(results[i][0]).items():
+            if k in taken:
+                if cols[k][i] == v:
+                    continue
+                k = f"result_{k}"
+            put(k, i, v)
+    return cols
