@@ -22,7 +22,7 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
   a small decode batch touches few of them);
 * expert TP exchange: where the ``moe_tp`` ranks of a slice hold different tokens
   (attention DP), the slice group all-gathers its tokens before the experts and
-  reduce-scatters the outputs after them (``g = moe_tp / tp`` distinct token sets); under
+  reduce-scatters the outputs after them (``g = max(moe_tp / tp, 1)`` distinct token sets); under
   attention TP the tokens are already replicated and the expert output's reduction is the
   layer's second TP all-reduce;
 * attention core from the caller; elementwise passes streamed from HBM;
@@ -162,7 +162,7 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     has_ep = (ep_c > 1) & (m.moe is not None)
     mt = np.maximum(np.asarray(plan.moe_tp, dtype=float), 1.0)
     # distinct token sets inside one expert slice's moe_tp ranks (1 when attention TP replicates them)
-    gather = np.where(np.asarray(plan.dp) > 1, np.maximum(mt / np.maximum(plan.tp, 1.0), 1.0), 1.0)
+    gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
 
     def per_layer(Tm, f, b, extra):
