@@ -208,3 +208,24 @@ def test_silicon_public_file_no_longer_refuses_moe_tp_or_vllm():
                    for x in reasons), reasons
     assert out["summary"]["answered_share"] >= 0.95
     assert np.isfinite(out["summary"]["tpot_mape"])
+
+
+# ---------------------------------------------------------------- per-iteration runtime floor
+
+def test_layer_floor_binds_only_at_small_batch():
+    """A forward takes max(priced parts, layers x floor): at batch 1 the floor sets the step,
+    at a serving batch it is not seen; every CUDA framework has a sourced, fitted floor."""
+    fws = frameworks()
+    for name in ("tensorrt-llm", "sglang", "vllm"):
+        q = fws[name].layer_floor_s
+        assert q is not None and q.confidence == "C" and "serving_measured.csv" in q.source
+    c = make_ctx("llama3-8b", "h200-cluster", None, "fp8", None, "tensorrt-llm")
+    floor = c.fw.si("layer_floor_s") * c.model.layers
+    small = decode(c, ServePlan.one(tp=8, batch=0.125), 1536.0)
+    big = decode(c, ServePlan.one(tp=1, batch=256), 1536.0)
+    assert float(small["step_s"][0]) >= floor
+    assert float(small["overhead_s"][0]) > 0
+    assert float(big["overhead_s"][0]) == 0.0
+    parts = sum(float(small[k][0]) for k in ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s",
+                                             "ep_comm_s", "overhead_s", "head_s", "mtp_draft_s"))
+    assert parts == pytest.approx(float(small["step_s"][0]))

@@ -12,7 +12,8 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
   worker (:func:`superpod.serving.prefill.prefill`).
 
 Expert layouts are the rows' own (``moe_tp`` x ``moe_ep``, :class:`~superpod.serving.plan.ServePlan`);
-the KV cache is the framework's default for the GEMM format; weight-only formats (``int4_wo``, FP4
+the KV cache is the framework's default for the GEMM format; no two-micro-batch overlap (off by
+default in all three: SGLang ``--enable-two-batch-overlap``, vLLM ``--enable-dbo``, TensorRT-LLM); weight-only formats (``int4_wo``, FP4
 experts on Hopper) store the experts in 4 bits and run BF16 GEMMs.
 A row superpod cannot express (a model or number format it lacks,
 pipeline parallelism in serving, a framework without catalog factors) is ``unsupported`` with
@@ -227,11 +228,13 @@ def _price_group(rows: list[Row]) -> None:
         gpus = st["tp"] * st["dp"]
         try:
             if st["mode"] == "agg":
-                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
+                                     overlap=0)
                 out = colocated(c, plan, wl)
                 ttft, tpot = float(out["ttft_s"][0]), float(out["tpot_s"][0])
             else:
-                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
+                                     overlap=0)
                 out = decode(c, plan, wl.decode_context)
                 tpot = float(out["tpot_s"][0])
                 pmoe = _moe(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
@@ -239,7 +242,8 @@ def _price_group(rows: list[Row]) -> None:
                     _unsupported(r, "prefill pool: " + pmoe)
                     continue
                 pg = st["p_tp"] * st["p_dp"]
-                pplan = ServePlan.one(tp=st["p_tp"], ep=pmoe[1], moe_tp=pmoe[0], dp=st["p_dp"], batch=st["isl"] / pg)
+                pplan = ServePlan.one(tp=st["p_tp"], ep=pmoe[1], moe_tp=pmoe[0], dp=st["p_dp"], batch=st["isl"] / pg,
+                                      overlap=0)
                 ttft = float(prefill(c, pplan, st["isl"], 0.0)["ttft_s"][0])
             free = out.get("free_bytes")
             if free is not None and float(np.ravel(free)[0]) < 0:

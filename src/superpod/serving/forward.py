@@ -31,6 +31,11 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
   (rank inside the scale-up domain, node across it, DeepEP's deduplication), sec. 3.4;
 * TP: two all-reduces of the group's activations per layer.
 
+A framework's ``layer_floor_s`` is the least time one layer's kernels take however small the
+batch (CUDA-graph replay of a layer's dozen-odd kernels, each at least a launch interval): a
+step of ``L`` layers takes ``max(sum of the parts, L x floor)``, the difference booked as
+``overhead_s``; at serving batches the parts exceed it and nothing changes.
+
 Two-micro-batch overlap (sec. 8.6): each half-batch's communication runs under the
 other's compute. Ideally a MoE layer then takes ``max(2 t_comp(T/2), 2 t_comm(T/2))``;
 in practice the communication kernels slow down next to compute and the launch order
@@ -231,6 +236,10 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     parts["overhead_s"] = layers_n * mb * c.fw.si("layer_overhead_s") + 0.0 * T
     shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
     out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
+    floor = c.fw.si("layer_floor_s")
+    if floor > 0:  # the launch-bound minimum of the layers' kernels (frameworks/serving.toml)
+        busy = sum(out[k] for k in PARTS)
+        out["overhead_s"] = out["overhead_s"] + np.maximum(layers_n * floor - busy, 0.0)
     out["total_s"] = sum(out[k] for k in PARTS)
     out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
     out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)

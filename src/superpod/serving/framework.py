@@ -4,7 +4,8 @@
 Kernel and communication efficiencies come from microbenchmarks (the cost layer's
 calibration). What is left is per framework: a fixed time per layer per micro-batch
 (the small kernels, launch gaps and synchronisation a kernel benchmark does not see),
-a fixed time per decode step (scheduling, sampling), the share of compute units the
+a fixed time per decode step (scheduling, sampling), the least time one layer's kernels
+take at any batch (launch-bound under CUDA graphs: a floor, not an addition), the share of compute units the
 normal-mode all-to-all takes while it overlaps compute, and how much memory the engine
 keeps back, and the KV-cache format it picks when not told (``[frameworks.kv_cache]``).
 The residual expert-load imbalance under EPLB is a property of the routing
@@ -44,6 +45,7 @@ class ServingFramework(BaseModel):
     fitted_on: str | None = None
     layer_overhead_s: Time | None = None
     step_overhead_s: Time | None = None
+    layer_floor_s: Time | None = Field(None, description="least time of one layer's kernels at any batch (CUDA graphs)")
     overlap_efficiency: Ratio | None = None
     runtime_reserve_bytes: Bytes
     kv_mem_fraction: Ratio
