@@ -7,7 +7,9 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
 
 * aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs serving
   ``batch_size x attention_dp`` requests in flight, co-located (:func:`superpod.serving.colocated.colocated`);
-* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT
+* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT (the
+  ``decode_batch_size`` column, or ``silicon_concurrency`` over the decode workers; a row with
+  neither the batch nor the worker count is ``unsupported``: the batch of one worker is unknown)
   (:func:`superpod.serving.decode.decode`); TTFT is the prefill of one prompt on a prefill
   worker (:func:`superpod.serving.prefill.prefill`).
 
@@ -149,8 +151,19 @@ def _settings(row: Row) -> None:
         return _unsupported(row, f"pipeline parallelism in serving (pp {pp}) is not modelled")
     dp, moe_tp, moe_ep = _layout(row, pre, tp)
     # kv None: the framework's default for the GEMM format (frameworks/serving.toml [frameworks.kv_cache])
+    batch = row.num(pre + "batch_size")
+    if batch is None:
+        workers = row.num(pre + "num_workers")
+        conc = _concurrency(r)
+        if conc == 1:
+            workers = 1.0  # one request in flight runs on one worker
+        if workers is None or conc is None:
+            # the run's concurrency is spread over decode workers the row does not count
+            return _unsupported(row, f"no {pre}batch_size or {pre}num_workers: the batch of one worker of the "
+                                     f"run's concurrency is unknown")
+        batch = conc / (workers * dp)
     row.settings = dict(model=model["model"], system=system, framework=fw, quant=quant, kv=None, experts=experts,
-                        tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(row.num(pre + "batch_size", 1)),
+                        tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(batch),
                         isl=float(r["isl"]), osl=float(r["osl"]), mode=mode)
     if mode == "disagg":
         p_tp = int(row.num("prefill_tp_size", 1))
@@ -158,6 +171,18 @@ def _settings(row: Row) -> None:
         row.settings.update(p_tp=p_tp, p_dp=p_dp, p_moe_ep=p_moe_ep, p_moe_tp=p_moe_tp)
         if int(row.num("prefill_pp_size", 1)) > 1:
             return _unsupported(row, "pipeline parallelism in serving (prefill pp) is not modelled")
+
+
+def _concurrency(raw: dict[str, str]) -> float | None:
+    """The run's requests in flight, from ``silicon_concurrency=N`` in ``silicon_data_source``."""
+    for part in (raw.get("silicon_data_source") or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "silicon_concurrency":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
 
 
 #: weight-only formats of the rows -> the stored weights' format (GEMMs in BF16: W4A16)
