@@ -158,7 +158,7 @@ class TrainOptions(Options):
 
 # ---------------------------------------------------------------------------- serve
 
-KV_HELP = "KV-cache format: bf16 | fp8 | int8 (default: what the framework runs for the --quant: TensorRT-LLM FP8 KV with fp8/fp4 GEMMs, SGLang and vLLM auto = BF16; frameworks/serving.toml [frameworks.kv_cache]). fp8 changes the bytes attention reads as well as the memory; chips without fp8 units (Ascend 910B/910C) refuse it."
+KV_HELP = "KV-cache format: bf16 | fp8 | int8 (default: what the framework runs for the --quant: TensorRT-LLM FP8 KV with fp8/fp4 GEMMs, SGLang and vLLM auto = BF16; catalog/calibration/frameworks/serving.toml, kv_cache). fp8 changes the bytes attention reads as well as the memory; chips without fp8 units (Ascend 910B/910C) refuse it."
 PHASE_HELP = ("prefill | decode: one pool of a disaggregated deployment; both: co-located (continuous batching, "
               "chunked prefill); pd: both pools of a disaggregated deployment sized for the request mix.")
 
@@ -192,7 +192,7 @@ class ServeOptions(Options):
     moe_ep: Optional[int] = opt(None, "Expert parallelism: ranks the routed experts spread over (MoE).", unit="ranks",
                                 ge=1)
     ep: Optional[int] = opt(None, "Alias of --moe-ep.", unit="ranks")
-    dp: Optional[int] = opt(None, "Data-parallel attention ranks per instance (EP = TP x this).", flag="--dp-attention",
+    dp: Optional[int] = opt(None, "Data-parallel attention ranks per instance (moe_tp x moe_ep = TP x this).", flag="--dp-attention",
                             unit="ranks")
     mtp: Optional[int] = opt(None, "MTP / speculative draft tokens per step.", unit="tokens")
     mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the draft tokens.", unit="fraction")
