@@ -158,6 +158,7 @@ class TrainOptions(Options):
 
 # ---------------------------------------------------------------------------- serve
 
+KV_HELP = "KV-cache format: bf16 | fp8 | int8 (default: what the framework runs for the --quant: TensorRT-LLM FP8 KV with fp8/fp4 GEMMs, SGLang and vLLM auto = BF16; catalog/calibration/frameworks/serving.toml, kv_cache). fp8 changes the bytes attention reads as well as the memory; chips without fp8 units (Ascend 910B/910C) refuse it."
 PHASE_HELP = ("prefill | decode: one pool of a disaggregated deployment; both: co-located (continuous batching, "
               "chunked prefill); pd: both pools of a disaggregated deployment sized for the request mix.")
 
@@ -183,10 +184,15 @@ class ServeOptions(Options):
     ttft_slo_s: Optional[float] = opt(None, "TTFT target (prefill and co-located).", flag="--ttft-slo-ms", unit="s",
                                       cli_scale=1e-3)
     quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4 (default: the lowest precision the chip supports).")
-    kv_dtype: str = opt("bf16", "bf16 | fp8 | int8.")
+    kv_dtype: Optional[str] = opt(None, KV_HELP)
     tp: Optional[int] = opt(None, "Tensor parallelism of attention/dense layers (ranks).", unit="ranks")
-    ep: Optional[int] = opt(None, "Expert parallelism (ranks).", unit="ranks")
-    dp: Optional[int] = opt(None, "Data-parallel attention ranks per instance (EP = TP x this).", flag="--dp-attention",
+    moe_tp: Optional[int] = opt(None, "Expert tensor parallelism: ranks each routed expert is split over (its "
+                                      "intermediate width divided; moe_tp x moe_ep = tp x dp-attention, as TensorRT-LLM "
+                                      "and SGLang state it; default: searched, 1 or --tp).", unit="ranks", ge=1)
+    moe_ep: Optional[int] = opt(None, "Expert parallelism: ranks the routed experts spread over (MoE).", unit="ranks",
+                                ge=1)
+    ep: Optional[int] = opt(None, "Alias of --moe-ep.", unit="ranks")
+    dp: Optional[int] = opt(None, "Data-parallel attention ranks per instance (moe_tp x moe_ep = TP x this).", flag="--dp-attention",
                             unit="ranks")
     mtp: Optional[int] = opt(None, "MTP / speculative draft tokens per step.", unit="tokens")
     mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the draft tokens.", unit="fraction")
@@ -202,6 +208,8 @@ class ServeOptions(Options):
     def check(self, name) -> None:
         if self.batch_per_chip is not None and self.concurrency is not None:
             raise InfeasiblePlanError(f"give at most one of {name('batch_per_chip')} and {name('concurrency')}")
+        if self.ep is not None and self.moe_ep is not None:
+            raise SuperpodError(f"{name('ep')} is an alias of {name('moe_ep')}: give one of them")
 
 
 class SimulateOptions(Options):
@@ -220,7 +228,7 @@ class SimulateOptions(Options):
     mode: Optional[Mode] = opt(None, "pd (disaggregated pools) | colocated (default: pd for MoE models, colocated otherwise).")
     chips: Optional[int] = opt(None, "Chips of the whole deployment (default: the system's size).", unit="chips", ge=1)
     quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4.")
-    kv_dtype: str = opt("bf16", "bf16 | fp8 | int8.")
+    kv_dtype: Optional[str] = opt(None, KV_HELP)
     mtp: Optional[int] = opt(None, "MTP draft tokens.", unit="tokens")
     mtp_accept: Optional[float] = opt(None, "Draft acceptance.", unit="fraction")
     tpot_slo_s: Optional[float] = opt(None, "TPOT SLO: sizes the decode batch cap and counts goodput.",

@@ -109,16 +109,41 @@ def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precisio
     return out
 
 
-def experts_s(model: Model, rows, groups, hw: Hardware, precision: str, phase: str) -> np.ndarray:
+def experts_s(model: Model, rows, groups, hw: Hardware, precision: str, phase: str, *, ffn_split=1.0,
+              weight_bytes=None, touched=None) -> np.ndarray:
     """Routed-expert time on one chip: ``groups`` local experts of ``rows`` rows each, the
     up (gate + up under SwiGLU) and down projections as grouped GEMMs; decode runs the
-    masked layout (CUDA graphs), prefill and training the contiguous one."""
+    masked layout (CUDA graphs), prefill and training the contiguous one.
+
+    ``ffn_split``: expert tensor parallelism divides each expert's intermediate width
+    (up: N / moe_tp, down: K / moe_tp; TensorRT-LLM's and SGLang's ``moe_tp``);
+    ``weight_bytes``: bytes per stored weight when it differs from ``precision``
+    (weight-only formats: FP4/INT4 weights dequantised into BF16/FP8 GEMMs);
+    ``touched``: expected local experts the batch routes to (at most ``groups``): the
+    grouped GEMM runs tiles and reads weights of those experts only (an expert no token
+    routes to has no tile), their rows the same total (``rows x groups / touched`` each).
+    """
     m = model.moe
     mats = 2 if model.activation == "swiglu" else 1
     layout = "masked" if phase == "decode" else "contiguous"
-    up = gemm_s(rows, mats * m.expert_ffn, model.hidden, hw, precision, groups, layout).total_s
-    down = gemm_s(rows, model.hidden, m.expert_ffn, hw, precision, groups, layout).total_s
+    f = m.expert_ffn / floats(ffn_split)
+    qw = BYTES[precision] if weight_bytes is None else weight_bytes
+    if touched is not None:
+        g = floats(groups)
+        live = np.clip(floats(touched), np.minimum(g, 1e-9), g)
+        rows, groups = floats(rows) * g / live, live
+    up = gemm_s(rows, mats * f, model.hidden, hw, precision, groups, layout, qw).total_s
+    down = gemm_s(rows, model.hidden, f, hw, precision, groups, layout, qw).total_s
     return up + down
+
+
+def experts_touched(local_experts, experts: float, top_k: float, tokens) -> np.ndarray:
+    """Expected distinct experts among ``local_experts`` of ``experts`` that ``tokens``
+    tokens route to, each picking ``top_k`` distinct experts uniformly (balanced routing):
+    ``E_r (1 - (1 - k/E)^T)``. At 8 tokens, top-8 of 256 on EP8 (32 local): about 7.
+    Skewed routing touches fewer; balanced is the upper bound."""
+    miss = (1.0 - top_k / experts) ** np.maximum(floats(tokens), 0.0)
+    return floats(local_experts) * (1.0 - miss)
 
 
 #: elementwise passes per token and layer: norms, residual adds, dropout/RoPE over the

@@ -71,7 +71,7 @@ def _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_le
         raise InvalidOptionError(f"--mtp-accept must be in [0, 1], got {mtp_accept}")
     if mtp is not None and (isinstance(mtp, bool) or int(mtp) != mtp or mtp < 0):
         raise InvalidOptionError(f"--mtp must be a whole number >= 0, got {mtp!r}")
-    for name, v in (("--tp", tp), ("--ep", ep), ("--dp", dp)):
+    for name, v in (("--tp", tp), ("--moe-ep", ep), ("--dp", dp)):
         if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
             raise InvalidOptionError(f"{name} must be a whole number >= 1, got {v!r}")
     for name, v in (("--input-len", input_len), ("--output-len", output_len), ("--kv-len", kv_len),
@@ -89,18 +89,28 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           input_len: float = 4096, output_len: float = 1024, kv_len: float | None = None, cache_hit: float = 0.0,
           batch_per_chip: float | None = None, concurrency: float | None = None,
           tpot_slo_s: float | None = None, ttft_slo_s: float | None = None,
-          quant: str | None = None, kv_dtype: str = "bf16", tp: int | None = None, ep: int | None = None,
-          dp: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
+          quant: str | None = None, kv_dtype: str | None = None, tp: int | None = None, ep: int | None = None,
+          dp: int | None = None, moe_tp: int | None = None, moe_ep: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
           rate: float | None = None) -> dict[str, Any]:
-    """One system's serving estimate as a plain dict (SI units; see the module docstring)."""
+    """One system's serving estimate as a plain dict (SI units; see the module docstring).
+
+    ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
+    routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once)."""
+    if ep is not None and moe_ep is not None and ep != moe_ep:
+        raise InvalidOptionError(f"--ep is an alias of --moe-ep: got --ep {ep} and --moe-ep {moe_ep}; give one")
+    ep = moe_ep if moe_ep is not None else ep
     _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
                    concurrency, tpot_slo_s, ttft_slo_s, rate)
     c = make_ctx(model, system, chips, quant, kv_dtype, framework)
+    if moe_tp is not None and (isinstance(moe_tp, bool) or int(moe_tp) != moe_tp or moe_tp < 1):
+        raise InvalidOptionError(f"--moe-tp must be a whole number >= 1, got {moe_tp!r}")
+    if moe_tp is not None and moe_tp > 1 and c.model.moe is None:
+        raise InvalidOptionError(f"{c.model.name} has no experts: --moe-tp must be 1")
     pool_chips = chips if chips is not None else c.hw.n_chips
     pool_ranks = pool_chips * c.dev
     if dp is not None and ep is None and c.model.moe is not None:
-        ep = dp * (tp or 1)
+        ep = max(dp * (tp or 1) // (moe_tp or 1), 1)
     wl = Workload(input_len, output_len, kv_len, cache_hit)
     assumed = []
     k = int(mtp or 0)
@@ -108,7 +118,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         mtp_accept = DEFAULT_ACCEPT
         assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
     acc = float(mtp_accept or 0.0)
-    grid_args = dict(tp=tp, ep=ep, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc, eplb=eplb)
+    grid_args = dict(tp=tp, ep=ep, moe_tp=moe_tp, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc, eplb=eplb)
     out: dict[str, Any] = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
                            "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
                            "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
@@ -117,7 +127,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     picked: set[str] = set()
 
     def instance_chips(row):
-        return max(row["ep"], row["tp"] * (dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
+        return max(row["ep"] * row["moe_tp"], row["tp"] * (dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
 
     if phase in ("prefill", "pd"):
         batch = [batch_per_chip] if (batch_per_chip is not None and phase == "prefill") else list(PREFILL_TOKENS)
@@ -181,8 +191,9 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
                                out["prefill"]["chips"], rate)
     first = rows.get("decode") or rows.get("both") or rows["prefill"]
     out["plan"] = {
-        "quant": c.quant, "kv_dtype": kv_dtype, "framework": c.fw.name,
-        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] // first["tp"], 1) if c.model.moe else 1,
+        "quant": c.quant, "kv_dtype": c.kv_dtype, "framework": c.fw.name,
+        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] * first["moe_tp"] // first["tp"], 1) if c.model.moe else 1,
+        "moe_tp": first["moe_tp"], "moe_ep": first["ep"],
         "mtp_k": k, "mtp_accept": acc, "eplb": eplb, "overlap": first["overlap"],
         "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
         "per_phase": rows, "picked": sorted(picked | ({"quant"} if quant is None else set())), "assumed": assumed,

@@ -83,20 +83,39 @@ def best(evaluate: Callable[[ServePlan], dict[str, np.ndarray]], grid: ServePlan
 
 
 def _describe(row: dict[str, Any]) -> str:
-    return f"batch {row['batch']:g} per chip, TP {row['tp']}, EP {row['ep']}"
+    mt = f", MoE TP {row['moe_tp']}" if row.get("moe_tp", 1) > 1 else ""
+    return f"batch {row['batch']:g} per chip, TP {row['tp']}, EP {row['ep']}{mt}"
+
+
+def moe_tp_choices(c: Ctx, given: int | None, tps: list[int]) -> list[int]:
+    """Expert TP degrees to search: 1 (experts whole, spread by EP) and each attention TP
+    degree (experts split like the dense layers, TensorRT-LLM's default layout)."""
+    if given is not None:
+        return [given]
+    if c.model.moe is None:
+        return [1]
+    return sorted({1, *tps})
 
 
 def grid_for(c: Ctx, tp: int | None, ep: int | None, pool_ranks: float, batch, overlap: bool | None,
-             mtp_k, mtp_accept, eplb) -> tuple[ServePlan, np.ndarray, list[str]]:
-    """The open grid of candidate plans and the mask of consistent ones (EP a multiple of TP
-    for MoE models), plus the names of the parameters that were searched."""
+             mtp_k, mtp_accept, eplb, moe_tp: int | None = None) -> tuple[ServePlan, np.ndarray, list[str]]:
+    """The open grid of candidate plans and the mask of consistent ones (for MoE models the
+    expert ranks ``moe_tp x ep`` a multiple of TP and within the pool; a searched ``moe_tp``
+    is 1 or the TP degree), plus the names of the parameters that were searched."""
     tps = tp_choices(c, tp)
     eps = ep_choices(c, ep, pool_ranks)
+    mts = moe_tp_choices(c, moe_tp, tps)
     ovs = [overlap] if overlap is not None else ([0, 1] if c.model.moe is not None else [0])
     picked = [n for n, v in (("tp", tp), ("ep", ep), ("overlap", overlap)) if v is None]
-    g = ServePlan.grid(tp=tps, ep=eps, batch=batch, overlap=ovs, mtp_k=mtp_k, mtp_accept=mtp_accept, eplb=eplb)
+    if len(mts) > 1:
+        picked.append("moe_tp")
+    g = ServePlan.grid(tp=tps, ep=eps, batch=batch, overlap=ovs, mtp_k=mtp_k, mtp_accept=mtp_accept, eplb=eplb,
+                       moe_tp=mts)
     if c.model.moe is not None:
-        valid = (g.ep % g.tp == 0) | (g.ep == 1)
+        ranks = g.ep * g.moe_tp
+        valid = ((ranks % g.tp == 0) | (ranks == 1)) & (ranks <= max(pool_ranks, 1))
+        if moe_tp is None:
+            valid = valid & ((g.moe_tp == 1) | (g.moe_tp == g.tp))
     else:
         valid = np.ones(g.shape, dtype=bool)
     return g, valid, picked

@@ -7,11 +7,17 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
 
 * aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs serving
   ``batch_size x attention_dp`` requests in flight, co-located (:func:`superpod.serving.colocated.colocated`);
-* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT
+* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT (the
+  ``decode_batch_size`` column, or ``silicon_concurrency`` over the decode workers; a row with
+  neither the batch nor the worker count is ``unsupported``: the batch of one worker is unknown)
   (:func:`superpod.serving.decode.decode`); TTFT is the prefill of one prompt on a prefill
   worker (:func:`superpod.serving.prefill.prefill`).
 
-A row superpod cannot express (a model or number format it lacks, expert tensor parallelism,
+Expert layouts are the rows' own (``moe_tp`` x ``moe_ep``, :class:`~superpod.serving.plan.ServePlan`);
+the KV cache is the framework's default for the GEMM format; no two-micro-batch overlap (off by
+default in all three: SGLang ``--enable-two-batch-overlap``, vLLM ``--enable-dbo``, TensorRT-LLM); weight-only formats (``int4_wo``, FP4
+experts on Hopper) store the experts in 4 bits and run BF16 GEMMs.
+A row superpod cannot express (a model or number format it lacks,
 pipeline parallelism in serving, a framework without catalog factors) is ``unsupported`` with
 the reason; a row whose deployment does not fit is ``infeasible`` with the reason. No row is
 dropped. Rows that share model, system, framework and formats are priced in one vectorised call.
@@ -29,13 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from superpod.cost.hardware import Hardware
 from superpod.errors import SpecError, SuperpodError
 from superpod.serving.colocated import colocated
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import decode
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import prefill
-from superpod.spec.catalog import catalog_root, read_toml
+from superpod.spec.catalog import catalog_root, load_system, read_toml
 
 #: GEMM number formats of the rows -> superpod's ``quant``
 QUANT = {"": "bf16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4"}
@@ -129,73 +136,139 @@ def _settings(row: Row) -> None:
     if fw is None:
         return _unsupported(row, f"backend {r['backend']!r} has no catalog framework")
     gq = r.get("gemm_quant_mode") or ""
-    if gq not in QUANT:
+    mq = r.get("moe_quant_mode") or gq
+    if gq not in QUANT and gq not in WEIGHT_ONLY:
         return _unsupported(row, f"GEMM format {gq!r} is not modelled")
-    quant = QUANT[gq]
-    kv = "fp8" if quant in ("fp8", "fp4") and r["backend"] == "trtllm" else "bf16"
+    if mq not in QUANT and mq not in WEIGHT_ONLY:
+        return _unsupported(row, f"MoE format {mq!r} is not modelled")
+    system = systems[r["system"]]
+    quant, experts = _formats(gq, mq, system)
     mode = r["mode"]
     pre = "" if mode == "agg" else "decode_"
     tp = int(row.num(pre + "tp_size", 1))
     pp = int(row.num(pre + "pp_size", 1))
-    dp = int(row.num(pre + "attention_dp_size", 1))
-    moe_tp = int(row.num(pre + "moe_tp_size", 1))
-    moe_ep = int(row.num(pre + "moe_ep_size", 1))
     if pp > 1:
         return _unsupported(row, f"pipeline parallelism in serving (pp {pp}) is not modelled")
-    row.settings = dict(model=model["model"], system=systems[r["system"]], framework=fw, quant=quant, kv=kv,
-                        tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(row.num(pre + "batch_size", 1)),
+    dp, moe_tp, moe_ep = _layout(row, pre, tp)
+    # kv None: the framework's default for the GEMM format (frameworks/serving.toml [frameworks.kv_cache])
+    batch = row.num(pre + "batch_size")
+    if batch is None:
+        workers = row.num(pre + "num_workers")
+        conc = _concurrency(r)
+        if conc == 1:
+            workers = 1.0  # one request in flight runs on one worker
+        if workers is None or conc is None:
+            # the run's concurrency is spread over decode workers the row does not count
+            return _unsupported(row, f"no {pre}batch_size or {pre}num_workers: the batch of one worker of the "
+                                     f"run's concurrency is unknown")
+        batch = conc / (workers * dp)
+    row.settings = dict(model=model["model"], system=system, framework=fw, quant=quant, kv=None, experts=experts,
+                        tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(batch),
                         isl=float(r["isl"]), osl=float(r["osl"]), mode=mode)
     if mode == "disagg":
-        row.settings.update(p_tp=int(row.num("prefill_tp_size", 1)), p_dp=int(row.num("prefill_attention_dp_size", 1)),
-                            p_moe_ep=int(row.num("prefill_moe_ep_size", 1)), p_moe_tp=int(row.num("prefill_moe_tp_size", 1)))
+        p_tp = int(row.num("prefill_tp_size", 1))
+        p_dp, p_moe_tp, p_moe_ep = _layout(row, "prefill_", p_tp)
+        row.settings.update(p_tp=p_tp, p_dp=p_dp, p_moe_ep=p_moe_ep, p_moe_tp=p_moe_tp)
         if int(row.num("prefill_pp_size", 1)) > 1:
             return _unsupported(row, "pipeline parallelism in serving (prefill pp) is not modelled")
+
+
+def _concurrency(raw: dict[str, str]) -> float | None:
+    """The run's requests in flight, from ``silicon_concurrency=N`` in ``silicon_data_source``."""
+    for part in (raw.get("silicon_data_source") or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "silicon_concurrency":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+#: weight-only formats of the rows -> the stored weights' format (GEMMs in BF16: W4A16)
+WEIGHT_ONLY = {"int4_wo": "int4"}
+
+
+@lru_cache(maxsize=None)
+def _units(system: str) -> frozenset[str]:
+    """The GEMM formats the system's chip has units for."""
+    return frozenset(Hardware.of(load_system(system).at(None)).peak_flops)
+
+
+def _formats(gq: str, mq: str, system: str) -> tuple[str, str | None]:
+    """(GEMM format, stored format of the routed experts or None) of a row.
+
+    ``int4_wo`` is weight-only (INT4 weights dequantised into BF16 GEMMs). FP4 experts on a
+    chip without FP4 units (Hopper) run weight-only too: the FP4 weights are dequantised into
+    BF16 GEMMs (vLLM's Marlin/Triton MXFP4 MoE and TensorRT-LLM's Triton MoE on Hopper are W4A16).
+    """
+    quant = "bf16" if gq in WEIGHT_ONLY else QUANT[gq]
+    experts = WEIGHT_ONLY.get(mq) or QUANT[mq]
+    if quant == "fp4" and "fp4" not in _units(system):
+        quant = "bf16"
+    return quant, (None if experts == quant else experts)
+
+
+def _layout(row: Row, pre: str, tp: int) -> tuple[int, int, int]:
+    """(attention DP, moe_tp, moe_ep) of one pool; 0 or blank degrees are 1. When the expert
+    layout spans more ranks than ``tp x dp`` (vLLM rows that leave the data-parallel size
+    blank), the DP size is what makes ``moe_tp x moe_ep = tp x dp``."""
+    dp = max(int(row.num(pre + "attention_dp_size", 1) or 1), 1)
+    moe_tp = max(int(row.num(pre + "moe_tp_size", 1) or 1), 1)
+    moe_ep = max(int(row.num(pre + "moe_ep_size", 1) or 1), 1)
+    if moe_tp * moe_ep > tp * dp and (moe_tp * moe_ep) % tp == 0:
+        dp = moe_tp * moe_ep // tp
+    return dp, moe_tp, moe_ep
 
 
 def _unsupported(row: Row, reason: str) -> None:
     row.status, row.reason = "unsupported", reason
 
 
-def _ep(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> int | None:
-    """superpod's ``ep`` for the row's expert layout; None when it cannot be expressed."""
+def _moe(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> tuple[int, int] | str:
+    """superpod's ``(moe_tp, ep)`` for a pool's expert layout, or why it cannot be expressed."""
     if c.model.moe is None:
-        return 1
-    if moe_tp > 1:
-        return None
-    return moe_ep
+        return 1, 1
+    if moe_tp * moe_ep != tp * dp:
+        return f"moe_tp {moe_tp} x moe_ep {moe_ep} is not tp {tp} x attention dp {dp}"
+    return moe_tp, moe_ep
 
 
 def _price_group(rows: list[Row]) -> None:
     s = rows[0].settings
     try:
-        c = make_ctx(s["model"], s["system"], None, s["quant"], s["kv"], s["framework"])
+        c = make_ctx(s["model"], s["system"], None, s["quant"], s["kv"], s["framework"], s["experts"])
     except SuperpodError as e:
         for r in rows:
             r.status, r.reason = "unsupported", str(e)
         return
     for r in rows:
         st = r.settings
-        ep = _ep(c, st["tp"], st["dp"], st["moe_tp"], st["moe_ep"])
-        if ep is None:
-            _unsupported(r, f"expert tensor parallelism (moe_tp {st['moe_tp']}) is not modelled")
+        moe = _moe(c, st["tp"], st["dp"], st["moe_tp"], st["moe_ep"])
+        if isinstance(moe, str):
+            _unsupported(r, moe)
             continue
+        mtp, ep = moe
         wl = Workload(st["isl"], st["osl"])
         gpus = st["tp"] * st["dp"]
         try:
             if st["mode"] == "agg":
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
+                                     overlap=0)
                 out = colocated(c, plan, wl)
                 ttft, tpot = float(out["ttft_s"][0]), float(out["tpot_s"][0])
             else:
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
+                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
+                                     overlap=0)
                 out = decode(c, plan, wl.decode_context)
                 tpot = float(out["tpot_s"][0])
-                pep = _ep(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
-                if pep is None:
-                    _unsupported(r, f"expert tensor parallelism in the prefill pool (moe_tp {st['p_moe_tp']}) is not modelled")
+                pmoe = _moe(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
+                if isinstance(pmoe, str):
+                    _unsupported(r, "prefill pool: " + pmoe)
                     continue
                 pg = st["p_tp"] * st["p_dp"]
-                pplan = ServePlan.one(tp=st["p_tp"], ep=max(pep, 1), dp=st["p_dp"], batch=st["isl"] / pg)
+                pplan = ServePlan.one(tp=st["p_tp"], ep=pmoe[1], moe_tp=pmoe[0], dp=st["p_dp"], batch=st["isl"] / pg,
+                                      overlap=0)
                 ttft = float(prefill(c, pplan, st["isl"], 0.0)["ttft_s"][0])
             free = out.get("free_bytes")
             if free is not None and float(np.ravel(free)[0]) < 0:
@@ -250,7 +323,7 @@ def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
         _settings(r)
         if r.status == "ok":
             s = r.settings
-            groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"])].append(r)
+            groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"], s["experts"])].append(r)
     for g in groups.values():
         _price_group(g)
     records = [r.record() for r in rows]

@@ -47,7 +47,7 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
     head = head_s(c, N * (1.0 + k), tp_c)
     step = main["total_s"] + head + c.fw.si("step_overhead_s")
     tpot = step / tps
-    w = weight_bytes(m, plan, c.quant, c.dev)
+    w = weight_bytes(m, plan, c.quant, c.dev, c.expert_weight_bytes)
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * ctx
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = N * per_seq

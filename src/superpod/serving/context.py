@@ -13,7 +13,7 @@ from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
 from superpod.serving.framework import ServingFramework, eplb, framework
-from superpod.serving.plan import KV_DTYPES, QUANTS, kv_element_bytes
+from superpod.serving.plan import KV_DTYPES, QUANTS, WEIGHT_BYTES, kv_element_bytes
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,17 @@ class Ctx:
     model: Model
     hw: Hardware
     fw: ServingFramework
-    quant: str
+    quant: str  # GEMM format (activations and the peak used)
     kv_el: float  # bytes per cached element
+    kv_dtype: str = "bf16"
+    #: storage format of the routed experts' weights when it differs from ``quant``
+    #: (weight-only: FP4/INT4 weights dequantised into ``quant`` GEMMs); None = ``quant``
+    expert_weights: str | None = None
+
+    @property
+    def expert_weight_bytes(self) -> float | None:
+        """Bytes per stored routed-expert weight (None: the GEMM format's)."""
+        return None if self.expert_weights is None else WEIGHT_BYTES[self.expert_weights]
 
     @property
     def dev(self) -> float:
@@ -51,17 +60,31 @@ def default_quant(hw: Hardware) -> str:
 
 
 def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: str | None = None,
-             kv_dtype: str = "bf16", framework_name: str | None = None) -> Ctx:
+             kv_dtype: str | None = None, framework_name: str | None = None,
+             expert_weights: str | None = None) -> Ctx:
+    """The evaluation context. ``kv_dtype`` None: the framework's default for ``quant``
+    (``[frameworks.kv_cache]``: TensorRT-LLM FP8 KV with FP8/FP4 checkpoints, SGLang and
+    vLLM ``auto`` = BF16). ``expert_weights``: a weight-only storage format of the routed
+    experts (``fp4``, ``int4``) run in ``quant`` GEMMs."""
     m = load_model(model) if isinstance(model, str) else model
     sized = load_system(system).at(chips)
     hw = Hardware.of(sized)
     q = quant or default_quant(hw)
     if q not in QUANTS:
         raise InvalidOptionError(f"--quant must be one of {', '.join(QUANTS)}, not {q!r}")
-    if kv_dtype not in KV_DTYPES:
-        raise InvalidOptionError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv_dtype!r}")
     hw.peak(q, fix=f"use --quant {' or '.join(x for x in QUANTS if x in hw.peak_flops)}")
-    return Ctx(m, hw, framework(framework_name, hw.chip), q, kv_element_bytes(m, kv_dtype))
+    fw = framework(framework_name, hw.chip)
+    kv = kv_dtype if kv_dtype is not None else fw.default_kv_dtype(q)
+    if kv not in KV_DTYPES:
+        raise InvalidOptionError(f"--kv-dtype must be one of {', '.join(KV_DTYPES)}, not {kv!r}")
+    if kv == "fp8" and "fp8" not in hw.peak_flops:
+        ok = [x for x in KV_DTYPES if x != "fp8" and (x == "bf16" or x in hw.peak_flops)]
+        raise InvalidOptionError(
+            f"{hw.chip} has no fp8 units, so it cannot run an fp8 KV cache; use --kv-dtype {' or '.join(ok)}")
+    if expert_weights is not None and expert_weights not in WEIGHT_BYTES:
+        raise InvalidOptionError(f"expert weight format must be one of {', '.join(WEIGHT_BYTES)}, not {expert_weights!r}")
+    ew = None if expert_weights in (None, q) else expert_weights
+    return Ctx(m, hw, fw, q, kv_element_bytes(m, kv), kv, ew)
 
 
 def max_ep(model: Model) -> int:

@@ -64,7 +64,7 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     step = main["total_s"] + head + draft + step_over
     tps = tokens_per_step(k, plan.mtp_accept)
     tpot = step / tps
-    w = weight_bytes(m, plan, c.quant, c.dev)
+    w = weight_bytes(m, plan, c.quant, c.dev, c.expert_weight_bytes)
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * np.asarray(context, dtype=float)
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = B * per_seq

@@ -14,12 +14,27 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
 * routed experts: each chip sends ``T k`` token copies; the ``E + R`` expert slots (R
   redundant under EPLB) are spread over the EP chips, so one slot gets
   ``M_e = T k gamma ep / (E + R)`` rows (``gamma``: the most loaded rank's excess,
-  sec. 3.3), run as ``(E + R)/ep`` grouped GEMMs;
+  sec. 3.3), run as ``(E + R)/ep`` grouped GEMMs; with expert tensor parallelism
+  (``moe_tp``) each slot is split over ``moe_tp`` ranks: every slice sees the rows of its
+  ``moe_tp`` ranks (``M_e x moe_tp``) over ``f_e / moe_tp`` of the width, so per-rank
+  FLOPs and weights fall by ``moe_tp`` at a fixed ``ep``. The grouped GEMM reads only the
+  local experts the step's tokens route to (:func:`superpod.cost.layers.experts_touched`:
+  a small decode batch touches few of them);
+* expert TP exchange: where the ``moe_tp`` ranks of a slice hold different tokens
+  (attention DP), the slice group all-gathers its tokens before the experts and
+  reduce-scatters the outputs after them (``g = max(moe_tp / tp, 1)`` distinct token sets); under
+  attention TP the tokens are already replicated and the expert output's reduction is the
+  layer's second TP all-reduce;
 * attention core from the caller; elementwise passes streamed from HBM;
 * MoE dispatch/combine (:func:`superpod.cost.comm.moe_a2a_s`): low-latency kernels send
   one message per token-expert pair; normal kernels send one per distinct destination
   (rank inside the scale-up domain, node across it, DeepEP's deduplication), sec. 3.4;
 * TP: two all-reduces of the group's activations per layer.
+
+A framework's ``layer_floor_s`` is the least time one layer's kernels take however small the
+batch (CUDA-graph replay of a layer's dozen-odd kernels, each at least a launch interval): a
+step of ``L`` layers takes ``max(sum of the parts, L x floor)``, the difference booked as
+``overhead_s``; at serving batches the parts exceed it and nothing changes.
 
 Two-micro-batch overlap (sec. 8.6): each half-batch's communication runs under the
 other's compute. Ideally a MoE layer then takes ``max(2 t_comp(T/2), 2 t_comm(T/2))``;
@@ -38,7 +53,7 @@ from superpod.cost.arrays import floats
 from superpod.cost.comm import collective_s, moe_a2a_s
 from superpod.cost.compute import attention_s
 from superpod.cost.hardware import BYTES
-from superpod.cost.layers import elementwise_s, experts_s, gemm_times, head_forward_s
+from superpod.cost.layers import elementwise_s, experts_s, experts_touched, gemm_times, head_forward_s
 from superpod.spec.model import Model
 from superpod.serving.context import Ctx
 from superpod.serving.framework import eplb
@@ -112,15 +127,18 @@ def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]
     return attn, other
 
 
-def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str) -> dict[str, np.ndarray]:
-    """Compute time of one layer on one chip for ``T`` query tokens (no communication)."""
+def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str, moe_tp=1.0,
+                  touched=None) -> dict[str, np.ndarray]:
+    """Compute time of one layer on one chip for ``T`` query tokens (no communication);
+    ``moe_tp`` splits each expert's width, ``touched`` local experts are read."""
     m = c.model
     attn_g, other_g = _gemm_list(c, moe, T, tp_c, rep)
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
     out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
     if moe:
-        out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase)
+        out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase, ffn_split=moe_tp,
+                                     weight_bytes=c.expert_weight_bytes, touched=touched)
         f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
     else:
         out["experts_s"] = np.zeros(np.shape(T))
@@ -147,6 +165,9 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     ep_c = chips_of(plan.ep, c.dev)
     mode = "ll" if phase == "decode" else "normal"
     has_ep = (ep_c > 1) & (m.moe is not None)
+    mt = np.maximum(np.asarray(plan.moe_tp, dtype=float), 1.0)
+    # distinct token sets inside one expert slice's moe_tp ranks (1 when attention TP replicates them)
+    gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
 
     def per_layer(Tm, f, b, extra):
@@ -157,16 +178,23 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
             return d, None, 0.0, 1.0
         k = m.moe.top_k
         slots = m.moe.experts + redundant_experts(m, plan)
-        gamma = imbalance(m, plan, Tm * k, ep_c)
-        M_e = Tm * k * gamma * ep_c / slots
+        gamma = imbalance(m, plan, Tm * k * mt, ep_c)
+        M_e = Tm * k * gamma * ep_c * mt / slots
         groups = slots / ep_c
-        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase)
+        touched = experts_touched(groups, m.moe.experts, k, Tm * ep_c * mt)
+        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched)
         e["attention_s"] = e["attention_s"] + extra
         copies = a2a_copies(c, ep_c, mode)
         disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
         comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
         a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
-        return d, e, a2a, gamma
+        return d, e, a2a + expert_tp_comm(Tm), gamma
+
+    def expert_tp_comm(Tm):
+        """All-gather of the slice group's tokens and reduce-scatter of the expert outputs."""
+        ag = collective_s("all_gather", gather * Tm * c.dispatch_bytes(), gather, c.hw, 1)["total_s"]
+        rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
+        return np.where(gather > 1, ag + rs, 0.0)
 
     # TP all-reduces of the group's activations, twice per layer
     def tp_comm(Tm):
@@ -208,6 +236,10 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     parts["overhead_s"] = layers_n * mb * c.fw.si("layer_overhead_s") + 0.0 * T
     shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
     out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
+    floor = c.fw.si("layer_floor_s")
+    if floor > 0:  # the launch-bound minimum of the layers' kernels (frameworks/serving.toml)
+        busy = sum(out[k] for k in PARTS)
+        out["overhead_s"] = out["overhead_s"] + np.maximum(layers_n * floor - busy, 0.0)
     out["total_s"] = sum(out[k] for k in PARTS)
     out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
     out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)

@@ -4,9 +4,11 @@
 Kernel and communication efficiencies come from microbenchmarks (the cost layer's
 calibration). What is left is per framework: a fixed time per layer per micro-batch
 (the small kernels, launch gaps and synchronisation a kernel benchmark does not see),
-a fixed time per decode step (scheduling, sampling), the share of compute units the
+a fixed time per decode step (scheduling, sampling), the least time one layer's kernels
+take at any batch (launch-bound under CUDA graphs: a floor, not an addition), the share of compute units the
 normal-mode all-to-all takes while it overlaps compute, and how much memory the engine
-keeps back. The residual expert-load imbalance under EPLB is a property of the routing
+keeps back, and the KV-cache format it picks when not told (``[frameworks.kv_cache]``).
+The residual expert-load imbalance under EPLB is a property of the routing
 and the balancer, stored once in ``[eplb]``. Each factor names what it was fitted on;
 an end-to-end case used for fitting is marked ``calibration`` in ``superpod validate``.
 """
@@ -20,7 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from superpod.errors import UnknownNameError
 from superpod.spec.calibration import calibration_file, pick
 from superpod.spec.catalog import build
-from superpod.spec.quantity import Bytes, Count, Ratio, Time
+from superpod.spec.quantity import Bytes, Confidence, Count, Ratio, Time
+
+
+class KvCacheDefault(BaseModel):
+    """The KV-cache format a framework uses when the user does not set one: FP8 for the GEMM
+    formats in ``fp8_for``, otherwise the model's activation dtype (BF16; ``auto``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fp8_for: list[str] = Field(default_factory=list, description="GEMM formats (--quant) that get an FP8 KV cache")
+    source: str = Field(min_length=3)
+    confidence: Confidence
 
 
 class ServingFramework(BaseModel):
@@ -32,10 +45,16 @@ class ServingFramework(BaseModel):
     fitted_on: str | None = None
     layer_overhead_s: Time | None = None
     step_overhead_s: Time | None = None
+    layer_floor_s: Time | None = Field(None, description="least time of one layer's kernels at any batch (CUDA graphs)")
     overlap_efficiency: Ratio | None = None
     runtime_reserve_bytes: Bytes
     kv_mem_fraction: Ratio
     prefill_chunk_tokens: Count = Field(description="chunked-prefill budget per chip per iteration (co-located serving)")
+    kv_cache: KvCacheDefault | None = None
+
+    def default_kv_dtype(self, quant: str) -> str:
+        """The KV-cache format this framework runs by default with GEMMs in ``quant``."""
+        return "fp8" if self.kv_cache is not None and quant in self.kv_cache.fp8_for else "bf16"
 
     def si(self, key: str) -> float:
         q = getattr(self, key)

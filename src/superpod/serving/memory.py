@@ -20,36 +20,45 @@ from superpod.spec.model import Model
 from superpod.serving.forward import chips_of, redundant_experts, replicas
 from superpod.serving.plan import ServePlan
 
+
+def ctx_weight_bytes(c, plan: ServePlan) -> np.ndarray:
+    """:func:`weight_bytes` of context ``c`` (its GEMM format and expert storage format)."""
+    return weight_bytes(c.model, plan, c.quant, c.dev, c.expert_weight_bytes)
+
 BF16 = BYTES["bf16"]  # embedding, LM head and router stay in BF16
 
 
-def weight_bytes(model: Model, plan: ServePlan, quant: str, dev: float) -> np.ndarray:
+def weight_bytes(model: Model, plan: ServePlan, quant: str, dev: float, expert_bytes: float | None = None) -> np.ndarray:
     """Weight bytes on one chip.
 
     Attention, dense FFN and shared experts split over TP (replicated across DP-attention
-    ranks); routed experts: ``ceil((E + R)/ep)`` slots per rank; embedding and LM head in
+    ranks); routed experts: ``ceil((E + R)/ep)`` slots per rank, each ``1/moe_tp`` of an
+    expert under expert tensor parallelism, stored at ``expert_bytes`` per weight when
+    given (weight-only formats), else in ``quant``; embedding and LM head in
     BF16, vocab-parallel over TP; with MTP, the MTP module (its experts spread like the
     main model's). Quantised layers store ``BYTES[quant]`` per weight.
     """
     u = model.layer_params()
     q = BYTES[quant]
     tp_c = chips_of(plan.tp, dev)
-    ranks_per_chip = np.minimum(np.maximum(plan.ep, 1.0), dev)
+    mt = np.maximum(plan.moe_tp, 1.0)
+    ranks_per_chip = np.minimum(np.maximum(plan.ep, 1.0) * mt, dev)
+    qe = q if expert_bytes is None else expert_bytes
     dense = model.layers * (u["attention"] + u["norms"]) + model.dense_layers * u["dense_mlp"]
     dense = dense + model.moe_layers * u["shared"]
     rep = replicas(plan.tp, dev)
     out = dense * q * rep / tp_c + model.moe_layers * u["router"] * BF16
     out = out + (u["embedding"] + u["lm_head"]) * BF16 * rep / tp_c
     if model.moe is not None:
-        slots = np.ceil((model.moe.experts + redundant_experts(model, plan)) / np.maximum(plan.ep, 1.0)) * ranks_per_chip
+        slots = np.ceil((model.moe.experts + redundant_experts(model, plan)) / np.maximum(plan.ep, 1.0)) * ranks_per_chip / mt
         expert_share = slots / model.moe.experts
-        out = out + model.moe_layers * slots * u["expert"] * q
+        out = out + model.moe_layers * slots * u["expert"] * qe
     else:
         expert_share = 1.0
     if model.mtp_layers:
         mtp = model.mtp_params
         mtp_experts = model.mtp_layers * model.experts * u["expert"] if model.is_moe_layer(model.layers - 1) else 0
-        mtp_bytes = ((mtp - mtp_experts) * rep / tp_c + mtp_experts * expert_share) * q
+        mtp_bytes = ((mtp - mtp_experts) * rep / tp_c + mtp_experts * expert_share * (qe / q)) * q
         out = out + np.where(plan.mtp_k > 0, mtp_bytes, 0.0)
     return np.broadcast_to(out, plan.shape)
 

@@ -8,7 +8,10 @@ one rank, an Ascend 910C package is two (so CloudMatrix-Infer's EP320 is 160 NPU
 cost functions convert to chips with the chip's ``ranks_per_chip``.
 
 * ``tp``: tensor parallelism of attention and dense layers (1 = DP attention);
-* ``ep``: expert parallelism (ranks the routed experts spread over);
+* ``ep``: expert parallelism (ranks the routed experts spread over; the measured rows' ``moe_ep``);
+* ``moe_tp``: expert tensor parallelism (ranks each routed expert is split over, its
+  intermediate width divided; ``moe_tp x ep`` ranks hold one copy of the experts, and in
+  the frameworks ``moe_tp x moe_ep = tp x dp``);
 * ``dp``: attention data-parallel ranks (``tp * dp`` ranks form one instance);
 * ``batch``: decode: sequences in flight per chip; prefill: prompt tokens per chip per step;
 * ``mtp_k``, ``mtp_accept``: draft tokens per step and per-token acceptance (formulas 8.5);
@@ -33,6 +36,8 @@ from superpod.cost.plan import PlanGrid
 EPLB = ("perfect", "balanced", "none")
 QUANTS = ("bf16", "fp8", "int8", "fp4")
 KV_DTYPES = ("bf16", "fp8", "int8")
+#: bytes per stored weight of the formats a checkpoint may keep (int4: weight-only, W4A16)
+WEIGHT_BYTES = BYTES | {"int4": 0.5}
 #: FlashMLA's FP8 KV cache keeps one FP32 scale per group of latent elements
 FP8_KV_SCALE_GROUP = 128
 
@@ -57,7 +62,7 @@ class ServePlan(PlanGrid):
 
     NAMES: ClassVar[dict[str, tuple[str, ...]]] = {"eplb": EPLB}
     BOOLS: ClassVar[tuple[str, ...]] = ("overlap",)
-    INTS: ClassVar[tuple[str, ...]] = ("tp", "ep", "dp", "mtp_k")
+    INTS: ClassVar[tuple[str, ...]] = ("tp", "ep", "dp", "mtp_k", "moe_tp")
     DTYPE: ClassVar[type] = np.float64
 
     tp: np.ndarray
@@ -68,10 +73,11 @@ class ServePlan(PlanGrid):
     mtp_accept: np.ndarray
     eplb: np.ndarray
     overlap: np.ndarray
+    moe_tp: np.ndarray
 
     @staticmethod
     def defaults() -> dict[str, Any]:
-        return dict(tp=1, ep=1, dp=1, batch=1, mtp_k=0, mtp_accept=0.0, eplb=1, overlap=1)
+        return dict(tp=1, ep=1, dp=1, batch=1, mtp_k=0, mtp_accept=0.0, eplb=1, overlap=1, moe_tp=1)
 
 
 def tokens_per_step(k, a) -> np.ndarray:

@@ -72,7 +72,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                      (f"{label} tok/s per kW (IT power, nameplate)", f"{x['tokens_per_s_per_kw']:,.0f}"),
                      (f"{label} energy per token", f"{x['energy_j_per_token']:.3g} J")]
     pl = rec["plan"]
-    rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MTP {pl['mtp_k']}"
+    rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MoE TP {pl.get('moe_tp', 1)}, MTP {pl['mtp_k']}"
                          f"@{pl['mtp_accept']:g}, EPLB {pl['eplb']}, overlap {'on' if pl['overlap'] else 'off'}, "
                          f"{pl['framework']}"))
     rows.append(("picked by superpod", ", ".join(pl["picked"]) or "-"))
