@@ -155,14 +155,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         row, v, p = _pick(c, lambda g: decode(c, g, wl.decode_context), grid_args, batch, limits,
                           "tokens_per_s_per_chip", "weights and KV cache", refine)
         picked |= set(p) | ({"batch"} if refine else set())
-        out["decode"] = {
-            "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
-            "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
-            "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
-            "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
-            "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
-            "kv_len": wl.decode_context, "chips": max(instance_chips(row), 1.0),
-        }
+        out["decode"] = decode_record(c, v, row, wl, max(instance_chips(row), 1.0))
         breakdown["decode"] = _breakdown(v, DECODE_PARTS)
         rows["decode"] = row
     if phase == "both":
@@ -190,14 +183,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         out["pd"] = size_pools(c, out["prefill"], out["decode"], wl.input_len, wl.output_len,
                                out["prefill"]["chips"], rate)
     first = rows.get("decode") or rows.get("both") or rows["prefill"]
-    out["plan"] = {
-        "quant": c.quant, "kv_dtype": c.kv_dtype, "framework": c.fw.name,
-        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] * first["moe_tp"] // first["tp"], 1) if c.model.moe else 1,
-        "moe_tp": first["moe_tp"], "moe_ep": first["ep"],
-        "mtp_k": k, "mtp_accept": acc, "eplb": eplb, "overlap": first["overlap"],
-        "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
-        "per_phase": rows, "picked": sorted(picked | ({"quant"} if quant is None else set())), "assumed": assumed,
-    }
+    out["plan"] = plan_record(c, first, k, acc, eplb, wl, rows, picked | ({"quant"} if quant is None else set()), assumed)
     out["breakdown"] = breakdown
     _system_totals(out, system, chips)
     return out
@@ -235,3 +221,28 @@ def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
                                                  "energy_it_j_per_token", "energy_facility_j_per_token")})
             if "chips" in out[phase]:
                 out[phase]["ranks"] = out[phase]["chips"] * out["ranks_per_chip"]
+
+
+def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload, chips: float) -> dict[str, Any]:
+    """The record's ``decode`` object from the chosen plan ``row`` and its priced values ``v``."""
+    return {
+        "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
+        "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
+        "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
+        "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
+        "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
+        "kv_len": wl.decode_context, "chips": chips,
+    }
+
+
+def plan_record(c: Ctx, first: dict[str, Any], k: int, acc: float, eplb: str, wl: Workload, rows: dict[str, dict],
+                picked: set[str], assumed: list[str]) -> dict[str, Any]:
+    """The record's ``plan`` object: formats, the first phase's parallel layout (ranks), MTP, workload."""
+    return {
+        "quant": c.quant, "kv_dtype": c.kv_dtype, "framework": c.fw.name,
+        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] * first["moe_tp"] // first["tp"], 1) if c.model.moe else 1,
+        "moe_tp": first["moe_tp"], "moe_ep": first["ep"],
+        "mtp_k": k, "mtp_accept": acc, "eplb": eplb, "overlap": first["overlap"],
+        "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
+        "per_phase": rows, "picked": sorted(picked), "assumed": assumed,
+    }

@@ -22,7 +22,8 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners.conventions import peak_basis
-from superpod.planners.serve_estimate import DEFAULT_ACCEPT, _breakdown, _check_options, _system_totals, _tflops
+from superpod.planners.serve_estimate import (DEFAULT_ACCEPT, _breakdown, _check_options, _system_totals, _tflops,
+                                             decode_record, plan_record)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.context import make_ctx
@@ -192,7 +193,7 @@ def _best(g: _Group, grid, valid, res, p, picked, refine):
 def _refine(g: _Group, pts, idx: list[int], out) -> None:
     """``refine_batch`` for many points at once: batches 1..top of each point's plan."""
     tops = {i: max(int(min(max(out[i][1].get("max_batch", out[i][0]["batch"]), 1.0), REFINE_TOP)), 1) for i in idx}
-    keys = ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap")
+    keys = ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap", "moe_tp")
     # one evaluation per (plan, context), up to the largest top of the points that share it
     shared: dict[tuple, list[int]] = {}
     for i in idx:
@@ -232,23 +233,9 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
     c, wl = g.c, p["wl"]
     out: dict[str, Any] = dict(g.header)
     picked = set(p_searched) | ({"batch"} if refine else set())
-    out["decode"] = {
-        "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
-        "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / g.tflops,
-        "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
-        "tokens_per_step": v["tokens_per_step"], "kv_bytes_per_chip": v["kv_bytes_per_chip"],
-        "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
-        "kv_len": wl.decode_context, "chips": max(g.instance_chips(row), 1.0),
-    }
-    first = row
-    out["plan"] = {
-        "quant": c.quant, "kv_dtype": g.kv_dtype, "framework": c.fw.name,
-        "tp": first["tp"], "ep": first["ep"], "dp": max(first["ep"] // first["tp"], 1) if c.model.moe else 1,
-        "mtp_k": g.k, "mtp_accept": g.acc, "eplb": g.eplb, "overlap": first["overlap"],
-        "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
-        "per_phase": {"decode": row}, "picked": sorted(picked | ({"quant"} if g.quant is None else set())),
-        "assumed": list(g.assumed),
-    }
+    out["decode"] = decode_record(c, v, row, wl, max(g.instance_chips(row), 1.0))
+    out["plan"] = plan_record(c, row, g.k, g.acc, g.eplb, wl, {"decode": row},
+                              picked | ({"quant"} if g.quant is None else set()), list(g.assumed))
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
     _system_totals(out, g.system, g.chips)
     return out
