@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SpecError, SuperpodError
-from superpod.serving.colocated import colocated
+from superpod.serving.closed_loop import closed_loop
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import decode
+from superpod.serving.disaggregated import disaggregated
 from superpod.serving.plan import ServePlan, Workload
-from superpod.serving.prefill import prefill
 from superpod.spec.catalog import catalog_root, read_toml
 
 #: GEMM number formats of the rows -> superpod's ``quant``
@@ -165,6 +166,12 @@ def _ep(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> int | None:
     return moe_ep
 
 
+def _concurrency(row: Row, default: float) -> float:
+    """Requests in flight of the run (``silicon_concurrency=N`` in ``silicon_data_source``)."""
+    m = re.search(r"silicon_concurrency=(\d+)", row.raw.get("silicon_data_source", ""))
+    return float(m.group(1)) if m else float(default)
+
+
 def _price_group(rows: list[Row]) -> None:
     s = rows[0].settings
     try:
@@ -183,20 +190,37 @@ def _price_group(rows: list[Row]) -> None:
         gpus = st["tp"] * st["dp"]
         try:
             if st["mode"] == "agg":
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
-                out = colocated(c, plan, wl)
-                ttft, tpot = float(out["ttft_s"][0]), float(out["tpot_s"][0])
+                conc = _concurrency(r, st["batch"] * st["dp"])
+                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=conc / gpus)
+                out = closed_loop(c, plan, wl)
+                ttft, tpot = out["ttft_s"], out["tpot_s"]
+                out = {}
             else:
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
-                out = decode(c, plan, wl.decode_context)
-                tpot = float(out["tpot_s"][0])
                 pep = _ep(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
                 if pep is None:
                     _unsupported(r, f"expert tensor parallelism in the prefill pool (moe_tp {st['p_moe_tp']}) is not modelled")
                     continue
-                pg = st["p_tp"] * st["p_dp"]
-                pplan = ServePlan.one(tp=st["p_tp"], ep=max(pep, 1), dp=st["p_dp"], batch=st["isl"] / pg)
-                ttft = float(prefill(c, pplan, st["isl"], 0.0)["ttft_s"][0])
+                # pools as the row states them; a row without them: one decode worker holding the
+                # concurrency, prefill workers enough to keep up (disaggregated's docstring)
+                stated = r.num("decode_num_workers") is not None and r.num("decode_batch_size") is not None
+                d_workers = int(r.num("decode_num_workers", 1))
+                conc = _concurrency(r, st["batch"] * st["dp"] * d_workers)
+                per_rank = st["batch"] if stated else conc / st["dp"]
+                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=per_rank * st["dp"] / gpus)
+                if not stated:  # as many decode workers as the KV cache needs to hold the concurrency
+                    fits = float(decode(c, plan, st["isl"] + st["osl"])["max_batch"][0]) * gpus / st["dp"]
+                    if fits >= 1:
+                        d_workers = math.ceil(per_rank / fits)
+                        per_rank = per_rank / d_workers
+                        plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=per_rank * st["dp"] / gpus)
+                pplan = ServePlan.one(tp=st["p_tp"], ep=max(pep, 1), dp=st["p_dp"], batch=1.0)
+                p_workers = r.num("prefill_num_workers")
+                out = disaggregated(c, pplan, plan, st["isl"], st["osl"], conc,
+                                    prefill_workers=int(p_workers) if p_workers is not None else None,
+                                    decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)))
+                ttft, tpot = out["ttft_s"], out["tpot_s"]
+                worst_free = min(out["prefill_free_bytes"], out["decode_free_bytes"])
+                out = {"free_bytes": np.array([worst_free])}
             free = out.get("free_bytes")
             if free is not None and float(np.ravel(free)[0]) < 0:
                 r.status = "infeasible"
