@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SpecError, SuperpodError
-from superpod.serving.closed_loop import closed_loop
+from superpod.serving.closed_loop import closed_loop, max_sequences
 from superpod.serving.context import make_ctx
-from superpod.serving.decode import decode
 from superpod.serving.disaggregated import disaggregated
 from superpod.serving.plan import ServePlan, Workload
 from superpod.spec.catalog import catalog_root, read_toml
@@ -208,7 +207,7 @@ def _price_group(rows: list[Row]) -> None:
                 per_rank = st["batch"] if stated else conc / st["dp"]
                 plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=per_rank * st["dp"] / gpus)
                 if not stated:  # as many decode workers as the KV cache needs to hold the concurrency
-                    fits = float(decode(c, plan, st["isl"] + st["osl"])["max_batch"][0]) * gpus / st["dp"]
+                    fits = max_sequences(c, plan, st["isl"] + st["osl"]) / st["dp"]
                     if fits >= 1:
                         d_workers = math.ceil(per_rank / fits)
                         per_rank = per_rank / d_workers

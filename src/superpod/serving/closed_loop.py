@@ -282,6 +282,15 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     }
 
 
+def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
+    """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache."""
+    w = weight_bytes(c.model, plan, c.quant, c.dev)
+    usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
+    per_seq = float(np.ravel(kv_bytes_per_sequence_token(c.model, plan, c.kv_el, c.dev))[0]) * context
+    chips = max(float(np.ravel(plan.tp)[0] * np.ravel(plan.dp)[0]) / c.dev, 1.0)
+    return math.floor(max(usable, 0.0) / per_seq * chips) if per_seq > 0 else math.inf
+
+
 def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = None,
                 rounds_per_client: int | None = None) -> dict[str, float]:
     """Price one co-located plan (a single plan; ``plan.batch`` = requests in flight per chip) as

@@ -39,6 +39,11 @@ from superpod.serving.plan import ServePlan
 from superpod.serving.prefill import prefill
 
 
+def d_chips_of(c: Ctx, plan: ServePlan) -> float:
+    """Chips of one decode worker's TP group (at least one)."""
+    return float(chips_of(plan.tp, c.dev)[0])
+
+
 def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input_len: float, output_len: float,
                   concurrency: float, prefill_workers: int | None = 1, decode_workers: int = 1,
                   prefill_batch: float = 1.0, rounds_per_client: int | None = None) -> dict[str, Any]:
@@ -56,8 +61,12 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     pplan = ServePlan.one(**(prefill_plan.row(0) | {"batch": b_p * s_in / p_tp_c}))
     pre = prefill(c, pplan, s_in, 0.0)
     t_p = float(pre["step_s"][0])
-    full = decode(c, decode_plan, s_in + s_out / 2.0)
-    tpot_full = float(full["tpot_s"][0])
+    # decode TPOT on a few batches (one vectorised call), interpolated at the load
+    b_d = float(np.ravel(decode_plan.batch)[0])
+    grid = np.unique(np.concatenate([np.geomspace(max(1.0 / d_chips_of(c, decode_plan), 1e-3), max(b_d, 1e-3), 8), [b_d]]))
+    dec = decode(c, ServePlan.one(**(decode_plan.row(0) | {"batch": grid})), s_in + s_out / 2.0)
+    tpots = np.ravel(dec["tpot_s"])
+    tpot_full = float(np.interp(b_d, grid, tpots))
     if prefill_workers is None:  # sized to keep up with one request's life
         life = (s_out - 1.0) * tpot_full + t_p
         prefill_workers = max(math.ceil(N * t_p / (max(life, 1e-9) * p_dp * b_p)), 1)
@@ -73,9 +82,7 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     C = max(S, L + t_p + xfer)
     # the decode ranks' load when the prefill pool paces the loop
     share = min(1.0, (L / C) if C > 0 else 1.0)
-    b_d = float(np.ravel(decode_plan.batch)[0])
-    light = decode(c, ServePlan.one(**(decode_plan.row(0) | {"batch": max(b_d * share, 1.0 / d_chips)})), s_in + s_out / 2.0)
-    tpot = float(light["tpot_s"][0])
+    tpot = float(np.interp(max(b_d * share, grid[0]), grid, tpots))
     L = (s_out - 1.0) * tpot
     C = max(S, L + t_p + xfer)
     steady_ttft = C - L
@@ -87,5 +94,5 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
         "prefill_workers": prefill_workers, "kv_transfer_s": xfer, "kv_transfer_bytes_per_request": kv, "cycle_s": C,
         "output_tokens_per_s": N * s_out / C if C > 0 else 0.0,
         "decode_batch_per_chip": b_d * share, "prefill_bound": bool(S > L + t_p + xfer),
-        "prefill_free_bytes": float(pre["free_bytes"][0]), "decode_free_bytes": float(full["free_bytes"][0]),
+        "prefill_free_bytes": float(pre["free_bytes"][0]), "decode_free_bytes": float(np.ravel(dec["free_bytes"])[np.searchsorted(grid, b_d)]),
     }
