@@ -26,7 +26,7 @@ def test_a_wave_that_fits_one_iteration_waits_for_all_of_it():
 def test_ttft_rises_with_concurrency_once_waves_exceed_the_budget():
     step = linear()
     t = [run(step, n, 1024, 128, 8192, "mixed")["ttft_s"] for n in (8, 32, 128, 512)]
-    assert t == sorted(t) and t[-1] > 4 * t[0]
+    assert t == sorted(t) and t[-1] > 3 * t[0]
 
 
 def test_the_first_wave_weighs_one_round_in_the_benchmark_mean():

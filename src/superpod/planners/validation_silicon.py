@@ -189,8 +189,9 @@ def _price_group(rows: list[Row]) -> None:
         gpus = st["tp"] * st["dp"]
         try:
             if st["mode"] == "agg":
-                conc = _concurrency(r, st["batch"] * st["dp"])
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=conc / gpus)
+                # one worker's clients: a run at a concurrency above batch x dp spreads it over
+                # that many workers (replicas), each at its batch
+                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
                 out = closed_loop(c, plan, wl)
                 ttft, tpot = out["ttft_s"], out["tpot_s"]
                 out = {}

@@ -263,7 +263,7 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
             if new > 0:
                 issued += new
                 # the request reaches the engine while the next iteration is already scheduled
-                waiting.append([new, isl, now, it + 2, False])
+                waiting.append([new, isl, now, it + 1, False])
     cnt, s_ttft, s_tpot, sc, st_ttft, st_tpot = stats
     wave_ttft, wave_tpot = (s_ttft - st_ttft) / max(cnt - sc, 1), (s_tpot - st_tpot) / max(cnt - sc, 1)
     steady_ttft = st_ttft / sc if sc else wave_ttft
