@@ -9,13 +9,14 @@ together, ``R`` requests in all, :mod:`.closed_loop`).
 * Prefill pool: ``K = n_p dp_p`` schedulers each finish ``b_p`` prompts per iteration of
   ``t_p`` (:func:`superpod.serving.prefill.prefill` at ``b_p s_in`` tokens per rank), so the
   pool prefills the whole wave in ``S = ceil(N / (K b_p)) t_p``; the first wave's mean TTFT is
-  ``(G + 1)/2 t_p`` with ``G = ceil(N / (K b_p))``.
+  ``(G + 1)/2 t_p + x + TPOT`` with ``G = ceil(N / (K b_p))``.
 * The prompt's KV cache then moves to a decode worker (``s_in`` tokens of KV over the fabric
-  tier that joins the two workers, :func:`superpod.cost.comm.p2p_s`; Dynamo's NIXL pulls it
-  after the prefill, so it is exposed), and the request decodes for ``L = (s_out - 1) TPOT``.
-* Steady state: a request comes back every ``C = max(S, L + t_p + x)`` (the loop is paced by
-  the slower of the prefill pool and one request's life), so it waits ``C - L - t_p - x`` in the
-  prefill queue: ``TTFT = C - L`` (at least one prefill plus the transfer). The decode
+  tier that joins the two workers, :func:`superpod.cost.comm.p2p_s`; Dynamo's NIXL and SGLang's
+  transfer engine move it after the prefill, so it is exposed), the decode worker streams the
+  first token with its next iteration (one TPOT) and the rest over ``L = (s_out - 1) TPOT``.
+* Steady state: a request comes back every ``C = max(S, L + t_p + x + TPOT)`` (the loop is paced
+  by the slower of the prefill pool and one request's life), so it waits ``C - L - t_p - x - TPOT``
+  in the prefill queue: ``TTFT = C - L`` (at least prefill, transfer and one decode step). The decode
   ranks run ``N L / C`` sequences on average, which prices TPOT
   (:func:`superpod.serving.decode.decode`).
 
@@ -79,20 +80,20 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     kv = float(kv_bytes_per_token(c.model, c.kv_el)) * s_in
     xfer = float(p2p_s(kv / p_tp_c, p_chips + d_chips, c.hw))
     L = (s_out - 1.0) * tpot_full
-    C = max(S, L + t_p + xfer)
+    C = max(S, L + t_p + xfer + tpot_full)
     # the decode ranks' load when the prefill pool paces the loop
     share = min(1.0, (L / C) if C > 0 else 1.0)
     tpot = float(np.interp(max(b_d * share, grid[0]), grid, tpots))
     L = (s_out - 1.0) * tpot
-    C = max(S, L + t_p + xfer)
+    C = max(S, L + t_p + xfer + tpot)
     steady_ttft = C - L
-    wave_ttft = (G + 1) / 2.0 * t_p + xfer
+    wave_ttft = (G + 1) / 2.0 * t_p + xfer + tpot
     ttft = (wave_ttft + (R - 1) * steady_ttft) / R
     return {
         "ttft_s": ttft, "tpot_s": tpot, "steady_ttft_s": steady_ttft, "first_wave_ttft_s": wave_ttft,
-        "prefill_step_s": t_p, "prefill_queue_s": max(steady_ttft - t_p - xfer, 0.0),
+        "prefill_step_s": t_p, "prefill_queue_s": max(steady_ttft - t_p - xfer - tpot, 0.0),
         "prefill_workers": prefill_workers, "kv_transfer_s": xfer, "kv_transfer_bytes_per_request": kv, "cycle_s": C,
         "output_tokens_per_s": N * s_out / C if C > 0 else 0.0,
-        "decode_batch_per_chip": b_d * share, "prefill_bound": bool(S > L + t_p + xfer),
+        "decode_batch_per_chip": b_d * share, "prefill_bound": bool(S > L + t_p + xfer + tpot),
         "prefill_free_bytes": float(pre["free_bytes"][0]), "decode_free_bytes": float(np.ravel(dec["free_bytes"])[np.searchsorted(grid, b_d)]),
     }
