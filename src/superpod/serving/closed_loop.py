@@ -17,13 +17,14 @@ per-iteration token budget ``B`` allows (TensorRT-LLM ``max_num_tokens``, vLLM
 * ``prefill-first`` (SGLang without ``--enable-mixed-chunk``): a waiting prompt gets a
   prefill-only iteration of up to ``B`` tokens; the decoding requests stall for it.
 
-A request that arrives while an iteration runs waits for it and, as the engines schedule the
-next iteration before the previous one's outputs return (overlap schedulers), for that one
-too. Its first token leaves with the iteration that finishes its prompt (TTFT), its last
+A request sent when its predecessor's last token returns misses the iteration the engine
+scheduled before that token came back (overlap schedulers): it waits for that iteration and
+joins the next; into an idle engine it goes at once. Its first token leaves with the iteration that finishes its prompt (TTFT), its last
 ``osl - 1`` iterations later; TPOT = (finish - first token) / (osl - 1), so the prefill
 iterations that decoding requests sit through are in it. When the KV cache holds fewer than
-``N`` sequences, the engine runs what fits (``running_batch``) and queues the rest (TTFT
-then includes the queueing).
+``N`` sequences (at their whole length where the framework reserves it, TensorRT-LLM; at the
+mean context where pages are allocated as tokens come, vLLM and SGLang), the engine runs what
+fits (``running_batch``) and queues the rest (TTFT then includes the queueing).
 
 Iteration times come from the cost model (:func:`iteration_s`: the GEMMs over all the
 iteration's tokens, decode attention over the mean context, prefill attention over the
@@ -70,6 +71,8 @@ class Scheduler(BaseModel):
     token_budget_large_hbm: Count | None = None
     large_hbm_bytes: Bytes | None = None
     budget_per_dp_rank: bool = False
+    kv_reserve: Literal["max", "mean"] = "mean"
+    kv_reserve_source: str = ""
 
     def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
         """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
@@ -126,6 +129,9 @@ def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_se
     return np.where(T > 0, t, 0.0)
 
 
+_TABLES: dict = {}
+
+
 @dataclass
 class Table:
     """Iteration seconds on a grid of (prompt tokens, decoding sequences), bilinear in between."""
@@ -136,9 +142,25 @@ class Table:
 
     @classmethod
     def build(cls, c: Ctx, plan: ServePlan, wl: Workload, p_max: float, d_max: float) -> "Table":
-        p = np.unique(np.concatenate([[0.0], np.geomspace(1.0, max(p_max, 1.0), 14)]))
-        d = np.unique(np.concatenate([[0.0], np.geomspace(1.0, max(d_max, 1.0), 14)]))
+        """Powers of two up to ``p_max`` and ``d_max`` (and zero): the grid points never depend on
+        the request, so a table built for a larger concurrency holds the same values."""
+        p = np.concatenate([[0.0], 2.0 ** np.arange(0, max(math.ceil(math.log2(max(p_max, 1.0))), 0) + 1)])
+        d = np.concatenate([[0.0], 2.0 ** np.arange(0, max(math.ceil(math.log2(max(d_max, 1.0))), 0) + 1)])
         return cls(p, d, iteration_s(c, plan, wl, p[:, None], d[None, :]))
+
+    @classmethod
+    def cached(cls, c: Ctx, plan: ServePlan, wl: Workload, p_max: float, d_max: float) -> "Table":
+        """:meth:`build`, reusing a table of the same context, plan and workload that covers the range."""
+        key = (id(c), tuple(np.ravel(getattr(plan, f))[0] for f in ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap")),
+               wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit)
+        hit = _TABLES.get(key)
+        if hit is not None and hit[0] is c and hit[1].p[-1] >= p_max and hit[1].d[-1] >= d_max:
+            return hit[1]
+        if len(_TABLES) > 512:
+            _TABLES.clear()
+        t = cls.build(c, plan, wl, max(p_max, hit[1].p[-1] if hit else 0), max(d_max, hit[1].d[-1] if hit else 0))
+        _TABLES[key] = (c, t)
+        return t
 
     def __call__(self, P: float, D: float) -> float:
         p, d, t = self.p, self.d, self.t
@@ -309,16 +331,17 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     s_in = float(wl.input_len) * (1.0 - wl.cache_hit)
     w = float(np.ravel(weight_bytes(m, plan, c.quant, c.dev))[0])
     usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
-    per_seq = float(np.ravel(kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev))[0]) * (wl.input_len + wl.output_len)
+    held = wl.input_len + (wl.output_len if sch.kv_reserve == "max" else wl.output_len / 2.0)
+    per_seq = float(np.ravel(kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev))[0]) * held
     fits = math.floor(max(usable, 0.0) / per_seq * tp_c) if per_seq > 0 else n
     if fits < 1:
         raise DoesNotFitError(
-            f"{m.name} does not fit on {c.hw.chip}: one request of {wl.input_len + wl.output_len:,.0f} tokens needs "
+            f"{m.name} does not fit on {c.hw.chip}: one request holding {held:,.0f} tokens needs "
             f"{per_seq / 1e9:,.2f} GB of KV cache per chip beside {w / 1e9:,.1f} GB of weights, but only "
             f"{max(usable, 0.0) / 1e9:,.2f} GB are usable; {(per_seq - max(usable, 0.0)) / 1e9:,.2f} GB missing")
     budget = sch.budget(c.hw.hbm_bytes, dp)
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
-    table = Table.build(c, plan, wl, max(budget, s_in), min(n, fits))
+    table = Table.cached(c, plan, wl, max(budget, s_in), min(n, fits))
     r = run(table, n, s_in, wl.output_len, budget, sch.policy, cap=min(n, fits), tokens_per_iter=tps,
             rounds=rounds_per_client or rounds())
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
