@@ -118,3 +118,16 @@ def test_serve_both_with_concurrency_reports_the_closed_loop():
     big = serve("llama3-8b", "dgx-h100-superpod", chips=1, tp=1, phase="both", concurrency=1024, input_len=8192,
                 output_len=1024, quant="bf16", framework="tensorrt-llm")["both"]
     assert big["queued_per_chip"] > 0 and big["running_batch_per_chip"] + big["queued_per_chip"] == 1024
+
+
+def test_paged_frameworks_hold_more_requests_than_a_reserving_one():
+    """TensorRT-LLM admits a request only when its whole length fits (no eviction); vLLM and
+    SGLang page the cache as tokens come, so at the mean context they run more at once."""
+    c = make_ctx("llama3-70b", "dgx-h100-superpod", None, "fp8", "bf16", "tensorrt-llm")
+    plan, wl = ServePlan.one(tp=1, batch=256), Workload(2048, 4096)
+    trt = closed_loop(c, plan, wl, framework="tensorrt-llm")
+    paged = closed_loop(c, plan, wl, framework="vllm")
+    assert scheduler("tensorrt-llm").kv_reserve == "max" and scheduler("vllm").kv_reserve == "mean"
+    assert trt["running_batch"] < paged["running_batch"] < 256
+    assert paged["running_batch"] == pytest.approx(trt["running_batch"] * (2048 + 4096) / (2048 + 2048), rel=0.05)
+    assert trt["queued"] > paged["queued"] > 0
