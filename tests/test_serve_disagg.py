@@ -63,3 +63,13 @@ def test_validate_silicon_prices_disagg_rows_with_their_pools(tmp_path):
     assert len(ok) == len(rows), [r["reason"] for r in out["rows"]]
     predicted = [r["predicted_ttft_ms"] for r in ok]
     assert predicted == sorted(predicted) and predicted[-1] > 3 * predicted[0]
+
+
+def test_a_decode_worker_runs_what_fits_and_the_rest_wait(c):
+    """One H100 holding Llama-3-70B in FP8 keeps a few GB for KV: of 64 requests of 4,096 + 512
+    tokens only a few decode at once; the others wait for a slot, and TTFT shows it."""
+    small = disaggregated(c, ServePlan.one(tp=4), ServePlan.one(tp=1, batch=64), 4096, 512, 64, prefill_workers=4)
+    wide = disaggregated(c, ServePlan.one(tp=4), ServePlan.one(tp=4, batch=16), 4096, 512, 64, prefill_workers=4)
+    assert 1 <= small["decode_running"] < 64 and small["decode_queued"] == 64 - small["decode_running"]
+    assert wide["decode_queued"] == 0
+    assert small["ttft_s"] > 3 * wide["ttft_s"]

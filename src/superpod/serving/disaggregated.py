@@ -14,6 +14,9 @@ together, ``R`` requests in all, :mod:`.closed_loop`).
   tier that joins the two workers, :func:`superpod.cost.comm.p2p_s`; Dynamo's NIXL and SGLang's
   transfer engine move it after the prefill, so it is exposed), the decode worker streams the
   first token with its next iteration (one TPOT) and the rest over ``L = (s_out - 1) TPOT``.
+* A decode worker runs what its KV cache holds (at the framework's reservation, :mod:`.closed_loop`);
+  when the concurrency exceeds the slots, the rest wait for one, so the loop's cycle is at least
+  ``N / slots x L``.
 * Steady state: a request comes back every ``C = max(S, L + t_p + x + TPOT)`` (the loop is paced
   by the slower of the prefill pool and one request's life), so it waits ``C - L - t_p - x - TPOT``
   in the prefill queue: ``TTFT = C - L`` (at least prefill, transfer and one decode step). The decode
@@ -32,7 +35,8 @@ import numpy as np
 
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
-from superpod.serving.closed_loop import rounds as default_rounds
+from superpod.errors import DoesNotFitError
+from superpod.serving.closed_loop import max_sequences, rounds as default_rounds, scheduler
 from superpod.serving.context import Ctx
 from superpod.serving.decode import decode
 from superpod.serving.forward import chips_of
@@ -62,8 +66,17 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     pplan = ServePlan.one(**(prefill_plan.row(0) | {"batch": b_p * s_in / p_tp_c}))
     pre = prefill(c, pplan, s_in, 0.0)
     t_p = float(pre["step_s"][0])
+    # a decode worker runs what its KV cache holds; the rest wait for a slot (their TTFT grows)
+    b_want = float(np.ravel(decode_plan.batch)[0])
+    held = s_in + (s_out if scheduler(c.fw.name).kv_reserve == "max" else s_out / 2.0)
+    b_fit = max_sequences(c, decode_plan, held) / max(float(np.ravel(decode_plan.tp)[0] * np.ravel(decode_plan.dp)[0]) / c.dev, 1.0)
+    if b_fit * d_chips_of(c, decode_plan) < 1:
+        raise DoesNotFitError(
+            f"{c.model.name} does not fit on the decode worker ({c.hw.chip}): not one request of {held:,.0f} tokens "
+            f"fits beside the weights; use more decode ranks (tp/ep) or a lower-precision --kv-dtype")
+    b_d = min(b_want, b_fit)
+    slots = b_d * max(float(np.ravel(decode_plan.tp)[0] * np.ravel(decode_plan.dp)[0]) / c.dev, 1.0) * decode_workers
     # decode TPOT on a few batches (one vectorised call), interpolated at the load
-    b_d = float(np.ravel(decode_plan.batch)[0])
     grid = np.unique(np.concatenate([np.geomspace(max(1.0 / d_chips_of(c, decode_plan), 1e-3), max(b_d, 1e-3), 8), [b_d]]))
     dec = decode(c, ServePlan.one(**(decode_plan.row(0) | {"batch": grid})), s_in + s_out / 2.0)
     tpots = np.ravel(dec["tpot_s"])
@@ -80,12 +93,12 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     kv = float(kv_bytes_per_token(c.model, c.kv_el)) * s_in
     xfer = float(p2p_s(kv / p_tp_c, p_chips + d_chips, c.hw))
     L = (s_out - 1.0) * tpot_full
-    C = max(S, L + t_p + xfer + tpot_full)
+    C = max(S, L + t_p + xfer + tpot_full, N / max(slots, 1e-9) * L)
     # the decode ranks' load when the prefill pool paces the loop
     share = min(1.0, (L / C) if C > 0 else 1.0)
     tpot = float(np.interp(max(b_d * share, grid[0]), grid, tpots))
     L = (s_out - 1.0) * tpot
-    C = max(S, L + t_p + xfer + tpot)
+    C = max(S, L + t_p + xfer + tpot, N / max(slots, 1e-9) * L)
     steady_ttft = C - L
     wave_ttft = (G + 1) / 2.0 * t_p + xfer + tpot
     ttft = (wave_ttft + (R - 1) * steady_ttft) / R
@@ -94,6 +107,6 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
         "prefill_step_s": t_p, "prefill_queue_s": max(steady_ttft - t_p - xfer - tpot, 0.0),
         "prefill_workers": prefill_workers, "kv_transfer_s": xfer, "kv_transfer_bytes_per_request": kv, "cycle_s": C,
         "output_tokens_per_s": N * s_out / C if C > 0 else 0.0,
-        "decode_batch_per_chip": b_d * share, "prefill_bound": bool(S > L + t_p + xfer + tpot),
-        "prefill_free_bytes": float(pre["free_bytes"][0]), "decode_free_bytes": float(np.ravel(dec["free_bytes"])[np.searchsorted(grid, b_d)]),
+        "decode_batch_per_chip": b_d * share, "decode_running": min(N, slots), "decode_queued": max(N - slots, 0.0), "prefill_bound": bool(S > L + t_p + xfer + tpot),
+        "prefill_free_bytes": float(pre["free_bytes"][0]), "decode_free_bytes": float(np.ravel(dec["free_bytes"])[min(int(np.searchsorted(grid, b_d)), len(grid) - 1)]),
     }
