@@ -5,11 +5,14 @@ Rows are in AIConfigurator's ``silicon_sample.csv`` format (the public file ship
 row is one benchmark run at fixed concurrency with fixed input/output lengths; superpod prices it
 with the row's own deployment (no search) and compares the mean TTFT and TPOT:
 
-* aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs serving
-  ``batch_size x attention_dp`` requests in flight, co-located (:func:`superpod.serving.colocated.colocated`);
-* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT
-  (:func:`superpod.serving.decode.decode`); TTFT is the prefill of one prompt on a prefill
-  worker (:func:`superpod.serving.prefill.prefill`).
+* aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs whose
+  ``batch_size x attention_dp`` clients run the closed-loop benchmark (all start together, each
+  sends its next request when one finishes), iteration by iteration under the framework's
+  scheduler and token budget (:func:`superpod.serving.closed_loop.closed_loop`);
+* disaggregated rows (``mode = disagg``): the stated prefill and decode pools at the run's
+  concurrency (``silicon_concurrency`` in ``silicon_data_source``): prefill queueing, the KV
+  transfer between the workers, the decode workers' load
+  (:func:`superpod.serving.disaggregated.disaggregated`).
 
 A row superpod cannot express (a model or number format it lacks, expert tensor parallelism,
 pipeline parallelism in serving, a framework without catalog factors) is ``unsupported`` with
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from superpod.errors import SpecError, SuperpodError
+from superpod.errors import DoesNotFitError, SpecError, SuperpodError
 from superpod.serving.closed_loop import closed_loop, max_sequences
 from superpod.serving.context import make_ctx
 from superpod.serving.disaggregated import disaggregated
@@ -188,44 +191,16 @@ def _price_group(rows: list[Row]) -> None:
         wl = Workload(st["isl"], st["osl"])
         gpus = st["tp"] * st["dp"]
         try:
+            plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
             if st["mode"] == "agg":
-                # one worker's clients: a run at a concurrency above batch x dp spreads it over
-                # that many workers (replicas), each at its batch
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=st["batch"] * st["dp"] / gpus)
-                out = closed_loop(c, plan, wl)
-                ttft, tpot = out["ttft_s"], out["tpot_s"]
-                out = {}
+                ttft, tpot = _price_agg(c, plan, wl)
             else:
                 pep = _ep(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
                 if pep is None:
                     _unsupported(r, f"expert tensor parallelism in the prefill pool (moe_tp {st['p_moe_tp']}) is not modelled")
                     continue
-                # pools as the row states them; a row without them: one decode worker holding the
-                # concurrency, prefill workers enough to keep up (disaggregated's docstring)
-                stated = r.num("decode_num_workers") is not None and r.num("decode_batch_size") is not None
-                d_workers = int(r.num("decode_num_workers", 1))
-                conc = _concurrency(r, st["batch"] * st["dp"] * d_workers)
-                per_rank = st["batch"] if stated else conc / st["dp"]
-                plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=per_rank * st["dp"] / gpus)
-                if not stated:  # as many decode workers as the KV cache needs to hold the concurrency
-                    fits = max_sequences(c, plan, st["isl"] + st["osl"]) / st["dp"]
-                    if fits >= 1:
-                        d_workers = math.ceil(per_rank / fits)
-                        per_rank = per_rank / d_workers
-                        plan = ServePlan.one(tp=st["tp"], ep=max(ep, 1), dp=st["dp"], batch=per_rank * st["dp"] / gpus)
                 pplan = ServePlan.one(tp=st["p_tp"], ep=max(pep, 1), dp=st["p_dp"], batch=1.0)
-                p_workers = r.num("prefill_num_workers")
-                out = disaggregated(c, pplan, plan, st["isl"], st["osl"], conc,
-                                    prefill_workers=int(p_workers) if p_workers is not None else None,
-                                    decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)))
-                ttft, tpot = out["ttft_s"], out["tpot_s"]
-                worst_free = min(out["prefill_free_bytes"], out["decode_free_bytes"])
-                out = {"free_bytes": np.array([worst_free])}
-            free = out.get("free_bytes")
-            if free is not None and float(np.ravel(free)[0]) < 0:
-                r.status = "infeasible"
-                r.reason = f"weights and KV cache exceed the memory by {-float(np.ravel(free)[0]) / 1e9:.1f} GB per GPU"
-                continue
+                ttft, tpot = _price_disagg(c, r, plan, pplan, wl)
         except SuperpodError as e:
             r.status, r.reason = "infeasible", str(e)
             continue
@@ -233,6 +208,42 @@ def _price_group(rows: list[Row]) -> None:
             r.status, r.reason = "infeasible", "no finite estimate"
             continue
         r.predicted_ttft_ms, r.predicted_tpot_ms = ttft * 1e3, tpot * 1e3
+
+
+def _price_agg(c, plan: ServePlan, wl: Workload) -> tuple[float, float]:
+    """One co-located worker (``plan.batch``: its clients per chip) as the closed-loop benchmark
+    runs it; a run at a concurrency above batch x dp spreads it over that many workers, each at
+    its batch. The KV cache runs what fits and queues the rest."""
+    out = closed_loop(c, plan, wl)
+    return out["ttft_s"], out["tpot_s"]
+
+
+def _price_disagg(c, r: Row, plan: ServePlan, pplan: ServePlan, wl: Workload) -> tuple[float, float]:
+    """Explicit pools: ``plan`` one decode worker at its batch, ``pplan`` one prefill worker, as many
+    of each as the row states, at the run's concurrency. A row that does not state its decode
+    pool: one decode worker's ranks hold the concurrency, in as many workers as their KV cache
+    needs; prefill workers enough to keep up (:func:`superpod.serving.disaggregated.disaggregated`)."""
+    tp, dp = float(np.ravel(plan.tp)[0]), float(np.ravel(plan.dp)[0])
+    gpus = tp * dp
+    stated = r.num("decode_num_workers") is not None and r.num("decode_batch_size") is not None
+    d_workers = int(r.num("decode_num_workers", 1))
+    per_rank = float(np.ravel(plan.batch)[0]) * gpus / dp
+    conc = _concurrency(r, per_rank * dp * d_workers)
+    if not stated:
+        per_rank = conc / dp
+        fits = max_sequences(c, plan, wl.input_len + wl.output_len) / dp
+        if fits >= 1:
+            d_workers = math.ceil(per_rank / fits)
+            per_rank = per_rank / d_workers
+        plan = ServePlan.one(**(plan.row(0) | {"batch": per_rank * dp / gpus}))
+    p_workers = r.num("prefill_num_workers")
+    out = disaggregated(c, pplan, plan, wl.input_len, wl.output_len, conc,
+                        prefill_workers=int(p_workers) if p_workers is not None else None,
+                        decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)))
+    if out["prefill_free_bytes"] < 0:
+        raise DoesNotFitError(f"the prefill worker's weights and batch exceed the memory by "
+                              f"{-out['prefill_free_bytes'] / 1e9:.1f} GB per GPU")
+    return out["ttft_s"], out["tpot_s"]
 
 
 def _mape(pairs: list[tuple[float, float]]) -> float | None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Literal
 
@@ -151,7 +151,7 @@ class Table:
     @classmethod
     def cached(cls, c: Ctx, plan: ServePlan, wl: Workload, p_max: float, d_max: float) -> "Table":
         """:meth:`build`, reusing a table of the same context, plan and workload that covers the range."""
-        key = (id(c), tuple(np.ravel(getattr(plan, f))[0] for f in ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap")),
+        key = (id(c), tuple(float(np.ravel(getattr(plan, f.name))[0]) for f in fields(plan) if f.name != "batch"),
                wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit)
         hit = _TABLES.get(key)
         if hit is not None and hit[0] is c and hit[1].p[-1] >= p_max and hit[1].d[-1] >= d_max:
