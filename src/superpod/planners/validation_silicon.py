@@ -168,7 +168,7 @@ def _ep(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> int | None:
     return moe_ep
 
 
-def _concurrency(row: Row, default: float) -> float:
+def _run_concurrency(row: Row, default: float) -> float:
     """Requests in flight of the run (``silicon_concurrency=N`` in ``silicon_data_source``)."""
     m = re.search(r"silicon_concurrency=(\d+)", row.raw.get("silicon_data_source", ""))
     return float(m.group(1)) if m else float(default)
@@ -228,7 +228,7 @@ def _price_disagg(c, r: Row, plan: ServePlan, pplan: ServePlan, wl: Workload) ->
     stated = r.num("decode_num_workers") is not None and r.num("decode_batch_size") is not None
     d_workers = int(r.num("decode_num_workers", 1))
     per_rank = float(np.ravel(plan.batch)[0]) * gpus / dp
-    conc = _concurrency(r, per_rank * dp * d_workers)
+    conc = _run_concurrency(r, per_rank * dp * d_workers)
     if not stated:
         per_rank = conc / dp
         fits = max_sequences(c, plan, wl.input_len + wl.output_len) / dp
