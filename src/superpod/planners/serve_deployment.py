@@ -12,6 +12,7 @@ import numpy as np
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
 from superpod.errors import InfeasiblePlanError
+from superpod.serving.closed_loop import scheduler
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import decode
 from superpod.planners.serve_estimate import serve
@@ -80,7 +81,9 @@ def build_pools(model: str, system: str, mode: str, input_len: float, output_len
     pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(row).items()}), input_len)
     p_steps = np.asarray(pr["step_s"]).ravel()
     tps = float(np.ravel(decode(c, ServePlan.one(**row_plan(row, batch=1)), kv_len)["tokens_per_step"])[0])
-    pools = Pools("colocated", 0, c.fw.si("prefill_chunk_tokens") * i_chips,
+    # the framework's per-iteration token budget of one scheduler (calibration/frameworks/scheduling.toml)
+    budget = scheduler(c.fw.name).budget(c.hw.hbm_bytes, float(row.get("dp", 1)))
+    pools = Pools("colocated", 0, budget,
                   lambda x: np.interp(x / i_chips, PREFILL_GRID, p_steps), n_inst, cap, table, tps,
                   lambda s: np.zeros_like(s))
     info = {"instances": n_inst, "chips_per_instance": i_chips, "batch_cap": cap, "estimate": est}

@@ -19,16 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 
-from superpod.errors import InvalidOptionError
+from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
 from superpod.spec.catalog import load_system
+from superpod.serving.closed_loop import closed_loop
 from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS, colocated
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.forward import Ctx
 from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
-from superpod.serving.plan import Workload
+from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
@@ -166,8 +167,17 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         else:
             batch, refine = COARSE_BATCH, True
         limits = {key: val for key, val in (("tpot_s", tpot_slo_s), ("ttft_s", ttft_slo_s)) if val}
-        row, v, p = _pick(c, lambda g: colocated(c, g, wl), grid_args, batch, limits,
-                          "output_tokens_per_s_per_chip", "weights and KV cache", refine)
+        try:
+            row, v, p = _pick(c, lambda g: colocated(c, g, wl), grid_args, batch, limits,
+                              "output_tokens_per_s_per_chip", "weights and KV cache", refine)
+        except DoesNotFitError:
+            if concurrency is None:
+                raise
+            # the KV cache cannot hold the concurrency: pick the layout at one request per chip;
+            # the closed loop below runs what fits and queues the rest
+            row, v, p = _pick(c, lambda g: colocated(c, g, wl), grid_args, [1.0], {},
+                              "output_tokens_per_s_per_chip", "weights and KV cache", False)
+            row = row | {"batch": concurrency / pool_chips}
         picked |= set(p) | ({"batch"} if refine else set())
         n_chips = float(pool_chips if concurrency is not None else max(instance_chips(row), 1.0))
         out["both"] = {
@@ -177,6 +187,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
             "concurrency": v["concurrency_per_chip"] * n_chips, "concurrency_per_chip": v["concurrency_per_chip"],
             "chips": n_chips, "kv_bytes_per_chip": v["kv_bytes_per_chip"], "weight_bytes_per_chip": v["weight_bytes"],
         }
+        if concurrency is not None:
+            out["both"] |= _closed_loop_fields(c, row, wl, concurrency / pool_chips)
         breakdown["both"] = _breakdown(v, BOTH_PARTS)
         rows["both"] = row
     if phase == "pd":
@@ -187,6 +199,22 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     out["breakdown"] = breakdown
     _system_totals(out, system, chips)
     return out
+
+
+def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float) -> dict[str, Any]:
+    """``--concurrency N`` co-located: the closed loop of a benchmark at N requests in flight
+    (:func:`superpod.serving.closed_loop.closed_loop`): TTFT/TPOT as the benchmark reports them,
+    the steady state, the running batch and the queue the KV cache leaves."""
+    r = closed_loop(c, ServePlan.one(**(row | {"batch": per_chip})), wl)
+    tp_c = max(row["tp"] / c.dev, 1.0)
+    tput = r["output_tokens_per_s_per_chip"]
+    return {"ttft_s": r["ttft_s"], "tpot_s": r["tpot_s"], "steady_ttft_s": r["steady_ttft_s"],
+            "steady_tpot_s": r["steady_tpot_s"], "first_wave_ttft_s": r["first_wave_ttft_s"],
+            "output_tokens_per_s_per_chip": tput, "input_tokens_per_s_per_chip": tput * wl.input_len / max(wl.output_len, 1.0),
+            "running_batch_per_chip": r["running_batch"] / tp_c, "queued_per_chip": r["queued"] / tp_c,
+            "scheduler_policy": r["policy"], "token_budget": r["token_budget"],
+            "benchmark_requests_per_client": r["requests"] / max(r["concurrency"], 1.0),
+            "kv_bytes_per_chip": r["kv_bytes_per_chip"]}
 
 
 #: the per-chip throughput key of each phase

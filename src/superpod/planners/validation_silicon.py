@@ -5,13 +5,14 @@ Rows are in AIConfigurator's ``silicon_sample.csv`` format (the public file ship
 row is one benchmark run at fixed concurrency with fixed input/output lengths; superpod prices it
 with the row's own deployment (no search) and compares the mean TTFT and TPOT:
 
-* aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs serving
-  ``batch_size x attention_dp`` requests in flight, co-located (:func:`superpod.serving.colocated.colocated`);
-* disaggregated rows (``mode = disagg``): the decode pool's worker at its batch prices TPOT (the
-  ``decode_batch_size`` column, or ``silicon_concurrency`` over the decode workers; a row with
-  neither the batch nor the worker count is ``unsupported``: the batch of one worker is unknown)
-  (:func:`superpod.serving.decode.decode`); TTFT is the prefill of one prompt on a prefill
-  worker (:func:`superpod.serving.prefill.prefill`).
+* aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs whose
+  ``batch_size x attention_dp`` clients run the closed-loop benchmark (all start together, each
+  sends its next request when one finishes), iteration by iteration under the framework's
+  scheduler and token budget (:func:`superpod.serving.closed_loop.closed_loop`);
+* disaggregated rows (``mode = disagg``): the stated prefill and decode pools at the run's
+  concurrency (``silicon_concurrency`` in ``silicon_data_source``): prefill queueing, the KV
+  transfer between the workers, the decode workers' load
+  (:func:`superpod.serving.disaggregated.disaggregated`).
 
 Expert layouts are the rows' own (``moe_tp`` x ``moe_ep``, :class:`~superpod.serving.plan.ServePlan`);
 the KV cache is the framework's default for the GEMM format; no two-micro-batch overlap (off by
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,12 +38,11 @@ from typing import Any
 import numpy as np
 
 from superpod.cost.hardware import Hardware
-from superpod.errors import SpecError, SuperpodError
-from superpod.serving.colocated import colocated
+from superpod.errors import DoesNotFitError, SpecError, SuperpodError
+from superpod.serving.closed_loop import closed_loop, max_sequences
 from superpod.serving.context import make_ctx
-from superpod.serving.decode import decode
+from superpod.serving.disaggregated import disaggregated
 from superpod.serving.plan import ServePlan, Workload
-from superpod.serving.prefill import prefill
 from superpod.spec.catalog import catalog_root, load_system, read_toml
 
 #: GEMM number formats of the rows -> superpod's ``quant``
@@ -234,6 +235,12 @@ def _moe(c, tp: int, dp: int, moe_tp: int, moe_ep: int) -> tuple[int, int] | str
     return moe_tp, moe_ep
 
 
+def _run_concurrency(row: Row, default: float) -> float:
+    """Requests in flight of the run (``silicon_concurrency=N`` in ``silicon_data_source``)."""
+    m = re.search(r"silicon_concurrency=(\d+)", row.raw.get("silicon_data_source", ""))
+    return float(m.group(1)) if m else float(default)
+
+
 def _price_group(rows: list[Row]) -> None:
     s = rows[0].settings
     try:
@@ -252,29 +259,17 @@ def _price_group(rows: list[Row]) -> None:
         wl = Workload(st["isl"], st["osl"])
         gpus = st["tp"] * st["dp"]
         try:
+            plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
+                                 overlap=0)
             if st["mode"] == "agg":
-                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
-                                     overlap=0)
-                out = colocated(c, plan, wl)
-                ttft, tpot = float(out["ttft_s"][0]), float(out["tpot_s"][0])
+                ttft, tpot = _price_agg(c, plan, wl)
             else:
-                plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
-                                     overlap=0)
-                out = decode(c, plan, wl.decode_context)
-                tpot = float(out["tpot_s"][0])
                 pmoe = _moe(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
                 if isinstance(pmoe, str):
                     _unsupported(r, "prefill pool: " + pmoe)
                     continue
-                pg = st["p_tp"] * st["p_dp"]
-                pplan = ServePlan.one(tp=st["p_tp"], ep=pmoe[1], moe_tp=pmoe[0], dp=st["p_dp"], batch=st["isl"] / pg,
-                                      overlap=0)
-                ttft = float(prefill(c, pplan, st["isl"], 0.0)["ttft_s"][0])
-            free = out.get("free_bytes")
-            if free is not None and float(np.ravel(free)[0]) < 0:
-                r.status = "infeasible"
-                r.reason = f"weights and KV cache exceed the memory by {-float(np.ravel(free)[0]) / 1e9:.1f} GB per GPU"
-                continue
+                pplan = ServePlan.one(tp=st["p_tp"], ep=pmoe[1], moe_tp=pmoe[0], dp=st["p_dp"], batch=1.0, overlap=0)
+                ttft, tpot = _price_disagg(c, r, plan, pplan, wl)
         except SuperpodError as e:
             r.status, r.reason = "infeasible", str(e)
             continue
@@ -282,6 +277,42 @@ def _price_group(rows: list[Row]) -> None:
             r.status, r.reason = "infeasible", "no finite estimate"
             continue
         r.predicted_ttft_ms, r.predicted_tpot_ms = ttft * 1e3, tpot * 1e3
+
+
+def _price_agg(c, plan: ServePlan, wl: Workload) -> tuple[float, float]:
+    """One co-located worker (``plan.batch``: its clients per chip) as the closed-loop benchmark
+    runs it; a run at a concurrency above batch x dp spreads it over that many workers, each at
+    its batch. The KV cache runs what fits and queues the rest."""
+    out = closed_loop(c, plan, wl)
+    return out["ttft_s"], out["tpot_s"]
+
+
+def _price_disagg(c, r: Row, plan: ServePlan, pplan: ServePlan, wl: Workload) -> tuple[float, float]:
+    """Explicit pools: ``plan`` one decode worker at its batch, ``pplan`` one prefill worker, as many
+    of each as the row states, at the run's concurrency. A row that does not state its decode
+    pool: one decode worker's ranks hold the concurrency, in as many workers as their KV cache
+    needs; prefill workers enough to keep up (:func:`superpod.serving.disaggregated.disaggregated`)."""
+    tp, dp = float(np.ravel(plan.tp)[0]), float(np.ravel(plan.dp)[0])
+    gpus = tp * dp
+    stated = r.num("decode_num_workers") is not None and r.num("decode_batch_size") is not None
+    d_workers = int(r.num("decode_num_workers", 1))
+    per_rank = float(np.ravel(plan.batch)[0]) * gpus / dp
+    conc = _run_concurrency(r, per_rank * dp * d_workers)
+    if not stated:
+        per_rank = conc / dp
+        fits = max_sequences(c, plan, wl.input_len + wl.output_len) / dp
+        if fits >= 1:
+            d_workers = math.ceil(per_rank / fits)
+            per_rank = per_rank / d_workers
+        plan = ServePlan.one(**(plan.row(0) | {"batch": per_rank * dp / gpus}))
+    p_workers = r.num("prefill_num_workers")
+    out = disaggregated(c, pplan, plan, wl.input_len, wl.output_len, conc,
+                        prefill_workers=int(p_workers) if p_workers is not None else None,
+                        decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)))
+    if out["prefill_free_bytes"] < 0:
+        raise DoesNotFitError(f"the prefill worker's weights and batch exceed the memory by "
+                              f"{-out['prefill_free_bytes'] / 1e9:.1f} GB per GPU")
+    return out["ttft_s"], out["tpot_s"]
 
 
 def _mape(pairs: list[tuple[float, float]]) -> float | None:

@@ -11,6 +11,10 @@ attention over the mean context ``s_in + s_out/2`` and the prefill attention ove
 prompt (causal, ``s_in/2`` on average). Then ``TPOT = t_iter / E[tokens/step]``, output
 tokens/s per chip = ``N / TPOT`` (output tokens include the first, as trtllm-bench counts
 them), and ``TTFT = ceil(s_in / prompt tokens per iteration of the instance) * t_iter``.
+
+This steady state ranks plans in the search (``serve --phase both`` without a concurrency).
+A benchmark at fixed concurrency (``--concurrency N``, ``validate silicon``) is priced by
+:mod:`superpod.serving.closed_loop`, which follows its waves iteration by iteration.
 """
 
 from __future__ import annotations

@@ -1,0 +1,34 @@
+"""Time ``superpod validate silicon`` on the public file: every row priced with its own deployment
+(co-located rows through the closed-loop benchmark simulation, disaggregated rows through the
+explicit pools) must take under 30 s on one core.
+
+Run: ``python benchmarks/silicon_validate.py``; exits 1 past the target.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+
+from superpod.planners.validation_silicon import validate_silicon
+
+TARGET_S = 30.0
+
+
+def main() -> int:
+    t0 = time.perf_counter()
+    out = validate_silicon()
+    dt = time.perf_counter() - t0
+    s = out["summary"]
+    modes = Counter(r["mode"] for r in out["rows"] if r["status"] == "ok")
+    print(f"validate silicon: {s['rows']:,} rows ({s['answered']:,} answered: {modes['agg']:,} co-located, "
+          f"{modes['disagg']:,} disaggregated) in {dt:.1f} s; TTFT MAPE {s['ttft_mape']:.1%}, TPOT MAPE {s['tpot_mape']:.1%}")
+    if dt > TARGET_S:
+        print(f"slower than the {TARGET_S:.0f} s target", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Co-located serving at fixed concurrency as benchmarks run it: a closed loop, iteration by iteration.
+
+A benchmark client (aiperf, genai-perf, trtllm-bench) keeps ``N`` requests in flight: all ``N``
+are sent at once, and each time one finishes its client sends the next, until ``R`` requests
+(AIConfigurator's harness: ``R = 20 N``) have run. Prompts and outputs have fixed lengths, so
+requests that start together finish together and arrive again together: the load comes in
+waves, and how a wave's prompts are spread over iterations decides TTFT. The engine's scheduler
+runs iterations back to back; each iteration carries every decoding sequence (one token each,
+``E[tokens per step]`` with MTP) and as many waiting prompt tokens as the framework's
+per-iteration token budget ``B`` allows (TensorRT-LLM ``max_num_tokens``, vLLM
+``max_num_batched_tokens``, SGLang ``chunked_prefill_size``), under one of three policies:
+
+* ``mixed`` (TensorRT-LLM in-flight batching, chunked context off by default): decode tokens
+  count against ``B``; whole prompts are admitted first come first served while they fit in
+  what is left (a prompt longer than ``B`` is chunked);
+* ``chunked`` (vLLM V1): decodes first, the rest of ``B`` filled with prompt chunks;
+* ``prefill-first`` (SGLang without ``--enable-mixed-chunk``): a waiting prompt gets a
+  prefill-only iteration of up to ``B`` tokens; the decoding requests stall for it.
+
+A request sent when its predecessor's last token returns misses the iteration the engine
+scheduled before that token came back (overlap schedulers): it waits for that iteration and
+joins the next; into an idle engine it goes at once. Its first token leaves with the iteration that finishes its prompt (TTFT), its last
+``osl - 1`` iterations later; TPOT = (finish - first token) / (osl - 1), so the prefill
+iterations that decoding requests sit through are in it. When the KV cache holds fewer than
+``N`` sequences (at their whole length where the framework reserves it, TensorRT-LLM; at the
+mean context where pages are allocated as tokens come, vLLM and SGLang), the engine runs what
+fits (``running_batch``) and queues the rest (TTFT then includes the queueing).
+
+Iteration times come from the cost model (:func:`iteration_s`: the GEMMs over all the
+iteration's tokens, decode attention over the mean context, prefill attention over the
+prompt chunk) on a small grid of (prompt tokens, decoding sequences), interpolated; the loop
+only moves groups of requests that share their fate (a cohort), and skips runs of identical
+decode-only iterations, so a benchmark of thousands of requests takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from superpod.cost.compute import attention_s
+from superpod.cost.layers import attention_flops_per_token
+from superpod.serving.context import Ctx
+from superpod.errors import DoesNotFitError
+from superpod.serving.decode import attention_per_layer
+from superpod.serving.forward import chips_of, forward, head_s
+from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.plan import ServePlan, Workload, tokens_per_step
+from superpod.spec.calibration import calibration_file
+from superpod.spec.files import build
+from superpod.spec.quantity import Bytes, Count
+
+POLICIES = ("mixed", "chunked", "prefill-first")
+
+
+class Scheduler(BaseModel):
+    """One framework's iteration scheduler (``catalog/calibration/frameworks/scheduling.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    policy: Literal["mixed", "chunked", "prefill-first"]
+    policy_source: str
+    token_budget: Count
+    token_budget_large_hbm: Count | None = None
+    large_hbm_bytes: Bytes | None = None
+    budget_per_dp_rank: bool = False
+    kv_reserve: Literal["max", "mean"] = "mean"
+    kv_reserve_source: str = ""
+
+    def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
+        """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
+        b = self.token_budget.si
+        if self.token_budget_large_hbm is not None and self.large_hbm_bytes is not None and hbm_bytes >= self.large_hbm_bytes.si:
+            b = self.token_budget_large_hbm.si
+        return b / max(dp, 1.0) if self.budget_per_dp_rank else b
+
+
+class Benchmark(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rounds: Count
+
+
+class SchedulingFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    benchmark: Benchmark
+    frameworks: list[Scheduler]
+
+
+@lru_cache(maxsize=1)
+def _file() -> SchedulingFile:
+    return build(SchedulingFile, *calibration_file("frameworks", "scheduling"))
+
+
+def scheduler(framework: str) -> Scheduler:
+    """The framework's scheduler, or the ``default`` entry."""
+    by = {f.name: f for f in _file().frameworks}
+    return by.get(framework, by["default"])
+
+
+def rounds() -> int:
+    """Requests per client of the benchmark harness (AIConfigurator's aiperf runs: 20)."""
+    return int(_file().benchmark.rounds.si)
+
+
+def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_seqs) -> np.ndarray:
+    """Seconds of one iteration of one scheduler (an attention-DP rank's TP group) carrying
+    ``prefill_tokens`` prompt tokens and ``decode_seqs`` decoding sequences (arrays broadcast;
+    ``plan`` must be a single plan). Zero work costs zero."""
+    m = c.model
+    tp_c = chips_of(plan.tp, c.dev)
+    P = np.asarray(prefill_tokens, dtype=float) / tp_c  # per chip
+    D = np.asarray(decode_seqs, dtype=float) / tp_c
+    k = np.asarray(plan.mtp_k, dtype=float)
+    f_d, b_d = attention_per_layer(c, plan, D, 1.0 + k, wl.decode_context)
+    f_p = P * attention_flops_per_token(m, float(wl.input_len) * wl.cache_hit + float(wl.input_len) * (1 - wl.cache_hit) / 2)
+    pre_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
+    T = D * (1.0 + k) + P
+    main = forward(c, plan, np.maximum(T, 1e-9), f_d, b_d, "decode", extra_attention_s=pre_attn)
+    rows = D * (1.0 + k) + np.where(P > 0, 1.0 / tp_c, 0.0)  # the LM head runs for decodes and finished prompts
+    t = main["total_s"] + head_s(c, np.maximum(rows, 1e-9), tp_c) + c.fw.si("step_overhead_s")
+    return np.where(T > 0, t, 0.0)
+
+
+_TABLES: dict = {}
+
+
+@dataclass
+class Table:
+    """Iteration seconds on a grid of (prompt tokens, decoding sequences), bilinear in between."""
+
+    p: np.ndarray
+    d: np.ndarray
+    t: np.ndarray  # shape (len(p), len(d))
+
+    @classmethod
+    def build(cls, c: Ctx, plan: ServePlan, wl: Workload, p_max: float, d_max: float) -> "Table":
+        """Powers of two up to ``p_max`` and ``d_max`` (and zero): the grid points never depend on
+        the request, so a table built for a larger concurrency holds the same values."""
+        p = np.concatenate([[0.0], 2.0 ** np.arange(0, max(math.ceil(math.log2(max(p_max, 1.0))), 0) + 1)])
+        d = np.concatenate([[0.0], 2.0 ** np.arange(0, max(math.ceil(math.log2(max(d_max, 1.0))), 0) + 1)])
+        return cls(p, d, iteration_s(c, plan, wl, p[:, None], d[None, :]))
+
+    @classmethod
+    def cached(cls, c: Ctx, plan: ServePlan, wl: Workload, p_max: float, d_max: float) -> "Table":
+        """:meth:`build`, reusing a table of the same context, plan and workload that covers the range."""
+        key = (id(c), tuple(float(np.ravel(getattr(plan, f.name))[0]) for f in fields(plan) if f.name != "batch"),
+               wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit)
+        hit = _TABLES.get(key)
+        if hit is not None and hit[0] is c and hit[1].p[-1] >= p_max and hit[1].d[-1] >= d_max:
+            return hit[1]
+        if len(_TABLES) > 512:
+            _TABLES.clear()
+        t = cls.build(c, plan, wl, max(p_max, hit[1].p[-1] if hit else 0), max(d_max, hit[1].d[-1] if hit else 0))
+        _TABLES[key] = (c, t)
+        return t
+
+    def __call__(self, P: float, D: float) -> float:
+        p, d, t = self.p, self.d, self.t
+        i = min(max(int(np.searchsorted(p, P)) - 1, 0), len(p) - 2)
+        j = min(max(int(np.searchsorted(d, D)) - 1, 0), len(d) - 2)
+        u = min(max((P - p[i]) / (p[i + 1] - p[i]), 0.0), 1.0)
+        v = min(max((D - d[j]) / (d[j + 1] - d[j]), 0.0), 1.0)
+        return float((1 - u) * ((1 - v) * t[i, j] + v * t[i, j + 1]) + u * ((1 - v) * t[i + 1, j] + v * t[i + 1, j + 1]))
+
+
+def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed", cap: int | None = None,
+        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4) -> dict[str, float]:
+    """Simulate the closed-loop benchmark on one scheduler.
+
+    ``step(P, D)``: seconds of an iteration with ``P`` prompt tokens and ``D`` decoding
+    sequences; ``n`` clients, ``rounds`` requests each; ``cap``: sequences the engine runs at
+    once (KV memory), the rest queue. The first ``simulated_rounds`` rounds are simulated; the
+    requests after the first wave stand for the steady state of the remaining rounds. Returns
+    the mean TTFT and TPOT over all requests (as the benchmark reports them), the steady-state
+    means (``steady_*``), output tokens/s, and the running batch and queue.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, not {policy!r}")
+    n = max(int(n), 1)
+    cap = n if cap is None else max(min(int(cap), n), 1)
+    budget = max(float(budget), 1.0)
+    isl = max(float(isl), 1.0)
+    steps_out = max(math.ceil(max(osl - 1.0, 0.0) / tokens_per_iter), 0)
+    rounds = max(int(rounds), 1)
+    total = min(rounds, max(int(simulated_rounds), 2)) * n
+    prefill_only = policy == "prefill-first"
+    # waiting cohorts, first come first served: [count, prompt tokens left each, arrival s, first iteration, started]
+    waiting: deque[list] = deque([[n, isl, 0.0, 0, False]])
+    finishing: list[tuple] = []  # heap of (decode iteration it finishes at, seq, count, first-token s, arrival s)
+    seq = 0
+    D = 0  # sequences decoding
+    started = 0  # sequences part-way through their prompt
+    S = 0  # decode iterations so far (every decoding sequence advances together)
+    issued, done = n, 0
+    now, it = 0.0, 0
+    stats = np.zeros(6)  # [count, sum ttft, sum tpot, after-first-wave count, sum ttft, sum tpot]
+    busy = 0.0  # seconds of the simulated requests' steady span
+    t_wave = 0.0
+
+    while waiting or finishing:
+        if not finishing and waiting[0][3] > it:  # idle: the next arrival is served at once
+            now = max(now, waiting[0][2])
+            it = waiting[0][3]
+            continue
+        room = cap - D - started
+        left = budget if prefill_only else budget - D
+        P, admitted = 0.0, []
+        for co in waiting:
+            if co[3] > it or left <= 0:
+                break
+            cnt, tl, _, _, st = co
+            if not st and room <= 0:
+                break
+            whole = int(min(cnt, left // tl, cnt if st else room))
+            if whole >= 1:
+                P += whole * tl
+                left -= whole * tl
+                room -= 0 if st else whole
+                admitted.append((co, whole, tl))
+                if whole < cnt:
+                    break
+                continue
+            # the head prompt does not fit whole: vLLM and SGLang chunk it; TensorRT-LLM waits
+            # for room unless it can never fit
+            if policy == "mixed" and (tl <= budget - D or admitted):
+                break
+            P += left
+            room -= 0 if st else 1
+            admitted.append((co, 1, left))
+            left = 0.0
+            break
+        if P <= 0:
+            if not finishing:
+                break  # cannot happen with cap >= 1
+            # decode-only iterations until a cohort finishes or a waiting one may be served
+            m = finishing[0][0] - S
+            if waiting and room > 0 and waiting[0][3] > it:
+                m = min(m, waiting[0][3] - it)
+            m = max(int(m), 1)
+            now += m * step(0.0, D)
+            it += m
+            S += m
+        else:
+            now += step(P, 0.0 if prefill_only else D)
+            it += 1
+            S += 0 if prefill_only else 1
+            for co, take, tokens in admitted:
+                if tokens >= co[1]:  # whole prompts done: they emit their first token
+                    if co[4]:
+                        started -= take
+                    if take < co[0]:
+                        co[0] -= take
+                    else:
+                        waiting.remove(co)
+                    heapq.heappush(finishing, (S + steps_out, seq, take, now, co[2]))
+                    seq += 1
+                    D += take
+                elif co[0] > 1 and not co[4]:  # a chunk of one prompt: split it off, started
+                    co[0] -= 1
+                    waiting.appendleft([1, co[1] - tokens, co[2], co[3], True])
+                    started += 1
+                else:
+                    co[1] -= tokens
+                    started += 0 if co[4] else co[0]
+                    co[4] = True
+        while finishing and finishing[0][0] <= S:
+            _, _, cnt, first, arr = heapq.heappop(finishing)
+            D -= cnt
+            ttft, tpot = first - arr, ((now - first) / (osl - 1.0) if osl > 1 else 0.0)
+            stats[:3] += (cnt, cnt * ttft, cnt * tpot)
+            after = min(cnt, max(done + cnt - n, 0))
+            stats[3:] += (after, after * ttft, after * tpot)
+            done += cnt
+            if done >= n and not t_wave:
+                t_wave = now
+            new = min(cnt, total - issued)
+            if new > 0:
+                issued += new
+                # the request reaches the engine while the next iteration is already scheduled
+                waiting.append([new, isl, now, it + 1, False])
+    cnt, s_ttft, s_tpot, sc, st_ttft, st_tpot = stats
+    wave_ttft, wave_tpot = (s_ttft - st_ttft) / max(cnt - sc, 1), (s_tpot - st_tpot) / max(cnt - sc, 1)
+    steady_ttft = st_ttft / sc if sc else wave_ttft
+    steady_tpot = st_tpot / sc if sc else wave_tpot
+    share = 1.0 / rounds  # the first wave's share of the benchmark's requests
+    # output tokens/s over the simulated run after the first wave (the steady state)
+    span = now - t_wave
+    rate = (sc * osl / span) if sc and span > 0 else (cnt * osl / now if now > 0 else 0.0)
+    return {
+        "ttft_s": share * wave_ttft + (1 - share) * steady_ttft,
+        "tpot_s": share * wave_tpot + (1 - share) * steady_tpot,
+        "steady_ttft_s": steady_ttft, "steady_tpot_s": steady_tpot,
+        "first_wave_ttft_s": wave_ttft,
+        "output_tokens_per_s": rate,
+        "running_batch": float(cap), "queued": float(n - cap), "requests": float(rounds * n),
+    }
+
+
+def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
+    """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache."""
+    w = weight_bytes(c.model, plan, c.quant, c.dev)
+    usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
+    per_seq = float(np.ravel(kv_bytes_per_sequence_token(c.model, plan, c.kv_el, c.dev))[0]) * context
+    chips = max(float(np.ravel(plan.tp)[0] * np.ravel(plan.dp)[0]) / c.dev, 1.0)
+    return math.floor(max(usable, 0.0) / per_seq * chips) if per_seq > 0 else math.inf
+
+
+def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = None,
+                rounds_per_client: int | None = None) -> dict[str, float]:
+    """Price one co-located plan (a single plan; ``plan.batch`` = requests in flight per chip) as
+    the closed-loop benchmark runs it; see the module docstring.
+
+    Returns ``ttft_s``/``tpot_s`` (means over the benchmark's requests), their steady-state
+    values, ``output_tokens_per_s_per_chip``, ``running_batch``/``queued`` (requests per
+    scheduler) and the scheduler's ``policy`` and ``token_budget``. Raises
+    :class:`~superpod.errors.DoesNotFitError` when not even one request fits, with how much is missing.
+    """
+    m = c.model
+    sch = scheduler(framework or c.fw.name)
+    tp_c = float(chips_of(plan.tp, c.dev)[0])
+    dp = float(np.ravel(plan.dp)[0])
+    n = max(int(round(float(np.ravel(plan.batch)[0]) * tp_c)), 1)
+    s_in = float(wl.input_len) * (1.0 - wl.cache_hit)
+    w = float(np.ravel(weight_bytes(m, plan, c.quant, c.dev))[0])
+    usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
+    held = wl.input_len + (wl.output_len if sch.kv_reserve == "max" else wl.output_len / 2.0)
+    per_seq = float(np.ravel(kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev))[0]) * held
+    fits = math.floor(max(usable, 0.0) / per_seq * tp_c) if per_seq > 0 else n
+    if fits < 1:
+        raise DoesNotFitError(
+            f"{m.name} does not fit on {c.hw.chip}: one request holding {held:,.0f} tokens needs "
+            f"{per_seq / 1e9:,.2f} GB of KV cache per chip beside {w / 1e9:,.1f} GB of weights, but only "
+            f"{max(usable, 0.0) / 1e9:,.2f} GB are usable; {(per_seq - max(usable, 0.0)) / 1e9:,.2f} GB missing")
+    budget = sch.budget(c.hw.hbm_bytes, dp)
+    tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
+    table = Table.cached(c, plan, wl, max(budget, s_in), min(n, fits))
+    r = run(table, n, s_in, wl.output_len, budget, sch.policy, cap=min(n, fits), tokens_per_iter=tps,
+            rounds=rounds_per_client or rounds())
+    r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
+    r |= {"policy": sch.policy, "token_budget": budget, "concurrency": float(n), "weight_bytes": w,
+          "kv_bytes_per_chip": min(n, fits) * per_seq / tp_c, "max_running": float(fits)}
+    return r
