@@ -112,12 +112,16 @@ class PlanGrid:
         """Plan ``i`` (flat order) as a plain dict with names instead of codes."""
         shape = self.shape
         where = np.unravel_index(i, shape)
-        d: dict[str, Any] = {f.name: np.broadcast_to(getattr(self, f.name), shape)[where].item() for f in fields(self)}
-        for k in self.INTS:
+        return self.named({f.name: np.broadcast_to(getattr(self, f.name), shape)[where].item() for f in fields(self)})
+
+    @classmethod
+    def named(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """A plan's field values (floats, codes) as a row: integers, booleans and names."""
+        for k in cls.INTS:
             d[k] = int(d[k])
-        for k in self.BOOLS:
+        for k in cls.BOOLS:
             d[k] = bool(d[k])
-        for k, names in self.NAMES.items():
+        for k, names in cls.NAMES.items():
             d[k] = names[int(d[k])]
         return d
 

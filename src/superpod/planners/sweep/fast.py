@@ -170,14 +170,7 @@ def _pick_rows(pts, res, one, picked, out, idx) -> None:
 
 def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     """:meth:`ServePlan.row` of a flat plan, from its field arrays (same keys, order and types)."""
-    d = {name: arr[i].item() for name, arr in flat_fields.items()}
-    for k in ServePlan.INTS:
-        d[k] = int(d[k])
-    for k in ServePlan.BOOLS:
-        d[k] = bool(d[k])
-    for k, names in ServePlan.NAMES.items():
-        d[k] = names[int(d[k])]
-    return d
+    return ServePlan.named({name: arr[i].item() for name, arr in flat_fields.items()})
 
 
 def _best(g: _Group, grid, valid, res, p, picked, refine):
