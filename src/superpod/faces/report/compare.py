@@ -17,7 +17,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "hbm_Bps": ("HBM bandwidth", "Bps"),
     "scaleup_bits_per_s": ("scale-up, per direction", "bits"),
     "scaleout_bits_per_s": ("scale-out, per direction", "bits"),
-    "power_w": ("power (IT, all-in nameplate)", "power"),
+    "power_w": ("power (IT, nameplate)", "power"),
     "bf16_flops_per_w": ("BF16 FLOP/s per W", "ratio"),
     "fp8_flops_per_w": ("FP8 FLOP/s per W", "ratio"),
     "fp4_flops_per_w": ("FP4 FLOP/s per W", "ratio"),
