@@ -20,7 +20,9 @@ Decode (generation) attention, one new token per sequence over ``L = min(ctx, w)
             CTAs = b * h_kv * max(1, L / l_split)                (flash-decoding splits the context)
     t_mma = b h_kv ceil(g / 16) 16 L 2 (d_qk + d_v) / (eta_c * peak[bf16])    g = h / h_kv (GQA group,
             padded to the 16-row MMA tile)
-    t     = t0 + t_row * b + smoothmax_p(t_mma, t_mem)
+    t     = t0 + t_cta * b * h_kv / SMs + smoothmax_p(t_mma, t_mem)
+            t_cta: fixed cost of one (sequence, KV head) work unit (load Q, combine splits, write O),
+            b * h_kv / SMs of them run back to back on each SM
   d_v' = d_v for MHA/GQA (separate K and V); 0 for MLA, whose latent cache (d_qk = 576 = 512 + 64 rope)
   serves as K and, without its rope part, as V (d_v = 512).
 
@@ -44,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 
 CTX_PARAMS = ("eta_c", "eta_x", "eta_m", "t0_s", "p", "c0")
-GEN_PARAMS = ("eta_c", "eta_m", "t0_s", "p", "sat", "l_split", "t_row_s")
+GEN_PARAMS = ("eta_c", "eta_m", "t0_s", "p", "sat", "l_split", "t_cta_s")
 
 
 def causal_pairs(isl, w):
@@ -74,7 +76,7 @@ def context_s_raw(b, isl, h, h_kv, d_qk, d_v, w, q_bytes, kv_bytes, peak, exp_ra
 
 
 def generation_s_raw(b, ctx, h, h_kv, d_qk, d_v, d_v_read, w, kv_bytes, peak, hbm, sms,
-                     eta_c, eta_m, t0_s, p, sat, l_split, t_row_s, mma_rows=16.0):
+                     eta_c, eta_m, t0_s, p, sat, l_split, t_cta_s, mma_rows=16.0):
     b, ctx, h, h_kv = (np.asarray(x, dtype=float) for x in (b, ctx, h, h_kv))
     w = np.asarray(w, dtype=float)
     L = np.where((w > 0) & (w < ctx), w, ctx)
@@ -83,7 +85,7 @@ def generation_s_raw(b, ctx, h, h_kv, d_qk, d_v, d_v_read, w, kv_bytes, peak, hb
     t_mem = b * L * h_kv * (d_qk + d_v_read) * kv_bytes / bw
     g = h / h_kv
     t_mma = b * h_kv * np.ceil(g / mma_rows) * mma_rows * L * 2.0 * (d_qk + d_v) / (eta_c * peak)
-    return t0_s + t_row_s * b + _smoothmax(p, t_mma, t_mem)
+    return t0_s + t_cta_s * b * h_kv / sms + _smoothmax(p, t_mma, t_mem)
 
 
 def context_s(b, isl, h, h_kv, d_qk, d_v, w, q_bytes, kv_bytes, dtype_class, hw, params):

@@ -39,9 +39,9 @@ EXP_PER_S = {"h100_sxm": 4.18e12, "h200_sxm": 4.18e12, "b200_sxm": 5.0e12, "gb20
 CTX_X0 = dict(eta_c=0.6, eta_x=0.8, eta_m=0.7, t0_s=8e-6, p=3.0, c0=64.0)
 CTX_LO = dict(eta_c=0.02, eta_x=0.05, eta_m=0.05, t0_s=0.0, p=1.0, c0=0.0)
 CTX_HI = dict(eta_c=2.0, eta_x=2.0, eta_m=1.0, t0_s=2e-4, p=12.0, c0=4096.0)
-GEN_X0 = dict(eta_c=0.3, eta_m=0.7, t0_s=6e-6, p=3.0, sat=1.0, l_split=1024.0, t_row_s=1e-8)
-GEN_LO = dict(eta_c=0.005, eta_m=0.05, t0_s=0.0, p=1.0, sat=0.02, l_split=16.0, t_row_s=0.0)
-GEN_HI = dict(eta_c=2.0, eta_m=1.0, t0_s=2e-4, p=12.0, sat=16.0, l_split=65536.0, t_row_s=1e-6)
+GEN_X0 = dict(eta_c=0.3, eta_m=0.7, t0_s=6e-6, p=3.0, sat=1.0, l_split=1024.0, t_cta_s=1e-6)
+GEN_LO = dict(eta_c=0.005, eta_m=0.05, t0_s=0.0, p=1.0, sat=0.02, l_split=16.0, t_cta_s=0.0)
+GEN_HI = dict(eta_c=2.0, eta_m=1.0, t0_s=2e-4, p=12.0, sat=16.0, l_split=65536.0, t_cta_s=5e-5)
 
 
 def _bytes(s: pd.Series) -> np.ndarray:
@@ -89,7 +89,7 @@ def _ctx_call(a, P, mc, mm):
 def _gen_call(a, P, mc, mm, mma_rows):
     return A.generation_s_raw(a["b"], a["ctx"], a["h"], a["h_kv"], a["d_qk"], a["d_v"], a["d_v_read"], a["w"],
                               a["kv_bytes"], a["peak"], a["hbm"], a["sms"], P["eta_c"] * mc, P["eta_m"] * mm,
-                              P["t0_s"], P["p"], P["sat"], P["l_split"], P["t_row_s"], mma_rows=mma_rows)
+                              P["t0_s"], P["p"], P["sat"], P["l_split"], P["t_cta_s"], mma_rows=mma_rows)
 
 
 TABLES = {
@@ -263,7 +263,7 @@ def main(argv=None) -> None:
                                   "peaks, HBM and SMs as in params_gemm.toml"} for s in C.GPUS}
         C.write_toml(a.out, "Attention / MLA kernel model parameters (benchmarks/silicon/attention_model.py), derived\n"
                      "by superpod with benchmarks/silicon/fit_attention.py from AIConfigurator's attention and MLA\n"
-                     "tables (Apache-2.0). t0_s, t_row_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
+                     "tables (Apache-2.0). t0_s, t_cta_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
                      "multipliers (1 = unmeasured GPU).", hw_t | out_tables)
         print(f"wrote {a.out}")
 

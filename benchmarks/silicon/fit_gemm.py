@@ -139,7 +139,7 @@ def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
     for s, h in hws.items():
         tables[f"hardware|{s}"] = {"bf16_flops": h["peak_flops"]["bf16"], "fp8_flops": h["peak_flops"]["fp8"],
                                    "fp4_flops": h["peak_flops"]["fp4"], "hbm_Bps": h["hbm_Bps"],
-                                   "sm_count": h["sm_count"], "source": h["source"]}
+                                   "sm_count": h["sm_count"], "arch": h["arch"], "source": h["source"]}
     for key, (x, mult, srcs) in fits.items():
         arch, fw, dt, ks = key
         body = {n: float(v) for n, v in zip(PARAM_NAMES, x)}
