@@ -235,6 +235,8 @@ def main(argv=None) -> None:
                 srv = C.summary(e.loc[rng["serving"](e), "err"].to_numpy())
                 summary.append({"table": table, "holdout": gpu, "rows": n, "mape": mape, "p90": p90,
                                 "mape_serving": srv[1], "p90_serving": srv[2]})
+                print(f"# holdout {gpu} {table}: rows={n} MAPE={mape:.1f}% p90={p90:.1f}% "
+                      f"serving MAPE={srv[1]:.1f}% p90={srv[2]:.1f}%", flush=True)
             continue
         fits = fit_table(kern, d, a.n_fit)
         e = evaluate(kern, d, fits)
