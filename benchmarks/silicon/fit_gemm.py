@@ -1,0 +1,210 @@
+"""Fit the GEMM kernel model (gemm_model.py) to AIConfigurator's gemm_perf tables.
+
+Run:
+    python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out params_gemm.toml
+    python benchmarks/silicon/fit_gemm.py DIR --holdout b300_sxm     # fit without that GPU, report on it
+    python benchmarks/silicon/fit_gemm.py DIR --holdout all          # every GPU in turn (summary table)
+    python benchmarks/silicon/fit_gemm.py DIR --roofline             # error of a plain roofline
+
+One kernel = (arch, framework, gemm_dtype, kernel_source), arch = sm90 (Hopper) or sm100 (Blackwell, incl.
+sm103): the libraries ship different kernels per architecture. Its nine shape parameters are shared by every
+GPU of the family
+(fitted on a stratified sample, log-error least squares, soft-L1); each measured GPU also gets its own
+peak-efficiency multiplier ``gpu_eta_c`` (normalised to geometric mean 1, so 1 is the prediction for a GPU
+nobody measured) and launch-latency multiplier ``gpu_t0`` (host CPU and driver: Grace vs x86). Errors are reported on every row of the tables, per table and per (GPU, dtype, kernel),
+over all shapes and restricted to the token ranges serving uses (decode m = 1..512, prefill m = 1k..32k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common_gemm_attention as C  # noqa: E402
+from gemm_model import DTYPES, PARAM_NAMES, gemm_s_raw  # noqa: E402
+
+KEY = ["arch", "framework", "gemm_dtype", "kernel_source"]
+RANGES = {"decode": lambda g: g["m"] <= 512, "prefill": lambda g: (g["m"] >= 1024) & (g["m"] <= 32768)}
+#            eta_c   r     k0      eta_m  t0_s    p     q_act  sat   q_wt
+X0 = np.array([0.7, 0.3, 256.0, 0.8, 4e-6, 3.0, 0.0, 0.5, 0.0])
+LO = np.array([0.05, 0.0, 0.0, 0.2, 0.0, 1.0, 0.0, 0.02, 0.0])
+HI = np.array([1.0, 5.0, 8192.0, 1.0, 1e-3, 12.0, 5.0, 8.0, 20.0])
+NP = len(X0)
+CHUNK = 200_000
+
+
+def hw_columns(d: pd.DataFrame, hws: dict) -> dict:
+    cls = d["gemm_dtype"].map(lambda x: DTYPES[x][0])
+    peak = np.array([hws[s]["peak_flops"][c] for s, c in zip(d["system"], cls)])
+    return {
+        "peak": peak,
+        "hbm": d["system"].map(lambda s: hws[s]["hbm_Bps"]).to_numpy(float),
+        "sms": d["system"].map(lambda s: hws[s]["sm_count"]).to_numpy(float),
+        "a": d["gemm_dtype"].map(lambda x: DTYPES[x][1]).to_numpy(float),
+        "b": d["gemm_dtype"].map(lambda x: DTYPES[x][2]).to_numpy(float),
+        "batch": d["batch"].to_numpy(float) if "batch" in d else np.ones(len(d)),
+    }
+
+
+def _call(m, n, k, h, x, mc, mt):
+    """gemm_s_raw with shared params ``x`` and per-row multipliers of eta_c (``mc``) and t0 (``mt``)."""
+    return gemm_s_raw(m, n, k, h["peak"], h["hbm"], h["sms"], h["a"], h["b"], x[0] * mc, x[1], x[2], x[3],
+                      x[4] * mt, *x[5:], batch=h["batch"])
+
+
+def predict(d: pd.DataFrame, hws: dict, x: np.ndarray, mc: np.ndarray, mt: np.ndarray) -> np.ndarray:
+    """Model seconds for rows ``d`` with shared params ``x`` and per-row multipliers of eta_c and t0."""
+    out = np.empty(len(d))
+    for i in range(0, len(d), CHUNK):
+        s = d.iloc[i:i + CHUNK]
+        out[i:i + CHUNK] = _call(s["m"].to_numpy(float), s["n"].to_numpy(float), s["k"].to_numpy(float),
+                                 hw_columns(s, hws), x, mc[i:i + CHUNK], mt[i:i + CHUNK])
+    return out
+
+
+def roofline(d: pd.DataFrame, hws: dict) -> np.ndarray:
+    """Plain roofline: max(FLOPs / peak, bytes / HBM), no efficiencies, no latency."""
+    h = hw_columns(d, hws)
+    m, n, k = (d[c].to_numpy(float) for c in "mnk")
+    return np.maximum(2 * m * n * k / h["peak"], (m * k * h["a"] + k * n * h["b"] + 2 * m * n) / h["hbm"])
+
+
+def fit_kernel(g: pd.DataFrame, hws: dict, n_fit: int, seed: int = 0):
+    """Shared params + per-GPU multipliers for one kernel's rows ``g`` (several GPUs)."""
+    gpus = sorted(g["system"].unique())
+    s = C.stratified_sample(g, ["system", "m"], max(1, n_fit // (len(gpus) * g["m"].nunique())), seed)
+    idx = s["system"].map({u: i for i, u in enumerate(gpus)}).to_numpy()
+    h = hw_columns(s, hws)
+    m, n, k = (s[c].to_numpy(float) for c in "mnk")
+    y = np.log(s["t_s"].to_numpy())
+    is_q = s["gemm_dtype"].iloc[0] != "bfloat16"
+    x0, lo, hi = X0.copy(), LO.copy(), HI.copy()
+    if not is_q:
+        lo[6], hi[6], x0[6] = 0.0, 1e-9, 0.0
+        lo[8], hi[8], x0[8] = 0.0, 1e-9, 0.0
+    ng = len(gpus)
+
+    def resid(z):
+        x, mc, mt = z[:NP], z[NP:NP + ng], z[NP + ng:]
+        return np.log(_call(m, n, k, h, x, mc[idx], mt[idx])) - y
+
+    z0 = np.concatenate([x0, np.ones(2 * ng)])
+    zlo = np.concatenate([lo, np.full(ng, 0.3), np.full(ng, 0.2)])
+    zhi = np.concatenate([hi, np.full(ng, 3.0), np.full(ng, 5.0)])
+    r = least_squares(resid, z0, bounds=(zlo, zhi), loss="soft_l1", f_scale=0.05, x_scale="jac", max_nfev=300)
+    x, mc, mt = r.x[:NP].copy(), r.x[NP:NP + ng].copy(), r.x[NP + ng:].copy()
+    for j, mult in ((0, mc), (4, mt)):  # geometric mean 1 over the GPUs: 1 = a GPU nobody measured
+        gm = float(np.exp(np.mean(np.log(mult))))
+        x[j] *= gm
+        mult /= gm
+    return x, {u: (float(c), float(t)) for u, c, t in zip(gpus, mc, mt)}
+
+
+def fit_all(d: pd.DataFrame, hws: dict, n_fit: int, log=print, key_cols=KEY) -> dict:
+    fits = {}
+    for key, g in d.groupby(key_cols, sort=True):
+        t = time.time()
+        x, mult = fit_kernel(g, hws, n_fit)
+        fits[key] = (x, mult, sorted(g["table"].unique()))
+        log(f"  fit {'/'.join(key):60s} {len(g):7d} rows  {time.time() - t:5.1f}s  "
+            + " ".join(f"{n}={v:.3g}" for n, v in zip(PARAM_NAMES, x)))
+    return fits
+
+
+def evaluate(d: pd.DataFrame, hws: dict, fits: dict, holdout: bool = False, key_cols=KEY) -> pd.DataFrame:
+    d = d.copy()
+    d["pred_s"] = np.nan
+    for key, g in d.groupby(key_cols, sort=True):
+        if key not in fits:
+            continue
+        x, mult, _ = fits[key]
+        one = np.ones(len(g))
+        mc = one if holdout else g["system"].map(lambda u: mult.get(u, (1.0, 1.0))[0]).to_numpy(float)
+        mt = one if holdout else g["system"].map(lambda u: mult.get(u, (1.0, 1.0))[1]).to_numpy(float)
+        d.loc[g.index, "pred_s"] = predict(g, hws, x, mc, mt)
+    d = d[d["pred_s"].notna()].copy()
+    d["err"] = C.errors(d["pred_s"], d["t_s"])
+    return d
+
+
+def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
+    tables = {}
+    for s, h in hws.items():
+        tables[f"hardware|{s}"] = {"bf16_flops": h["peak_flops"]["bf16"], "fp8_flops": h["peak_flops"]["fp8"],
+                                   "fp4_flops": h["peak_flops"]["fp4"], "hbm_Bps": h["hbm_Bps"],
+                                   "sm_count": h["sm_count"], "arch": h["arch"], "source": h["source"]}
+    for key, (x, mult, srcs) in fits.items():
+        arch, fw, dt, ks = key
+        body = {n: float(v) for n, v in zip(PARAM_NAMES, x)}
+        body["gpu_eta_c"] = {g: round(v[0], 4) for g, v in mult.items()}
+        body["gpu_t0"] = {g: round(v[1], 4) for g, v in mult.items()}
+        body["source"] = ("AIConfigurator perf database, " + ", ".join(f"{t}/gemm_perf" for t in srcs)
+                          + f"; framework {fw} {version_of[fw]}, kernel {ks}")
+        body["confidence"] = "C"
+        tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body
+    C.write_toml(path, "GEMM kernel model parameters (benchmarks/silicon/gemm_model.py), derived by superpod\n"
+                 "with benchmarks/silicon/fit_gemm.py from AIConfigurator's gemm_perf tables (Apache-2.0).\n"
+                 "t0_s in seconds; k0 in K elements; gpu_eta_c / gpu_t0: per-GPU multipliers of eta_c / t0_s\n"
+                 "(1 = a GPU nobody measured).",
+                 tables)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--holdout", default=None, help="GPU to leave out of the fit, or 'all'")
+    ap.add_argument("--roofline", action="store_true")
+    ap.add_argument("--n-fit", type=int, default=24_000, help="sample rows per kernel for the fit")
+    a = ap.parse_args(argv)
+    d = C.load(a.root, "gemm_perf")
+    hws = {s: C.hardware(a.root, s) for s in sorted(d["system"].unique())}
+    d["arch"] = d["system"].map(lambda s: hws[s]["arch"])
+    version_of = d.groupby("framework")["version"].first().to_dict()
+    shape = ["m", "n", "k"]
+    if a.roofline:
+        d["pred_s"] = roofline(d, hws)
+        d["err"] = C.errors(d["pred_s"], d["t_s"])
+        print("# plain roofline (datasheet peak, HBM bandwidth, no latency)")
+        C.report(d, ["system", "gemm_dtype"], RANGES)
+        return
+    if a.holdout:
+        gpus = list(hws) if a.holdout == "all" else [a.holdout]
+        rows = []
+        for gpu in gpus:
+            print(f"# holdout {gpu}: fit on the other GPUs, predict {gpu} with gpu_eta_c = 1")
+            fits = fit_all(d[d["system"] != gpu], hws, a.n_fit)
+            e = evaluate(d[d["system"] == gpu], hws, fits, holdout=True)
+            t = C.report(e, ["system", "gemm_dtype", "kernel_source"], RANGES, shape_cols=shape)
+            n, mape, p90 = C.summary(e["err"].to_numpy())
+            dec = C.summary(e.loc[RANGES["decode"](e), "err"].to_numpy())
+            pre = C.summary(e.loc[RANGES["prefill"](e), "err"].to_numpy())
+            rows.append({"holdout": gpu, "rows": n, "mape": mape, "p90": p90, "mape_decode": dec[1],
+                         "mape_prefill": pre[1]})
+        print("# leave-one-GPU-out summary")
+        print(pd.DataFrame(rows).round(1).to_string(index=False))
+        return
+    fits = fit_all(d, hws, a.n_fit)
+    e = evaluate(d, hws, fits)
+    print("# per table")
+    C.report(e, ["table"], RANGES)
+    print("# per (GPU, dtype, kernel)")
+    C.report(e, ["system", "gemm_dtype", "kernel_source"], RANGES, shape_cols=shape)
+    n, mape, p90 = C.summary(e["err"].to_numpy())
+    print(f"# all: rows={n} MAPE={mape:.1f}% p90={p90:.1f}%  decode MAPE="
+          f"{C.summary(e.loc[RANGES['decode'](e), 'err'].to_numpy())[1]:.1f}%  prefill MAPE="
+          f"{C.summary(e.loc[RANGES['prefill'](e), 'err'].to_numpy())[1]:.1f}%")
+    if a.out:
+        write_params(a.out, fits, hws, version_of)
+        print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
