@@ -51,7 +51,7 @@ QUANT = {"": "bf16", "bf16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": 
 REQUIRED = ("id", "backend", "model_path", "system", "mode", "isl", "osl", "silicon_ttft_ms", "silicon_tpot_ms")
 #: the partition keys of the report
 PARTITION = ("framework", "gpu", "model", "mode", "precision")
-#: the accuracy gate over the public file (issue 10; as NVIDIA's AIConfigurator gates itself)
+#: the accuracy gate over the public file (as NVIDIA's AIConfigurator gates itself against its silicon runs)
 GATE = {"tpot_mape": 0.12, "ttft_mape": 0.25, "answered_share": 0.95}
 
 
