@@ -51,7 +51,7 @@ from superpod.serving.context import Ctx
 from superpod.errors import DoesNotFitError
 from superpod.serving.decode import attention_per_layer
 from superpod.serving.forward import chips_of, forward, head_s
-from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 from superpod.spec.calibration import calibration_file
 from superpod.spec.files import build
@@ -202,7 +202,6 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     issued, done = n, 0
     now, it = 0.0, 0
     stats = np.zeros(6)  # [count, sum ttft, sum tpot, after-first-wave count, sum ttft, sum tpot]
-    busy = 0.0  # seconds of the simulated requests' steady span
     t_wave = 0.0
 
     while waiting or finishing:
@@ -306,7 +305,7 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
 
 def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
     """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache."""
-    w = weight_bytes(c.model, plan, c.quant, c.dev)
+    w = ctx_weight_bytes(c, plan)
     usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
     per_seq = float(np.ravel(kv_bytes_per_sequence_token(c.model, plan, c.kv_el, c.dev))[0]) * context
     chips = max(float(np.ravel(plan.tp)[0] * np.ravel(plan.dp)[0]) / c.dev, 1.0)
@@ -329,7 +328,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     dp = float(np.ravel(plan.dp)[0])
     n = max(int(round(float(np.ravel(plan.batch)[0]) * tp_c)), 1)
     s_in = float(wl.input_len) * (1.0 - wl.cache_hit)
-    w = float(np.ravel(weight_bytes(m, plan, c.quant, c.dev))[0])
+    w = float(np.ravel(ctx_weight_bytes(c, plan))[0])
     usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
     held = wl.input_len + (wl.output_len if sch.kv_reserve == "max" else wl.output_len / 2.0)
     per_seq = float(np.ravel(kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev))[0]) * held

@@ -26,7 +26,7 @@ from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.decode import attention_per_layer, memory_fields
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
-from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 
 BREAKDOWN = PARTS + ("head_s",)
@@ -51,7 +51,7 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
     head = head_s(c, N * (1.0 + k), tp_c)
     step = main["total_s"] + head + c.fw.si("step_overhead_s")
     tpot = step / tps
-    w = weight_bytes(m, plan, c.quant, c.dev, c.expert_weight_bytes)
+    w = ctx_weight_bytes(c, plan)
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * ctx
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = N * per_seq

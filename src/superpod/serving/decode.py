@@ -18,7 +18,7 @@ import numpy as np
 from superpod.cost.compute import gemm_s
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
-from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, tokens_per_step
 
 
@@ -64,7 +64,7 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     step = main["total_s"] + head + draft + step_over
     tps = tokens_per_step(k, plan.mtp_accept)
     tpot = step / tps
-    w = weight_bytes(m, plan, c.quant, c.dev, c.expert_weight_bytes)
+    w = ctx_weight_bytes(c, plan)
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * np.asarray(context, dtype=float)
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = B * per_seq

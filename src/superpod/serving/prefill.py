@@ -19,7 +19,7 @@ from superpod.cost.hardware import BYTES
 from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
-from superpod.serving.memory import kv_bytes_per_sequence_token, usable_bytes, weight_bytes
+from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan
 
 BREAKDOWN = PARTS + ("head_s",)
@@ -56,7 +56,7 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     head = head_s(c, np.maximum(seqs, 1.0 / tp_c), tp_c)
     step = main["total_s"] + head
     chunks = np.maximum(np.ceil(new / (T * tp_c)), 1.0)  # steps one prompt spans when chunked
-    w = weight_bytes(m, plan, c.quant, c.dev, c.expert_weight_bytes)
+    w = ctx_weight_bytes(c, plan)
     kv = T / (1.0 - hit) * kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev)  # the batch's KV until sent
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     act = activation_bytes(m, T, plan)
