@@ -1,7 +1,7 @@
 """Fit the GEMM kernel model (gemm_model.py) to AIConfigurator's gemm_perf tables.
 
 Run:
-    python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out params_gemm.toml
+    python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/gemm.toml
     python benchmarks/silicon/fit_gemm.py DIR --holdout b300_sxm     # fit without that GPU, report on it
     python benchmarks/silicon/fit_gemm.py DIR --holdout all          # every GPU in turn (summary table)
     python benchmarks/silicon/fit_gemm.py DIR --roofline             # error of a plain roofline
