@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from superpod.api.options import CompareOptions, ValidateOptions
+from superpod.api.options import CalibrationOptions, CompareOptions, ValidateOptions
 from superpod.errors import InvalidOptionError
 from superpod.faces.cli.app import JSON, command
 from superpod.faces.cli.options import options_command
@@ -250,18 +250,21 @@ def _silicon(res, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@command()
-def calibration(as_json: bool = JSON) -> None:
-    """The microbenchmarks behind every efficiency factor, re-predicted by the cost core.
+@options_command(CalibrationOptions)
+def calibration(o: CalibrationOptions, as_json: bool = JSON) -> None:
+    """The microbenchmarks behind every efficiency factor, re-predicted by the cost core, and the
+    measured kernel tables priced by the fitted kernel models.
 
-    Calibration data, not validation: kernel (DeepGEMM, FlashMLA, CloudMatrix MLA/INT8,
-    Megatron layer timings) and communication (DeepEP, CloudMatrix dispatch/combine, NVLS)
-    measurements, each with its source; error = predicted / measured - 1.
+    Anchors: kernel (DeepGEMM, FlashMLA, CloudMatrix MLA/INT8, Megatron layer timings) and
+    communication (DeepEP, CloudMatrix dispatch/combine, NVLS) measurements, each with its source;
+    error = predicted / measured - 1. Kernel tables (AIConfigurator's perf database: gemm, mla_bmm,
+    attention, MLA, moe, nccl, custom all-reduce, DeepEP): rows, MAPE, p90 and the worst shapes of
+    the shipped samples with the shipped parameters, and the leave-one-GPU-out MAPE the fits recorded.
     """
     from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    res = api.calibration()
+    res = api.calibration(**o.kwargs())
     if as_json:
         return emit_json(res)
     rows = [r.record for r in res]
@@ -272,3 +275,27 @@ def calibration(as_json: bool = JSON) -> None:
                   ["anchor", "unit", "measured", "predicted", "error", "source"], body))
     errors = [abs(r["error"]) for r in rows]
     c.print(f"{len(rows)} anchors: mean |error| {sum(errors) / len(errors) * 100:.1f}%, worst {max(errors) * 100:.1f}%", markup=False)
+    extra = res.extra
+
+    def shape(w):
+        return (f"{w['system']} " + " ".join(f"{k}={v}" for k, v in w["shape"].items())
+                + f" ({w['error'] * 100:+.0f}%)") if w else "-"
+
+    def pct(v):
+        return "-" if v is None else f"{v:.1f}%"
+
+    body = []
+    for t in extra["tables"]:
+        loo = [h["mape_pct"] for h in t["holdout"]]
+        body.append([t["table"], f"{t['rows']:,}", pct(t["mape_pct"]), pct(t["p90_pct"]),
+                     f"{min(loo):.1f}-{max(loo):.1f}%" if loo else "-", shape(t["worst"][0] if t["worst"] else None)])
+    c.print(table("Measured kernel tables (shipped samples, shipped parameters)",
+                  ["table", "rows", "MAPE", "p90", "leave-one-GPU-out MAPE", "worst shape"], body))
+    c.print(f"Basis: {extra['tables_basis']}.", markup=False)
+    if "holdout" in extra:
+        h = extra["holdout"]
+        body = [[t["table"], pct((t["left_out"] or {}).get("mape_pct")), pct((t["left_out"] or {}).get("p90_pct")),
+                 pct(t["in_sample"]["mape_pct"]), t["command"]] for t in h["tables"]]
+        c.print(table(f"Leave {h['gpu']} out (parameters fitted without it; error on its rows)",
+                      ["table", "MAPE left out", "p90 left out", "MAPE in sample (its sample rows)", "re-derive"], body))
+        c.print(f"{h['gpu']}: {h['note']}.", markup=False)
