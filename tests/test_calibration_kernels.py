@@ -3,7 +3,9 @@ the shipped table samples priced with the shipped parameters reproduce the recor
 entry has a source, the models stay numpy-only cost modules, and ``superpod calibration`` shows the tables."""
 
 import ast
+import importlib.util
 import json
+import os
 import pathlib
 
 import pytest
@@ -100,7 +102,7 @@ def test_calibration_text_shows_the_tables(cli):
     r = cli("calibration", "--holdout", "gb200")
     assert r.exit_code == 0, r.stderr
     for s in ("Calibration anchors", "Measured kernel tables", "gemm_perf", "wideep_deepep_normal_perf",
-              "shipped samples", "Leave gb200 out", "fit_moe_perf.py DIR --holdout gb200"):
+              "shipped samples", "Leave gb200 out", "MAPE left out"):
         assert s in r.stdout, s
 
 
@@ -108,3 +110,20 @@ def test_calibration_refuses_an_unknown_gpu(cli):
     r = cli("calibration", "--holdout", "ascend-910c")
     assert r.exit_code == 2
     assert "--holdout must be one of" in r.stderr
+
+
+def test_refit_needs_a_holdout(cli):
+    r = cli("calibration", "--refit")
+    assert r.exit_code == 2 and "--refit needs --holdout" in r.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("SUPERPOD_REFIT_TEST") or importlib.util.find_spec("scipy") is None,
+                    reason="about 60 s and the 'fit' extra: set SUPERPOD_REFIT_TEST=1")
+def test_refit_on_the_samples_leaves_the_gpu_out():
+    out = sp.calibration(holdout="b300_sxm", refit=True).to_dict()["holdout"]
+    assert out["refit"] is True
+    for t in out["tables"]:
+        r = t["refit_on_samples"]
+        assert r["rows"] == t["in_sample"]["rows"] > 0 and r["unpriced_rows"] == 0, t["table"]
+        assert r["mape_pct"] >= t["in_sample"]["mape_pct"] - 1.0, t["table"]  # leaving out costs, never helps much
+        assert abs(r["mape_pct"] - t["left_out"]["mape_pct"]) < 8, t["table"]  # near the full-table record

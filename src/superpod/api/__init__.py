@@ -146,7 +146,7 @@ def calibration(**options: Any) -> Results[Row]:
     from superpod.planners.calibration import anchor_rows, kernel_tables
 
     o = CalibrationOptions.parse(**options)
-    return Results([Row(r) for r in anchor_rows()], key="anchors", extra=kernel_tables(o.holdout, o.worst))
+    return Results([Row(r) for r in anchor_rows()], key="anchors", extra=kernel_tables(o.holdout, o.worst, o.refit))
 
 
 # ---------------------------------------------------------------------------- workloads

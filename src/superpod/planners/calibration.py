@@ -87,9 +87,10 @@ def anchor_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def kernel_tables(holdout: str | None = None, worst: int = 3) -> dict[str, Any]:
+def kernel_tables(holdout: str | None = None, worst: int = 3, refit: bool = False) -> dict[str, Any]:
     """The measured kernel tables (``tables``), each priced on its shipped sample with the shipped
-    parameters, the basis of those figures, and with ``holdout`` the leave-one-GPU-out record."""
+    parameters, the basis of those figures, and with ``holdout`` the leave-one-GPU-out record (recorded
+    by the fits; with ``refit`` also refitted on the samples without that GPU)."""
     out: dict[str, Any] = {
         "tables_basis": ("shipped samples (catalog/calibration/silicon/samples, stratified rows of "
                          "AIConfigurator's perf database) priced with the shipped parameters "
@@ -98,4 +99,11 @@ def kernel_tables(holdout: str | None = None, worst: int = 3) -> dict[str, Any]:
     }
     if holdout is not None:
         out["holdout"] = kt.holdout(holdout, worst)
+        if refit:
+            from superpod.planners.kernel_refit import refit_holdout
+
+            r = refit_holdout(holdout)
+            out["holdout"].update(refit=True, refit_seconds=r["seconds"], refit_log=r["log"])
+            for t, rt in zip(out["holdout"]["tables"], r["tables"]):
+                t["refit_on_samples"] = {k: v for k, v in rt.items() if k != "table"}
     return out

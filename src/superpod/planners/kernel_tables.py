@@ -96,28 +96,28 @@ def _level(node, gpu):
     return None
 
 
-def _hw_gemm(system):
-    pg, pa = silicon_params("gemm"), silicon_params("attention")
+def _hw_gemm(system, P=silicon_params):
+    pg, pa = P("gemm"), P("attention")
     h = pg["hardware"][system]
     return {"peak_flops": {"bf16": h["bf16_flops"], "fp8": h["fp8_flops"], "fp4": h["fp4_flops"]},
             "hbm_Bps": h["hbm_Bps"], "sm_count": h["sm_count"], "arch": h["arch"],
             "exp_per_s": pa["hardware"][system]["exp_per_s"]}
 
 
-def _hw_comm(name, system):
-    return {k: float(v) for k, v in silicon_params(name)["hardware"][system].items() if isinstance(v, (int, float))}
+def _hw_comm(name, system, P=silicon_params):
+    return {k: float(v) for k, v in P(name)["hardware"][system].items() if isinstance(v, (int, float))}
 
 
-def _price_gemm(table, rows):
+def _price_gemm(table, rows, P):
     pred = np.full(len(rows), np.nan)
     meas = np.array([float(r["latency"]) for r in rows]) * 1e-3
     bmm = table == "mla_bmm_perf"
-    pp = silicon_params("mla_bmm" if bmm else "gemm")
+    pp = P("mla_bmm" if bmm else "gemm")
     dcol = "bmm_dtype" if bmm else "gemm_dtype"
     key = (lambda r: (r["system"], r["framework"], r["op_name"], r[dcol], r["kernel_source"])) if bmm else \
         (lambda r: (r["system"], r["framework"], r[dcol], r["kernel_source"]))
     for k, idx in _groups(rows, key).items():
-        hw = _hw_gemm(k[0])
+        hw = _hw_gemm(k[0], P)
         p = _node(pp, table.removesuffix("_perf"), hw["arch"], *k[1:])
         if p is None:
             continue
@@ -131,16 +131,16 @@ def _price_gemm(table, rows):
     return meas, pred, rows
 
 
-def _price_attention(table, rows):
+def _price_attention(table, rows, P):
     pred = np.full(len(rows), np.nan)
     meas = np.array([float(r["latency"]) for r in rows]) * 1e-3
     mla, ctx = "mla" in table, table.startswith("context")
     dcol = "mla_dtype" if mla else "attn_dtype"
-    pa = silicon_params("attention")
+    pa = P("attention")
     for k, idx in _groups(rows, lambda r: (r["system"], r["framework"], r["kernel_source"], r[dcol],
                                            r["kv_cache_dtype"])).items():
         system, _, _, dt, kv = k
-        hw = _hw_gemm(system)
+        hw = _hw_gemm(system, P)
         p = _node(pa, table.removesuffix("_perf"), hw["arch"], *k[1:])
         if p is None:
             continue
@@ -167,17 +167,17 @@ def _price_attention(table, rows):
     return meas, pred, rows
 
 
-def _price_moe(rows):
+def _price_moe(rows, P):
     pred = np.full(len(rows), np.nan)
     meas = np.array([float(r["latency"]) for r in rows]) * 1e-3
-    pm = silicon_params("moe_perf")
+    pm = P("moe_perf")
     for k, idx in _groups(rows, lambda r: (r["system"], r["source"].split("/")[2], r["kernel_source"],
                                            r["moe_dtype"], r["distribution"])).items():
         system, fw, ks, dt, dist = k
         p = _level(_node(pm, "moe_perf", fw, ks, dt, dist), system)
         if p is None:
             continue
-        hw = _hw_comm("moe_perf", system)
+        hw = _hw_comm("moe_perf", system, P)
         c = {n: _col(rows, idx, n) for n in ("num_tokens", "hidden_size", "inter_size", "topk", "num_experts",
                                               "moe_tp_size", "moe_ep_size")}
         pred[idx] = M.moe_s(c["num_tokens"], c["hidden_size"], c["inter_size"], c["topk"], c["num_experts"],
@@ -186,8 +186,8 @@ def _price_moe(rows):
     return meas, pred, rows
 
 
-def _price_collective(table, rows):
-    pc = silicon_params("comm_perf")
+def _price_collective(table, rows, P):
+    pc = P("comm_perf")
     if table in ("nccl_perf", "custom_allreduce_perf"):
         pred = np.full(len(rows), np.nan)
         meas = np.array([float(r["latency"]) for r in rows]) * 1e-3
@@ -198,7 +198,7 @@ def _price_collective(table, rows):
             p = _level(_node(pc, table, what, n), system)
             if p is None:
                 continue
-            hw = _hw_comm("comm_perf", system)
+            hw = _hw_comm("comm_perf", system, P)
             nbytes = _col(rows, idx, "message_size") * C.DTYPE_BYTES[dt]
             pred[idx] = C.nccl_s(what, float(n), nbytes, hw, p) if nccl else C.custom_allreduce_s(float(n), nbytes,
                                                                                                    hw, p)
@@ -209,7 +209,7 @@ def _price_collective(table, rows):
         for system, idx in _groups(rows, lambda r: r["system"]).items():
             system = system if isinstance(system, str) else system[0]
             p = _level(_node(pc, table, kind), system)
-            hw = _hw_comm("comm_perf", system)
+            hw = _hw_comm("comm_perf", system, P)
             c = {n: _col(rows, idx, n) for n in ("num_token", "hidden_size", "num_topk", "num_experts")}
             if ll:
                 y = _col(rows, idx, f"{kind}_avg_t_us") * 1e-6
@@ -224,16 +224,17 @@ def _price_collective(table, rows):
     return np.concatenate(meas), np.concatenate(pred), out_rows
 
 
-def price_table(table: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
-    """(measured seconds, predicted seconds, rows) of one table's shipped sample; NaN where no parameters."""
+def price_table(table: str, params=silicon_params) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """(measured seconds, predicted seconds, rows) of one table's shipped sample; NaN where no parameters.
+    ``params(name)``: the parameter file ``name`` (default: the shipped ones)."""
     rows = sample(table)
     if table in ("gemm_perf", "mla_bmm_perf"):
-        return _price_gemm(table, rows)
+        return _price_gemm(table, rows, params)
     if "attention" in table or "mla_perf" in table:
-        return _price_attention(table, rows)
+        return _price_attention(table, rows, params)
     if table == "moe_perf":
-        return _price_moe(rows)
-    return _price_collective(table, rows)
+        return _price_moe(rows, params)
+    return _price_collective(table, rows, params)
 
 
 def _holdout(table: str) -> list[dict[str, Any]]:
@@ -289,9 +290,9 @@ FIT_SCRIPT = {"gemm_perf": "fit_gemm.py", "mla_bmm_perf": "fit_mla_bmm.py", "moe
               **{t: "fit_attention.py" for t in TABLES if "attention" in t or "mla_perf" in t},
               **{t: "fit_comm_perf.py" for t in ("nccl_perf", "custom_allreduce_perf", "wideep_deepep_ll_perf",
                                                  "wideep_deepep_normal_perf")}}
-HOLDOUT_NOTE = ("not refitted here: the fits need the full tables (about a million rows, pandas and scipy; "
-                "the GEMM fit alone takes ~15 min on 2 cores), which superpod does not ship; these are the "
-                "errors the fit scripts recorded, re-derive with the command given per table")
+HOLDOUT_NOTE = ("left-out errors recorded by the fit scripts on the full tables (about a million rows, not shipped; "
+                "re-derive with the command given per table); --refit refits on the shipped samples instead "
+                "(about 60 s, source checkout and the 'fit' extra)")
 
 
 def holdout(gpu: str, worst: int = 3) -> dict[str, Any]:

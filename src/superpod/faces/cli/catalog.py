@@ -294,8 +294,12 @@ def calibration(o: CalibrationOptions, as_json: bool = JSON) -> None:
     c.print(f"Basis: {extra['tables_basis']}.", markup=False)
     if "holdout" in extra:
         h = extra["holdout"]
-        body = [[t["table"], pct((t["left_out"] or {}).get("mape_pct")), pct((t["left_out"] or {}).get("p90_pct")),
-                 pct(t["in_sample"]["mape_pct"]), t["command"]] for t in h["tables"]]
-        c.print(table(f"Leave {h['gpu']} out (parameters fitted without it; error on its rows)",
-                      ["table", "MAPE left out", "p90 left out", "MAPE in sample (its sample rows)", "re-derive"], body))
-        c.print(f"{h['gpu']}: {h['note']}.", markup=False)
+        refit = h["refit"]
+        body = [[t["table"], pct((t["left_out"] or {}).get("mape_pct")), pct((t["left_out"] or {}).get("p90_pct"))]
+                + ([pct(t["refit_on_samples"]["mape_pct"]), pct(t["refit_on_samples"]["p90_pct"])] if refit else [])
+                + [pct(t["in_sample"]["mape_pct"]), t["command"]] for t in h["tables"]]
+        cols = (["table", "MAPE left out (full tables)", "p90"] + (["MAPE refit on samples", "p90"] if refit else [])
+                + ["MAPE in sample (its sample rows)", "re-derive"])
+        c.print(table(f"Leave {h['gpu']} out (parameters fitted without it; error on its rows)", cols, body))
+        c.print(f"{h['gpu']}: {h['note']}." + (f" Refitted on the samples in {h['refit_seconds']:.0f} s." if refit else ""),
+                markup=False)
