@@ -263,7 +263,7 @@ def main(argv=None) -> None:
     if a.out and out_tables and not a.holdout:
         hw_t = {f"hardware|{s}": {"exp_per_s": EXP_PER_S[s], "source": "see EXP_PER_S in fit_attention.py; "
                                   "peaks, HBM and SMs as in src/superpod/catalog/calibration/silicon/gemm.toml"} for s in C.GPUS}
-        C.write_toml(a.out, "Attention / MLA kernel model parameters (benchmarks/silicon/attention_model.py), derived\n"
+        C.write_toml(a.out, "Attention / MLA kernel model parameters (superpod.cost.kernels.attention), derived\n"
                      "by superpod with benchmarks/silicon/fit_attention.py from AIConfigurator's attention and MLA\n"
                      "tables (Apache-2.0). t0_s, t_cta_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
                      "multipliers (1 = unmeasured GPU).", hw_t | out_tables)

@@ -149,7 +149,7 @@ def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
                           + f"; framework {fw} {version_of[fw]}, kernel {ks}")
         body["confidence"] = "C"
         tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body
-    C.write_toml(path, "GEMM kernel model parameters (benchmarks/silicon/gemm_model.py), derived by superpod\n"
+    C.write_toml(path, "GEMM kernel model parameters (superpod.cost.kernels.gemm), derived by superpod\n"
                  "with benchmarks/silicon/fit_gemm.py from AIConfigurator's gemm_perf tables (Apache-2.0).\n"
                  "t0_s in seconds; k0 in K elements; gpu_eta_c / gpu_t0: per-GPU multipliers of eta_c / t0_s\n"
                  "(1 = a GPU nobody measured).",

@@ -87,7 +87,7 @@ def main(argv=None) -> None:
                               + f"; framework {fw} {version_of[fw]}, kernel {ks}")
             body["confidence"] = "C"
             tables[f"mla_bmm|{arch}|{fw}|{op}|{dt}|{ks}"] = body
-        C.write_toml(a.out, "MLA absorbed-BMM parameters for benchmarks/silicon/gemm_model.py (batch = heads),\n"
+        C.write_toml(a.out, "MLA absorbed-BMM parameters for superpod.cost.kernels.gemm (batch = heads),\n"
                      "derived by superpod with benchmarks/silicon/fit_mla_bmm.py from AIConfigurator's mla_bmm_perf\n"
                      "tables (Apache-2.0). Hardware facts as in src/superpod/catalog/calibration/silicon/gemm.toml.", tables)
         print(f"wrote {a.out}")
