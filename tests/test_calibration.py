@@ -58,7 +58,11 @@ def test_calibration_folders_say_what_a_file_is():
 
     root = catalog_root() / "calibration"
     kinds = {p.parent.name for p in root.rglob("*.toml")}
-    assert kinds == {"kernels", "comm", "algorithms", "frameworks", "anchors"}, kinds
+    assert kinds == {"kernels", "comm", "algorithms", "frameworks", "anchors", "silicon"}, kinds
+    from superpod.spec.calibration import SILICON_FILES, silicon_params
+
+    assert sorted(p.stem for p in (root / "silicon").glob("*.toml")) == sorted(SILICON_FILES)
+    assert all(silicon_params(n) for n in SILICON_FILES)
     assert not list(root.glob("*.toml")), "a calibration file outside the kind folders"
     assert len(kernel_profiles()) == len(list((root / "kernels").glob("*.toml")))
     assert comm_profiles() and training_frameworks() and serving_frameworks()

@@ -24,6 +24,8 @@ CASES = {
     "claims": (["claims"], lambda: sp.claims()),
     "validate": (["validate", "--group", "training"], lambda: sp.validate(["training"])),
     "calibration": (["calibration"], lambda: sp.calibration()),
+    "calibration-holdout": (["calibration", "--holdout", "b300_sxm", "--worst", "1"],
+                            lambda: sp.calibration(holdout="b300_sxm", worst=1)),
     "train": (["train", "llama3-8b", "dgx-h100-superpod", "--chips", "64", "--global-batch", "256", "--top", "3"],
               lambda: sp.train("llama3-8b", "dgx-h100-superpod", chips=64, global_batch=256, top=3)),
     "train-systems": (["train", "llama3-8b", "cloudmatrix384", "gb200-nvl72@384", "--tp", "2"],

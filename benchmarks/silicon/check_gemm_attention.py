@@ -1,8 +1,8 @@
 """Price the shipped table samples with the shipped parameters (no access to the full tables).
 
 Run: python benchmarks/silicon/check_gemm_attention.py   (prints MAPE per table; exit 1 if a table's MAPE
-over its sample exceeds --max-mape, default 30%). It reads tests/data/silicon/*_sample.csv.gz and
-benchmarks/silicon/params_{gemm,mla_bmm,attention}.toml only, so the project's tests can do the same.
+over its sample exceeds --max-mape, default 30%). It reads src/superpod/catalog/calibration/silicon/samples/*_sample.csv.gz and
+src/superpod/catalog/calibration/silicon/{gemm,mla_bmm,attention}.toml only, so the project's tests can do the same.
 It also shows how a caller uses the models: look up a kernel's parameter table, build the hardware facts.
 """
 
@@ -18,14 +18,16 @@ import pandas as pd
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import attention_model as A  # noqa: E402
-import gemm_model as G  # noqa: E402
+from superpod.cost.kernels import attention as A  # noqa: E402
+from superpod.cost.kernels import gemm as G  # noqa: E402
 
-DATA = os.path.join(HERE, "..", "..", "tests", "data", "silicon")
+DATA = os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples")
+
+PARAMS = os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon")
 
 
 def params(name: str) -> dict:
-    with open(os.path.join(HERE, f"params_{name}.toml"), "rb") as f:
+    with open(os.path.join(PARAMS, f"{name}.toml"), "rb") as f:
         return tomllib.load(f)
 
 

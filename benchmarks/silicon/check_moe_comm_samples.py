@@ -3,11 +3,11 @@
     python benchmarks/silicon/check_moe_comm_samples.py            # prints MAPE per table and level
     python benchmarks/silicon/check_moe_comm_samples.py --strict   # exit 1 if a table misses its bound
 
-Reads tests/data/silicon/<table>_sample.csv.gz (rows of the AIConfigurator perf database) and
-benchmarks/silicon/params_{moe,comm}_perf.toml, prices every row with moe_perf_model /
+Reads src/superpod/catalog/calibration/silicon/samples/<table>_sample.csv.gz (rows of the AIConfigurator perf database) and
+src/superpod/catalog/calibration/silicon/{moe,comm}_perf.toml, prices every row with moe_perf_model /
 comm_perf_model using the most specific parameter set (the GPU's own, else its family, else
 generic) and, with --level generic, the generic set only (a GPU nobody measured). Only numpy
-and the standard library: the body of a project test once the lead moves the model into src/.
+and the standard library: the body of a project test now folded into superpod.planners.kernel_tables (superpod calibration).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import comm_perf_model as C  # noqa: E402
-import moe_perf_model as M  # noqa: E402
+from superpod.cost.kernels import collectives as C  # noqa: E402
+from superpod.cost.kernels import moe as M  # noqa: E402
 
-DATA = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "data", "silicon"))
+DATA = os.path.normpath(os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples"))
 ARCH = {"h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "gb200": "blackwell",
         "b300_sxm": "blackwell", "gb300": "blackwell"}
 FABRIC = {"h100_sxm": "nvlink4", "h200_sxm": "nvlink4", "b200_sxm": "nvlink5", "gb200": "nvlink5",
@@ -108,7 +108,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     loaded = {}
     for name in ("moe", "comm"):
-        path = os.path.join(HERE, f"params_{name}_perf.toml")
+        path = os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", f"{name}_perf.toml")
         if os.path.exists(path):
             with open(path, "rb") as f:
                 loaded[name] = tomllib.load(f)

@@ -1,7 +1,7 @@
 """Fit the attention / MLA kernel model (attention_model.py) to AIConfigurator's attention and MLA tables.
 
 Run:
-    python benchmarks/silicon/fit_attention.py /work/shared/reference/silicon/kernels --out params_attention.toml
+    python benchmarks/silicon/fit_attention.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/attention.toml
     python benchmarks/silicon/fit_attention.py DIR --holdout b300_sxm   # fit without that GPU, report on it
     python benchmarks/silicon/fit_attention.py DIR --holdout all        # every GPU in turn (summary table)
     python benchmarks/silicon/fit_attention.py DIR --roofline           # error of a plain roofline
@@ -262,8 +262,8 @@ def main(argv=None) -> None:
         print(pd.DataFrame(summary).round(1).to_string(index=False))
     if a.out and out_tables and not a.holdout:
         hw_t = {f"hardware|{s}": {"exp_per_s": EXP_PER_S[s], "source": "see EXP_PER_S in fit_attention.py; "
-                                  "peaks, HBM and SMs as in params_gemm.toml"} for s in C.GPUS}
-        C.write_toml(a.out, "Attention / MLA kernel model parameters (benchmarks/silicon/attention_model.py), derived\n"
+                                  "peaks, HBM and SMs as in src/superpod/catalog/calibration/silicon/gemm.toml"} for s in C.GPUS}
+        C.write_toml(a.out, "Attention / MLA kernel model parameters (superpod.cost.kernels.attention), derived\n"
                      "by superpod with benchmarks/silicon/fit_attention.py from AIConfigurator's attention and MLA\n"
                      "tables (Apache-2.0). t0_s, t_cta_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
                      "multipliers (1 = unmeasured GPU).", hw_t | out_tables)

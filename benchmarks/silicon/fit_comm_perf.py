@@ -197,7 +197,7 @@ def main(argv=None):
 
 
 HEADER = """
-Fitted collective cost parameters (silicon-b), for benchmarks/silicon/comm_perf_model.py.
+Fitted collective cost parameters (silicon-b), for superpod.cost.kernels.collectives.
 Re-derive: python benchmarks/silicon/fit_comm_perf.py /work/shared/reference/silicon/kernels --out <this file>
 Source: AIConfigurator perf database (ai-dynamo/aiconfigurator, Apache-2.0), tables named per section.
 Sections: [hardware.<gpu>] facts the models need; [<table>.<group>.generic] one set across all

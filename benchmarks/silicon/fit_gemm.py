@@ -1,7 +1,7 @@
 """Fit the GEMM kernel model (gemm_model.py) to AIConfigurator's gemm_perf tables.
 
 Run:
-    python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out params_gemm.toml
+    python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/gemm.toml
     python benchmarks/silicon/fit_gemm.py DIR --holdout b300_sxm     # fit without that GPU, report on it
     python benchmarks/silicon/fit_gemm.py DIR --holdout all          # every GPU in turn (summary table)
     python benchmarks/silicon/fit_gemm.py DIR --roofline             # error of a plain roofline
@@ -149,7 +149,7 @@ def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
                           + f"; framework {fw} {version_of[fw]}, kernel {ks}")
         body["confidence"] = "C"
         tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body
-    C.write_toml(path, "GEMM kernel model parameters (benchmarks/silicon/gemm_model.py), derived by superpod\n"
+    C.write_toml(path, "GEMM kernel model parameters (superpod.cost.kernels.gemm), derived by superpod\n"
                  "with benchmarks/silicon/fit_gemm.py from AIConfigurator's gemm_perf tables (Apache-2.0).\n"
                  "t0_s in seconds; k0 in K elements; gpu_eta_c / gpu_t0: per-GPU multipliers of eta_c / t0_s\n"
                  "(1 = a GPU nobody measured).",

@@ -1,7 +1,7 @@
 """Fit MLA's absorbed per-head BMMs (mla_bmm_perf) with the GEMM model (gemm_model.py, ``batch`` = heads).
 
 Run:
-    python benchmarks/silicon/fit_mla_bmm.py /work/shared/reference/silicon/kernels --out params_mla_bmm.toml
+    python benchmarks/silicon/fit_mla_bmm.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/mla_bmm.toml
     python benchmarks/silicon/fit_mla_bmm.py DIR --holdout b300_sxm | --holdout all
 
 Shapes (DeepSeek-V3 MLA, per head; kv_lora_rank 512, qk_nope_head_dim 128, v_head_dim 128):
@@ -87,9 +87,9 @@ def main(argv=None) -> None:
                               + f"; framework {fw} {version_of[fw]}, kernel {ks}")
             body["confidence"] = "C"
             tables[f"mla_bmm|{arch}|{fw}|{op}|{dt}|{ks}"] = body
-        C.write_toml(a.out, "MLA absorbed-BMM parameters for benchmarks/silicon/gemm_model.py (batch = heads),\n"
+        C.write_toml(a.out, "MLA absorbed-BMM parameters for superpod.cost.kernels.gemm (batch = heads),\n"
                      "derived by superpod with benchmarks/silicon/fit_mla_bmm.py from AIConfigurator's mla_bmm_perf\n"
-                     "tables (Apache-2.0). Hardware facts as in params_gemm.toml.", tables)
+                     "tables (Apache-2.0). Hardware facts as in src/superpod/catalog/calibration/silicon/gemm.toml.", tables)
         print(f"wrote {a.out}")
 
 

@@ -132,7 +132,7 @@ def _ranges(t, df, pred):
 
 
 HEADER = """
-Fitted MoE expert-compute parameters (silicon-b), for benchmarks/silicon/moe_perf_model.py.
+Fitted MoE expert-compute parameters (silicon-b), for superpod.cost.kernels.moe.
 Re-derive: python benchmarks/silicon/fit_moe_perf.py /work/shared/reference/silicon/kernels --out <this file>
 Source: AIConfigurator perf database (ai-dynamo/aiconfigurator, Apache-2.0), moe_perf tables named per section.
 Sections: [hardware.<gpu>] facts the model needs; [moe_perf.<framework>.<kernel_source>.<moe_dtype>.<distribution>.<level>]

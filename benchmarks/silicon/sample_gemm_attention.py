@@ -1,4 +1,4 @@
-"""Write stratified samples of the GEMM / attention / MLA tables to tests/data/silicon/ for the tests.
+"""Write stratified samples of the GEMM / attention / MLA tables to src/superpod/catalog/calibration/silicon/samples/ for the tests.
 
 Run: python benchmarks/silicon/sample_gemm_attention.py /work/shared/reference/silicon/kernels
 Each file holds up to N rows per (GPU, framework, kernel source, dtypes) group, with every column of the
@@ -25,7 +25,7 @@ GROUPS = {
     "generation_mla_perf": (["system", "framework", "kernel_source", "kv_cache_dtype"], 150),
     "mla_bmm_perf": (["system", "framework", "op_name", "kernel_source", "bmm_dtype"], 80),
 }
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "silicon")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples")
 
 
 def main(argv=None) -> None:

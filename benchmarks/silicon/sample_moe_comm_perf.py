@@ -1,4 +1,4 @@
-"""Write stratified samples of silicon-b's tables to tests/data/silicon/<table>_sample.csv.gz.
+"""Write stratified samples of silicon-b's tables to src/superpod/catalog/calibration/silicon/samples/<table>_sample.csv.gz.
 
     python benchmarks/silicon/sample_moe_comm_perf.py /work/shared/reference/silicon/kernels
 
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import silicon_b_fitlib as L  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "data", "silicon"))
+OUT = os.path.normpath(os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples"))
 
 COLUMNS = {
     "moe_perf": ["system", "source", "framework", "version", "kernel_source", "moe_dtype", "num_tokens",

@@ -5,7 +5,7 @@ Loads AIConfigurator perf-database tables (Apache-2.0; see
 cost models need (from superpod's chip catalog), fits a parametric model by
 least squares on log(predicted / measured), and reports MAPE / p90 / worst rows.
 Only the fit scripts use this module (it needs pandas, pyarrow, scipy); the cost
-models themselves (`*_model.py`) are pure numpy.
+models themselves (superpod.cost.kernels; *_model.py here are shims) are pure numpy.
 """
 
 from __future__ import annotations

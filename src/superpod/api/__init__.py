@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from superpod.api.options import (CompareOptions, Options, ScaleOptions, ScalingOptions, ScenarioOptions,
+from superpod.api.options import (CalibrationOptions, CompareOptions, Options, ScaleOptions, ScalingOptions, ScenarioOptions,
                                   ServeOptions, SimulateOptions, TrainOptions, ValidateOptions)
 from superpod.api.base import Result, Results
 from superpod.api.results import (ClaimsResult, CompareResult, ModelSpec, Row, ScaleResult, ScalingResult,
@@ -137,11 +137,16 @@ def validate_silicon(file: str | None = None) -> SiliconResult:
     return SiliconResult(run(ValidateOptions.parse(file=file).file))
 
 
-def calibration() -> Results[Row]:
-    """The microbenchmarks behind every efficiency factor, re-predicted (``superpod calibration``)."""
-    from superpod.planners.calibration import anchor_rows
+@_documented(CalibrationOptions)
+def calibration(**options: Any) -> Results[Row]:
+    """The microbenchmarks behind every efficiency factor, re-predicted, and the measured kernel tables
+    priced by the fitted kernel models (``superpod calibration``): ``anchors`` rows, and in the record
+    ``tables`` (per table: rows, MAPE, p90, worst shapes, leave-one-GPU-out errors) and, with
+    ``holdout=GPU``, ``holdout`` (that GPU's errors with parameters fitted without it)."""
+    from superpod.planners.calibration import anchor_rows, kernel_tables
 
-    return Results([Row(r) for r in anchor_rows()], key="anchors")
+    o = CalibrationOptions.parse(**options)
+    return Results([Row(r) for r in anchor_rows()], key="anchors", extra=kernel_tables(o.holdout, o.worst, o.refit))
 
 
 # ---------------------------------------------------------------------------- workloads

@@ -408,3 +408,18 @@ class ValidateOptions(Options):
     groups: Optional[list[str]] = opt(None, "Only these groups (training, serving).", flag="--group")
 
     _as_list = field_validator("groups", mode="before")(_as_list)
+
+
+class CalibrationOptions(Options):
+    """``superpod calibration`` / :func:`superpod.calibration`."""
+
+    holdout: Optional[Literal["h100_sxm", "h200_sxm", "b200_sxm", "gb200", "b300_sxm", "gb300"]] = opt(
+        None, "A measured GPU (AIConfigurator name) to leave out: report each kernel table's error on it with the "
+              "parameters fitted without it (recorded by the fits, which need the full tables).", metavar="GPU")
+    refit: bool = opt(False, "With --holdout: refit every kernel model on the shipped samples without that GPU "
+                             "and report its error (about 60 s; needs a source checkout and the 'fit' extra).")
+    worst: int = opt(3, "Worst shapes listed per kernel table.", ge=0, le=50)
+
+    def check(self, name) -> None:
+        if self.refit and self.holdout is None:
+            raise SuperpodError(f"{name('refit')} needs {name('holdout')} GPU (the GPU to leave out)")

@@ -1,4 +1,5 @@
-"""The microbenchmarks behind the calibration, re-predicted through the cost functions.
+"""The microbenchmarks behind the calibration, re-predicted through the cost functions, and the
+measured kernel tables priced by the fitted kernel models (:mod:`superpod.planners.kernel_tables`).
 
 ``catalog/calibration/anchors/`` lists each measurement (DeepGEMM, FlashMLA, DeepEP,
 CloudMatrix operator tables, NCCL). :func:`anchor_rows` predicts each one with the same
@@ -17,6 +18,7 @@ from superpod.cost.comm import collective_s, moe_a2a_s
 from superpod.cost.compute import attention_s, gemm_s
 from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.layers import layer_train_s
+from superpod.planners import kernel_tables as kt
 
 
 @lru_cache(maxsize=1)
@@ -83,3 +85,25 @@ def anchor_rows() -> list[dict[str, Any]]:
                      "unit": a["unit"], "error": p / a["measured"] - 1, "source": a["source"],
                      "low": a.get("low"), "high": a.get("high")})
     return rows
+
+
+def kernel_tables(holdout: str | None = None, worst: int = 3, refit: bool = False) -> dict[str, Any]:
+    """The measured kernel tables (``tables``), each priced on its shipped sample with the shipped
+    parameters, the basis of those figures, and with ``holdout`` the leave-one-GPU-out record (recorded
+    by the fits; with ``refit`` also refitted on the samples without that GPU)."""
+    out: dict[str, Any] = {
+        "tables_basis": ("shipped samples (catalog/calibration/silicon/samples, stratified rows of "
+                         "AIConfigurator's perf database) priced with the shipped parameters "
+                         "(catalog/calibration/silicon/*.toml); holdout: errors recorded by the fits on the full tables"),
+        "tables": kt.table_rows(worst),
+    }
+    if holdout is not None:
+        out["holdout"] = kt.holdout(holdout, worst)
+        if refit:
+            from superpod.planners.kernel_refit import refit_holdout
+
+            r = refit_holdout(holdout)
+            out["holdout"].update(refit=True, refit_seconds=r["seconds"], refit_log=r["log"])
+            for t, rt in zip(out["holdout"]["tables"], r["tables"]):
+                t["refit_on_samples"] = {k: v for k, v in rt.items() if k != "table"}
+    return out

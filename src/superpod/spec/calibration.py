@@ -222,3 +222,39 @@ def kernel_profile(chip_name: str) -> KernelProfile:
 def comm_profile(fabric_name: str) -> CommProfile:
     """The communication profile of a fabric tier (its family's, else the default)."""
     return _profile(comm_profiles(), fabric_name, "fabrics", "comm")
+
+
+# ---------------------------------------------------------------------------- fitted kernel tables
+
+#: ``catalog/calibration/silicon/<name>.toml``: parameters of the kernel models of
+#: :mod:`superpod.cost.kernels`, fitted by ``benchmarks/silicon/fit_*.py`` to AIConfigurator's tables.
+SILICON_FILES = ("gemm", "mla_bmm", "attention", "moe_perf", "comm_perf", "holdout", "samples")
+_MULTIPLIERS = ("gpu_eta_c", "gpu_t0", "gpu_eta_m")
+
+
+def silicon_entries(tree: dict, path: tuple[str, ...] = ()):
+    """Every parameter entry of a silicon file (a table holding values, not only sub-tables) with its path;
+    the per-GPU multiplier tables belong to their entry."""
+    if path and path[-1] in _MULTIPLIERS:
+        return
+    if path and any(not isinstance(v, dict) for v in tree.values()):
+        yield path, tree
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            yield from silicon_entries(v, path + (k,))
+
+
+@lru_cache(maxsize=None)
+def silicon_params(name: str) -> dict:
+    """The fitted parameters of one kernel table family, validated: every entry names its ``source``
+    (table, framework, version) and a ``confidence`` (A/B/C/U)."""
+    if name not in SILICON_FILES:
+        raise SpecError(f"calibration: no silicon parameter file {name!r} (have {', '.join(SILICON_FILES)})")
+    data, label = calibration_file("silicon", name)
+    for path, entry in silicon_entries(data):
+        where = f"{label} [{'.'.join(path)}]"
+        if not isinstance(entry.get("source"), str) or len(entry["source"]) < 3:
+            raise SpecError(f"{where}: no source")
+        if entry.get("confidence") not in ("A", "B", "C", "U"):
+            raise SpecError(f"{where}: confidence must be A, B, C or U, not {entry.get('confidence')!r}")
+    return data

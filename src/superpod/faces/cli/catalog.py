@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from superpod.api.options import CompareOptions, ValidateOptions
+from superpod.api.options import CalibrationOptions, CompareOptions, ValidateOptions
 from superpod.errors import InvalidOptionError
 from superpod.faces.cli.app import JSON, command
 from superpod.faces.cli.options import options_command
@@ -250,18 +250,21 @@ def _silicon(res, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-@command()
-def calibration(as_json: bool = JSON) -> None:
-    """The microbenchmarks behind every efficiency factor, re-predicted by the cost core.
+@options_command(CalibrationOptions)
+def calibration(o: CalibrationOptions, as_json: bool = JSON) -> None:
+    """The microbenchmarks behind every efficiency factor, re-predicted by the cost core, and the
+    measured kernel tables priced by the fitted kernel models.
 
-    Calibration data, not validation: kernel (DeepGEMM, FlashMLA, CloudMatrix MLA/INT8,
-    Megatron layer timings) and communication (DeepEP, CloudMatrix dispatch/combine, NVLS)
-    measurements, each with its source; error = predicted / measured - 1.
+    Anchors: kernel (DeepGEMM, FlashMLA, CloudMatrix MLA/INT8, Megatron layer timings) and
+    communication (DeepEP, CloudMatrix dispatch/combine, NVLS) measurements, each with its source;
+    error = predicted / measured - 1. Kernel tables (AIConfigurator's perf database: gemm, mla_bmm,
+    attention, MLA, moe, nccl, custom all-reduce, DeepEP): rows, MAPE, p90 and the worst shapes of
+    the shipped samples with the shipped parameters, and the leave-one-GPU-out MAPE the fits recorded.
     """
     from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    res = api.calibration()
+    res = api.calibration(**o.kwargs())
     if as_json:
         return emit_json(res)
     rows = [r.record for r in res]
@@ -272,3 +275,31 @@ def calibration(as_json: bool = JSON) -> None:
                   ["anchor", "unit", "measured", "predicted", "error", "source"], body))
     errors = [abs(r["error"]) for r in rows]
     c.print(f"{len(rows)} anchors: mean |error| {sum(errors) / len(errors) * 100:.1f}%, worst {max(errors) * 100:.1f}%", markup=False)
+    extra = res.extra
+
+    def shape(w):
+        return (f"{w['system']} " + " ".join(f"{k}={v}" for k, v in w["shape"].items())
+                + f" ({w['error'] * 100:+.0f}%)") if w else "-"
+
+    def pct(v):
+        return "-" if v is None else f"{v:.1f}%"
+
+    body = []
+    for t in extra["tables"]:
+        loo = [h["mape_pct"] for h in t["holdout"]]
+        body.append([t["table"], f"{t['rows']:,}", pct(t["mape_pct"]), pct(t["p90_pct"]),
+                     f"{min(loo):.1f}-{max(loo):.1f}%" if loo else "-", shape(t["worst"][0] if t["worst"] else None)])
+    c.print(table("Measured kernel tables (shipped samples, shipped parameters)",
+                  ["table", "rows", "MAPE", "p90", "leave-one-GPU-out MAPE", "worst shape"], body))
+    c.print(f"Basis: {extra['tables_basis']}.", markup=False)
+    if "holdout" in extra:
+        h = extra["holdout"]
+        refit = h["refit"]
+        body = [[t["table"], pct((t["left_out"] or {}).get("mape_pct")), pct((t["left_out"] or {}).get("p90_pct"))]
+                + ([pct(t["refit_on_samples"]["mape_pct"]), pct(t["refit_on_samples"]["p90_pct"])] if refit else [])
+                + [pct(t["in_sample"]["mape_pct"]), t["command"]] for t in h["tables"]]
+        cols = (["table", "MAPE left out (full tables)", "p90"] + (["MAPE refit on samples", "p90"] if refit else [])
+                + ["MAPE in sample (its sample rows)", "re-derive"])
+        c.print(table(f"Leave {h['gpu']} out (parameters fitted without it; error on its rows)", cols, body))
+        c.print(f"{h['gpu']}: {h['note']}." + (f" Refitted on the samples in {h['refit_seconds']:.0f} s." if refit else ""),
+                markup=False)

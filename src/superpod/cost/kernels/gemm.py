@@ -1,0 +1,95 @@
+"""GEMM kernel time as a roofline with shape-dependent efficiencies (fitted to measured tables).
+
+What is modelled: one ``[m, k] x [k, n]`` GEMM (output BF16) run by a tiled tensor-core kernel.
+
+    t = t0 + (q_act * m * k + q_wt * n * k) * 3 B / HBM      (launch; per-call activation quantisation and
+                                                             weight-side passes, e.g. scale re-layout)
+        + min over candidate kernels c of  smoothmax_p(t_compute(c), t_memory(c))
+
+    t_compute(c) = waves(c) * 2 * TM * TN * (k / s + k0) / (eta_c * eta_tile(TM, TN) * peak / SMs)
+                   waves(c) = ceil(ceil(m / TM) * ceil(n / TN) * s / SMs)   (wave / tile quantisation)
+                   eta_tile = (1 + 2 r) / (1 + r (128 / TM + 128 / TN))    (operand reuse of the tile)
+                   k0: K-pipeline fill and epilogue, in equivalent K elements
+    t_memory(c)  = (m k a + k n b + m n 2 + [s > 1] 2 s m n 4) / (eta_m * HBM * min(1, CTAs / (sat * SMs)))
+                   (split-K partials in FP32; CTAs = tiles x s: a kernel with few CTAs cannot saturate HBM)
+    smoothmax_p(x, y) = (x^p + y^p)^(1/p)
+
+Candidate kernels: tiles TM x TN in {64, 128, 256}^2 and split-K s in {1, 2, 4, 8, 16}; the minimum over
+them stands for the library's kernel heuristic (cuBLAS / CUTLASS / DeepGEMM / CuTe DSL pick a tile and a
+split per shape). a, b: bytes per element of the operands (with block scales: FP8-block adds one FP32
+per 128 activations and per 128x128 weights; NVFP4 one FP8 scale per 16 elements).
+
+Hardware facts it needs (per chip): dense tensor-core peak per dtype class (``bf16``, ``fp8``, ``fp4``;
+FLOP/s, datasheet dense), HBM bandwidth (B/s), SM (or AI-core) count. Fitted parameters per kernel
+(framework, dtype, kernel source, GPU architecture family: sm90 or sm100 kernels are different binaries),
+shared by every GPU of that family: ``eta_c, r, k0, eta_m, t0_s, p, q_act, sat, q_wt``; optional
+per-GPU ``gpu_eta_c`` and ``gpu_t0`` multipliers (a measured chip's own attainable fraction of peak and its
+host/launch latency; 1 for a chip nobody measured). Source of the fit: AIConfigurator perf database, gemm_perf tables (catalog/calibration/silicon/gemm.toml; fit: benchmarks/silicon/fit_gemm.py).
+
+Everything is numpy broadcasting: shapes are arrays, and so may every parameter be (one per row).
+
+>>> import numpy as np
+>>> hw = {"peak_flops": {"bf16": 2.25e15, "fp8": 4.5e15, "fp4": 9e15}, "hbm_Bps": 7.7e12, "sm_count": 148}
+>>> p = dict(eta_c=0.8, r=0.3, k0=256.0, eta_m=0.8, t0_s=5e-6, p=3.0, q_act=0.0, sat=0.5)
+>>> t = gemm_s(np.array([8192]), np.array([8192]), np.array([8192]), "bfloat16", hw, p)
+>>> bool(0.5e-3 < t[0] < 1.0e-3)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: dtype of the table -> (peak class, bytes per A element, bytes per B element)
+DTYPES = {
+    "bfloat16": ("bf16", 2.0, 2.0),
+    "fp8": ("fp8", 1.0, 1.0),
+    "fp8_block": ("fp8", 1.0 + 4.0 / 128, 1.0 + 4.0 / (128 * 128)),
+    "nvfp4": ("fp4", 0.5 + 1.0 / 16, 0.5 + 1.0 / 16),
+}
+
+TILES = np.array([(tm, tn) for tm in (64, 128, 256) for tn in (64, 128, 256)], dtype=float)
+SPLITS = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+C_BYTES = 2.0  # BF16 output
+PARAM_NAMES = ("eta_c", "r", "k0", "eta_m", "t0_s", "p", "q_act", "sat", "q_wt")
+
+
+def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
+               eta_c, r, k0, eta_m, t0_s, p, q_act, sat, q_wt=0.0, batch=1.0):
+    """Seconds per (batched) GEMM; every argument broadcasts (arrays of rows or scalars).
+
+    ``batch`` independent GEMMs of the same shape in one launch (e.g. MLA's per-head BMMs): tiles and bytes
+    scale with it, the launch latency does not."""
+    m, n, k = (np.asarray(x, dtype=float)[None, ...] for x in (m, n, k))
+    peak, hbm, sms = (np.asarray(x, dtype=float)[None, ...] for x in (peak_flops, hbm_Bps, sm_count))
+    a_b, b_b = np.asarray(a_bytes, dtype=float)[None, ...], np.asarray(b_bytes, dtype=float)[None, ...]
+    eta_c, r, k0, eta_m, p, sat = (np.asarray(x, dtype=float)[None, ...] for x in (eta_c, r, k0, eta_m, p, sat))
+    nb = np.asarray(batch, dtype=float)[None, ...]
+    best = None
+    for s in SPLITS:
+        tm = TILES[:, 0].reshape((-1,) + (1,) * (m.ndim - 1))
+        tn = TILES[:, 1].reshape((-1,) + (1,) * (m.ndim - 1))
+        tiles = np.ceil(m / tm) * np.ceil(n / tn) * s * nb
+        waves = np.ceil(tiles / sms)
+        eta_tile = (1.0 + 2.0 * r) / (1.0 + r * (128.0 / tm + 128.0 / tn))
+        t_c = waves * 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
+        partial = 2.0 * s * m * n * 4.0 if s > 1 else 0.0
+        bw = eta_m * hbm * np.minimum(1.0, tiles / (sat * sms))  # few CTAs cannot saturate HBM
+        t_m = nb * (m * k * a_b + k * n * b_b + m * n * C_BYTES + partial) / bw
+        t = (t_c ** p + t_m ** p) ** (1.0 / p)
+        t = t.min(axis=0)
+        best = t if best is None else np.minimum(best, t)
+    m0, k0_ = m[0], k[0]
+    extra = (np.asarray(q_act, dtype=float) * m0 * k0_ + np.asarray(q_wt, dtype=float) * n[0] * k0_) * 3.0 * nb[0]
+    return best + np.asarray(t0_s, dtype=float) + extra / hbm[0]
+
+
+def gemm_s(m, n, k, dtype: str, hw: dict, params: dict, gpu_eta_c: float = 1.0, gpu_t0: float = 1.0,
+           batch=1.0):
+    """Seconds for GEMMs of one dtype on one chip: ``hw`` holds the hardware facts, ``params`` the fit
+    (one kernel table of catalog/calibration/silicon/gemm.toml); ``gpu_*``: that chip's multipliers, 1 if it was not measured."""
+    cls, a_b, b_b = DTYPES[dtype]
+    return gemm_s_raw(m, n, k, hw["peak_flops"][cls], hw["hbm_Bps"], hw["sm_count"], a_b, b_b,
+                      params["eta_c"] * gpu_eta_c, params["r"], params["k0"], params["eta_m"],
+                      params["t0_s"] * gpu_t0, params["p"], params["q_act"], params["sat"], params.get("q_wt", 0.0),
+                      batch=batch)
