@@ -148,6 +148,8 @@ class TrainOptions(Options):
     precision: TrainPrecision = opt("bf16", "GEMM precision: bf16 | fp8.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
+    trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
+                                      "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json")
 
     _as_list = field_validator("systems", mode="before")(_as_list)
 
@@ -236,6 +238,8 @@ class SimulateOptions(Options):
     ttft_slo_s: Optional[float] = opt(None, "TTFT SLO for goodput.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
     framework: Optional[str] = opt(None, "Serving framework factors.")
     seed: int = opt(0, "Random seed.")
+    trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
+                                      "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json")
 
 
 # ---------------------------------------------------------------------------- scale, scenario, plot
