@@ -412,3 +412,28 @@ class ValidateOptions(Options):
     groups: Optional[list[str]] = opt(None, "Only these groups (training, serving).", flag="--group")
 
     _as_list = field_validator("groups", mode="before")(_as_list)
+
+
+# ---------------------------------------------------------------------------- report (faces)
+
+class ReportOptions(Options):
+    """``superpod report``: a self-contained static HTML page of the compare, train, serve, scale, claims and
+    validation views."""
+
+    html: Path = opt(help="Output file (.html): plots inline, opens with no network.", flag="--html",
+                     metavar="OUT.html")
+    systems: list[str] = opt(["cloudmatrix384", "gb200-nvl72"], "Systems to compare (repeat the flag).",
+                             flag="--systems")
+    model: str = opt("deepseek-v3", "Model to train, serve and scale (catalog name or config file).")
+    chips: Optional[int] = opt(384, "Size every system to N chips for compare and train (0: each system's own size).",
+                               unit="chips", ge=0)
+    silicon: bool = opt(True, "Include the measured-silicon validation scatter (about 5 s).",
+                        flag="--silicon/--no-silicon")
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.html.suffix.lower() not in (".html", ".htm"):
+            raise SuperpodError(f"{name('html')} must end in .html, got {self.html.name!r}")
+        if not self.systems:
+            raise SuperpodError(f"{name('systems')}: give at least one system")
