@@ -437,3 +437,9 @@ class ReportOptions(Options):
             raise SuperpodError(f"{name('html')} must end in .html, got {self.html.name!r}")
         if not self.systems:
             raise SuperpodError(f"{name('systems')}: give at least one system")
+
+
+class UiOptions(Options):
+    """``superpod ui``: the Streamlit dashboard (optional extra ``superpod[ui]``)."""
+
+    port: int = opt(8501, "Port on 127.0.0.1 to serve the dashboard on.", ge=1, le=65535)

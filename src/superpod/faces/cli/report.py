@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from superpod.api.options import ReportOptions
+from superpod.api.options import ReportOptions, UiOptions
 from superpod.faces.cli.options import options_command
 
 
@@ -15,3 +15,12 @@ def report(o: ReportOptions) -> None:
 
     out = html.write(o.html, o.systems, o.model, o.chips or None, o.silicon)
     console().print(f"wrote {out} ({out.stat().st_size / 1e3:,.0f} kB)", markup=False)
+
+
+@options_command(UiOptions)
+def ui(o: UiOptions) -> None:
+    """The Streamlit dashboard on 127.0.0.1 (needs the optional extra ui: pip install 'superpod\\[ui]'): compare, train,
+    serve, scale, claims and validation tabs over systems and a model picked in the sidebar."""
+    from superpod.faces.ui import run
+
+    raise SystemExit(run(o.port))
