@@ -164,7 +164,8 @@ def train(model: str, system: str | Sequence[str], **options: Any) -> TrainResul
     kw = o.kwargs("systems")
     fixed = {k: kw.pop(k) for k in ("tp", "sp", "pp", "vpp", "schedule", "dp", "zero", "ep", "cp", "micro_batch",
                                     "recompute")}
-    results = [TrainResult(run(o.model, s, **kw, **fixed)) for s in o.systems]
+    timeline = kw.pop("trace") is not None  # the face writes the file; the record carries what it needs
+    results = [TrainResult(run(o.model, s, **kw, **fixed, timeline=timeline)) for s in o.systems]
     return results[0] if isinstance(system, str) else TrainResults(results)
 
 
@@ -202,7 +203,8 @@ def simulate(model: str, system: str, *, progress: Callable[[int, int], Any] | N
     from superpod.planners.serve_deployment import simulate as run
 
     o = SimulateOptions.parse(model=model, system=system, **options)
-    return SimulateResult(run(o.model, o.system, progress=progress, **o.kwargs()))
+    kw = o.kwargs("trace")
+    return SimulateResult(run(o.model, o.system, progress=progress, timeline=o.trace is not None, **kw))
 
 
 @_documented(ScaleOptions)

@@ -148,6 +148,8 @@ class TrainOptions(Options):
     precision: TrainPrecision = opt("bf16", "GEMM precision: bf16 | fp8.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
+    trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
+                                      "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json")
 
     _as_list = field_validator("systems", mode="before")(_as_list)
 
@@ -236,6 +238,8 @@ class SimulateOptions(Options):
     ttft_slo_s: Optional[float] = opt(None, "TTFT SLO for goodput.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
     framework: Optional[str] = opt(None, "Serving framework factors.")
     seed: int = opt(0, "Random seed.")
+    trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
+                                      "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json")
 
 
 # ---------------------------------------------------------------------------- scale, scenario, plot
@@ -423,3 +427,34 @@ class CalibrationOptions(Options):
     def check(self, name) -> None:
         if self.refit and self.holdout is None:
             raise SuperpodError(f"{name('refit')} needs {name('holdout')} GPU (the GPU to leave out)")
+
+
+# ---------------------------------------------------------------------------- report (faces)
+
+class ReportOptions(Options):
+    """``superpod report``: a self-contained static HTML page of the compare, train, serve, scale, claims and
+    validation views."""
+
+    html: Path = opt(help="Output file (.html): plots inline, opens with no network.", flag="--html",
+                     metavar="OUT.html")
+    systems: list[str] = opt(["cloudmatrix384", "gb200-nvl72"], "Systems to compare (repeat the flag).",
+                             flag="--systems")
+    model: str = opt("deepseek-v3", "Model to train, serve and scale (catalog name or config file).")
+    chips: Optional[int] = opt(384, "Size every system to N chips for compare and train (0: each system's own size).",
+                               unit="chips", ge=0)
+    silicon: bool = opt(True, "Include the measured-silicon validation scatter (about 5 s).",
+                        flag="--silicon/--no-silicon")
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.html.suffix.lower() not in (".html", ".htm"):
+            raise SuperpodError(f"{name('html')} must end in .html, got {self.html.name!r}")
+        if not self.systems:
+            raise SuperpodError(f"{name('systems')}: give at least one system")
+
+
+class UiOptions(Options):
+    """``superpod ui``: the Streamlit dashboard (optional extra ``superpod[ui]``)."""
+
+    port: int = opt(8501, "Port on 127.0.0.1 to serve the dashboard on.", ge=1, le=65535)

@@ -100,7 +100,7 @@ def simulate(model: str, system: str, rate: float, requests: int, *, input_dist:
              mode: str | None = None, chips: int | None = None, quant: str | None = None, kv_dtype: str = "bf16",
              mtp: int | None = None, mtp_accept: float | None = None, tpot_slo_s: float | None = None,
              ttft_slo_s: float | None = None, framework: str | None = None, seed: int = 0,
-             progress=None) -> dict[str, Any]:
+             progress=None, timeline: bool = False) -> dict[str, Any]:
     """The ``superpod simulate`` record: latency percentiles, throughput and goodput of ``requests``
     Poisson arrivals at ``rate``/s on the deployment :func:`build_pools` plans (``progress(done, n)``
     is called as requests finish)."""
@@ -110,7 +110,8 @@ def simulate(model: str, system: str, rate: float, requests: int, *, input_dist:
     idist, odist = parse_dist(input_dist, input_len), parse_dist(output_dist, output_len)
     pools, info = build_pools(model, system, mode, input_len, output_len, chips=chips, quant=quant, kv_dtype=kv_dtype,
                               mtp=mtp, mtp_accept=mtp_accept, tpot_slo_s=tpot_slo_s, framework=framework)
-    out = run(pools, rate, requests, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
+    out = run(pools, rate, requests, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s,
+              timeline=timeline)
     out["mode"] = mode
     out["deployment"] = {k: v for k, v in info.items() if k != "estimate"}
     out["plan"] = info["estimate"]["plan"]

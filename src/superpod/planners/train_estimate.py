@@ -50,7 +50,7 @@ def check_fixed(fixed: dict[str, Any]) -> dict[str, Any]:
 
 def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
           global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
-          top: int = 1, **fixed) -> dict[str, Any]:
+          top: int = 1, timeline: bool = False, **fixed) -> dict[str, Any]:
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, cp,
@@ -110,4 +110,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     }
     if top > 1:
         out["top"] = plans
+    if timeline:  # what a trace of one step needs beyond the breakdown (faces/report/trace.py)
+        fwd = res.forward_s[0]
+        out["timeline"] = {"compute_forward_s": fwd, "compute_backward_s": best["breakdown"]["compute_s"] - fwd}
     return out

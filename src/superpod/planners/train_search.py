@@ -119,6 +119,7 @@ class SearchResult:
     evaluated: int
     feasible: int
     seconds: float
+    forward_s: list[float] | None = None  # forward share of each plan's compute_s (traces)
 
 
 def _gather(x, shape, i: int):
@@ -152,7 +153,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     head = hw.hbm_bytes - np.broadcast_to(need, shape)[where]
     order = np.lexsort((-head, step_sel))[:top]  # fastest first, then most memory headroom
     plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in idx[order]]
-    return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0)
+    fwd = [float(_gather(res.forward_s, shape, int(i))) for i in idx[order]]
+    return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd)
 
 
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:

@@ -185,7 +185,8 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
 
 
 def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int = 0,
-             ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None) -> dict[str, Any]:
+             ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None,
+             timeline: bool = False) -> dict[str, Any]:
     """Simulate ``n`` requests at ``rate`` per second; returns latency percentiles and goodput."""
     if rate <= 0 or n < 1:
         raise InvalidOptionError("--rate must be > 0 and --requests >= 1")
@@ -237,7 +238,7 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     def pct(x):
         return {f"p{q}": float(np.percentile(x, q)) for q in (50, 90, 99)} | {"mean": float(x.mean())}
 
-    return {
+    out = {
         "requests": n, "rate_per_s": rate, "duration_s": span,
         "ttft_s": pct(ttft), "tpot_s": pct(tpot),
         "e2e_s": pct(finish - arrival),
@@ -248,3 +249,8 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
         "goodput_output_tokens_per_s": float(s_out[ok & inside].sum() / window),
         "mean_input_len": float(s_in.mean()), "mean_output_len": float(s_out.mean()),
     }
+    if timeline:  # each request's life, for a trace (faces/report/trace.py)
+        out["timeline"] = {"instance": inst.tolist(), "arrival_s": arrival.tolist(), "first_token_s": (arrival + ttft).tolist(),
+                           "decode_start_s": decode_start.tolist(), "finish_s": finish.tolist(),
+                           "input_tokens": s_in.tolist(), "output_tokens": s_out.tolist()}
+    return out

@@ -46,6 +46,7 @@ class StepResult:
     model_flops: np.ndarray  # model FLOPs per step (no recompute)
     recompute_flops: np.ndarray  # extra FLOPs recomputation adds
     peak_flops: float  # dense peak the utilisations are quoted against
+    forward_s: np.ndarray | None = None  # forward share of compute_s (m x forward of one micro-batch; traces)
 
     @property
     def tokens_per_s(self) -> np.ndarray:
@@ -214,4 +215,5 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         model_flops=model_flops,
         recompute_flops=recompute_flops,
         peak_flops=hw.peak(precision_peak),
+        forward_s=m * t_fwd,
     )

@@ -134,6 +134,10 @@ def simulate(o: SimulateOptions,
             res = api.simulate(o.model, o.system, progress=lambda d, n: bar.update(task, completed=d), **o.kwargs())
     else:
         res = api.simulate(o.model, o.system, **o.kwargs())
+    if o.trace is not None:
+        from superpod.faces.report import trace
+
+        trace.write(trace.simulate_trace(res.record), o.trace)
     if as_json:
         return emit_json(res)
     out = res.record

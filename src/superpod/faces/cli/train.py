@@ -26,6 +26,10 @@ def train(o: TrainOptions, explain: bool = EXPLAIN, as_json: bool = JSON) -> Non
     from superpod.faces.report.output import emit_json
 
     res = api.train(o.model, o.systems[0] if len(o.systems) == 1 else o.systems, **o.kwargs())
+    if o.trace is not None:
+        from superpod.faces.report import trace
+
+        trace.write(trace.train_trace(list(res) if isinstance(res, api.TrainResults) else [res]), o.trace)
     if as_json:
         return emit_json(res)
     _print(list(res) if isinstance(res, api.TrainResults) else [res], explain, o.top)
