@@ -443,7 +443,7 @@ class CompareOptions(Options):
     """``superpod compare`` / :func:`superpod.compare`."""
 
     positional: ClassVar = ("systems",)
-    systems: list[str] = opt(help="Two or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
+    systems: list[str] = opt(help="Two or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...", min_length=1)
     chips: Optional[int] = opt(None, "Size every system to N chips (filling nodes first; clusters grow, fixed systems "
                                      "become copies).", unit="chips", ge=1)
 

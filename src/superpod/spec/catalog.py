@@ -36,6 +36,8 @@ def names(kind: str) -> tuple[str, ...]:
 
 
 def is_path(ref: str) -> bool:
+    if not isinstance(ref, str):  # the API can be handed anything: say what was expected
+        raise UnknownNameError(f"expected a catalog name or a file path (a str), got {type(ref).__name__} {ref!r:.60}")
     return "/" in ref or "\\" in ref or ref.endswith((".toml", ".json"))
 
 
