@@ -303,10 +303,39 @@ def test_issue15_rejected(args):
     assert r.exit_code == 2 and err.startswith("error: ") and "\n" not in err, (args, r.stderr, r.exception)
 
 
+@pytest.mark.parametrize("call", [
+    lambda: sp.train("llama3-8b", "gb200-nvl72", tensor_parallel=8),
+    lambda: sp.train("llama3-8b", "gb200-nvl72", precision="fp16"),
+    lambda: sp.train("llama3-8b", "gb200-nvl72", tp=2.5),
+    lambda: sp.train("llama3-8b", "gb200-nvl72", sp="no"),
+    lambda: sp.train("llama3-8b", "gb200-nvl72", tp=True),
+    lambda: sp.train("llama3-8b", "gb200-nvl72", schedule="nope"),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", input_len="4096"),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", mtp=1.7),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", overlap="no"),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", quant=""),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", mtp_accept=0.8),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", ttft_slo_s=0.5),  # decode phase: no TTFT
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", phase="prefill", tpot_slo_s=0.05),
+    lambda: sp.serve("llama3-8b", "gb200-nvl72", rate=3.0),
+    lambda: sp.compare([]),
+    lambda: sp.show(None), lambda: sp.show(5),
+    lambda: sp.scale("llama3-8b", "gb200-nvl72", pue=float("nan")),
+    lambda: sp.scale("llama3-8b", "gb200-nvl72", electricity=-1.0),
+])
+def test_issue15_api_rejected(call):
+    with pytest.raises(SuperpodError) as e:
+        call()
+    assert "\n" not in str(e.value)
+
+
 def test_valid_estimates_pass_the_invariants():
     r = runner.invoke(app, TRAIN + ["--tp", "2", "--json"])
     assert r.exit_code == 0
     check_invariants(json.loads(r.stdout), "train")
-    r = runner.invoke(app, ["serve", "deepseek-v3", "gb200-nvl72", "--json"])
-    assert r.exit_code == 0
-    check_invariants(json.loads(r.stdout), "serve")
+    for args in (["serve", "deepseek-v3", "gb200-nvl72"], ["serve", "llama3-8b", "gb200-nvl72", "--phase", "pd"],
+                 ["scale", "llama3-8b", "gb200-nvl72", "--fast"],
+                 ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "2", "--requests", "100", "--no-progress"]):
+        r = runner.invoke(app, [*args, "--json"])
+        assert r.exit_code == 0, (args, r.stderr)
+        check_invariants(json.loads(r.stdout), " ".join(args))

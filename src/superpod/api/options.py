@@ -93,6 +93,8 @@ class Options(BaseModel):
         (:data:`UNIT_RANGE`; a field's own ``ge``/``gt`` constraints come first)."""
         for f, field in type(self).model_fields.items():
             v = getattr(self, f)
+            if isinstance(v, str) and not v.strip():
+                raise InvalidOptionError(f"{name(f)} must not be empty (leave it out for the default)")
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
             if isinstance(v, float) and not math.isfinite(v):
@@ -250,6 +252,16 @@ class ServeOptions(Options):
             raise InfeasiblePlanError(f"give at most one of {name('batch_per_chip')} and {name('concurrency')}")
         if self.ep is not None and self.moe_ep is not None:
             raise SuperpodError(f"{name('ep')} is an alias of {name('moe_ep')}: give one of them")
+        # an option that cannot apply to the phase asked for is an error, never silently ignored
+        if self.ttft_slo_s is not None and self.phase == "decode":
+            raise InvalidOptionError(f"{name('ttft_slo_s')} does not apply to --phase decode (TTFT is prefill's): "
+                                     "use --phase prefill, both or pd")
+        if self.tpot_slo_s is not None and self.phase == "prefill":
+            raise InvalidOptionError(f"{name('tpot_slo_s')} does not apply to --phase prefill (TPOT is decode's)")
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
+        if self.rate is not None and self.phase != "pd":
+            raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
 
 
 class SimulateOptions(Options):
@@ -276,6 +288,10 @@ class SimulateOptions(Options):
     ttft_slo_s: Optional[float] = opt(None, "TTFT SLO for goodput.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
     framework: Optional[str] = opt(None, "Serving framework factors.")
     seed: int = opt(0, "Random seed.")
+
+    def check(self, name) -> None:
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
 
 
 # ---------------------------------------------------------------------------- scale, scenario, plot
