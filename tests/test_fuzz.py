@@ -339,3 +339,29 @@ def test_valid_estimates_pass_the_invariants():
         r = runner.invoke(app, [*args, "--json"])
         assert r.exit_code == 0, (args, r.stderr)
         check_invariants(json.loads(r.stdout), " ".join(args))
+
+
+# ---------------------------------------------------------------------------- catalog file validation
+
+MODEL_TOML = (Path(__file__).parents[1] / "src/superpod/catalog/models/llama3-8b.toml").read_text()
+
+
+@pytest.mark.parametrize("old,new", [
+    ("layers = 32", "layers = true"), ("layers = 32", "layers = 1_000_000_000"), ("layers = 32", "layers = 32.5"),
+    ("value = 8e9", "value = true"), ("value = 8e9", "value = inf"), ("value = 8e9", "value = 1e300"),
+    ("hidden = 4096", 'hidden = "4096"'),
+])
+def test_catalog_file_strict(tmp_path, old, new):
+    assert old in MODEL_TOML
+    p = tmp_path / "m.toml"
+    p.write_text(MODEL_TOML.replace(old, new, 1))
+    run_cli(["show", str(p)], files=[p])
+    r = runner.invoke(app, ["show", str(p)])
+    assert r.exit_code == 2, (new, r.stdout[:300])
+
+
+def test_counts_are_whole():
+    from superpod.spec.quantity import Count
+    from pydantic import TypeAdapter, ValidationError
+    with pytest.raises(ValidationError, match="whole number"):
+        TypeAdapter(Count).validate_python({"value": 7.5, "unit": "count", "source": "test", "confidence": "U"})
