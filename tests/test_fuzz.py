@@ -118,7 +118,7 @@ def run_cli(args: list[str], files: list[Path] = ()) -> None:
     elif r.exit_code == 2:
         err = r.stderr.strip()
         assert err.startswith("error: ") and "\n" not in err, f"not one line for {where}: {err[:600]!r}"
-    elif "--json" in args:
+    elif "--json" in args and "--help" not in args:
         check_invariants(_json(r.stdout, where), where)
     for p, h in before.items():
         assert hashlib.sha256(p.read_bytes()).hexdigest() == h, f"{where} changed {p}"
@@ -151,6 +151,8 @@ COMMANDS = {
                "--amortisation-years", "--capex-per-chip", "--failure-scale", "--restart-s",
                "--serve-tokens-per-s-per-chip", "--serve-tpot-ms"], ["--precision", "--framework", "--electricity"]),
     "compare": (["compare", "cloudmatrix384", "gb200-nvl72"], ["--chips"], []),
+    "scenario": (["scenario", "--fast"], ["--tokens", "--seq-len", "--global-batch", "--pue", "--failure-scale",
+                                         "--restart-s", "--electricity"], ["--model", "--nvidia", "--precision"]),
 }
 DISTS = ["fixed:nan", "fixed:inf", "exp:1e300", "uniform:1,1e30", "lognormal:-100,1", "uniform:100,10",
          "normal:100,-10", "fixed:-5", "exp:0", "normal:1e308,1e308", "lognormal:100,1e3", "fixed:", "zipf:1",
@@ -175,17 +177,19 @@ def cli_inputs(draw):
     return args
 
 
-@FUZZ(700)
+@FUZZ(1500)
 @given(cli_inputs())
 def test_fuzz_cli_options(args):
     run_cli(args)
 
 
-@FUZZ(60)
+@FUZZ(150)
 @given(st.sampled_from(["chips", "systems", "models", "show", "compare", "train", "serve", "simulate", "scale",
                         "scenario", "plot", "claims", "validate"]),
        st.lists(st.sampled_from(["--nope", "-x", "--json", "--chips", "abc", "--help", "--tp=abc", "--", "\x00",
-                                 "nope@8", "gb200-nvl72@0", "gb200-nvl72@-1", "gb200-nvl72@abc", "llama3-8b@2"]),
+                                 "nope@8", "gb200-nvl72@0", "gb200-nvl72@-1", "gb200-nvl72@abc", "llama3-8b@2",
+                                 "a" * 300, "x/" + "b" * 300 + ".toml", "/dev/null", "/", "nope.json",
+                                 "gb200-nvl72@99999999999999999999", "gb200-nvl72@1e9"]),
                 max_size=3))
 def test_fuzz_cli_parse(cmd, rest):
     run_cli([cmd, *rest])
@@ -252,6 +256,8 @@ API = {
               ["pue", "tokens", "days", "electricity", "failure_scale", "restart_s", "chips"]),
     "compare": (lambda **k: sp.compare(k.pop("systems", ["cloudmatrix384", "gb200-nvl72"]), **k), ["systems", "chips"]),
     "show": (lambda **k: sp.show(k["ref"]), ["ref"]),
+    "simulate": (lambda **k: sp.simulate("llama3-8b", "gb200-nvl72", **({"rate": 2.0, "requests": 40} | k)),
+                 ["rate", "requests", "seed", "input_dist", "mtp", "chips", "tpot_slo_s"]),
 }
 
 
@@ -269,7 +275,7 @@ def api_call(name: str, kwargs: dict) -> None:
     check_invariants(json.loads(json.dumps(d, default=str)), where)
 
 
-@FUZZ(250)
+@FUZZ(400)
 @given(st.sampled_from(sorted(API)), st.data())
 def test_fuzz_api(name, data):
     keys = API[name][1]
@@ -295,6 +301,15 @@ def test_fuzz_api(name, data):
     ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "nan", "--requests", "10"],
     ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "1", "--requests", "10", "--input-dist", "exp:1e300"],
     ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "1", "--requests", "10", "--seed", "-1"],
+    ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "1", "--requests", "10", "--input-dist", "uniform:100,10"],
+    ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "1", "--requests", "10", "--input-dist", "normal:100,-10"],
+    ["simulate", "llama3-8b", "gb200-nvl72", "--rate", "1", "--requests", "10", "--input-dist", "lognormal:-100,1"],
+    ["serve", "llama3-8b", "gb200-nvl72", "--mtp-accept", "0.7"],
+    ["serve", "llama3-8b", "gb200-nvl72", "--quant", ""],
+    ["scale", "llama3-8b", "gb200-nvl72", "--tokens", "inf"],
+    ["compare", "cloudmatrix384", "--chips", "99999999999999999999"],
+    ["scenario", "--fast", "--model", "a" * 300],
+    ["show", "x/" + "b" * 300 + ".toml"],
 ])
 def test_issue15_rejected(args):
     with alarm(" ".join(args)):
@@ -327,6 +342,11 @@ def test_issue15_api_rejected(call):
     with pytest.raises(SuperpodError) as e:
         call()
     assert "\n" not in str(e.value)
+
+
+def test_one_request_has_a_throughput():
+    r = sp.simulate("llama3-8b", "gb200-nvl72", rate=1.0, requests=1).to_dict()
+    assert r["throughput_output_tokens_per_s"] > 0
 
 
 def test_valid_estimates_pass_the_invariants():

@@ -258,6 +258,8 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     if tpot_slo_s is not None:
         ok &= tpot <= tpot_slo_s
     span = max(float(finish.max() - arrival[0]), 1e-9)
+    if inside.sum() < 2:  # too few requests (or all finishing at once) for a steady state: the whole run
+        inside, window = np.ones(n, dtype=bool), span
 
     def pct(x):
         return {f"p{q}": float(np.percentile(x, q)) for q in (50, 90, 99)} | {"mean": float(x.mean())}

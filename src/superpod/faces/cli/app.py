@@ -53,7 +53,7 @@ class Group(TyperGroup):
             except click.ClickException as e:
                 typer.echo(f"error: {parse_error(e)}", err=True)
                 sys.exit(2)
-            except click.Abort:
+            except typer.Abort:
                 typer.echo("error: aborted", err=True)
                 sys.exit(1)
             except RecursionError:
