@@ -310,6 +310,9 @@ def test_fuzz_api(name, data):
     ["compare", "cloudmatrix384", "--chips", "99999999999999999999"],
     ["scenario", "--fast", "--model", "a" * 300],
     ["show", "x/" + "b" * 300 + ".toml"],
+    ["plot", "scaling", "llama3-8b", "gb200-nvl72", "--out", "/proc/x.png"],
+    ["plot", "scaling", "llama3-8b", "gb200-nvl72", "--out", "nodir/a.png"],
+    ["plot", "scaling", "llama3-8b", "gb200-nvl72", "--out", "x.png", "--workers", "0"],
 ])
 def test_issue15_rejected(args):
     with alarm(" ".join(args)):
@@ -342,6 +345,13 @@ def test_issue15_api_rejected(call):
     with pytest.raises(SuperpodError) as e:
         call()
     assert "\n" not in str(e.value)
+
+
+def test_plot_out_onto_a_directory(tmp_path):
+    d = tmp_path / "d.png"
+    d.mkdir()
+    r = runner.invoke(app, ["plot", "scaling", "llama3-8b", "gb200-nvl72", "--out", str(d)])
+    assert r.exit_code == 2 and "is a directory" in r.stderr
 
 
 def test_one_request_has_a_throughput():

@@ -450,6 +450,13 @@ class PlotScalingOptions(ScalingOptions):
     def check(self, name) -> None:
         if self.out.suffix.lower() not in (".png", ".html"):
             raise SuperpodError(f"{name('out')} must end in .png or .html, got {self.out.name!r}")
+        parent = self.out.expanduser().parent
+        if self.out.expanduser().is_dir():
+            raise InvalidOptionError(f"{name('out')} {str(self.out)!r} is a directory: give a file name")
+        if not parent.is_dir():
+            raise InvalidOptionError(f"{name('out')}: directory {str(parent)!r} does not exist (create it first)")
+        if str(parent.resolve()).startswith(("/proc", "/sys", "/dev")):
+            raise InvalidOptionError(f"{name('out')}: cannot write a picture under {str(parent)!r}")
         super().check(name)
 
 
