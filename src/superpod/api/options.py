@@ -260,6 +260,10 @@ class ServeOptions(Options):
             raise InvalidOptionError(f"{name('tpot_slo_s')} does not apply to --phase prefill (TPOT is decode's)")
         if self.mtp_accept is not None and not self.mtp:
             raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
+        for f in ("batch_per_chip", "concurrency"):
+            if getattr(self, f) is not None and self.phase == "pd":
+                raise InvalidOptionError(f"{name(f)} does not apply to --phase pd (its pools are sized for the "
+                                         "request mix): use --phase prefill, decode or both")
         if self.rate is not None and self.phase != "pd":
             raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
 
