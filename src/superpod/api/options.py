@@ -18,13 +18,14 @@ An unknown keyword, a value of the wrong type or one outside its range raises a 
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional, Self
+from typing import Annotated, Any, ClassVar, Literal, Optional, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 from pydantic_core import PydanticUndefined
 
-from superpod.errors import InfeasiblePlanError, SuperpodError
+from superpod.errors import InfeasiblePlanError, InvalidOptionError, SuperpodError
 
 Schedule = Literal["gpipe", "1f1b", "interleaved", "zero-bubble", "dualpipe"]
 Recompute = Literal["none", "selective", "full"]
@@ -60,7 +61,7 @@ def flag_of(cls: type[BaseModel], name: str) -> str:
 class Options(BaseModel):
     """Base of the per-command options: frozen, unknown keywords rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     #: fields that describe what is run on, not how (given positionally to the API function)
     positional: ClassVar[tuple[str, ...]] = ()
@@ -82,8 +83,29 @@ class Options(BaseModel):
             out = cls(**values)
         except ValidationError as e:
             raise SuperpodError(_one_line(cls, e, cli)) from None
-        out.check(lambda f: flag_of(cls, f) if cli else f)
+        spell = (lambda f: flag_of(cls, f)) if cli else (lambda f: f)
+        out.bounds(spell)
+        out.check(spell)
         return out
+
+    def bounds(self, name) -> None:
+        """Rules every numeric field obeys: finite, and within the range its unit allows
+        (:data:`UNIT_RANGE`; a field's own ``ge``/``gt`` constraints come first)."""
+        for f, field in type(self).model_fields.items():
+            v = getattr(self, f)
+            if isinstance(v, str) and not v.strip():
+                raise InvalidOptionError(f"{name(f)} must not be empty (leave it out for the default)")
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                raise InvalidOptionError(f"{name(f)} must be a finite number, got {v}")
+            lo, hi = UNIT_RANGE.get((field.json_schema_extra or {}).get("unit"), (None, 1e15))
+            lo = RANGE.get(f, (lo, hi))[0]
+            hi = RANGE.get(f, (lo, hi))[1]
+            if lo is not None and (v < lo or (lo == _TINY and not v > 0)):
+                raise InvalidOptionError(f"{name(f)} must be {'> 0' if lo == _TINY else f'>= {lo:g}'}, got {v:g}")
+            if v > hi:
+                raise InvalidOptionError(f"{name(f)} must be <= {hi:g}, got {v:g}")
 
     def check(self, name) -> None:
         """Rules across fields; ``name(field)`` spells a field as the caller knows it."""
@@ -92,6 +114,26 @@ class Options(BaseModel):
         """The fields as keyword arguments (minus ``exclude`` and the positional ones)."""
         drop = set(exclude) | set(self.positional)
         return {k: getattr(self, k) for k in type(self).model_fields if k not in drop}
+
+
+_TINY = 1e-12  # "strictly positive" (and not denormal: 1e-320 is refused)
+
+#: (lowest, highest) by a field's unit; a float field at 0 that means "none" is listed in RANGE
+UNIT_RANGE: dict[str | None, tuple[float | None, float]] = {
+    "chips": (1, 1e8), "ranks": (1, 1 << 20), "sequences": (1, 1 << 30), "tokens": (_TINY, 1e16),
+    "requests": (1, 1e7), "requests/s": (_TINY, 1e9), "s": (_TINY, 1e9), "fraction": (0, 1), "USD": (0, 1e12),
+    "USD/kWh": (0, 1e3), "years": (_TINY, 100), "days": (_TINY, 1e5), "tokens/s": (_TINY, 1e12),
+    None: (None, 1e15),
+}
+#: per field name, overriding its unit's range
+RANGE: dict[str, tuple[float | None, float]] = {
+    "zero": (0, 3), "top": (1, 1000), "vpp": (1, 1024), "mtp": (0, 16), "seed": (0, 2 ** 32 - 1),
+    "pue": (1, 10), "failure_scale": (1e-6, 1e6), "points": (2, 10_000), "workers": (1, 1024),
+    "min_chips": (1, 1e8), "max_chips": (1, 1e8), "seq_len": (1, 1 << 24), "global_batch_tokens": (1, 1e13),
+    "global_batch": (1, 1 << 30), "batch_per_chip": (_TINY, 1e9), "concurrency": (_TINY, 1e12),
+    "input_len": (1, 1 << 24), "output_len": (1, 1 << 24), "kv_len": (1, 1 << 24), "requests": (1, 1e6),
+    "tokens": (1, 1e18),
+}
 
 
 def _hint(name: str, known: list[str]) -> str:
@@ -212,6 +254,20 @@ class ServeOptions(Options):
             raise InfeasiblePlanError(f"give at most one of {name('batch_per_chip')} and {name('concurrency')}")
         if self.ep is not None and self.moe_ep is not None:
             raise SuperpodError(f"{name('ep')} is an alias of {name('moe_ep')}: give one of them")
+        # an option that cannot apply to the phase asked for is an error, never silently ignored
+        if self.ttft_slo_s is not None and self.phase == "decode":
+            raise InvalidOptionError(f"{name('ttft_slo_s')} does not apply to --phase decode (TTFT is prefill's): "
+                                     "use --phase prefill, both or pd")
+        if self.tpot_slo_s is not None and self.phase == "prefill":
+            raise InvalidOptionError(f"{name('tpot_slo_s')} does not apply to --phase prefill (TPOT is decode's)")
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
+        for f in ("batch_per_chip", "concurrency"):
+            if getattr(self, f) is not None and self.phase == "pd":
+                raise InvalidOptionError(f"{name(f)} does not apply to --phase pd (its pools are sized for the "
+                                         "request mix): use --phase prefill, decode or both")
+        if self.rate is not None and self.phase != "pd":
+            raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
 
 
 class SimulateOptions(Options):
@@ -240,6 +296,10 @@ class SimulateOptions(Options):
     seed: int = opt(0, "Random seed.")
     trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
                                       "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json")
+
+    def check(self, name) -> None:
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
 
 
 # ---------------------------------------------------------------------------- scale, scenario, plot
@@ -302,6 +362,17 @@ class _Recovery(Options):
         return Planner(recovery=rec, **d)
 
 
+def _price(v: Any) -> Any:
+    """An electricity price given as a number (or a numeric string) must be finite and >= 0."""
+    try:
+        x = float(v) if isinstance(v, str) else v
+    except ValueError:
+        return v  # a region name: the planner checks it
+    if isinstance(x, bool) or (isinstance(x, (int, float)) and not (math.isfinite(x) and 0 <= x <= 1e3)):
+        raise ValueError(f"must be a region or a finite price in USD/kWh in [0, 1000], got {v!r}")
+    return v
+
+
 class ScaleOptions(_Recovery):
     """``superpod scale`` / :func:`superpod.scale`: None means the catalog default (catalog/scale/*.toml)."""
 
@@ -318,6 +389,7 @@ class ScaleOptions(_Recovery):
     framework: str = opt("megatron", "Training stack whose calibrated factors apply.")
     pue: Optional[float] = _pue()
     electricity: Optional[str | float] = _electricity()
+    _price = field_validator("electricity")(_price)
     amortisation_years: Optional[float] = opt(None, "Capex amortisation (default 4 years).", unit="years")
     capex_per_chip_usd: Optional[float] = opt(None, "System capex per chip in USD (default: catalog/scale/cost.toml).",
                                               flag="--capex-per-chip", unit="USD", gt=0)
@@ -351,6 +423,7 @@ class ScenarioOptions(_Recovery):
     global_batch: Optional[int] = _global_batch()
     pue: Optional[float] = _pue()
     electricity: Optional[str | float] = _electricity()
+    _price = field_validator("electricity")(_price)
     failure_scale: float = _failure_scale()
     restart_s: Optional[float] = _restart_s()
     in_memory_ckpt: Optional[bool] = _in_memory_ckpt()
@@ -380,11 +453,18 @@ class ScalingOptions(Options):
 class PlotScalingOptions(ScalingOptions):
     """``superpod plot scaling``: :class:`ScalingOptions` and the file to draw into."""
 
-    out: Path = opt(help="Output file: .png (matplotlib) or .html (plotly).")
+    out: Annotated[Path, Strict(False)] = opt(help="Output file: .png (matplotlib) or .html (plotly).")
 
     def check(self, name) -> None:
         if self.out.suffix.lower() not in (".png", ".html"):
             raise SuperpodError(f"{name('out')} must end in .png or .html, got {self.out.name!r}")
+        parent = self.out.expanduser().parent
+        if self.out.expanduser().is_dir():
+            raise InvalidOptionError(f"{name('out')} {str(self.out)!r} is a directory: give a file name")
+        if not parent.is_dir():
+            raise InvalidOptionError(f"{name('out')}: directory {str(parent)!r} does not exist (create it first)")
+        if str(parent.resolve()).startswith(("/proc", "/sys", "/dev")):
+            raise InvalidOptionError(f"{name('out')}: cannot write a picture under {str(parent)!r}")
         super().check(name)
 
 
@@ -394,7 +474,7 @@ class CompareOptions(Options):
     """``superpod compare`` / :func:`superpod.compare`."""
 
     positional: ClassVar = ("systems",)
-    systems: list[str] = opt(help="Two or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
+    systems: list[str] = opt(help="Two or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...", min_length=1)
     chips: Optional[int] = opt(None, "Size every system to N chips (filling nodes first; clusters grow, fixed systems "
                                      "become copies).", unit="chips", ge=1)
 

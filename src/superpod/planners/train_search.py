@@ -22,7 +22,7 @@ from superpod.cost.memory import training_memory
 from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, ONE_F_ONE_B, PP_MAX, SELECTIVE, TP_MAX,
                                 ZERO_BUBBLE, TrainPlan,
                                 cp_splits_sequence, powers_of_two, tp_splits_heads)
-from superpod.errors import DoesNotFitError, NoFeasiblePlanError
+from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
 from superpod.training.step import StepResult, step
@@ -133,6 +133,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     t0 = time.perf_counter()
     fw = get_framework(framework)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    if model.moe is None and fixed.get("ep", 1) != 1:  # never ignore a degree that cannot apply
+        raise InvalidOptionError(f"ep={fixed['ep']} needs an MoE model: {model.name} is dense (no experts to spread)")
     if fp8:
         hw.peak("fp8")  # clear error if the chip has no FP8 units
     grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, fp8)

@@ -28,6 +28,28 @@ import numpy as np
 from superpod.errors import InvalidOptionError
 
 
+MAX_LEN = float(1 << 24)  # longest prompt or output a distribution may give (tokens): keeps the loop bounded
+MAX_SIGMA = 4.0  # lognormal sigma: beyond it the draws are all at the clip
+
+
+def _check_dist(spec: str, kind: str, vals: list[float]) -> None:
+    """Guard a distribution's parameters: finite, lengths in [1, MAX_LEN], spreads >= 0 (no hang, no numpy error)."""
+    def bad(why: str):
+        raise InvalidOptionError(f"bad length distribution {spec!r}: {why}")
+
+    if not all(np.isfinite(vals)):
+        bad("parameters must be finite")
+    mean, spread = vals[0], (vals[1] if len(vals) > 1 else 0.0)
+    if not 1 <= mean <= MAX_LEN:
+        bad(f"{'LO' if kind == 'uniform' else 'L' if kind == 'fixed' else 'MEAN'} must be in [1, {MAX_LEN:.0f}] tokens")
+    if kind == "uniform" and not mean <= spread <= MAX_LEN:
+        bad(f"HI must be in [LO, {MAX_LEN:.0f}] tokens")
+    if kind == "normal" and not 0 <= spread <= MAX_LEN:
+        bad(f"STD must be in [0, {MAX_LEN:.0f}] tokens")
+    if kind == "lognormal" and not 0 <= spread <= MAX_SIGMA:
+        bad(f"SIGMA must be in [0, {MAX_SIGMA:g}]")
+
+
 def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generator, int], np.ndarray]:
     """``fixed:L`` | ``uniform:lo,hi`` | ``normal:mean,std`` | ``exp:mean`` | ``lognormal:mean,sigma``
     (lengths are rounded and at least 1)."""
@@ -42,6 +64,7 @@ def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generato
     if kind not in need or len(vals) != need[kind]:
         raise InvalidOptionError(
             f"bad length distribution {spec!r}; use fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN or lognormal:MEAN,SIGMA")
+    _check_dist(spec, kind, vals)
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
         if kind == "fixed":
@@ -55,7 +78,7 @@ def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generato
         else:  # lognormal with the given mean
             mu = np.log(vals[0]) - vals[1] ** 2 / 2
             x = rng.lognormal(mu, vals[1], n)
-        return np.maximum(np.round(x), 1.0)
+        return np.clip(np.round(x), 1.0, MAX_LEN)
 
     return draw
 
@@ -188,8 +211,10 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
              ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None,
              timeline: bool = False) -> dict[str, Any]:
     """Simulate ``n`` requests at ``rate`` per second; returns latency percentiles and goodput."""
-    if rate <= 0 or n < 1:
-        raise InvalidOptionError("--rate must be > 0 and --requests >= 1")
+    if not (np.isfinite(rate) and rate > 0) or n < 1:
+        raise InvalidOptionError("--rate must be a finite number > 0 and --requests >= 1")
+    if not 0 <= seed < 2 ** 32:
+        raise InvalidOptionError(f"--seed must be in [0, 2**32), got {seed}")
     rng = np.random.default_rng(seed)
     arrival = np.cumsum(rng.exponential(1.0 / rate, n))
     s_in = input_dist(rng, n)
@@ -234,6 +259,8 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     if tpot_slo_s is not None:
         ok &= tpot <= tpot_slo_s
     span = max(float(finish.max() - arrival[0]), 1e-9)
+    if inside.sum() < 2:  # too few requests (or all finishing at once) for a steady state: the whole run
+        inside, window = np.ones(n, dtype=bool), span
 
     def pct(x):
         return {f"p{q}": float(np.percentile(x, q)) for q in (50, 90, 99)} | {"mean": float(x.mean())}

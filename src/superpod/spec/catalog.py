@@ -36,6 +36,10 @@ def names(kind: str) -> tuple[str, ...]:
 
 
 def is_path(ref: str) -> bool:
+    if not isinstance(ref, str):  # the API can be handed anything: say what was expected
+        raise UnknownNameError(f"expected a catalog name or a file path (a str), got {type(ref).__name__} {ref!r:.60}")
+    if "\x00" in ref or len(ref) > 4096 or any(len(part) > 255 for part in ref.replace("\\", "/").split("/")):
+        raise UnknownNameError(f"{ref[:60]!r}{'...' if len(ref) > 60 else ''} is neither a catalog name nor a usable path")
     return "/" in ref or "\\" in ref or ref.endswith((".toml", ".json"))
 
 

@@ -20,15 +20,33 @@ def catalog_root() -> Path:
     return Path(str(resources.files("superpod") / "catalog"))
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error names the file, line and column."""
+MAX_FILE_BYTES = 8 << 20  # a catalog TOML or a config.json is kilobytes: 8 MiB is surely not one
+
+
+def read_text(path: Path) -> str:
+    """A file's text: at most :data:`MAX_FILE_BYTES`, UTF-8; every failure is one line naming the file."""
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: malformed TOML: {e}") from None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"{path}: {size:,} bytes is over the {MAX_FILE_BYTES >> 20} MiB limit for a spec file")
+        data = path.read_bytes()
     except OSError as e:
         raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file, line and column."""
+    text = read_text(path)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: malformed TOML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: malformed TOML: nested too deeply") from None
 
 
 def validation_message(where: str, err: ValidationError) -> str:

@@ -22,10 +22,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from superpod.errors import SpecError, UnsupportedFeatureError
-from superpod.spec.files import build
+from superpod.spec.files import build, read_text
 from superpod.spec.model import Model
 
 _MISSING = object()
+
+
+#: the counts every family reads: numbers (not booleans) >= 1; others are checked by the Model schema
+_COUNTS = {"num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+           "vocab_size", "max_position_embeddings", "head_dim", "moe_intermediate_size", "num_experts_per_tok",
+           "n_routed_experts", "num_local_experts", "num_experts"}
+MAX_LAYERS = 10_000  # no model has this many layers: a bigger count is a typo (and would hang the planners)
+MAX_COUNT = 1e9  # widths, vocabularies, head and expert counts
 
 
 class _Config:
@@ -40,6 +48,12 @@ class _Config:
             if default is _MISSING:
                 raise SpecError(f"{self.path}: missing key {key!r} (needed for {self.arch})")
             return default
+        if key in _COUNTS:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise SpecError(f"{self.path}: {key} must be a number, got {v!r}")
+            hi = MAX_LAYERS if "layers" in key else MAX_COUNT
+            if not 1 <= v <= hi:
+                raise SpecError(f"{self.path}: {key} must be in [1, {hi:g}], got {v!r}")
         return v
 
 
@@ -306,13 +320,20 @@ def config_path(ref: str | Path) -> Path:
     return path
 
 
+def _no_constant(c: str):
+    raise ValueError(f"{c} is not a valid number")
+
+
 def read_config(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise SpecError(f"{path}: malformed JSON: {e}") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: malformed JSON: nested too deeply") from None
+    except ValueError as e:  # NaN / Infinity, or an integer of too many digits
+        raise SpecError(f"{path}: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: expected a JSON object")
     if "text_config" in data and "hidden_size" not in data and isinstance(data["text_config"], dict):

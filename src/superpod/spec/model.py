@@ -89,10 +89,10 @@ class Model(BaseModel):
     confidence: Confidence
     note: str | None = None
 
-    layers: int = Field(ge=1)
-    hidden: int = Field(ge=1)
-    vocab: int = Field(ge=1)
-    heads: int = Field(ge=1)
+    layers: int = Field(ge=1, le=10_000, strict=True)  # 10^4: far past any model; more would hang the planners
+    hidden: int = Field(ge=1, le=10 ** 7, strict=True)
+    vocab: int = Field(ge=1, le=10 ** 8, strict=True)
+    heads: int = Field(ge=1, le=10 ** 5, strict=True)
     kv_heads: int = Field(ge=1)
     head_dim: int = Field(ge=1, description="query/key head dim (MLA: qk_nope + qk_rope)")
     attention: Literal["mha", "gqa", "mla"]

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from superpod import units
 
 Confidence = Literal["A", "B", "C", "U"]
+
+
+MAX_SI = 1e25  # no catalog number (FLOP/s, bytes, bytes/s, W, s, count) comes near: 1e30 FLOP/s is a typo
+MIN_SI = 1e-15
 
 
 class Quantity(BaseModel):
@@ -30,7 +34,7 @@ class Quantity(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    value: float = Field(gt=0, allow_inf_nan=False)
+    value: float = Field(gt=0, allow_inf_nan=False, strict=True)  # strict: ``value = true`` is not 1
     unit: str = "count"
     source: str = Field(min_length=3)
     confidence: Confidence
@@ -42,6 +46,12 @@ class Quantity(BaseModel):
         if units.dimension(unit) is None:
             raise ValueError(f"unknown unit {unit!r}")
         return unit
+
+    @model_validator(mode="after")
+    def _sane_si(self) -> "Quantity":
+        if not MIN_SI <= units.to_si(self.value, self.unit) <= MAX_SI:
+            raise ValueError(f"{self.value:g} {self.unit} is outside [{MIN_SI:g}, {MAX_SI:g}] in SI units: a typo?")
+        return self
 
     @property
     def si(self) -> float:
@@ -64,6 +74,8 @@ def _of(dim: str):
             raise ValueError(
                 f"unit {q.unit!r} is not a {units.DIMENSION_NAMES[dim]} unit (e.g. {allowed})"
             )
+        if dim == "count" and q.si != round(q.si):
+            raise ValueError(f"a count must be a whole number, got {q.value:g} {q.unit}")
         return q
 
     return AfterValidator(check)

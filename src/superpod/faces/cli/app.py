@@ -8,13 +8,62 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Callable
 
 import typer
+from pydantic import ValidationError
+from typer._click import exceptions as click  # typer vendors click: its parse errors are these classes
+
+from typer.core import TyperGroup
 
 from superpod.errors import SuperpodError
 
+def parse_error(e: click.ClickException) -> str:
+    """A click parse error in superpod's one-line form (``--chips: 'abc' is not an integer``)."""
+    msg = " ".join(e.format_message().split()).rstrip(".")
+    cause = e.__cause__
+    if isinstance(cause, ValidationError) and cause.errors():
+        err = cause.errors()[0]
+        what = {"int_parsing": "an integer", "int_from_float": "an integer", "float_parsing": "a number",
+                "bool_parsing": "a boolean"}.get(err["type"])
+        if what:
+            msg = f"{err.get('input')!r} is not {what}"
+    param = getattr(e, "param", None)
+    if isinstance(e, click.BadParameter) and not isinstance(e, click.MissingParameter) and param is not None:
+        name = param.opts[0] if getattr(param, "param_type_name", "") == "option" and param.opts else (param.name or "").upper()
+        msg = f"{name}: {msg}"
+    return msg[:1].lower() + msg[1:]
+
+
+class Group(TyperGroup):
+    """The top-level group: click's parse errors become one line ``error: ...`` (exit 2) and
+    numpy's RuntimeWarnings never reach the terminal (the result checks name a bad input)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if not standalone_mode:
+                return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            try:
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except click.NoArgsIsHelpError as e:
+                typer.echo(e.ctx.get_help() if e.ctx else str(e))
+                sys.exit(2)
+            except click.ClickException as e:
+                typer.echo(f"error: {parse_error(e)}", err=True)
+                sys.exit(2)
+            except typer.Abort:
+                typer.echo("error: aborted", err=True)
+                sys.exit(1)
+            except RecursionError:
+                typer.echo("error: input nested too deeply", err=True)
+                sys.exit(2)
+            sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=Group,
     name="superpod",
     help=(
         "How much useful work does a whole AI compute system deliver?\n\n"
