@@ -191,7 +191,7 @@ class TrainOptions(Options):
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
-                                      "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json")
+                                      "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json", strict=False)
 
     _as_list = field_validator("systems", mode="before")(_as_list)
 
@@ -295,7 +295,7 @@ class SimulateOptions(Options):
     framework: Optional[str] = opt(None, "Serving framework factors.")
     seed: int = opt(0, "Random seed.")
     trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
-                                      "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json")
+                                      "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json", strict=False)
 
     def check(self, name) -> None:
         if self.mtp_accept is not None and not self.mtp:
@@ -516,7 +516,7 @@ class ReportOptions(Options):
     validation views."""
 
     html: Path = opt(help="Output file (.html): plots inline, opens with no network.", flag="--html",
-                     metavar="OUT.html")
+                     metavar="OUT.html", strict=False)
     systems: list[str] = opt(["cloudmatrix384", "gb200-nvl72"], "Systems to compare (repeat the flag).",
                              flag="--systems")
     model: str = opt("deepseek-v3", "Model to train, serve and scale (catalog name or config file).")
