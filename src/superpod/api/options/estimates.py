@@ -1,0 +1,149 @@
+"""Options of the estimate commands: ``train``, ``serve``, ``simulate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Optional
+
+from pydantic import field_validator
+
+from superpod.api.options.base import Eplb, Mode, Options, Phase, Recompute, Schedule, TrainPrecision, _as_list, opt
+from superpod.errors import InfeasiblePlanError, InvalidOptionError, SuperpodError
+
+# ---------------------------------------------------------------------------- train
+
+class TrainOptions(Options):
+    """``superpod train`` / :func:`superpod.train`: any plan setting left out is searched."""
+
+    positional: ClassVar = ("model", "systems")
+    model: str = opt(help="Model name (superpod models) or path to a TOML / HF config.json.", argument=True)
+    systems: list[str] = opt(help="One or more systems; NAME@N sizes one to N chips.", argument=True, metavar="SYSTEM...")
+    chips: Optional[int] = opt(None, "Chips to use on every system (default: the system's size).", unit="chips", ge=1)
+    seq_len: int = opt(4096, "Tokens per sequence.", unit="tokens")
+    global_batch_tokens: Optional[int] = opt(None, "Tokens per optimizer step (default: the shared policy, clamp(chips / 4, 1,024, 15,360) 4K-token sequences, in tokens for another --seq-len; docs/conventions.md).", unit="tokens")
+    global_batch: Optional[int] = opt(None, "Sequences per optimizer step (instead of --global-batch-tokens).",
+                                      unit="sequences")
+    tp: Optional[int] = opt(None, "Tensor-parallel degree in ranks (searched if left out; on ascend-910c and tpu-ironwood a multiple of 2: --tp 2 is one package).", unit="ranks")
+    sp: Optional[bool] = opt(None, "Megatron sequence parallelism inside the TP group.", flag="--sp/--no-sp")
+    pp: Optional[int] = opt(None, "Pipeline stages.", unit="ranks")
+    vpp: Optional[int] = opt(None, "Virtual pipeline chunks per rank (interleaved schedule).")
+    schedule: Optional[Schedule] = opt(None, "gpipe | 1f1b | interleaved | zero-bubble | dualpipe.")
+    dp: Optional[int] = opt(None, "Data-parallel replicas.", unit="ranks")
+    zero: Optional[int] = opt(None, "ZeRO stage 0-3 over DP (1 = distributed optimizer).")
+    ep: Optional[int] = opt(None, "Expert-parallel degree in ranks (MoE).", unit="ranks")
+    cp: Optional[int] = opt(None, "Context-parallel degree in ranks.", unit="ranks")
+    micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
+    recompute: Optional[Recompute] = opt(None, "none | selective | full.")
+    precision: TrainPrecision = opt("bf16", "GEMM precision: bf16 | fp8.")
+    framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
+    top: int = opt(1, "Also list the K best plans.")
+    trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
+                                      "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json", strict=False)
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.global_batch is not None and self.global_batch_tokens is not None:
+            raise InfeasiblePlanError(f"give {name('global_batch')} or {name('global_batch_tokens')}, not both")
+
+
+# ---------------------------------------------------------------------------- serve
+
+KV_HELP = "KV-cache format: bf16 | fp8 | int8 (default: what the framework runs for the --quant: TensorRT-LLM FP8 KV with fp8/fp4 GEMMs, SGLang and vLLM auto = BF16; catalog/calibration/frameworks/serving.toml, kv_cache). fp8 changes the bytes attention reads as well as the memory; chips without fp8 units (Ascend 910B/910C) refuse it."
+PHASE_HELP = ("prefill | decode: one pool of a disaggregated deployment; both: co-located (continuous batching, "
+              "chunked prefill); pd: both pools of a disaggregated deployment sized for the request mix.")
+
+
+class ServeOptions(Options):
+    """``superpod serve`` / :func:`superpod.serve`: plan parameters left out are searched."""
+
+    positional: ClassVar = ("model", "systems")
+    model: str = opt(help="Catalog model name or a config file.", argument=True)
+    systems: list[str] = opt(help="One or more systems (several: compared side by side).", argument=True,
+                             metavar="SYSTEM...")
+    chips: Optional[int] = opt(None, "Chips of the pool (prefill/decode) or deployment (both); default: the system's size.",
+                               unit="chips", ge=1)
+    phase: Phase = opt("decode", PHASE_HELP)
+    input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
+    output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
+    kv_len: Optional[float] = opt(None, "Mean context per decode step (default input + output/2).", unit="tokens")
+    cache_hit: float = opt(0.0, "Share of prompt tokens served from the prefix cache.", unit="fraction")
+    batch_per_chip: Optional[float] = opt(None, "Decode: sequences per chip; prefill: tokens per chip per step.")
+    concurrency: Optional[float] = opt(None, "Requests in flight on the --chips chips.", unit="requests")
+    tpot_slo_s: Optional[float] = opt(None, "TPOT target: the largest decode batch meeting it.", flag="--tpot-slo-ms",
+                                      unit="s", cli_scale=1e-3)
+    ttft_slo_s: Optional[float] = opt(None, "TTFT target (prefill and co-located).", flag="--ttft-slo-ms", unit="s",
+                                      cli_scale=1e-3)
+    quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4 (default: the lowest precision the chip supports).")
+    kv_dtype: Optional[str] = opt(None, KV_HELP)
+    tp: Optional[int] = opt(None, "Tensor parallelism of attention/dense layers (ranks).", unit="ranks")
+    moe_tp: Optional[int] = opt(None, "Expert tensor parallelism: ranks each routed expert is split over (its "
+                                      "intermediate width divided; moe_tp x moe_ep = tp x dp-attention, as TensorRT-LLM "
+                                      "and SGLang state it; default: searched, 1 or --tp).", unit="ranks", ge=1)
+    moe_ep: Optional[int] = opt(None, "Expert parallelism: ranks the routed experts spread over (MoE).", unit="ranks",
+                                ge=1)
+    ep: Optional[int] = opt(None, "Alias of --moe-ep.", unit="ranks")
+    dp: Optional[int] = opt(None, "Data-parallel attention ranks per instance (moe_tp x moe_ep = TP x this).", flag="--dp-attention",
+                            unit="ranks")
+    mtp: Optional[int] = opt(None, "MTP / speculative draft tokens per step.", unit="tokens")
+    mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the draft tokens.", unit="fraction")
+    eplb: Eplb = opt("balanced", "perfect (idealised balance) | balanced (real routing, EPLB) | none.")
+    overlap: Optional[bool] = opt(None, "Two-micro-batch overlap of MoE communication (default: searched).",
+                                  flag="--overlap/--no-overlap")
+    framework: Optional[str] = opt(None, "Serving framework factors (cloudmatrix-infer, sglang, deepseek, tensorrt-llm; "
+                                         "default per chip).")
+    rate: Optional[float] = opt(None, "With --phase pd: requests/s to size the pools for.", unit="requests/s")
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.batch_per_chip is not None and self.concurrency is not None:
+            raise InfeasiblePlanError(f"give at most one of {name('batch_per_chip')} and {name('concurrency')}")
+        if self.ep is not None and self.moe_ep is not None:
+            raise SuperpodError(f"{name('ep')} is an alias of {name('moe_ep')}: give one of them")
+        # an option that cannot apply to the phase asked for is an error, never silently ignored
+        if self.ttft_slo_s is not None and self.phase == "decode":
+            raise InvalidOptionError(f"{name('ttft_slo_s')} does not apply to --phase decode (TTFT is prefill's): "
+                                     "use --phase prefill, both or pd")
+        if self.tpot_slo_s is not None and self.phase == "prefill":
+            raise InvalidOptionError(f"{name('tpot_slo_s')} does not apply to --phase prefill (TPOT is decode's)")
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
+        for f in ("batch_per_chip", "concurrency"):
+            if getattr(self, f) is not None and self.phase == "pd":
+                raise InvalidOptionError(f"{name(f)} does not apply to --phase pd (its pools are sized for the "
+                                         "request mix): use --phase prefill, decode or both")
+        if self.rate is not None and self.phase != "pd":
+            raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
+
+
+class SimulateOptions(Options):
+    """``superpod simulate`` / :func:`superpod.simulate`: request-level simulation of a deployment."""
+
+    positional: ClassVar = ("model", "system")
+    model: str = opt(help="Catalog model name or a config file.", argument=True)
+    system: str = opt(help="System to serve on.", argument=True)
+    rate: float = opt(help="Mean request arrivals per second (Poisson).", unit="requests/s")
+    requests: int = opt(help="Requests to simulate.", unit="requests")
+    input_dist: Optional[str] = opt(None, "Prompt lengths: fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN, "
+                                          "lognormal:MEAN,SIGMA (default fixed:--input-len).")
+    output_dist: Optional[str] = opt(None, "Output lengths, same forms (default fixed:--output-len).")
+    input_len: float = opt(4096, "Mean prompt length the plan is sized for.", unit="tokens")
+    output_len: float = opt(1024, "Mean output length the plan is sized for.", unit="tokens")
+    mode: Optional[Mode] = opt(None, "pd (disaggregated pools) | colocated (default: pd for MoE models, colocated otherwise).")
+    chips: Optional[int] = opt(None, "Chips of the whole deployment (default: the system's size).", unit="chips", ge=1)
+    quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4.")
+    kv_dtype: Optional[str] = opt(None, KV_HELP)
+    mtp: Optional[int] = opt(None, "MTP draft tokens.", unit="tokens")
+    mtp_accept: Optional[float] = opt(None, "Draft acceptance.", unit="fraction")
+    tpot_slo_s: Optional[float] = opt(None, "TPOT SLO: sizes the decode batch cap and counts goodput.",
+                                      flag="--tpot-slo-ms", unit="s", cli_scale=1e-3)
+    ttft_slo_s: Optional[float] = opt(None, "TTFT SLO for goodput.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
+    framework: Optional[str] = opt(None, "Serving framework factors.")
+    seed: int = opt(0, "Random seed.")
+    trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
+                                      "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json", strict=False)
+
+    def check(self, name) -> None:
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
