@@ -16,6 +16,7 @@ is per TFLOP/s of the ``--quant`` format's dense peak (``peak_basis``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -103,32 +104,14 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     ep = moe_ep if moe_ep is not None else ep
     _check_options(phase, eplb, cache_hit, mtp, mtp_accept, tp, ep, dp, input_len, output_len, kv_len, batch_per_chip,
                    concurrency, tpot_slo_s, ttft_slo_s, rate)
-    c = make_ctx(model, system, chips, quant, kv_dtype, framework)
-    if moe_tp is not None and (isinstance(moe_tp, bool) or int(moe_tp) != moe_tp or moe_tp < 1):
-        raise InvalidOptionError(f"--moe-tp must be a whole number >= 1, got {moe_tp!r}")
-    if moe_tp is not None and moe_tp > 1 and c.model.moe is None:
-        raise InvalidOptionError(f"{c.model.name} has no experts: --moe-tp must be 1")
-    pool_chips = chips if chips is not None else c.hw.n_chips
-    pool_ranks = pool_chips * c.dev
-    if dp is not None and ep is None and c.model.moe is not None:
-        ep = max(dp * (tp or 1) // (moe_tp or 1), 1)
+    s = setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, mtp, mtp_accept, overlap, eplb)
+    c, pool_chips, k, acc, assumed, grid_args = s.c, s.pool_chips, s.k, s.acc, s.assumed, s.grid_args
     wl = Workload(input_len, output_len, kv_len, cache_hit)
-    assumed = []
-    k = int(mtp or 0)
-    if k and mtp_accept is None:
-        mtp_accept = DEFAULT_ACCEPT
-        assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
-    acc = float(mtp_accept or 0.0)
-    grid_args = dict(tp=tp, ep=ep, moe_tp=moe_tp, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc, eplb=eplb)
-    out: dict[str, Any] = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
-                           "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
-                           "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
+    out: dict[str, Any] = dict(s.header)
     breakdown: dict[str, Any] = {}
     rows: dict[str, dict] = {}
     picked: set[str] = set()
-
-    def instance_chips(row):
-        return max(row["ep"] * row["moe_tp"], row["tp"] * (dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
+    instance_chips = s.instance_chips
 
     if phase in ("prefill", "pd"):
         batch = [batch_per_chip] if (batch_per_chip is not None and phase == "prefill") else list(PREFILL_TOKENS)
@@ -274,3 +257,51 @@ def plan_record(c: Ctx, first: dict[str, Any], k: int, acc: float, eplb: str, wl
         "input_len": wl.input_len, "output_len": wl.output_len, "kv_len": wl.decode_context, "cache_hit": wl.cache_hit,
         "per_phase": rows, "picked": sorted(picked), "assumed": assumed,
     }
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What one serving evaluation holds fixed once the options are read: the context, the pool,
+    MTP, the plan-grid arguments and the record's header (shared by :func:`serve` and the sweep)."""
+
+    c: Ctx
+    pool_chips: int
+    dp: int | None
+    k: int
+    acc: float
+    assumed: list[str]
+    grid_args: dict[str, Any]
+    header: dict[str, Any]
+
+    def instance_chips(self, row: dict[str, Any]) -> float:
+        """Chips of one instance of plan ``row``: the expert ranks or the attention ranks, whichever is more."""
+        c = self.c
+        if c.model.moe:
+            return max(row["ep"] * row["moe_tp"], row["tp"] * (self.dp or 1)) / c.dev
+        return row["tp"] / c.dev
+
+
+def setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, mtp, mtp_accept, overlap,
+          eplb) -> Setup:
+    """The context and fixed settings of one serving evaluation (options already checked)."""
+    c = make_ctx(model, system, chips, quant, kv_dtype, framework)
+    if moe_tp is not None and (isinstance(moe_tp, bool) or int(moe_tp) != moe_tp or moe_tp < 1):
+        raise InvalidOptionError(f"--moe-tp must be a whole number >= 1, got {moe_tp!r}")
+    if moe_tp is not None and moe_tp > 1 and c.model.moe is None:
+        raise InvalidOptionError(f"{c.model.name} has no experts: --moe-tp must be 1")
+    pool_chips = chips if chips is not None else c.hw.n_chips
+    pool_ranks = pool_chips * c.dev
+    if dp is not None and ep is None and c.model.moe is not None:
+        ep = max(dp * (tp or 1) // (moe_tp or 1), 1)
+    assumed = []
+    k = int(mtp or 0)
+    if k and mtp_accept is None:
+        mtp_accept = DEFAULT_ACCEPT
+        assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
+    acc = float(mtp_accept or 0.0)
+    grid_args = dict(tp=tp, ep=ep, moe_tp=moe_tp, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc,
+                     eplb=eplb)
+    header = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
+              "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
+              "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
+    return Setup(c, pool_chips, dp, k, acc, assumed, grid_args, header)

@@ -21,12 +21,10 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SuperpodError
-from superpod.planners.conventions import peak_basis
-from superpod.planners.serve_estimate import (DEFAULT_ACCEPT, _breakdown, _check_options, _system_totals, _tflops,
-                                             decode_record, plan_record)
+from superpod.planners.serve_estimate import (_breakdown, _check_options, _system_totals, _tflops, decode_record,
+                                             plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep.options import OPTIONS, convert
-from superpod.serving.context import make_ctx
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import EPLB, ServePlan, Workload
 
@@ -59,31 +57,14 @@ class _Group:
         self.model, self.system, self.chips = kw["model"], kw["system"], kw.get("chips")
         # serve's checks, in serve's order (a failing group falls back to serve itself)
         check(kw, {})
-        c = self.c = make_ctx(self.model, self.system, self.chips, kw.get("quant"), kw.get("kv_dtype", "bf16"),
-                              kw.get("framework"))
-        self.pool_chips = self.chips if self.chips is not None else c.hw.n_chips
-        tp, ep, dp = kw.get("tp"), kw.get("ep"), kw.get("dp")
-        if dp is not None and ep is None and c.model.moe is not None:
-            ep = dp * (tp or 1)
-        self.dp, self.quant, self.kv_dtype, self.eplb = dp, kw.get("quant"), kw.get("kv_dtype", "bf16"), kw.get("eplb", "balanced")
-        self.k = int(kw.get("mtp") or 0)
-        acc = kw.get("mtp_accept")
-        self.assumed = []
-        if self.k and acc is None:
-            acc = DEFAULT_ACCEPT
-            self.assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
-        self.acc = float(acc or 0.0)
-        self.grid_args = dict(tp=tp, ep=ep, pool_ranks=self.pool_chips * c.dev, overlap=kw.get("overlap"),
-                              mtp_k=self.k, mtp_accept=self.acc, eplb=self.eplb)
+        s = self.s = setup(self.model, self.system, self.chips, kw.get("quant"), kw.get("kv_dtype"), kw.get("framework"),
+                           kw.get("tp"), kw.get("ep"), kw.get("moe_tp"), kw.get("dp"), kw.get("mtp"),
+                           kw.get("mtp_accept"), kw.get("overlap"), kw.get("eplb", "balanced"))
+        self.c, self.pool_chips, self.k, self.acc, self.grid_args = s.c, s.pool_chips, s.k, s.acc, s.grid_args
+        self.quant, self.eplb, self.assumed, self.header = kw.get("quant"), kw.get("eplb", "balanced"), s.assumed, s.header
+        self.instance_chips = s.instance_chips
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
-        self.tflops = _tflops(c)
-        self.header = {"model": c.model.name, "system": self.system, "chip": c.hw.chip, "framework": c.fw.name,
-                       "chips": self.pool_chips, "ranks": int(self.pool_chips * c.dev), "ranks_per_chip": int(c.dev),
-                       "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
-
-    def instance_chips(self, row) -> float:
-        c = self.c
-        return max(row["ep"], row["tp"] * (self.dp or 1)) / c.dev if c.model.moe else row["tp"] / c.dev
+        self.tflops = _tflops(self.c)
 
 
 def _stacked(c, plan: ServePlan, ctx: np.ndarray, lead: bool) -> dict[str, np.ndarray]:
