@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from superpod.errors import InvalidOptionError
 from superpod.spec.chip import NAME_PATTERN, Chip
 from superpod.spec.fabric import FabricTier
+from superpod.spec.host_memory import HostMemory
 from superpod.spec.quantity import Count, Money, Power
 
 #: how far a published total may differ from the sum of its parts
@@ -90,6 +91,7 @@ class System(BaseModel):
     capex: Money | None = None
     power: PowerBreakdown
     resilience: Resilience | None = Field(default=None, description="hot spares, in-memory checkpoints (optional)")
+    host_memory: HostMemory | None = Field(default=None, description="host DRAM and its path, for a caching tier (optional)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "System":
