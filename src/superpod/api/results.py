@@ -211,6 +211,8 @@ class ServeResult(Result):
             out.append(text_table(f"{self.record['system']} {phase}: time per step (ms)", ["part", "ms", "share"], rows))
             out.append(f"communication hidden under compute: {b['hidden_comm_s'] * 1e3:,.2f} ms; "
                        f"busiest EP rank's MoE load / mean: {b['imbalance']:.3f}")
+        from superpod.planners.serve_cache import explain  # the caching tier (issue 16)
+        out += [t for t in [explain(self.record.get("cache"), self.record["system"])] if t]
         return "\n".join(out)
 
 

@@ -32,6 +32,7 @@ from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
+from superpod.planners import serve_cache
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
 PHASES = ("prefill", "decode", "both", "pd")
@@ -94,7 +95,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           quant: str | None = None, kv_dtype: str | None = None, tp: int | None = None, ep: int | None = None,
           dp: int | None = None, moe_tp: int | None = None, moe_ep: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
-          rate: float | None = None) -> dict[str, Any]:
+          rate: float | None = None, cache_prefixes: int | None = None, cache_zipf: float | None = None,
+          cache_pool_bytes: float | None = None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
@@ -106,7 +108,9 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
                    concurrency, tpot_slo_s, ttft_slo_s, rate)
     s = setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, mtp, mtp_accept, overlap, eplb)
     c, pool_chips, k, acc, assumed, grid_args = s.c, s.pool_chips, s.k, s.acc, s.assumed, s.grid_args
-    wl = Workload(input_len, output_len, kv_len, cache_hit)
+    tier = serve_cache.tier(c, system, chips, input_len, output_len, kv_len, cache_hit, cache_prefixes, cache_zipf,
+                            cache_pool_bytes)  # the caching tier: the hit rate its pool serves
+    wl = tier.workload
     out: dict[str, Any] = dict(s.header)
     breakdown: dict[str, Any] = {}
     rows: dict[str, dict] = {}
@@ -181,6 +185,9 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     out["plan"] = plan_record(c, first, k, acc, eplb, wl, rows, picked | ({"quant"} if quant is None else set()), assumed)
     out["breakdown"] = breakdown
     _system_totals(out, system, chips)
+    out["cache"] = serve_cache.record(tier, c, out, rows, phase, rate, {  # today's prefill search, at hit 0
+        "grid_args": grid_args, "limits": {"ttft_s": ttft_slo_s} if ttft_slo_s else {},
+        "batch": batch_per_chip if phase == "prefill" else None})
     return out
 
 

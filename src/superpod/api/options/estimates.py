@@ -67,7 +67,16 @@ class ServeOptions(Options):
     input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
     output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
     kv_len: Optional[float] = opt(None, "Mean context per decode step (default input + output/2).", unit="tokens")
-    cache_hit: float = opt(0.0, "Share of prompt tokens served from the prefix cache.", unit="fraction")
+    cache_hit: float = opt(0.0, "Share of prompt tokens served from the prefix cache: the reusable prefix, what an unbounded "
+                                "cache would hit (the pool's capacity may serve less; see the cache object).", unit="fraction")
+    cache_prefixes: Optional[int] = opt(None, "Distinct reusable prefixes (live conversations, shared system prompts): the "
+                                              "working set the host-memory pool must hold under LRU (default: it fits).",
+                                        unit="sequences")
+    cache_zipf: Optional[float] = opt(None, "Zipf exponent of the prefixes' popularity (default: reuse spread evenly; "
+                                            "needs --cache-prefixes).", ge=0, le=5)
+    cache_pool_bytes: Optional[float] = opt(None, "Capacity of the prefix-cache pool in GB (default: the catalog's host "
+                                                  "memory x cache share over the nodes the pool spans).",
+                                            flag="--cache-pool-gb", cli_scale=1e9, gt=0)
     batch_per_chip: Optional[float] = opt(None, "Decode: sequences per chip; prefill: tokens per chip per step.")
     concurrency: Optional[float] = opt(None, "Requests in flight on the --chips chips.", unit="requests")
     tpot_slo_s: Optional[float] = opt(None, "TPOT target: the largest decode batch meeting it.", flag="--tpot-slo-ms",

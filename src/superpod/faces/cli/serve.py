@@ -14,6 +14,7 @@ import typer
 from superpod.api.options import ServeOptions, SimulateOptions
 from superpod.faces.cli.app import JSON
 from superpod.faces.cli.options import options_command
+from superpod.planners.serve_cache import table_rows
 
 SERVE_HELP = """Serving throughput per chip and latency of MODEL on SYSTEM (several systems: side by side).
 
@@ -65,6 +66,7 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
                  ("PD prefill : decode chips", f"{d['prefill_to_decode_chips']:.2f}"),
                  ("PD end-to-end TTFT", f"{d['ttft_s'] * 1e3:,.0f} ms"),
                  ("PD KV transfer (exposed)", f"{d['kv_transfer_s'] * 1e3:,.1f} ms ({d['kv_transfer_exposed_s'] * 1e3:,.2f} ms)")]
+    rows += table_rows(rec.get("cache"))  # the caching tier, when a prefix is cached (issue 16)
     for phase, label in (("prefill", "prefill input"), ("decode", "decode output"), ("both", "co-located output"), ("pd", "PD output")):
         if phase in rec and "tokens_per_s_per_system" in rec[phase]:
             x = rec[phase]
