@@ -57,7 +57,7 @@ class Tier:
     notes: list[str] = field(default_factory=list)
 
 
-def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes) -> None:
+def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity: bool = False) -> None:
     """Refuse cache options that cannot apply (never silently ignored)."""
     if cache_prefixes is not None and (isinstance(cache_prefixes, bool) or int(cache_prefixes) != cache_prefixes
                                        or not 1 <= cache_prefixes <= MAX_PREFIXES):
@@ -67,7 +67,8 @@ def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes
     if cache_pool_bytes is not None and not cache_pool_bytes > 0:
         raise InvalidOptionError(f"--cache-pool-gb must be > 0, got {cache_pool_bytes!r}")
     given = [n for n, v in (("--cache-prefixes", cache_prefixes), ("--cache-zipf", cache_zipf),
-                            ("--cache-pool-gb", cache_pool_bytes)) if v is not None]
+                            ("--cache-pool-gb", cache_pool_bytes), ("--cache-affinity", cache_affinity or None))
+             if v is not None]
     if given and not cache_hit > 0:
         raise InvalidOptionError(f"{', '.join(given)} describe the prefix cache: give --cache-hit > 0 as well")
     if cache_zipf is not None and cache_prefixes is None:
@@ -76,9 +77,9 @@ def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes
 
 def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: float, kv_len: float | None,
          cache_hit: float, cache_prefixes: int | None = None, cache_zipf: float | None = None,
-         cache_pool_bytes: float | None = None) -> Tier:
+         cache_pool_bytes: float | None = None, cache_affinity: bool = False) -> Tier:
     """The pool, its capacity and the hit rate it serves (``cache_hit`` itself when no working set is given)."""
-    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes)
+    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity)
     sysm = load_system(system)
     host = sysm.host_memory
     sized = sysm.at(chips)
@@ -93,10 +94,16 @@ def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: f
         if host.pooled:
             domain_nodes = max(int(sysm.scaleup_domain // per_node), 1)
             pool_nodes = min(sized.nodes, domain_nodes)
+        elif cache_affinity:
+            pool_nodes = sized.nodes
+            if cache_hit > 0 and sized.nodes > 1:
+                notes.append("per-node tier with --cache-affinity: requests go to the node holding their prefix, "
+                             "so the nodes' caches add up (load balance across nodes not modelled)")
         else:
             pool_nodes = 1
             if cache_hit > 0 and sized.nodes > 1:
-                notes.append("per-node tier: each node caches for every prefix (requests are not routed by prefix)")
+                notes.append("per-node tier: each node caches for every prefix (requests are not routed by prefix; "
+                             "--cache-affinity routes them)")
         pool = host.cache_bytes_per_node() * pool_nodes
         chip_Bps = host.chip_Bps(per_node)
     if cache_pool_bytes is not None:
@@ -199,11 +206,12 @@ def _prefill_side(t: Tier, c: Ctx, out: dict[str, Any], row: dict[str, Any], pha
     usable = t.host is not None and h > 0 and t.chip_Bps > 0
     fetch_step = fetch_bytes_step / t.chip_Bps if usable else 0.0
     step_t = float(step_with_fetch(step_h, fetch_step, m.layers)) if usable else step_h
-    decision = "none" if h == 0 else ("fetch" if not usable or step_t <= step0 else "recompute")
+    decision = "none" if h == 0 else ("resident" if not usable else ("fetch" if step_t <= step0 else "recompute"))
     notes = [f"TTFT and prefill throughput with and without the tier are for the same requests per step ({basis0})"] if h > 0 else []
     if decision == "recompute":
         notes.append(f"fetching a step's prefixes ({fetch_step * 1e3:,.1f} ms over {t.host.path}) costs more than "
-                     f"recomputing them: superpod recomputes (the cache figures are the recompute figures)")
+                     f"recomputing them: superpod recomputes (the cache figures are the recompute figures; the phase "
+                     "records are priced as if the hits were resident in HBM)")
         step_t, fetch_step, fetch_bytes_step = step0, 0.0, 0.0
     chunks = ttft_h / step_h if step_h > 0 else 1.0
     ttft_t = ttft0 if decision == "recompute" else chunks * step_t

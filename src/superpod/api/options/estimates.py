@@ -77,6 +77,9 @@ class ServeOptions(Options):
     cache_pool_bytes: Optional[float] = opt(None, "Capacity of the prefix-cache pool in GB (default: the catalog's host "
                                                   "memory x cache share over the nodes the pool spans).",
                                             flag="--cache-pool-gb", cli_scale=1e9, gt=0)
+    cache_affinity: bool = opt(False, "Per-node host-memory tiers (NVL72, HGX): route each request to the node holding its "
+                                      "prefix (a KV-aware router), so the nodes' caches add up; default: each node caches "
+                                      "for every prefix.", flag="--cache-affinity/--no-cache-affinity")
     batch_per_chip: Optional[float] = opt(None, "Decode: sequences per chip; prefill: tokens per chip per step.")
     concurrency: Optional[float] = opt(None, "Requests in flight on the --chips chips.", unit="requests")
     tpot_slo_s: Optional[float] = opt(None, "TPOT target: the largest decode batch meeting it.", flag="--tpot-slo-ms",

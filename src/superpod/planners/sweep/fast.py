@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from superpod.errors import SuperpodError
+from superpod.planners import serve_cache
 from superpod.planners.serve_estimate import (_breakdown, _check_options, _system_totals, _tflops, decode_record,
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
@@ -212,6 +213,8 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
                               picked | ({"quant"} if g.quant is None else set()), list(g.assumed))
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
     _system_totals(out, g.system, g.chips)
+    out["cache"] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len, wl.kv_len,
+                                                       wl.cache_hit), c, out, {"decode": row}, "decode", None)
     return out
 
 
