@@ -233,3 +233,34 @@ def test_host_memory_is_sourced_and_bounded():
     assert {"cloudmatrix384", "gb200-nvl72", "gb300-nvl72", "dgx-h100-superpod"} <= set(seen)
     assert load_system("cloudmatrix384").host_memory.pooled
     assert not load_system("gb200-nvl72").host_memory.pooled
+
+
+# ---------------------------------------------------------------------------- a trace's shared prefixes
+
+def _trace(tmp_path, n_requests=4000, n_prefixes=3000, prefix=2000, prompt=4096, seed=0):
+    rng = np.random.default_rng(seed)
+    p = np.arange(1, n_prefixes + 1) ** -0.8
+    ids = rng.choice(n_prefixes, size=n_requests, p=p / p.sum())
+    path = tmp_path / "trace.csv"
+    path.write_text("prefix_id,prefix_tokens,prompt_tokens\n" + "".join(f"c{i},{prefix},{prompt}\n" for i in ids))
+    return str(path)
+
+
+def test_trace_gives_the_hit_rate_and_eviction_lowers_it(tmp_path):
+    trace = _trace(tmp_path)
+    big = cache_of("cloudmatrix384", 0.0, phase="prefill", cache_trace=trace)
+    small = cache_of("cloudmatrix384", 0.0, phase="prefill", cache_trace=trace, cache_pool_bytes=20e9)
+    assert 0 < big["hit_rate"] == big["stated_hit_rate"] < 1
+    assert small["hit_rate"] < big["hit_rate"] and small["capacity_hit_ratio"] < 1
+    assert small["working_set_bytes"] > small["pool_bytes"]
+    assert big["ttft_saved_s"] > small["ttft_saved_s"] > 0
+
+
+@pytest.mark.parametrize("text, kw", [("prefix_id,prompt_tokens\nc,10\n", {}), ("prefix_id,prefix_tokens,prompt_tokens\nc,20,10\n", {}),
+                                      ("prefix_id,prefix_tokens,prompt_tokens\n", {}),
+                                      ("prefix_id,prefix_tokens,prompt_tokens\nc,5,10\n", {"cache_hit": 0.5})])
+def test_bad_traces_are_refused(tmp_path, text, kw):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(SuperpodError):
+        api.serve("deepseek-r1", "cloudmatrix384", phase="prefill", cache_trace=str(path), **kw)

@@ -28,7 +28,7 @@ from superpod.planners.conventions import default_pue
 from superpod.planners.serve_search import PREFILL_TOKENS, best, grid_for
 from superpod.scaling.economics import YEAR_S, capex_usd, usd_per_s
 from superpod.scaling.params import costs
-from superpod.serving.caching import MAX_PREFIXES, capacity_hit_ratio, step_with_fetch, weight_load_s
+from superpod.serving.caching import MAX_PREFIXES, capacity_hit_ratio, lru_trace_hit, step_with_fetch, weight_load_s
 from superpod.serving.context import Ctx
 from superpod.serving.memory import kv_bytes_per_sequence_token
 from superpod.serving.plan import ServePlan, Workload
@@ -57,8 +57,14 @@ class Tier:
     notes: list[str] = field(default_factory=list)
 
 
-def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity: bool = False) -> None:
+def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity: bool = False,
+                  cache_trace=None) -> None:
     """Refuse cache options that cannot apply (never silently ignored)."""
+    if cache_trace is not None:
+        for name, v in (("--cache-hit", cache_hit or None), ("--cache-prefixes", cache_prefixes), ("--cache-zipf", cache_zipf)):
+            if v is not None:
+                raise InvalidOptionError(f"--cache-trace gives the hit rate and the working set: leave out {name}")
+        return
     if cache_prefixes is not None and (isinstance(cache_prefixes, bool) or int(cache_prefixes) != cache_prefixes
                                        or not 1 <= cache_prefixes <= MAX_PREFIXES):
         raise InvalidOptionError(f"--cache-prefixes must be a whole number in [1, {MAX_PREFIXES:,}], got {cache_prefixes!r}")
@@ -77,17 +83,19 @@ def check_options(cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes
 
 def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: float, kv_len: float | None,
          cache_hit: float, cache_prefixes: int | None = None, cache_zipf: float | None = None,
-         cache_pool_bytes: float | None = None, cache_affinity: bool = False) -> Tier:
-    """The pool, its capacity and the hit rate it serves (``cache_hit`` itself when no working set is given)."""
-    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity)
+         cache_pool_bytes: float | None = None, cache_affinity: bool = False, cache_trace=None) -> Tier:
+    """The pool, its capacity and the hit rate it serves (``cache_hit`` itself when no working set is given;
+    with ``cache_trace`` the LRU replay of the trace's prefixes at the pool's capacity)."""
+    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity, cache_trace)
     sysm = load_system(system)
     host = sysm.host_memory
     sized = sysm.at(chips)
     notes: list[str] = []
     per_node = sysm.chips_per_node
+    wants = cache_hit > 0 or cache_trace is not None
     if host is None:
         pool_nodes, pool, chip_Bps = 0, 0.0, float("nan")
-        if cache_hit > 0:
+        if wants:
             notes.append(f"{sysm.name} has no [host_memory] in the catalog: hits are taken as resident in HBM "
                          "(no pool capacity, fetch or eviction modelled)")
     else:
@@ -96,12 +104,12 @@ def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: f
             pool_nodes = min(sized.nodes, domain_nodes)
         elif cache_affinity:
             pool_nodes = sized.nodes
-            if cache_hit > 0 and sized.nodes > 1:
+            if wants and sized.nodes > 1:
                 notes.append("per-node tier with --cache-affinity: requests go to the node holding their prefix, "
                              "so the nodes' caches add up (load balance across nodes not modelled)")
         else:
             pool_nodes = 1
-            if cache_hit > 0 and sized.nodes > 1:
+            if wants and sized.nodes > 1:
                 notes.append("per-node tier: each node caches for every prefix (requests are not routed by prefix; "
                              "--cache-affinity routes them)")
         pool = host.cache_bytes_per_node() * pool_nodes
@@ -109,8 +117,12 @@ def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: f
     if cache_pool_bytes is not None:
         pool = float(cache_pool_bytes)
         notes.append("pool capacity given by --cache-pool-gb")
+    kv_tok = float(kv_bytes_per_token(c.model, c.kv_el))
+    if cache_trace is not None:
+        return _trace_tier(sysm, host, c, cache_trace, pool, pool_nodes, chip_Bps, kv_tok, input_len, output_len,
+                           kv_len, notes)
     prefix_tokens = float(input_len) * float(cache_hit)
-    prefix_bytes = prefix_tokens * float(kv_bytes_per_token(c.model, c.kv_el))
+    prefix_bytes = prefix_tokens * kv_tok
     ratio = 1.0
     working = None
     if cache_prefixes is not None and (host is not None or cache_pool_bytes is not None):
@@ -123,6 +135,56 @@ def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: f
     wl = Workload(input_len, output_len, kv_len, served)
     return Tier(sysm, host, float(cache_hit), served, ratio, pool, pool_nodes, prefix_tokens, prefix_bytes, working,
                 chip_Bps, wl, notes)
+
+
+#: the highest served hit rate (serve refuses --cache-hit 1: a prompt has at least one new token)
+MAX_HIT = 0.999
+
+
+def read_trace(path) -> list[tuple[str, float, float]]:
+    """A request trace: CSV with a header ``prefix_id,prefix_tokens,prompt_tokens`` (one row per
+    request, in arrival order; requests sharing a prefix share its id)."""
+    import csv
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidOptionError(f"--cache-trace {path}: no such file")
+    rows = []
+    with p.open(newline="") as f:
+        reader = csv.DictReader(f)
+        need = {"prefix_id", "prefix_tokens", "prompt_tokens"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise InvalidOptionError(f"--cache-trace {path}: the header must name {', '.join(sorted(need))}")
+        for i, r in enumerate(reader, start=2):
+            try:
+                pre, prompt = float(r["prefix_tokens"]), float(r["prompt_tokens"])
+            except (TypeError, ValueError):
+                raise InvalidOptionError(f"--cache-trace {path}, line {i}: token counts must be numbers") from None
+            if not (0 <= pre <= prompt and prompt > 0 and np.isfinite(prompt)):
+                raise InvalidOptionError(f"--cache-trace {path}, line {i}: need 0 <= prefix_tokens <= prompt_tokens, prompt_tokens > 0")
+            rows.append((r["prefix_id"], pre, prompt))
+    if not rows:
+        raise InvalidOptionError(f"--cache-trace {path}: no requests")
+    return rows
+
+
+def _trace_tier(sysm, host, c, path, pool, pool_nodes, chip_Bps, kv_tok, input_len, output_len, kv_len, notes) -> Tier:
+    """The tier from a trace: the hit rate of an exact LRU replay from a cold pool, and of an unbounded one."""
+    reqs = read_trace(path)
+    served = lru_trace_hit(reqs, pool / kv_tok) if host is not None or pool > 0 else lru_trace_hit(reqs, float("inf"))
+    unbounded = lru_trace_hit(reqs, float("inf"))
+    distinct: dict[str, float] = {}
+    for pid, pre, _ in reqs:
+        distinct[pid] = max(distinct.get(pid, 0.0), pre)
+    mean_prompt = sum(r[2] for r in reqs) / len(reqs)
+    notes.append(f"hit rate from {len(reqs):,} requests of {path} replayed through LRU from a cold pool "
+                 f"(mean prompt {mean_prompt:,.0f} tokens; the plan is sized for --input-len {input_len:,.0f})")
+    served = min(served, MAX_HIT)
+    prefix_tokens = float(input_len) * served
+    wl = Workload(input_len, output_len, kv_len, served)
+    return Tier(sysm, host, unbounded, served, served / unbounded if unbounded > 0 else 1.0, pool, pool_nodes,
+                prefix_tokens, prefix_tokens * kv_tok, sum(distinct.values()) * kv_tok, chip_Bps, wl, notes)
 
 
 def _usd_per_chip_s(t: Tier) -> tuple[float, str]:

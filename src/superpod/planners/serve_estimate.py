@@ -96,7 +96,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           dp: int | None = None, moe_tp: int | None = None, moe_ep: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
           rate: float | None = None, cache_prefixes: int | None = None, cache_zipf: float | None = None,
-          cache_pool_bytes: float | None = None, cache_affinity: bool = False) -> dict[str, Any]:
+          cache_pool_bytes: float | None = None, cache_affinity: bool = False, cache_trace=None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
@@ -109,7 +109,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     s = setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, mtp, mtp_accept, overlap, eplb)
     c, pool_chips, k, acc, assumed, grid_args = s.c, s.pool_chips, s.k, s.acc, s.assumed, s.grid_args
     tier = serve_cache.tier(c, system, chips, input_len, output_len, kv_len, cache_hit, cache_prefixes, cache_zipf,
-                            cache_pool_bytes, cache_affinity)  # the caching tier: the hit rate its pool serves
+                            cache_pool_bytes, cache_affinity, cache_trace)  # the caching tier: the hit rate its pool serves
     wl = tier.workload
     out: dict[str, Any] = dict(s.header)
     breakdown: dict[str, Any] = {}

@@ -80,6 +80,9 @@ class ServeOptions(Options):
     cache_affinity: bool = opt(False, "Per-node host-memory tiers (NVL72, HGX): route each request to the node holding its "
                                       "prefix (a KV-aware router), so the nodes' caches add up; default: each node caches "
                                       "for every prefix.", flag="--cache-affinity/--no-cache-affinity")
+    cache_trace: Optional[Path] = opt(None, "Request trace (CSV: prefix_id,prefix_tokens,prompt_tokens, in arrival order) "
+                                            "replayed through the pool's LRU: gives the hit rate and the working set "
+                                            "instead of --cache-hit / --cache-prefixes.", metavar="TRACE.csv", strict=False)
     batch_per_chip: Optional[float] = opt(None, "Decode: sequences per chip; prefill: tokens per chip per step.")
     concurrency: Optional[float] = opt(None, "Requests in flight on the --chips chips.", unit="requests")
     tpot_slo_s: Optional[float] = opt(None, "TPOT target: the largest decode batch meeting it.", flag="--tpot-slo-ms",
