@@ -28,7 +28,7 @@ from superpod.planners.conventions import default_pue
 from superpod.planners.serve_search import PREFILL_TOKENS, best, grid_for
 from superpod.scaling.economics import YEAR_S, capex_usd, usd_per_s
 from superpod.scaling.params import costs
-from superpod.serving.caching import MAX_PREFIXES, capacity_hit_ratio, lru_trace_hit, step_with_fetch, weight_load_s
+from superpod.serving.caching import MAX_PREFIXES, capacity_hit_ratio, lru_trace_hit, read_trace, step_with_fetch, weight_load_s
 from superpod.serving.context import Ctx
 from superpod.serving.memory import kv_bytes_per_sequence_token
 from superpod.serving.plan import ServePlan, Workload
@@ -139,34 +139,6 @@ def tier(c: Ctx, system: str, chips: int | None, input_len: float, output_len: f
 
 #: the highest served hit rate (serve refuses --cache-hit 1: a prompt has at least one new token)
 MAX_HIT = 0.999
-
-
-def read_trace(path) -> list[tuple[str, float, float]]:
-    """A request trace: CSV with a header ``prefix_id,prefix_tokens,prompt_tokens`` (one row per
-    request, in arrival order; requests sharing a prefix share its id)."""
-    import csv
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidOptionError(f"--cache-trace {path}: no such file")
-    rows = []
-    with p.open(newline="") as f:
-        reader = csv.DictReader(f)
-        need = {"prefix_id", "prefix_tokens", "prompt_tokens"}
-        if reader.fieldnames is None or not need <= set(reader.fieldnames):
-            raise InvalidOptionError(f"--cache-trace {path}: the header must name {', '.join(sorted(need))}")
-        for i, r in enumerate(reader, start=2):
-            try:
-                pre, prompt = float(r["prefix_tokens"]), float(r["prompt_tokens"])
-            except (TypeError, ValueError):
-                raise InvalidOptionError(f"--cache-trace {path}, line {i}: token counts must be numbers") from None
-            if not (0 <= pre <= prompt and prompt > 0 and np.isfinite(prompt)):
-                raise InvalidOptionError(f"--cache-trace {path}, line {i}: need 0 <= prefix_tokens <= prompt_tokens, prompt_tokens > 0")
-            rows.append((r["prefix_id"], pre, prompt))
-    if not rows:
-        raise InvalidOptionError(f"--cache-trace {path}: no requests")
-    return rows
 
 
 def _trace_tier(sysm, host, c, path, pool, pool_nodes, chip_Bps, kv_tok, input_len, output_len, kv_len, notes) -> Tier:

@@ -30,11 +30,15 @@ that answers hit or miss and the fetch time of each request.
 
 from __future__ import annotations
 
+import csv
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Hashable, Iterable
 
 import numpy as np
+
+from superpod.errors import InvalidOptionError
 
 #: the most prefixes a Zipf popularity is summed over exactly (beyond: an error, not a slow call)
 MAX_PREFIXES = 10_000_000
@@ -106,6 +110,31 @@ def lru_trace_hit(requests: Iterable[tuple[Hashable, float, float]], capacity_to
         hit += pool.lookup(pid, prefix).hit_tokens
         total += float(prompt)
     return hit / total if total > 0 else 0.0
+
+
+def read_trace(path) -> list[tuple[str, float, float]]:
+    """A request trace: CSV with a header ``prefix_id,prefix_tokens,prompt_tokens`` (one row per
+    request, in arrival order; requests sharing a prefix share its id)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidOptionError(f"--cache-trace {path}: no such file")
+    rows = []
+    with p.open(newline="") as f:
+        reader = csv.DictReader(f)
+        need = {"prefix_id", "prefix_tokens", "prompt_tokens"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise InvalidOptionError(f"--cache-trace {path}: the header must name {', '.join(sorted(need))}")
+        for i, r in enumerate(reader, start=2):
+            try:
+                pre, prompt = float(r["prefix_tokens"]), float(r["prompt_tokens"])
+            except (TypeError, ValueError):
+                raise InvalidOptionError(f"--cache-trace {path}, line {i}: token counts must be numbers") from None
+            if not (0 <= pre <= prompt and prompt > 0 and np.isfinite(prompt)):
+                raise InvalidOptionError(f"--cache-trace {path}, line {i}: need 0 <= prefix_tokens <= prompt_tokens, prompt_tokens > 0")
+            rows.append((r["prefix_id"], pre, prompt))
+    if not rows:
+        raise InvalidOptionError(f"--cache-trace {path}: no requests")
+    return rows
 
 
 @dataclass(frozen=True)
