@@ -26,6 +26,7 @@ decode.tpot_s (time per output token seen by one user; with MTP = step / E[token
 chip of a co-located deployment (first token included), both.ttft_s, both.tpot_s, both.concurrency (requests in
 flight on the chips); *.tokens_per_s_per_tflops = per chip / dense peak at the GEMM precision (CloudMatrix's metric).
 plan = the plan priced (picked: the parameters superpod chose); breakdown = where a step's time goes.
+cache = the caching tier (host-memory pool: served hit rate, fetch vs recompute, TTFT/prefill chips/cost saved, weight load).
 With no batch, concurrency or SLO: the maximum-throughput point that fits in memory.
 Parallel degrees count ranks: a GPU is one, an Ascend 910C package two (EP320 = 160 NPUs).
 """
