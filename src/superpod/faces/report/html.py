@@ -27,7 +27,7 @@ table{border-collapse:collapse;font-size:.8em;margin:.4em 0}td,th{border:1px sol
 text-align:left;vertical-align:top}th{background:#f4f4f4}.err{background:#fdecea;border:1px solid #e0b4b4;
 padding:.5em;color:#8a1f11}nav a{margin-right:1em}svg{max-width:100%;height:auto}.note{color:#666;font-size:.85em}
 .charts{display:flex;flex-wrap:wrap;gap:.5em;align-items:flex-start}.charts>div{flex:0 1 auto;max-width:100%}
-.metrics{display:flex;flex-wrap:wrap;gap:1.5em;margin:.6em 0}.metric b{display:block;font-size:1.3em}
+.metrics{display:flex;flex-wrap:wrap;gap:1.5em;margin:.6em 0}.metric{max-width:24em}.metric b{display:block;font-size:1.3em}
 .metric span{color:#666;font-size:.8em}details{margin:.4em 0}"""
 MAX_ROWS = 60  # rows of a table shown inline; the rest are counted (the dashboard downloads them all)
 

@@ -65,7 +65,7 @@ def main(out_dir: str = "docs/img") -> list[Path]:
                 time.sleep(0.5)
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"])
-            page = b.new_page(viewport={"width": 1500, "height": 1100})
+            page = b.new_page(viewport={"width": 1500, "height": 1500})
             page.goto(f"http://127.0.0.1:{port}")
             page.get_by_role("tab", name=TABS[-1]).wait_for(timeout=180_000)
             _idle(page)

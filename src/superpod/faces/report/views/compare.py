@@ -22,16 +22,20 @@ def compare(api, systems: Sequence[str], chips: int | None = None) -> View:
     v.add(*[Metric(f"{r['name']}: BF16 dense", g(r["bf16_flops"], "FLOP/s"),
                    help=r["basis"].get("bf16_flops")) for r in rows])
     for key, label, unit in TOTALS:
-        vals = [r.get(key) or 0.0 for r in rows]
-        if not any(vals):
+        raw = [r.get(key) for r in rows]
+        if not any(raw):
             continue
-        first = vals[0] or float("nan")
+        vals = [x or 0.0 for x in raw]
+
+        def ratio(x: float | None) -> str:
+            return f"{x / raw[0]:.2f}x" if x and raw[0] else "-"
+
+        text = [f"{g(x, unit)} ({ratio(x)})" if x else "none" for x in raw]
         fig = figure(f"{label} ({unit})", y=unit, showlegend=False)
-        fig.add_bar(x=names, y=vals, marker={"color": COLORS[: len(rows)]},
-                    text=[f"{g(x, unit)} ({x / first:.2f}x)" for x in vals], textposition="outside",
-                    hovertext=[f"{n}: {g(x, unit)}, {x / first:.2f}x the first<br>{r['basis'].get(key, 'no basis recorded')}"
-                               for n, x, r in zip(names, vals, rows)], hoverinfo="text")
-        fig.update_yaxes(range=[0, max(vals) * 1.25])
+        fig.add_bar(x=names, y=vals, marker={"color": COLORS[: len(rows)]}, text=text, textposition="outside",
+                    hovertext=[f"{n}: {t}, ratio to the first<br>{r['basis'].get(key, 'no basis recorded')}"
+                               for n, t, r in zip(names, text, rows)], hoverinfo="text")
+        fig.update_yaxes(range=[0, max(vals) * 1.25], tickformat="~s")
         v.add(Chart(f"compare-{key}", fig, 4.2, 3.0))
     v.add(Table("compare-totals", ["system", "chips", *[c[1] for c in TOTALS]],
                 [[r["name"], r["chips"], *[r.get(k) for k, _, _ in TOTALS]] for r in rows], "Totals (SI units)"))

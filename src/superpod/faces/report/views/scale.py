@@ -36,6 +36,8 @@ def curves(api, model: str, systems: Sequence[str], points: int = 10, min_chips:
             dom = cur.get("scaleup_domain_chips")
             if dom and x.min() <= dom <= x.max():
                 fig.add_vline(x=dom, line={"color": col, "dash": "dot", "width": 1})
+        if logy:
+            fig.update_yaxes(tickformat="~s")
         v.add(Chart(f"scale-{key}", fig, 5.2, 3.4))
     for cur in cs:
         for i, n in enumerate(cur["chips"]):
@@ -60,6 +62,7 @@ def scenario(api, name: str = "huaweiopolis") -> View:
     fig.add_bar(x=keys, y=[b["effective_flops"] for b in builds], name="effective FLOP/s", marker={"color": COLORS[0]},
                 hovertext=[f"{b['label']}: MFU {b['mfu']:.1%}, goodput {b['goodput']:.1%}" for b in builds],
                 hoverinfo="text+y")
+    fig.update_yaxes(tickformat="~s")
     v.add(Chart("scenario", fig, 6, 3.6))
     v.add(Table("scenario-builds", ["build", "label", "chips", "effective FLOP/s", "paper FLOP/s", "MFU", "goodput",
                                     "power (W)", "USD per M tokens", "ratio to first"],
