@@ -7,6 +7,7 @@ chromium binary is missing (`.ci/run` installs chromium with apt when it can).
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -95,6 +96,15 @@ def test_every_tab_renders_its_chart(opened):
         assert page.locator('[data-testid="stException"]').count() == 0, name
         panel = page.locator('[role="tabpanel"] >> visible=true')
         assert panel.locator('[data-testid="stDownloadButton"]').count() >= 2, f"{name}: no downloads"
+    _tab(page, "Compare")
+    panel = page.locator('[role="tabpanel"] >> visible=true')
+    for label, suffix in (("PNG", ".png"), ("HTML", ".html"), ("CSV", ".csv")):
+        with page.expect_download(timeout=TIMEOUT_MS) as d:
+            button = panel.get_by_role("button", name=label, exact=True).first
+            button.scroll_into_view_if_needed()
+            button.click()
+        assert d.value.suggested_filename.endswith(suffix)
+        assert d.value.path().stat().st_size > 100
     assert not errors
     assert "Traceback" not in page.content()
 
@@ -111,6 +121,10 @@ def test_editing_the_plan_moves_the_price(opened):
     form.get_by_role("button", name="Price this plan").click()
     page.wait_for_function("(b) => [...document.querySelectorAll('[data-testid=\"stMetric\"]')].some(m => "
                            "m.innerText.startsWith('step') && !m.innerText.includes(b))", arg=before, timeout=TIMEOUT_MS)
+    # a plan that cannot fit: the one-line refusal in an error box
+    form.get_by_label("micro batch").fill("64")
+    form.get_by_role("button", name="Price this plan").click()
+    page.locator('[data-testid="stAlert"]', has_text=re.compile(r"no (valid )?plan")).wait_for(timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors
 
