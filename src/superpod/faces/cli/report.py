@@ -19,8 +19,8 @@ def report(o: ReportOptions) -> None:
 
 @options_command(UiOptions)
 def ui(o: UiOptions) -> None:
-    """The Streamlit dashboard on 127.0.0.1 (needs the optional extra ui: pip install 'superpod\\[ui]'): compare, train,
-    serve, scale, claims and validation tabs over systems and a model picked in the sidebar."""
+    """The Streamlit dashboard on 127.0.0.1 (needs the optional extra ui: pip install 'superpod\\[ui]'): compare, train
+    (with plan editing), serve, scale, claims, validation and sweeps tabs over systems and a model picked in the sidebar."""
     from superpod.faces.ui import run
 
     raise SystemExit(run(o.port))

@@ -9,6 +9,7 @@ from pathlib import Path
 from superpod.errors import SuperpodError
 
 APP = Path(__file__).with_name("app.py")
+TABS = ("Compare", "Train", "Serve", "Scale", "Claims", "Validation", "Sweeps")  #: the page's tabs, in order
 
 
 def command(port: int = 8501, headless: bool = True) -> list[str]:
