@@ -10,6 +10,7 @@ with every point exactly once. Ray is the ``sweep`` extra, imported only here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from superpod.errors import SpecError
-from superpod.planners.sweep import fast
 from superpod.planners.sweep.points import evaluate_columns, is_catalog_path, point_hash, points
 from superpod.planners.sweep.spec import Spec
 from superpod.planners.sweep.store import open_store
@@ -144,11 +144,14 @@ def run(spec: Spec, out: str | Path, engine: str = "local", address: str | None 
     written = errors = 0
     try:
         done = store.done()
-        todo = [p for p in points(spec) if point_hash(spec.question, p) not in done]
+        total = spec.size
         # points of one deployment side by side, so a chunk prices them in few stacked calls (.fast)
-        todo.sort(key=lambda p: repr(sorted((k, repr(v)) for k, v in p.items() if k not in fast.PER_POINT)))
-        total, skipped = spec.size, spec.size - len(todo)
-        chunks = [todo[i:i + spec.batch] for i in range(0, len(todo), spec.batch)]
+        if done:  # resume: the points not stored yet
+            todo = [p for p in points(spec, grouped=True) if point_hash(spec.question, p) not in done]
+            skipped, todo_iter = total - len(todo), iter(todo)
+        else:
+            skipped, todo_iter = 0, points(spec, grouped=True)
+        chunks = iter(lambda: list(itertools.islice(todo_iter, spec.batch)), [])
         if progress:
             progress(skipped, total)
 
