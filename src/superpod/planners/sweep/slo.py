@@ -56,6 +56,25 @@ def _pick(score: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.argmax(np.where(ok, score, -np.inf), axis=1), ok.any(axis=1)
 
 
+def _pick_points(score, fits, tpot, rows, bound, has) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's pick on its row ``rows[i]`` of the results: ``fits`` and, with a target,
+    ``tpot <= bound[i]``. Points share rows and targets, so the rows are masked once per
+    distinct target (or, when targets hardly repeat, each point's row is gathered)."""
+    key = np.where(has, bound, np.inf)
+    targets, inv = np.unique(key, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    if len(targets) * score.shape[0] > 2 * len(rows):  # few points per target: gather the rows
+        ok = fits[rows] & ((tpot[rows] <= bound[:, None]) | ~has[:, None])
+        return _pick(score[rows], ok)
+    j = np.empty(len(rows), dtype=int)
+    good = np.empty(len(rows), dtype=bool)
+    for q, b in enumerate(targets.tolist()):
+        jj, gg = _pick(score, fits if b == np.inf else fits & (tpot <= b))
+        m = inv == q
+        j[m], good[m] = jj[rows[m]], gg[rows[m]]
+    return j, good
+
+
 def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> list[Any]:
     """``(row, values, picked, refined)`` per point (or the error ``serve`` raises).
 
@@ -77,7 +96,6 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
     per = max(1, COARSE_ELEMENTS // G)
     win_k = np.full(n, -1)
     win_top = np.zeros(n, dtype=int)
-    fallback: dict[int, tuple] = {}  # point -> (chunk results, row): values if the refinement finds nothing
     for a in range(0, len(ux), per):
         b = min(len(ux), a + per)
         res = decode(c, grid, ux[a:b].reshape((b - a,) + (1,) * len(shape)))
@@ -86,17 +104,15 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
         pts = order[starts[a]:starts[b]]
         rows = xinv[pts] - a
         fits = (flat["free_bytes"] >= 0) & valid_flat
-        ok = fits[rows] & ((flat["tpot_s"][rows] <= bound[pts, None]) | ~has[pts, None])
-        k, good = _pick(flat[OBJECTIVE][rows], ok)
+        k, good = _pick_points(flat[OBJECTIVE], fits, flat["tpot_s"], rows, bound[pts], has[pts])
         top = flat["max_batch"][rows, k]
-        errors: dict[int, SuperpodError] = {}  # nothing fits at this context (whatever the target)
+        errors: dict[int, Any] = {}  # per context: the error when nothing fits, or the plan an SLO error names
         for p, r, kk, g, t in zip(pts.tolist(), rows.tolist(), k.tolist(), good.tolist(), top.tolist()):
             if not g:
                 out[p] = _error(c, grid, valid, flat, fits, r, float(slo[p]), errors)
                 continue
             win_k[p] = kk
             win_top[p] = max(int(min(max(t, 1.0), REFINE_TOP)), 1)
-            fallback[p] = (flat, r)
     rows_of: dict[int, dict[str, Any]] = {}
 
     def coarse_row(kk: int) -> dict[str, Any]:
@@ -116,9 +132,10 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
         _refine(c, values, members, ctx, win_top, bound, has, out, coarse_row, win_k, picked)
     for p in live.tolist():
         if out[p] is None:  # no batch of 1..top meets the target: the coarse pick stands (refine_batch's None)
-            flat, r = fallback[p]
             kk = int(win_k[p])
-            out[p] = (dict(coarse_row(kk)), {key: float(v[r, kk]) for key, v in flat.items()}, picked, False)
+            res = decode(c, grid, np.asarray(ctx[p]))  # its context's coarse results again (not kept: memory)
+            out[p] = (dict(coarse_row(kk)), {key: float(np.broadcast_to(v, shape).ravel()[kk]) for key, v in res.items()},
+                      picked, False)
     return out
 
 
@@ -145,9 +162,14 @@ def _refine(c, settings: dict[str, float], members: np.ndarray, ctx, top, bound,
         res = {k: np.broadcast_to(v, (len(part), T)) for k, v in res.items()}
         sel = members[(rank[xinv] >= start) & (rank[xinv] < stop)]
         rows = rank[np.searchsorted(ux, ctx[sel])] - start
-        ok = (np.arange(T)[None, :] < top[sel, None]) & (res["free_bytes"][rows] >= 0)
-        ok &= (res["tpot_s"][rows] <= bound[sel, None]) | ~has[sel, None]
-        j, good = _pick(res[OBJECTIVE][rows], ok)
+        row_top = utop[part]
+        if np.array_equal(top[sel], row_top[rows]):  # a plan's top is its KV memory's max_batch at a context
+            fits = (np.arange(T)[None, :] < row_top[:, None]) & (res["free_bytes"] >= 0)
+            j, good = _pick_points(res[OBJECTIVE], fits, res["tpot_s"], rows, bound[sel], has[sel])
+        else:
+            ok = (np.arange(T)[None, :] < top[sel, None]) & (res["free_bytes"][rows] >= 0)
+            ok &= (res["tpot_s"][rows] <= bound[sel, None]) | ~has[sel, None]
+            j, good = _pick(res[OBJECTIVE][rows], ok)
         vals = {k: v[rows, j].tolist() for k, v in res.items()}
         keys = list(vals)
         for n_, (p, jj, g) in enumerate(zip(sel.tolist(), j.tolist(), good.tolist())):
@@ -159,7 +181,7 @@ def _refine(c, settings: dict[str, float], members: np.ndarray, ctx, top, bound,
         start = stop
 
 
-def _error(c, grid, valid, flat, fits, r: int, slo: float, memo: dict[int, SuperpodError]) -> SuperpodError:
+def _error(c, grid, valid, flat, fits, r: int, slo: float, memo: dict[int, Any]) -> SuperpodError:
     """``best``'s error for one point, from its row ``r`` of the coarse results.
 
     Nothing fits: ``best`` on the row (the message does not depend on the target: one call
@@ -170,8 +192,12 @@ def _error(c, grid, valid, flat, fits, r: int, slo: float, memo: dict[int, Super
         if r not in memo:
             memo[r] = _raised(c, grid, valid, {k: flat[k][r].reshape(grid.shape) for k in _ERROR_KEYS}, {})
         return memo[r]
-    j = int(np.argmin(np.where(fits[r], flat["tpot_s"][r], np.inf)))
-    return _raised(c, grid.take([j]), None, {k: flat[k][r, [j]] for k in _ERROR_KEYS}, {"tpot_s": slo})
+    key = -1 - r  # the fitting plan of least TPOT at this context, and its results
+    if key not in memo:
+        j = int(np.argmin(np.where(fits[r], flat["tpot_s"][r], np.inf)))
+        memo[key] = (grid.take([j]), {k: flat[k][r, [j]] for k in _ERROR_KEYS})
+    one, res = memo[key]
+    return _raised(c, one, None, res, {"tpot_s": slo})
 
 
 def _raised(c, grid, valid, res, limits) -> SuperpodError:
