@@ -174,10 +174,11 @@ def test_parquet_store_resume_and_rejected_points(tmp_path):
 
 
 DRIVER = """
-import sys
+import sys, time
 from superpod.planners.sweep import load, run
 def progress(done, total):
     print(done, total, flush=True)
+    time.sleep(0.2)  # room for the test's kill -9 to land mid-sweep
 run(load(sys.argv[1]), sys.argv[2], resume=True, progress=progress)
 """
 
@@ -208,6 +209,10 @@ def test_resume_after_kill_9_of_the_driver(tmp_path, store):
     assert s.skipped == n[0] and s.written == 20 - n[0]
     _, rows = query(out, "SELECT count(*), count(DISTINCT point_hash) FROM results")
     assert rows == [(20, 20)]
+    clean = tmp_path / ("clean" + out.suffix)  # every point once, with the values of an uninterrupted run
+    run(load(p), clean)
+    cols = "point_hash, system, tpot_slo_ms, decode_tokens_per_s_per_chip, decode_tpot_s, plan_ep, error"
+    assert query(out, f"SELECT {cols} FROM results ORDER BY 1") == query(clean, f"SELECT {cols} FROM results ORDER BY 1")
 
 
 # ---- query and plot ----

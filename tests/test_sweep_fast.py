@@ -63,3 +63,47 @@ def test_columns_equal_rows(text):
     as_rows = [{k: v[i] for k, v in cols.items() if v[i] is not None} for i in range(len(pts))]
     rows = [{k: v for k, v in r.items() if v is not None} for r in evaluate("serve", pts, stacked=False)]
     assert as_rows == rows
+
+
+SAMPLE = """question = "serve"
+[fixed]
+phase = "decode"
+[axes]
+system = ["cloudmatrix384", "gb200-nvl72", "h200-cluster", "atlas950-superpod"]
+model = ["deepseek-r1", "qwen3-235b-a22b", "llama3-70b"]
+input_len = [256, 1024, 3000, 8192, 32768]
+output_len = [128, 700, 2048, 8192]
+tpot_slo_ms = [8, 15, 25, 40, 70, 150]
+"""
+
+
+def test_fifty_random_points_equal_the_api():
+    """The benchmark's grid shape (systems x models x lengths x TPOT targets): ~50 random points
+    of a sweep priced as chunks equal ``superpod.serve(...).to_dict()``, metric for metric."""
+    import math
+    import random
+
+    import superpod
+    from superpod.errors import SuperpodError
+    from superpod.planners.sweep.points import evaluate_columns, flatten
+
+    pts = list(points(parse(SAMPLE), grouped=True))
+    cols = evaluate_columns("serve", pts)
+    sample = random.Random(13).sample(range(len(pts)), 50)
+    compared = 0
+    for i in sample:
+        p = pts[i]
+        try:
+            want = flatten(superpod.serve(p["model"], p["system"], phase="decode", input_len=p["input_len"],
+                                          output_len=p["output_len"], tpot_slo_s=p["tpot_slo_ms"] / 1e3).to_dict())
+        except SuperpodError as e:
+            assert cols["error"][i] == str(e)
+            continue
+        assert cols["error"][i] is None
+        for k, v in want.items():
+            got = cols[f"result_{k}"][i] if cols.get(f"result_{k}", [None] * len(pts))[i] is not None else cols[k][i]
+            if isinstance(v, float) and isinstance(got, float) and math.isinf(got):
+                continue  # to_dict() writes infinities JSON-safe
+            assert got == v, (p, k, got, v)
+            compared += 1
+    assert compared > 30 * 40  # most sampled points have a plan, each with dozens of metrics

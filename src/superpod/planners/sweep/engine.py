@@ -10,6 +10,7 @@ with every point exactly once. Ray is the ``sweep`` extra, imported only here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -18,10 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from superpod.errors import SpecError
-from superpod.planners.sweep import fast
 from superpod.planners.sweep.points import evaluate_columns, is_catalog_path, point_hash, points
 from superpod.planners.sweep.spec import Spec
-from superpod.planners.sweep.store import open_store
+from superpod.planners.sweep.store import arrow_table, open_store
 
 ENGINES = ("local", "ray")
 #: test hook: a Ray task whose worker finds no file at this path creates it and kills its own process once
@@ -68,23 +68,29 @@ def _check_overrides(spec: Spec) -> None:
                 load()
 
 
-def _chunk_task(question: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _evaluate(question: str, chunk: list[dict[str, Any]]):
+    """A chunk's rows as an Arrow table, built where the chunk is priced (a worker), so the
+    one writer receives buffers, not Python objects."""
+    return arrow_table(evaluate_columns(question, chunk))
+
+
+def _chunk_task(question: str, chunk: list[dict[str, Any]]):
     marker = os.environ.get(CHAOS_ENV)
     if marker and not Path(marker).exists():
         Path(marker).write_text(str(os.getpid()))
         os.kill(os.getpid(), 9)
-    return evaluate_columns(question, chunk)
+    return _evaluate(question, chunk)
 
 
 def _local(question, chunks, workers, sink):
     if workers <= 1:
         for c in chunks:
-            sink(evaluate_columns(question, c))
+            sink(_evaluate(question, c))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         it, running = iter(chunks), set()
         for c in it:
-            running.add(pool.submit(evaluate_columns, question, c))
+            running.add(pool.submit(_evaluate, question, c))
             if len(running) >= 2 * workers:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for f in done:
@@ -144,18 +150,21 @@ def run(spec: Spec, out: str | Path, engine: str = "local", address: str | None 
     written = errors = 0
     try:
         done = store.done()
-        todo = [p for p in points(spec) if point_hash(spec.question, p) not in done]
+        total = spec.size
         # points of one deployment side by side, so a chunk prices them in few stacked calls (.fast)
-        todo.sort(key=lambda p: repr(sorted((k, repr(v)) for k, v in p.items() if k not in fast.PER_POINT)))
-        total, skipped = spec.size, spec.size - len(todo)
-        chunks = [todo[i:i + spec.batch] for i in range(0, len(todo), spec.batch)]
+        if done:  # resume: the points not stored yet
+            todo = [p for p in points(spec, grouped=True) if point_hash(spec.question, p) not in done]
+            skipped, todo_iter = total - len(todo), iter(todo)
+        else:
+            skipped, todo_iter = 0, points(spec, grouped=True)
+        chunks = iter(lambda: list(itertools.islice(todo_iter, spec.batch)), [])
         if progress:
             progress(skipped, total)
 
-        def sink(cols):
+        def sink(table):
             nonlocal written, errors
-            written += store.write(cols)
-            errors += sum(e is not None for e in cols["error"])
+            written += store.write(table)
+            errors += table.num_rows - table.column("error").null_count
             if progress:
                 progress(skipped + written, total)
 

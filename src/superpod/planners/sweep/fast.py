@@ -25,6 +25,7 @@ from superpod.planners import serve_cache
 from superpod.planners.serve_estimate import (_breakdown, _check_options, _system_totals, _tflops, decode_record,
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
+from superpod.planners.sweep import slo
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import EPLB, ServePlan, Workload
@@ -109,21 +110,12 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
                 gp, validp = one[pts[i]["batch"]]
                 sliced = slices[0] if res is None else {k: v[j] for k, v in res.items()}
                 out[i] = _best(g, gp, validp, sliced, pts[i], picked, False)
-    # points without one: a leading point axis over the coarse grid, then the integer refinement
-    # (the coarse grid depends on the point only through its context: one evaluation per context)
-    gc, valid, picked = g.coarse
-    by_ctx: dict[float, list[int]] = {}
-    for i in searched:
-        by_ctx.setdefault(pts[i]["ctx"], []).append(i)
-    ctxs = list(by_ctx)
-    for a, b in _chunks(len(ctxs), int(np.prod(gc.shape))):
-        part = ctxs[a:b]
-        res = _stacked(c, gc, np.asarray(part, dtype=float).reshape((len(part),) + (1,) * len(gc.shape)), True)
-        for j, x in enumerate(part):
-            sliced = {k: v[j] for k, v in res.items()}
-            for i in by_ctx[x]:
-                out[i] = _best(g, gc, valid, sliced, pts[i], picked, True)
-    _refine(g, pts, [i for i in searched if isinstance(out[i], tuple)], out)
+    # points without one: the SLO search, vectorised over the points (.slo)
+    if searched:
+        got = slo.searched(c, g.coarse, g.coarse[2], np.asarray([pts[i]["ctx"] for i in searched], dtype=float),
+                           np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float))
+        for i, r in zip(searched, got):
+            out[i] = r
     return out
 
 
@@ -163,43 +155,6 @@ def _best(g: _Group, grid, valid, res, p, picked, refine):
         return e
     row = flat_plan.row(i)
     return row, {k: float(v[i]) for k, v in flat.items()}, picked, refine
-
-
-def _refine(g: _Group, pts, idx: list[int], out) -> None:
-    """``refine_batch`` for many points at once: batches 1..top of each point's plan."""
-    tops = {i: max(int(min(max(out[i][1].get("max_batch", out[i][0]["batch"]), 1.0), REFINE_TOP)), 1) for i in idx}
-    keys = ("tp", "ep", "dp", "mtp_k", "mtp_accept", "eplb", "overlap", "moe_tp")
-    # one evaluation per (plan, context), up to the largest top of the points that share it
-    shared: dict[tuple, list[int]] = {}
-    for i in idx:
-        shared.setdefault(tuple(out[i][0][k] for k in keys) + (pts[i]["ctx"],), []).append(i)
-    top_of = {u: max(tops[i] for i in members) for u, members in shared.items()}
-    uniq = sorted(shared, key=lambda u: top_of[u])
-    start = 0
-    while start < len(uniq):
-        n = max(1, MAX_ELEMENTS // top_of[uniq[start]])
-        part = uniq[start:start + n]
-        while len(part) > 1 and len(part) * top_of[part[-1]] > MAX_ELEMENTS:
-            part = part[:-1]
-        start += len(part)
-        top = top_of[part[-1]]
-        col = {k: np.asarray([float(EPLB.index(u[n_])) if k == "eplb" else float(u[n_]) for u in part]).reshape(-1, 1)
-               for n_, k in enumerate(keys)}
-        plan = ServePlan(batch=np.arange(1, top + 1, dtype=float).reshape(1, -1), **col)
-        ctx = np.asarray([u[-1] for u in part], dtype=float).reshape(-1, 1)
-        res = _stacked(g.c, plan, ctx, True)
-        for j, i in ((j, i) for j, u in enumerate(part) for i in shared[u]):
-            row, values, picked, _ = out[i]
-            t = tops[i]
-            flat = {k: v[j, :t] for k, v in res.items()}
-            ok = flat["free_bytes"] >= 0
-            if pts[i]["tpot_s"]:
-                ok &= flat["tpot_s"] <= pts[i]["tpot_s"] * (1 + 1e-9)
-            if not ok.any():
-                continue
-            jj = int(np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf)))
-            # refine_batch's row: the plan with batch jj + 1 (ServePlan.row's types and key order)
-            out[i] = ({**row, "batch": float(jj + 1)}, {k: float(v[jj]) for k, v in flat.items()}, picked, True)
 
 
 def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:

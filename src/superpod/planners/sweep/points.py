@@ -63,11 +63,21 @@ def point_hash(question: str, point: dict[str, Any], catalog: str | None = None)
     return _digest([question, point, catalog or catalog_hash(point)])
 
 
-def points(spec: Spec) -> Iterator[dict[str, Any]]:
-    """Every point of the spec, axes varying in the order written (the last fastest)."""
+def points(spec: Spec, grouped: bool = False) -> Iterator[dict[str, Any]]:
+    """Every point of the spec, axes varying in the order written (the last fastest).
+
+    ``grouped``: the axes :data:`.fast.PER_POINT` names (lengths, targets, batch) vary
+    fastest, so the points of one deployment come side by side (a chunk prices them in few
+    stacked calls); each point's keys keep the spec's order."""
     names = list(spec.axes)
-    for combo in itertools.product(*spec.axes.values()):
-        yield {**spec.fixed, **dict(zip(names, combo))}
+    if not grouped:
+        for combo in itertools.product(*spec.axes.values()):
+            yield {**spec.fixed, **dict(zip(names, combo))}
+        return
+    order = [n for n in names if n not in fast.PER_POINT] + [n for n in names if n in fast.PER_POINT]
+    where = [order.index(n) for n in names]
+    for combo in itertools.product(*(spec.axes[n] for n in order)):
+        yield {**spec.fixed, **{n: combo[j] for n, j in zip(names, where)}}
 
 
 @lru_cache(maxsize=4096)
@@ -159,37 +169,38 @@ def evaluate(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -
     return [row(question, chunk[i], *results[i]) for i in range(len(chunk))]
 
 
-def _leaves(record: dict[str, Any], path: tuple = ()) -> list[tuple[tuple, str, bool]]:
-    """``(key path, column, as JSON)`` of every value :func:`flatten` keeps, in its order."""
-    out = []
-    for k, v in record.items():
-        p = path + (k,)
-        name = "_".join(column(str(x)) for x in p)
+def _walk(template: dict[str, Any], recs: list, prefix: str, emit) -> None:
+    """Every value :func:`flatten` keeps, for records shaped like ``template``, a column at a
+    time: ``emit(column, values, as_json)`` (raises KeyError/TypeError if a record differs)."""
+    for k, v in template.items():
+        name = prefix + column(str(k))
         if name in DROP:
             continue
+        vals = [r[k] for r in recs]
         if isinstance(v, dict):
-            out += _leaves(v, p)
+            _walk(v, vals, name + "_", emit)
         else:
-            out.append((p, name, not (v is None or isinstance(v, (bool, int, float, str)))))
+            emit(name, vals, not (v is None or isinstance(v, (bool, int, float, str))))
+
+
+def _as_json(vals: list) -> list:
+    """JSON strings of ``vals`` (lists repeat from point to point: each distinct one encoded once)."""
+    memo: dict[Any, str] = {}
+    out = []
+    for v in vals:
+        try:
+            key = (type(v), tuple(v)) if isinstance(v, list) else None
+            hash(key)
+        except TypeError:
+            key = None
+        if key is None:
+            out.append(json.dumps(v, default=str))
+        else:
+            s = memo.get(key)
+            if s is None:
+                s = memo[key] = json.dumps(v, default=str)
+            out.append(s)
     return out
-
-
-def _getter(path: tuple):
-    if len(path) == 1:
-        a, = path
-        return lambda r: r[a]
-    if len(path) == 2:
-        a, b = path
-        return lambda r: r[a][b]
-    if len(path) == 3:
-        a, b, c = path
-        return lambda r: r[a][b][c]
-
-    def get(r):
-        for k in path:
-            r = r[k]
-        return r
-    return get
 
 
 def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -> dict[str, list]:
@@ -206,14 +217,25 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
             col = cols[name] = [None] * n
         col[i] = v
 
-    inputs = [{column(k): v for k, v in p.items()} for p in chunk]
-    for i, p in enumerate(chunk):
-        cat = catalog_hash(p)
-        for k, v in (("point_hash", point_hash(question, p, cat)), ("catalog_hash", cat),
-                     ("superpod_version", __version__), ("question", question), ("error", results[i][1])):
-            put(k, i, v)
-        for k, v in inputs[i].items():
-            put(k, i, v)
+    cats: dict[str, str] = {}  # the catalog hash, by the point's what-if overrides
+    hashes, catalog = [], []
+    for p in chunk:
+        over = json.dumps({k: v for k, v in p.items() if is_catalog_path(k)}, sort_keys=True, default=str)
+        cat = cats.get(over)
+        if cat is None:
+            cat = cats[over] = catalog_hash(p)
+        catalog.append(cat)
+        hashes.append(point_hash(question, p, cat))
+    cols.update(point_hash=hashes, catalog_hash=catalog, superpod_version=[__version__] * n,
+                question=[question] * n, error=[r[1] for r in results])
+    keys = list(chunk[0]) if chunk else []
+    if all(list(p) == keys for p in chunk):  # the points of one spec: the same options, column by column
+        for k in keys:
+            cols[column(k)] = [p[k] for p in chunk]
+    else:
+        for i, p in enumerate(chunk):
+            for k, v in p.items():
+                put(column(k), i, v)
     taken = set(cols)  # input and meta names (the same for every point of a spec)
     by_template: set[int] = set()
     for group in groups:
@@ -221,22 +243,21 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
         if len(good) < 2:
             continue
         recs = [results[i][0] for i in good]
-        leaves = _leaves(recs[0])
+        values: dict[str, tuple[list, bool]] = {}
         try:
-            values = {}
-            for path, name, _ in leaves:
-                get = _getter(path)
-                values[name] = [get(r) for r in recs]
+            _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
         except (KeyError, TypeError):
             continue
-        for path, name, as_json in leaves:
-            vals = values[name]
+        for name, (vals, as_json) in values.items():
             if as_json:
-                vals = [json.dumps(v, default=str) for v in vals]
+                vals = _as_json(vals)
             if name in taken:  # an output named like an input: as row() does, point by point
                 for i, v in zip(good, vals):
                     if v != cols[name][i]:
                         put(f"result_{name}", i, v)
+                continue
+            if len(good) == n and name not in cols:
+                cols[name] = vals
                 continue
             col = cols.setdefault(name, [None] * n)
             for i, v in zip(good, vals):

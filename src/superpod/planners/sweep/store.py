@@ -1,7 +1,7 @@
 """Where sweep rows go: a DuckDB table ``results`` or a Parquet file, written batch by batch.
 
-DuckDB: each batch is one transaction (columns a batch brings are added first), inserted
-only where its ``point_hash`` is not stored yet, so a crash or ``kill -9`` loses at most
+DuckDB: each batch is one transaction (columns a batch brings are added first) holding only
+the points whose ``point_hash`` is not stored yet (the one writer keeps the stored hashes), so a crash or ``kill -9`` loses at most
 the batch in flight and a rerun never duplicates. Parquet: each batch is a part file
 written to a temporary name and renamed (atomic) into ``OUT.parts/``; closing merges the
 parts and any earlier file into ``OUT`` (columns unioned by name). DuckDB and pyarrow are
@@ -30,7 +30,7 @@ def _need(module: str):
         raise SpecError(f"sweep stores need {module}: pip install 'superpod[sweep]'") from None
 
 
-Batch = Union[list[dict[str, Any]], dict[str, list]]  # rows, or columns (name -> one value per row)
+Batch = Union[list[dict[str, Any]], dict[str, list], Any]  # rows, columns (name -> one value per row), or an Arrow table
 
 
 def columns_of(batch: Batch) -> dict[str, list]:
@@ -47,6 +47,8 @@ def arrow_table(batch: Batch):
     """Rows or columns -> a pyarrow table: numbers as float64, booleans as bool, the rest as
     strings. A column with no value in this batch is left out (it stays NULL)."""
     pa = _need("pyarrow")
+    if isinstance(batch, pa.Table):
+        return batch
     cols = {}
     for n, vals in columns_of(batch).items():
         kinds = set(map(type, vals)) - {type(None)}
@@ -75,24 +77,37 @@ class DuckStore:
         self.path = path
         self.con = duckdb.connect(str(path))
         self.columns = self._columns()
+        self._done = self._read_done()
 
     def _columns(self) -> dict[str, str]:
         rows = self.con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
                                 [TABLE]).fetchall()
         return dict(rows)
 
-    def done(self) -> set[str]:
+    def _read_done(self) -> set[str]:
         if not self.columns:
             return set()
         return {h for (h,) in self.con.execute(f"SELECT point_hash FROM {TABLE}").fetchall()}
+
+    def done(self) -> set[str]:
+        return set(self._done)
 
     def count(self) -> int:
         return self.con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0] if self.columns else 0
 
     def write(self, rows: Batch) -> int:
-        if not len(rows):
-            return 0
         batch = arrow_table(rows)
+        # this process is the one writer: the hashes stored are known, so a batch is filtered here
+        # (a retried chunk, a point given twice) and inserted whole, without a join against the table
+        keep, seen = [], set()
+        for i, h in enumerate(batch.column("point_hash").to_pylist() if batch.num_rows else []):
+            if h not in self._done and h not in seen:
+                keep.append(i)
+                seen.add(h)
+        if not keep:
+            return 0
+        if len(keep) < batch.num_rows:
+            batch = batch.take(keep)
         self.con.register("batch", batch)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -102,21 +117,17 @@ class DuckStore:
                 for f in batch.schema:
                     if f.name not in self.columns:
                         self.con.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{f.name}" {_TYPES.get(str(f.type), "VARCHAR")}')
-            before = self.count_in_tx()
-            self.con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM batch "
-                             f"WHERE point_hash NOT IN (SELECT point_hash FROM {TABLE})")
-            n = self.count_in_tx() - before
+            self.con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM batch")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.con.unregister("batch")
-        self.columns = self._columns()
-        return n
-
-    def count_in_tx(self) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        self._done |= seen
+        if any(f.name not in self.columns for f in batch.schema):
+            self.columns = self._columns()
+        return len(keep)
 
     def close(self) -> None:
         self.con.close()
@@ -152,20 +163,22 @@ class ParquetStore:
     def write(self, rows: Batch) -> int:
         import pyarrow.parquet as pq
 
-        cols = columns_of(rows)
+        table = arrow_table(rows)
+        if not table.num_rows:
+            return 0
         keep, seen = [], set()
-        for i, h in enumerate(cols.get("point_hash", [])):
+        for i, h in enumerate(table.column("point_hash").to_pylist()):
             if h not in self._done and h not in seen:
                 keep.append(i)
                 seen.add(h)
         if not keep:
             return 0
-        fresh = {n: [v[i] for i in keep] for n, v in cols.items()}
+        fresh = table if len(keep) == table.num_rows else table.take(keep)
         self.parts.mkdir(exist_ok=True)
         n = len(list(self.parts.glob("part-*.parquet")))
         final = self.parts / f"part-{n:08d}-{os.getpid()}.parquet"
         tmp = final.with_suffix(".tmp")
-        pq.write_table(arrow_table(fresh), tmp)
+        pq.write_table(fresh, tmp)
         os.replace(tmp, final)
         self._done |= seen
         return len(keep)
