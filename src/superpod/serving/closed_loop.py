@@ -55,7 +55,7 @@ from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_toke
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 from superpod.spec.calibration import calibration_file
 from superpod.spec.files import build
-from superpod.spec.quantity import Bytes, Count
+from superpod.spec.quantity import Bytes, Count, Time
 
 POLICIES = ("mixed", "chunked", "prefill-first")
 
@@ -73,6 +73,11 @@ class Scheduler(BaseModel):
     budget_per_dp_rank: bool = False
     kv_reserve: Literal["max", "mean"] = "mean"
     kv_reserve_source: str = ""
+    request_latency: Time | None = None
+
+    def request_s(self) -> float:
+        """Seconds a request's first token spends outside the engine's iterations (0 if none)."""
+        return self.request_latency.si if self.request_latency is not None else 0.0
 
     def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
         """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
@@ -303,6 +308,26 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     }
 
 
+def _preempting(held: dict[str, float], admitted: dict[str, float], n: int, osl: float) -> dict[str, float]:
+    """A paged engine (vLLM, SGLang) whose cache holds fewer than the ``n`` requests in flight:
+    it admits every prompt while pages for it are free and, when the growing contexts run out of
+    pages, preempts (vLLM V1: recompute) or retracts (SGLang) running requests back to the
+    waiting queue. A request's first token therefore leaves as in the unconstrained loop
+    (``admitted``: TTFT), and the cache's limit shows in TPOT: only ``running_batch`` sequences
+    advance at once (``held``: the loop capped at what fits gives the engine's output rate ``X``),
+    so by Little's law a request lives ``n osl / X`` and TPOT = (life - TTFT) / (osl - 1). The
+    recomputation of preempted contexts is not priced (it lowers ``X`` further)."""
+    rate = held["output_tokens_per_s"]
+    out = dict(held)
+    for k in ("ttft_s", "steady_ttft_s", "first_wave_ttft_s"):
+        out[k] = admitted[k]
+    if rate > 0 and osl > 1:
+        for k in ("tpot_s", "steady_tpot_s"):
+            out[k] = max((n * osl / rate - admitted[k.replace("tpot", "ttft")]) / (osl - 1.0), admitted[k])
+    out["preempted"] = 1.0
+    return out
+
+
 def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
     """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache."""
     w = ctx_weight_bytes(c, plan)
@@ -340,9 +365,18 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
             f"{max(usable, 0.0) / 1e9:,.2f} GB are usable; {(per_seq - max(usable, 0.0)) / 1e9:,.2f} GB missing")
     budget = sch.budget(c.hw.hbm_bytes, dp)
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
-    table = Table.cached(c, plan, wl, max(budget, s_in), min(n, fits))
-    r = run(table, n, s_in, wl.output_len, budget, sch.policy, cap=min(n, fits), tokens_per_iter=tps,
-            rounds=rounds_per_client or rounds())
+    R = rounds_per_client or rounds()
+    cap = min(n, fits)
+    table = Table.cached(c, plan, wl, max(budget, s_in), n if sch.kv_reserve == "mean" else cap)
+    r = run(table, n, s_in, wl.output_len, budget, sch.policy, cap=cap, tokens_per_iter=tps, rounds=R)
+    if sch.kv_reserve == "mean" and cap < n:
+        r = _preempting(r, run(table, n, s_in, wl.output_len, budget, sch.policy, tokens_per_iter=tps, rounds=R),
+                        n, wl.output_len)
+    r.setdefault("preempted", 0.0)
+    lat = sch.request_s()  # the server's request path: ingress, tokenisation, hand-off, first-token stream
+    for k in ("ttft_s", "steady_ttft_s", "first_wave_ttft_s"):
+        r[k] += lat
+    r["request_latency_s"] = lat
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
     r |= {"policy": sch.policy, "token_budget": budget, "concurrency": float(n), "weight_bytes": w,
           "kv_bytes_per_chip": min(n, fits) * per_seq / tp_c, "max_running": float(fits)}
