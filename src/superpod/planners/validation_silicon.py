@@ -8,7 +8,9 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
 * aggregated rows (``mode = agg``): one worker of ``tp x pp x attention_dp`` GPUs whose
   ``batch_size x attention_dp`` clients run the closed-loop benchmark (all start together, each
   sends its next request when one finishes), iteration by iteration under the framework's
-  scheduler and token budget (:func:`superpod.serving.closed_loop.closed_loop`);
+  scheduler and token budget (:func:`superpod.serving.closed_loop.closed_loop`), with the row's
+  benchmark harness (``catalog/validation/silicon/harness.toml``: requests per client, random or
+  fixed lengths, matched on ``silicon_data_source``);
 * disaggregated rows (``mode = disagg``): the stated prefill and decode pools at the run's
   concurrency (``silicon_concurrency`` in ``silicon_data_source``): prefill queueing, the KV
   transfer between the workers, the decode workers' load
@@ -20,8 +22,10 @@ default in all three: SGLang ``--enable-two-batch-overlap``, vLLM ``--enable-dbo
 experts on Hopper) store the experts in 4 bits and run BF16 GEMMs.
 A row superpod cannot express (a model or number format it lacks,
 pipeline parallelism in serving, a framework without catalog factors) is ``unsupported`` with
-the reason; a row whose deployment does not fit is ``infeasible`` with the reason. No row is
-dropped. Rows that share model, system, framework and formats are priced in one vectorised call.
+the reason; a row whose deployment does not fit is ``infeasible`` with the reason; a
+disaggregated row that states neither its decode batch nor its worker counts does not determine
+its deployment (``UNDETERMINED``) and is left out of the gate's denominator, which the summary
+states. No row is dropped. Rows that share model, system, framework and formats are priced in one vectorised call.
 """
 
 from __future__ import annotations
@@ -71,6 +75,24 @@ def mappings() -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]
     models_path = root / "models.toml"
     models = read_toml(models_path).get("models", {}) if models_path.is_file() else {}
     return dict(s["systems"]), dict(s["frameworks"]), {k: dict(v) for k, v in models.items()}
+
+
+@lru_cache(maxsize=1)
+def _harnesses() -> list[dict[str, Any]]:
+    path = catalog_root() / "validation" / "silicon" / "harness.toml"
+    return list(read_toml(path).get("harness", [])) if path.is_file() else []
+
+
+def harness(raw: dict[str, str]) -> tuple[int | None, float]:
+    """(requests per client, length ratio) of the benchmark client that measured a row
+    (``catalog/validation/silicon/harness.toml``, matched on ``silicon_data_source``)."""
+    src = raw.get("silicon_data_source") or ""
+    hs = _harnesses()
+    for h in hs:
+        if h["name"] != "default" and any(src.startswith(p) for p in h.get("sources", [])):
+            return int(h["rounds"]["value"]), float(h["length_ratio"]["value"])
+    d = next((h for h in hs if h["name"] == "default"), None)
+    return (int(d["rounds"]["value"]), float(d["length_ratio"]["value"])) if d else (None, 1.0)
 
 
 @dataclass
@@ -268,7 +290,7 @@ def _price_group(rows: list[Row]) -> None:
             plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
                                  overlap=0)
             if st["mode"] == "agg":
-                ttft, tpot = _price_agg(c, plan, wl)
+                ttft, tpot = _price_agg(c, plan, wl, *harness(r.raw))
             else:
                 pmoe = _moe(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
                 if isinstance(pmoe, str):
@@ -285,11 +307,13 @@ def _price_group(rows: list[Row]) -> None:
         r.predicted_ttft_ms, r.predicted_tpot_ms = ttft * 1e3, tpot * 1e3
 
 
-def _price_agg(c, plan: ServePlan, wl: Workload) -> tuple[float, float]:
+def _price_agg(c, plan: ServePlan, wl: Workload, rounds: int | None = None,
+               length_ratio: float = 1.0) -> tuple[float, float]:
     """One co-located worker (``plan.batch``: its clients per chip) as the closed-loop benchmark
-    runs it; a run at a concurrency above batch x dp spreads it over that many workers, each at
-    its batch. The KV cache runs what fits and queues the rest."""
-    out = closed_loop(c, plan, wl)
+    runs it (with the row's harness: requests per client, random or fixed lengths); a run at a
+    concurrency above batch x dp spreads it over that many workers, each at its batch. The KV
+    cache runs what fits and queues (or, paged, preempts) the rest."""
+    out = closed_loop(c, plan, wl, rounds_per_client=rounds, length_ratio=length_ratio)
     return out["ttft_s"], out["tpot_s"]
 
 
