@@ -338,7 +338,8 @@ def _price_disagg(c, r: Row, plan: ServePlan, pplan: ServePlan, wl: Workload) ->
     p_workers = r.num("prefill_num_workers")
     out = disaggregated(c, pplan, plan, wl.input_len, wl.output_len, conc,
                         prefill_workers=int(p_workers) if p_workers is not None else None,
-                        decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)))
+                        decode_workers=d_workers, prefill_batch=float(r.num("prefill_batch_size", 1)),
+                        rounds_per_client=harness(r.raw)[0])
     if out["prefill_free_bytes"] < 0:
         raise DoesNotFitError(f"the prefill worker's weights and batch exceed the memory by "
                               f"{-out['prefill_free_bytes'] / 1e9:.1f} GB per GPU")
