@@ -21,7 +21,7 @@ def pools(c, n, prefill_workers=1, decode_workers=1, b_d=None):
 def test_ttft_includes_the_prefill_and_the_transfer(c):
     r = pools(c, 1)
     assert r["kv_transfer_s"] > 0 and r["prefill_queue_s"] == pytest.approx(0.0, abs=1e-9)
-    assert r["steady_ttft_s"] == pytest.approx(r["prefill_step_s"] + r["kv_transfer_s"] + r["tpot_s"])
+    assert r["steady_ttft_s"] == pytest.approx(r["prefill_step_s"] + r["kv_transfer_s"] + r["tpot_s"] + r["request_latency_s"])
 
 
 def test_prefill_queueing_grows_with_concurrency(c):

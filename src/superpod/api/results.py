@@ -375,6 +375,6 @@ class SiliconResult(Result):
     def explain(self) -> str:
         s, g = self.record["summary"], self.record["summary"]["gate"]
         pct = lambda v: "-" if v is None else f"{v * 100:.1f}%"  # noqa: E731
-        return (f"{s['answered']:,} of {s['rows']:,} rows answered ({pct(s['answered_share'])} of the supported models' "
-                f"rows; gate >= {g['answered_share'] * 100:.0f}%); TTFT MAPE {pct(s['ttft_mape'])} (gate <= "
+        return (f"{s['answered']:,} of {s['rows']:,} rows answered ({pct(s['answered_share'])} of the {s.get('gate_rows', 0):,} "
+                f"supported models' rows that state their deployment; gate >= {g['answered_share'] * 100:.0f}%); TTFT MAPE {pct(s['ttft_mape'])} (gate <= "
                 f"{g['ttft_mape'] * 100:.0f}%), TPOT MAPE {pct(s['tpot_mape'])} (gate <= {g['tpot_mape'] * 100:.0f}%)")

@@ -24,7 +24,12 @@ joins the next; into an idle engine it goes at once. Its first token leaves with
 iterations that decoding requests sit through are in it. When the KV cache holds fewer than
 ``N`` sequences (at their whole length where the framework reserves it, TensorRT-LLM; at the
 mean context where pages are allocated as tokens come, vLLM and SGLang), the engine runs what
-fits (``running_batch``) and queues the rest (TTFT then includes the queueing).
+fits (``running_batch``): TensorRT-LLM queues the rest (TTFT then includes the queueing); the
+paged engines admit every prompt and preempt running requests instead, so the shortfall shows in
+TPOT (:func:`preempting`). Benchmarks that draw lengths at random (``--random-range-ratio``)
+dissolve the waves after the first; their steady state is :func:`spread_steady`. Every first token
+also pays the framework's request latency (``request_latency`` in the catalog: the server's
+request path, a calibration fitted on end-to-end runs).
 
 Iteration times come from the cost model (:func:`iteration_s`: the GEMMs over all the
 iteration's tokens, decode attention over the mean context, prefill attention over the
@@ -53,9 +58,10 @@ from superpod.serving.decode import attention_per_layer
 from superpod.serving.forward import chips_of, forward, head_s
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
+from superpod.serving.steady import preempting, spread_steady  # noqa: F401 (re-exported)
 from superpod.spec.calibration import calibration_file
 from superpod.spec.files import build
-from superpod.spec.quantity import Bytes, Count
+from superpod.spec.quantity import Bytes, Count, Time
 
 POLICIES = ("mixed", "chunked", "prefill-first")
 
@@ -73,6 +79,11 @@ class Scheduler(BaseModel):
     budget_per_dp_rank: bool = False
     kv_reserve: Literal["max", "mean"] = "mean"
     kv_reserve_source: str = ""
+    request_latency: Time | None = None
+
+    def request_s(self) -> float:
+        """Seconds a request's first token spends outside the engine's iterations (0 if none)."""
+        return self.request_latency.si if self.request_latency is not None else 0.0
 
     def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
         """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
@@ -313,9 +324,13 @@ def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
 
 
 def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = None,
-                rounds_per_client: int | None = None) -> dict[str, float]:
+                rounds_per_client: int | None = None, length_ratio: float = 1.0) -> dict[str, float]:
     """Price one co-located plan (a single plan; ``plan.batch`` = requests in flight per chip) as
     the closed-loop benchmark runs it; see the module docstring.
+
+    ``length_ratio < 1``: the benchmark draws each request's prompt and output lengths uniformly
+    in ``[ratio L, L]`` (``--random-range-ratio``); the first wave is simulated at the mean
+    lengths and the steady state is :func:`spread_steady` (the waves dissolve).
 
     Returns ``ttft_s``/``tpot_s`` (means over the benchmark's requests), their steady-state
     values, ``output_tokens_per_s_per_chip``, ``running_batch``/``queued`` (requests per
@@ -340,9 +355,35 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
             f"{max(usable, 0.0) / 1e9:,.2f} GB are usable; {(per_seq - max(usable, 0.0)) / 1e9:,.2f} GB missing")
     budget = sch.budget(c.hw.hbm_bytes, dp)
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
-    table = Table.cached(c, plan, wl, max(budget, s_in), min(n, fits))
-    r = run(table, n, s_in, wl.output_len, budget, sch.policy, cap=min(n, fits), tokens_per_iter=tps,
-            rounds=rounds_per_client or rounds())
+    R = rounds_per_client or rounds()
+    cap = min(n, fits)
+    table = Table.cached(c, plan, wl, max(budget, s_in), n if sch.kv_reserve == "mean" else cap)
+    spread = float(length_ratio) < 1.0
+    mean = (1.0 + float(length_ratio)) / 2.0 if spread else 1.0
+    s_in, osl = s_in * mean, float(wl.output_len) * mean
+    if spread and mean != 1.0:
+        wl = Workload(wl.input_len * mean, wl.output_len * mean, wl.kv_len, wl.cache_hit)
+        table = Table.cached(c, plan, wl, max(budget, s_in), n if sch.kv_reserve == "mean" else cap)
+
+    def loop(k: int | None) -> dict[str, float]:
+        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R)
+        if spread:  # the first wave as simulated; the steady state with the waves dissolved
+            st = spread_steady(table, k or n, s_in, osl, budget, sch.policy, tps)
+            if k is not None and k < n and sch.kv_reserve == "max":  # the rest wait for a slot
+                st["steady_ttft_s"] += (n - k) / k * (osl - 1.0) * st["steady_tpot_s"]
+            share = 1.0 / R
+            out |= st | {"ttft_s": share * out["first_wave_ttft_s"] + (1 - share) * st["steady_ttft_s"],
+                         "tpot_s": share * out["tpot_s"] + (1 - share) * st["steady_tpot_s"]}
+        return out
+
+    r = loop(cap)
+    if sch.kv_reserve == "mean" and cap < n:
+        r = preempting(r, loop(None), n, osl)
+    r.setdefault("preempted", 0.0)
+    lat = sch.request_s()  # the server's request path: ingress, tokenisation, hand-off, first-token stream
+    for k in ("ttft_s", "steady_ttft_s", "first_wave_ttft_s"):
+        r[k] += lat
+    r["request_latency_s"] = lat
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
     r |= {"policy": sch.policy, "token_budget": budget, "concurrency": float(n), "weight_bytes": w,
           "kv_bytes_per_chip": min(n, fits) * per_seq / tp_c, "max_running": float(fits)}

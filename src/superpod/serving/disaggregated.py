@@ -99,12 +99,13 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     tpot = float(np.interp(max(b_d * share, grid[0]), grid, tpots))
     L = (s_out - 1.0) * tpot
     C = max(S, L + t_p + xfer + tpot, N / max(slots, 1e-9) * L)
-    steady_ttft = C - L
-    wave_ttft = (G + 1) / 2.0 * t_p + xfer + tpot
+    lat = scheduler(c.fw.name).request_s()  # the server's request path (closed_loop.Scheduler.request_latency)
+    steady_ttft = C - L + lat
+    wave_ttft = (G + 1) / 2.0 * t_p + xfer + tpot + lat
     ttft = (wave_ttft + (R - 1) * steady_ttft) / R
     return {
         "ttft_s": ttft, "tpot_s": tpot, "steady_ttft_s": steady_ttft, "first_wave_ttft_s": wave_ttft,
-        "prefill_step_s": t_p, "prefill_queue_s": max(steady_ttft - t_p - xfer - tpot, 0.0),
+        "prefill_step_s": t_p, "prefill_queue_s": max(steady_ttft - lat - t_p - xfer - tpot, 0.0), "request_latency_s": lat,
         "prefill_workers": prefill_workers, "kv_transfer_s": xfer, "kv_transfer_bytes_per_request": kv, "cycle_s": C,
         "output_tokens_per_s": N * s_out / C if C > 0 else 0.0,
         "decode_batch_per_chip": b_d * share, "decode_running": min(N, slots), "decode_queued": max(N - slots, 0.0), "prefill_bound": bool(S > L + t_p + xfer + tpot),
