@@ -22,6 +22,10 @@ def test_report_is_self_contained_and_small(tmp_path):
     for view in ("compare", "train", "serve", "scale", "claims", "validation"):
         assert f'<section id="{view}">' in text
     assert text.count("<svg") >= 5
+    # the dashboard's views: memory by part, top-K plans, latency distributions, power with chips, the scenario
+    for piece in ("Memory per chip by part", "Top 5 plans per system", "TTFT of ", "facility power", "Huaweiopolis",
+                  "MAPE per group and partition"):
+        assert piece in text, piece
     # nothing fetched from the network: no external scripts, styles, images or fonts
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text, re.I)
     assert not re.search(r"@import|url\(\s*['\"]?https?:", text, re.I)
