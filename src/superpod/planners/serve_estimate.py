@@ -32,6 +32,9 @@ from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
+from superpod.planners.serve_capacity import check_percentile, deployment_record, search_colocated, search_pd
+from superpod.planners.serve_fleet import cost, fleet
+from superpod.planners.serve_pareto import pareto_frontier
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
 PHASES = ("prefill", "decode", "both", "pd")
@@ -94,11 +97,17 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           quant: str | None = None, kv_dtype: str | None = None, tp: int | None = None, ep: int | None = None,
           dp: int | None = None, moe_tp: int | None = None, moe_ep: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
-          rate: float | None = None) -> dict[str, Any]:
+          rate: float | None = None, slo_percentile: int = 90, target_output_tokens_per_s: float | None = None,
+          target_requests_per_s: float | None = None, electricity: str | float | None = None,
+          capex_per_chip_usd: float | None = None, years: float | None = None, pue: float | None = None,
+          pareto: bool = False) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
-    routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once)."""
+    routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once).
+    ``--phase pd`` and ``both`` add the integer ``deployment`` of the chips and its capacity under
+    the SLOs at ``slo_percentile`` (:mod:`.serve_capacity`); targets add the ``fleet``, cost options
+    the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`)."""
     if ep is not None and moe_ep is not None and ep != moe_ep:
         raise InvalidOptionError(f"--ep is an alias of --moe-ep: got --ep {ep} and --moe-ep {moe_ep}; give one")
     ep = moe_ep if moe_ep is not None else ep
@@ -177,10 +186,37 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     if phase == "pd":
         out["pd"] = size_pools(c, out["prefill"], out["decode"], wl.input_len, wl.output_len,
                                out["prefill"]["chips"], rate)
+    dep = None
+    if phase == "pd" or (phase == "both" and concurrency is None and batch_per_chip is None):
+        pct = check_percentile(slo_percentile)
+        search = search_pd if phase == "pd" else search_colocated
+        dep = search(c, grid_args, s.dp, pool_chips, load_system(system).chips_per_node, wl, ttft_slo_s, tpot_slo_s, pct)
+        out["deployment"] = deployment_record(dep)
+        out |= {k: dep[k] for k in ("capacity_requests_per_s", "capacity_output_tokens_per_s", "slo_percentile",
+                                    "capacity_bound")}
+        if phase == "pd" and rate is not None and target_requests_per_s is None:
+            target_requests_per_s = rate  # --rate: the fleet that holds it
+        costs = (electricity, capex_per_chip_usd, years)
+        if target_output_tokens_per_s is not None or target_requests_per_s is not None or any(x is not None for x in costs) or pue is not None:
+            out["fleet"] = fleet(system, pool_chips, dep, wl.output_len, target_output_tokens_per_s,
+                                 target_requests_per_s, pue)
+            out["cost"] = cost(system, out["fleet"], dep, wl.input_len, wl.output_len, electricity=electricity,
+                               capex_per_chip_usd=capex_per_chip_usd, years=years)
+            if pue is not None:
+                out["cost"]["bases"]["pue"] = "user input"
+    elif any(x is not None for x in (target_output_tokens_per_s, target_requests_per_s, electricity, capex_per_chip_usd,
+                                     years, pue)) or pareto:
+        raise InvalidOptionError("fleet, cost and Pareto options size a deployment: use --phase pd or both "
+                                 "(without --concurrency / --batch-per-chip)")
+    if pareto:
+        out["pareto"] = pareto_frontier(c, grid_args, s.dp, pool_chips, load_system(system).chips_per_node, wl, phase,
+                                        dep, ttft_slo_s)
     first = rows.get("decode") or rows.get("both") or rows["prefill"]
     out["plan"] = plan_record(c, first, k, acc, eplb, wl, rows, picked | ({"quant"} if quant is None else set()), assumed)
     out["breakdown"] = breakdown
     _system_totals(out, system, chips)
+    if dep is not None and phase == "pd":  # what the integer deployment delivers, not every chip at the per-chip rate
+        out["pd"]["tokens_per_s_per_system"] = dep["capacity_output_tokens_per_s"]
     return out
 
 
