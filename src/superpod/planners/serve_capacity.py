@@ -57,6 +57,9 @@ PREFILL_GRID = np.geomspace(16, 131072, 64)
 DECODE_BATCH = np.unique(np.round(np.geomspace(1, 4096, 160)))
 #: prefill utilisation when no TTFT target is given (policy; module docstring)
 NO_TTFT_UTILISATION = 0.8
+NO_TTFT_POLICY = (f"no TTFT target: each prefill worker runs the smallest token budget within 90% of its layout's best "
+                  f"prefill rate and the pool is loaded to {NO_TTFT_UTILISATION:.0%} of saturation (short queues, full "
+                  "batches; give --ttft-slo-ms to size for a target)")
 PLAN_KEYS = ("tp", "ep", "dp", "moe_tp", "overlap", "mtp_k", "mtp_accept", "eplb")
 
 
@@ -270,6 +273,7 @@ def search_pd(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload, ttft_
         "capacity_bound": "prefill" if lam_p[i, xi] <= yw * D["rate"][j] else "decode",
         "prefill_pool_requests_per_s": float(lam_p[i, xi]), "decode_pool_requests_per_s": float(yw * D["rate"][j]),
         "decode_tpot_s": float(D["tpot_s"][j]), "slo_percentile": pct,
+        "capacity_policy": NO_TTFT_POLICY if ttft_s is None else None,
     }
 
 

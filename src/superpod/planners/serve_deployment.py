@@ -123,7 +123,7 @@ def _slo_ok(out: dict[str, Any], pct: int, ttft_slo_s, tpot_slo_s) -> bool:
             and (tpot_slo_s is None or out["steady_tpot_s"][key] <= tpot_slo_s))
 
 
-def find_capacity(pools: Pools, requests: int, idist, odist, seed: int, pct: int, ttft_slo_s, tpot_slo_s,
+def capacity_by_simulation(pools: Pools, requests: int, idist, odist, seed: int, pct: int, ttft_slo_s, tpot_slo_s,
                   guess: float, tol: float = 0.02, progress=None) -> tuple[float, dict[str, Any]]:
     """The highest Poisson rate whose steady-state p-th percentile TTFT and TPOT meet the targets,
     by bisection on simulations of ``requests`` requests (each at least four request lifetimes long)."""
@@ -172,16 +172,18 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
              ttft_slo_s: float | None = None, slo_percentile: int = 90, framework: str | None = None, seed: int = 0,
              deployment: str | Path | None = None, requests_file: str | Path | None = None, arrival: str = "poisson",
              policy: str = "fcfs", prefill_budget: float | None = None, max_batch: int | None = None,
-             find_capacity_: bool = False, progress=None, timeline: bool = False) -> dict[str, Any]:
+             find_capacity: bool = False, progress=None, timeline: bool = False) -> dict[str, Any]:
     """The ``superpod simulate`` record: latency percentiles, throughput, goodput, queues and utilisation of
     ``requests`` arrivals at ``rate``/s (Poisson or bursty, or a trace file's) on the deployment
-    :func:`plan_deployment` plans or ``deployment`` (a file) gives; ``find_capacity_``: the highest rate
+    :func:`plan_deployment` plans or ``deployment`` (a file) gives; ``find_capacity``: the highest rate
     meeting the targets at the percentile (``capacity_requests_per_s``). ``progress(done, n)`` is called
     as requests finish."""
     pct = check_percentile(slo_percentile)
     if deployment is not None:
         f = read_deployment(deployment)
-        model, system = f["model"], f["system"]
+        for what, given, saved in (("MODEL", model, f["model"]), ("SYSTEM", system, f["system"])):
+            if given != saved:
+                raise InvalidOptionError(f"{deployment} deploys {saved!r}, not {what} {given!r}: give {saved}")
         input_len, output_len = f.get("input_len", input_len), f.get("output_len", output_len)
         dep = f["deployment"]
         c = setup(model, system, f.get("chips"), f.get("quant"), f.get("kv_dtype"), f.get("framework"),
@@ -196,11 +198,11 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
     pools = pools_of(c, dep, input_len, output_len, policy, prefill_budget, max_batch)
     idist, odist = parse_dist(input_dist, input_len), parse_dist(output_dist, output_len)
     extra: dict[str, Any] = {}
-    if find_capacity_:
+    if find_capacity:
         if requests_file is not None:
             raise InvalidOptionError("--find-capacity scales a synthetic arrival rate: drop --requests-file")
         guess = float(dep.get("capacity_requests_per_s") or rate or 1.0)
-        lam, out = find_capacity(pools, requests, idist, odist, seed, pct, ttft_slo_s, tpot_slo_s, guess)
+        lam, out = capacity_by_simulation(pools, requests, idist, odist, seed, pct, ttft_slo_s, tpot_slo_s, guess)
         extra = {"capacity_requests_per_s": lam, "capacity_output_tokens_per_s": out["throughput_output_tokens_per_s"],
                  "analytic_capacity_requests_per_s": dep.get("capacity_requests_per_s")}
         rate = lam
@@ -215,6 +217,7 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
         out = run(pools, rate, n, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s,
                   timeline=timeline, arrival_s=times, lengths=(trace[1], trace[2]) if trace is not None else None)
     out |= extra
+    out["model"], out["system"] = c.model.name, system
     out["mode"] = mode
     out["slo_percentile"] = pct
     out["policy"] = policy

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 
 from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
@@ -194,6 +195,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         out["deployment"] = deployment_record(dep)
         out |= {k: dep[k] for k in ("capacity_requests_per_s", "capacity_output_tokens_per_s", "slo_percentile",
                                     "capacity_bound")}
+        if dep.get("capacity_policy"):
+            out["capacity_policy"] = dep["capacity_policy"]
         if phase == "pd" and rate is not None and target_requests_per_s is None:
             target_requests_per_s = rate  # --rate: the fleet that holds it
         costs = (electricity, capex_per_chip_usd, years)
@@ -271,8 +274,9 @@ def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
 
 
 def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload, chips: float) -> dict[str, Any]:
-    """The record's ``decode`` object from the chosen plan ``row`` and its priced values ``v``."""
-    return {
+    """The record's ``decode`` object from the chosen plan ``row`` and its priced values ``v``
+    (with MTP, ``mtp_speedup``: TPOT without drafts / with them at the same plan and batch)."""
+    out = {
         "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
         "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
         "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
@@ -280,6 +284,11 @@ def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload
         "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
         "kv_len": wl.decode_context, "chips": chips,
     }
+    if row.get("mtp_k"):  # what the drafts buy at this plan and batch (serve --explain says when they cost more)
+        t0 = decode(c, ServePlan.one(**(row | {"mtp_k": 0, "mtp_accept": 0.0, "batch": out["batch_per_chip"]})),
+                    wl.decode_context)["tpot_s"]
+        out["mtp_speedup"] = float(np.ravel(t0)[0]) / v["tpot_s"]
+    return out
 
 
 def plan_record(c: Ctx, first: dict[str, Any], k: int, acc: float, eplb: str, wl: Workload, rows: dict[str, dict],
