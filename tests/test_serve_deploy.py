@@ -120,3 +120,18 @@ def test_search_is_fast():
         t = time.process_time()
         serve(R1, system, chips=chips, phase="pd", **SLO)
         assert time.process_time() - t < 6.0  # CPU seconds; under 2 s on a quiet core (benchmarks/serve_deploy.py), slack for load
+
+
+def test_plot_pareto_png_and_html(tmp_path):
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli import app
+
+    for ext in ("png", "html"):
+        out = tmp_path / f"p.{ext}"
+        r = CliRunner().invoke(app, ["plot", "pareto", R1, "h200-cluster", "gb200-nvl72", "--chips", "32",
+                                     "--tpot-slo-ms", "50", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        assert out.stat().st_size > 1000
+    bad = CliRunner().invoke(app, ["plot", "pareto", R1, "h200-cluster", "--out", str(tmp_path / "p.jpg")])
+    assert bad.exit_code == 2 and ".png or .html" in bad.output

@@ -23,14 +23,19 @@ from superpod.serving.decode import decode
 from superpod.serving.plan import Workload
 from superpod.serving.prefill import prefill
 
+#: a frontier point must beat the faster ones by this share of tokens/s per user
+FRONTIER_STEP = 0.005
 
-def non_dominated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mask of the points no other point dominates (both axes larger is better)."""
+
+def non_dominated(x: np.ndarray, y: np.ndarray, rel: float = 0.0) -> np.ndarray:
+    """Mask of the points no other point dominates (both axes larger is better); with ``rel`` > 0 a
+    point must also beat every point of larger ``x`` by that share of ``y`` (drops the flat tail of
+    small batches whose TPOT hardly moves)."""
     order = np.lexsort((-y, -x))  # by x descending, then y descending
     keep = np.zeros(len(x), dtype=bool)
     best_y = -np.inf
     for i in order:
-        if y[i] > best_y:
+        if y[i] > best_y * (1 + rel) or (best_y == -np.inf):
             keep[i] = True
             best_y = y[i]
     return keep
@@ -58,7 +63,7 @@ def pareto_frontier(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload,
     ok = (np.broadcast_to(r["free_bytes"], shape) >= 0) & placeable(c, cw, n, cpn)[:, None]
     li, bi = np.nonzero(ok)
     xs, ys = per_chip[li, bi], 1.0 / tpot[li, bi]
-    keep = non_dominated(xs, ys)
+    keep = non_dominated(xs, ys, FRONTIER_STEP)
     pts = []
     for k in np.nonzero(keep)[0]:
         row = layouts[li[k]]

@@ -209,3 +209,34 @@ class SimulateOptions(Options):
                                  "mtp_accept", "framework") if getattr(self, f) is not None]
             if given:
                 raise InvalidOptionError(f"{name(given[0])} is fixed by {name('deployment')}: drop it")
+
+
+class PlotParetoOptions(Options):
+    """``superpod plot pareto``: the serving Pareto frontier of MODEL on several systems, chosen deployments marked."""
+
+    positional: ClassVar = ("model", "systems")
+    model: str = opt(help="Catalog model name or a config file.", argument=True)
+    systems: list[str] = opt(help="One or more systems (one line each).", argument=True, metavar="SYSTEM...")
+    out: Path = opt(help="Output file: .png (matplotlib) or .html (plotly).", strict=False)
+    phase: Literal["pd", "both"] = opt("pd", "pd (disaggregated pools) | both (co-located replicas).")
+    chips: Optional[int] = opt(None, "Chips of each system (default: its size).", unit="chips", ge=1)
+    input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
+    output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
+    ttft_slo_s: Optional[float] = opt(None, "TTFT target.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
+    tpot_slo_s: Optional[float] = opt(None, "TPOT target (the chosen deployment's).", flag="--tpot-slo-ms", unit="s",
+                                      cli_scale=1e-3)
+    slo_percentile: int = opt(90, "Percentile the targets must hold at (50, 90 or 99).")
+    quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4 (default: the lowest precision each chip supports).")
+    mtp: Optional[int] = opt(None, "MTP draft tokens per step.", unit="tokens")
+    mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the drafts.", unit="fraction")
+    framework: Optional[str] = opt(None, "Serving framework factors (default per chip).")
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.out.suffix.lower() not in (".png", ".html"):
+            raise InvalidOptionError(f"{name('out')} must end in .png or .html, got {self.out.name!r}")
+        if not self.out.expanduser().parent.is_dir():
+            raise InvalidOptionError(f"{name('out')}: directory {str(self.out.parent)!r} does not exist (create it first)")
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")

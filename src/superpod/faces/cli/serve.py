@@ -11,9 +11,10 @@ from typing import Any
 
 import typer
 
-from superpod.api.options import ServeOptions, SimulateOptions
+from superpod.api.options import PlotParetoOptions, ServeOptions, SimulateOptions
 from superpod.faces.cli.app import JSON
 from superpod.faces.cli.options import options_command
+from superpod.faces.cli.sweep import _plot_app
 
 SERVE_HELP = """Serving throughput per chip and latency of MODEL on SYSTEM (several systems: side by side).
 
@@ -279,3 +280,22 @@ def simulate(o: SimulateOptions,
                 + (f" (serve's analytic {a:,.2f} req/s, {out['capacity_requests_per_s'] / a - 1:+.1%})" if a else ""),
                 markup=False)
     c.print(deployment_table("deployment", out["deployment"]["pools"]))
+
+
+@options_command(PlotParetoOptions, "pareto", on=_plot_app())
+def plot_pareto(o: PlotParetoOptions, as_json: bool = JSON) -> None:
+    """Serving Pareto frontier (output tok/s per chip vs per user) of MODEL on each SYSTEM, chosen deployments starred."""
+    from superpod import api
+    from superpod.faces.report.output import emit_json
+    from superpod.faces.report.pareto import write
+
+    kw = o.kwargs("out")
+    fronts = []
+    for s in o.systems:
+        r = api.serve(o.model, s, pareto=True, **kw).record
+        fronts.append({"system": s, "points": r["pareto"]["points"], "chosen": r["pareto"].get("chosen"),
+                       "deployment": r["deployment"], "capacity_requests_per_s": r["capacity_requests_per_s"]})
+    write(o.model, fronts, o.out)
+    if as_json:
+        return emit_json({"out": str(o.out), "systems": fronts})
+    typer.echo(f"wrote {o.out} ({len(fronts)} systems, {sum(len(f['points']) for f in fronts)} frontier points)")
