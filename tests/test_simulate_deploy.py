@@ -125,3 +125,27 @@ def test_simulate_cli_table_and_options():
     assert "{" not in out.output.split("deployment")[-1]  # a table, not a raw dict
     need = CliRunner().invoke(app, ["simulate", R1, "h200-cluster", "--requests", "10"])
     assert need.exit_code == 2 and "--rate" in need.output
+
+
+def test_simulate_trace_shows_pools_and_queues(tmp_path):
+    out = tmp_path / "serve.json"
+    r = CliRunner().invoke(app, ["simulate", R1, "h200-cluster", "--chips", "32", "--rate", "20", "--requests", "400",
+                                 "--tpot-slo-ms", "50", "--ttft-slo-ms", "2000", "--trace", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    ev = json.loads(out.read_text())["traceEvents"]
+    for e in ev:  # valid trace-event format
+        assert e["ph"] in ("X", "M", "C") and isinstance(e["pid"], int) and "name" in e
+        if e["ph"] == "X":
+            assert e["dur"] >= 0 and e["ts"] >= 0 and isinstance(e["tid"], int)
+        if e["ph"] == "C":
+            assert e["ts"] >= 0 and all(v >= 0 for v in e["args"].values())
+    cats = {e.get("cat") for e in ev if e["ph"] == "X"}
+    assert {"prefill", "decode"} <= cats
+    names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
+    assert "prefill pool (iterations)" in names and "decode pool (iterations)" in names and "queues" in names
+    assert any(e["ph"] == "C" and e["name"] == "prompts waiting for prefill" for e in ev)
+    # the decode pool's iterations add up to at most its busy time on each worker (no overlaps)
+    dec = sorted((e["tid"], e["ts"], e["dur"]) for e in ev if e["ph"] == "X" and e["pid"] == 100001)
+    for (t1, s1, d1), (t2, s2, _) in zip(dec, dec[1:]):
+        if t1 == t2:
+            assert s2 >= s1 + d1 - 1e-3

@@ -28,6 +28,7 @@ from superpod.serving.simulate import Pools, parse_dist, simulate as run
 from superpod.spec.catalog import load_model, load_system
 
 MODES = ("pd", "colocated")
+MAX_RUNS = 14  # simulations a capacity search takes, about (for the progress bar)
 POLICIES = ("fcfs", "chunked")
 
 
@@ -202,7 +203,17 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
         if requests_file is not None:
             raise InvalidOptionError("--find-capacity scales a synthetic arrival rate: drop --requests-file")
         guess = float(dep.get("capacity_requests_per_s") or rate or 1.0)
-        lam, out = capacity_by_simulation(pools, requests, idist, odist, seed, pct, ttft_slo_s, tpot_slo_s, guess)
+        runs = [0]
+
+        def step():
+            runs[0] += 1
+            if progress is not None:
+                progress(runs[0], max(runs[0] + 1, MAX_RUNS))
+
+        lam, out = capacity_by_simulation(pools, requests, idist, odist, seed, pct, ttft_slo_s, tpot_slo_s, guess,
+                                          progress=step)
+        if progress is not None:
+            progress(runs[0], runs[0])
         extra = {"capacity_requests_per_s": lam, "capacity_output_tokens_per_s": out["throughput_output_tokens_per_s"],
                  "analytic_capacity_requests_per_s": dep.get("capacity_requests_per_s")}
         rate = lam

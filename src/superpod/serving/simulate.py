@@ -99,21 +99,21 @@ class Pools:
     chunked: bool = False  # pd prefill: split prompts to fill every step to the budget (else whole prompts, FCFS)
 
 
-def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick) -> tuple[np.ndarray, np.ndarray]:
+def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None) -> tuple[np.ndarray, np.ndarray, float]:
     """Times each request's prefill starts and ends (FCFS, batches of whole prompts up to the token budget;
     a prompt longer than the budget runs alone in budget-sized chunks) and the pool's busy seconds."""
     if p.chunked:
-        return _prefill_pool_chunked(p, arrival, s_in, tick)
+        return _prefill_pool_chunked(p, arrival, s_in, tick, log)
     n = len(arrival)
     done = np.empty(n)
     begin = np.empty(n)
     busy = 0.0
-    free = [0.0] * p.prefill_instances
+    free = [(0.0, w) for w in range(p.prefill_instances)]
     heapq.heapify(free)
     i = 0
     budget = p.prefill_budget_tokens
     while i < n:
-        t_free = heapq.heappop(free)
+        t_free, w = heapq.heappop(free)
         start = max(t_free, arrival[i])
         j = i
         tokens = 0.0
@@ -125,13 +125,15 @@ def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick) -> tupl
         done[i:j] = start + dur
         begin[i:j] = start
         busy += dur
-        heapq.heappush(free, start + dur)
+        heapq.heappush(free, (start + dur, w))
+        if log is not None:
+            log["prefill"].append((w, start, dur, tokens, j - i))
         i = j
         tick(0)
     return begin, done, busy
 
 
-def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick):
+def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None):
     """Chunked prefill (Sarathi-Serve's budget, DistServe's prefill workers): each step of a worker fills
     its token budget, first with the rest of the prompt it started, then with new prompts (split at the
     budget); a prompt's chunks stay on one worker (its KV cache is there)."""
@@ -169,12 +171,14 @@ def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick)
             done[r] = start + dur
         busy += dur
         heapq.heappush(free, (start + dur, w))
+        if log is not None:
+            log["prefill"].append((w, start, dur, tokens, len(finished)))
         tick(0)
     return begin, done, busy
 
 
 def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, order: np.ndarray,
-                     first: np.ndarray, finish: np.ndarray, tick) -> None:
+                     first: np.ndarray, finish: np.ndarray, tick, d: int = 0, log=None) -> None:
     """Continuous batching on one decode instance; fills ``first``/``finish`` (decode start, end)."""
     cap = p.decode_cap
     table = p.decode_step_s
@@ -197,7 +201,10 @@ def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, orde
                 continue
             break
         next_ready = ready[order[k]] if k < n and len(active) < cap else None
+        t0, S0 = now, S
         now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        if log is not None:
+            log["decode"].append((d, t0, now - t0, S - S0, len(active)))
         _retire(active, S, now, finish, tick)
 
 
@@ -218,7 +225,8 @@ def _retire(active: list, S: float, now: float, finish: np.ndarray, tick) -> Non
 
 
 def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_needed: np.ndarray,
-                        order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick) -> None:
+                        order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick, d: int = 0,
+                        log=None) -> None:
     """One co-located instance: each iteration carries a prefill chunk and the decode batch."""
     cap = p.decode_cap
     table = p.decode_step_s
@@ -246,6 +254,9 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 else:
                     break
             dt = table[len(active)] + float(p.prefill_step_s(np.array([chunk]))[0])
+            if log is not None:
+                log["decode"].append((d, now, dt, 1, len(active)))
+                log["prefill"].append((d, now, dt, chunk, len(joined)))
             now += dt
             S += 1
             for r in joined:
@@ -253,7 +264,10 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 heapq.heappush(active, (S + steps_needed[r], r))
         else:  # decode only until the next event
             next_ready = arrival[order[k]] if k < n and len(active) < cap else None
+            t0, S0 = now, S
             now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+            if log is not None:
+                log["decode"].append((d, t0, now - t0, S - S0, len(active)))
         _retire(active, S, now, finish, tick)
 
 
@@ -280,6 +294,7 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     first = np.zeros(n)
     finish = np.zeros(n)
     done = [0]
+    log = {"prefill": [], "decode": []} if timeline else None
 
     def tick(i):
         done[0] += i
@@ -287,20 +302,20 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
             progress(done[0], n)
 
     if p.mode == "pd":
-        p_begin, p_done, p_busy = _prefill_pool(p, arrival, s_in, tick)
+        p_begin, p_done, p_busy = _prefill_pool(p, arrival, s_in, tick, log)
         ready = p_done + p.transfer_s(s_in)
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
             idx = np.nonzero(inst == d)[0]
             order = idx[np.argsort(ready[idx], kind="stable")]
-            _decode_instance(p, ready, steps_needed, order, first, finish, tick)
+            _decode_instance(p, ready, steps_needed, order, first, finish, tick, d, log)
         ttft = ready - arrival  # the first token leaves with the prefill
         decode_start = ready  # waiting for a decode slot shows in TPOT
     else:
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
             order = np.nonzero(inst == d)[0]
-            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick)
+            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick, d, log)
         ttft = first - arrival
         decode_start = first
         p_begin, p_busy = arrival, 0.0
@@ -348,7 +363,9 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     if timeline:  # each request's life, for a trace (faces/report/trace.py)
         out["timeline"] = {"instance": inst.tolist(), "arrival_s": arrival.tolist(), "first_token_s": (arrival + ttft).tolist(),
                            "decode_start_s": decode_start.tolist(), "finish_s": finish.tolist(),
-                           "input_tokens": s_in.tolist(), "output_tokens": s_out.tolist()}
+                           "input_tokens": s_in.tolist(), "output_tokens": s_out.tolist(),
+                           "prefill_start_s": np.asarray(p_begin, dtype=float).tolist(), "decode_slot_s": first.tolist(),
+                           "iterations": {k: [list(map(float, r)) for r in v] for k, v in log.items()}}
     return out
 
 

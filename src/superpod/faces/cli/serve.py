@@ -245,11 +245,12 @@ def simulate(o: SimulateOptions,
     from superpod import api
     from superpod.faces.report.output import console, emit_json, table
 
-    if progress and not as_json and not o.find_capacity:
+    if progress and not as_json:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} requests"),
+        what = ("finding the capacity", "simulations") if o.find_capacity else ("simulating", "requests")
+        with Progress(TextColumn(what[0]), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} " + what[1]),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("sim", total=o.requests)
             res = api.simulate(o.model, o.system, progress=lambda d, n: bar.update(task, completed=d, total=n), **o.kwargs())
@@ -257,8 +258,9 @@ def simulate(o: SimulateOptions,
         res = api.simulate(o.model, o.system, **o.kwargs())
     if o.trace is not None:
         from superpod.faces.report import trace
+        from superpod.faces.report.serve_trace import simulate_full_trace
 
-        trace.write(trace.simulate_trace(res.record), o.trace)
+        trace.write(simulate_full_trace(res.record), o.trace)
     if as_json:
         return emit_json(res)
     out = res.record
