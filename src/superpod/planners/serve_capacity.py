@@ -57,6 +57,8 @@ PREFILL_GRID = np.geomspace(16, 131072, 64)
 DECODE_BATCH = np.unique(np.round(np.geomspace(1, 4096, 160)))
 #: prefill utilisation when no TTFT target is given (policy; module docstring)
 NO_TTFT_UTILISATION = 0.8
+#: ... with the smallest token budget reaching this share of the layout's best prefill rate
+PREFILL_POLICY_SHARE = 0.9
 NO_TTFT_POLICY = (f"no TTFT target: each prefill worker runs the smallest token budget within 90% of its layout's best "
                   f"prefill rate and the pool is loaded to {NO_TTFT_UTILISATION:.0%} of saturation (short queues, full "
                   "batches; give --ttft-slo-ms to size for a target)")
@@ -182,7 +184,7 @@ def prefill_candidates(c: Ctx, layouts, dp, n, cpn, s_in: float, cache_hit: floa
     ok = fits & placeable(c, pc, n, cpn)[:, None]
     if ttft_s is None:  # policy: the smallest budget within 90% of the layout's best rate
         best = np.max(np.where(ok, rate, 0.0), axis=1, keepdims=True)
-        good = ok & (rate >= 0.9 * best)
+        good = ok & (rate >= PREFILL_POLICY_SHARE * best)
         first = np.argmax(good, axis=1)
         ok = good & (bi == first[:, None])
     li, bi = li[ok], bi[ok]

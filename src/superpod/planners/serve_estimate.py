@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from superpod.errors import DoesNotFitError, InvalidOptionError
+from superpod.errors import DoesNotFitError, InvalidOptionError, SuperpodError
 from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
 from superpod.spec.catalog import load_system
 from superpod.serving.closed_loop import closed_loop
@@ -33,7 +33,7 @@ from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
-from superpod.planners.serve_capacity import check_percentile, deployment_record, search_colocated, search_pd
+from superpod.planners.serve_capacity import PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated, search_pd
 from superpod.planners.serve_fleet import cost, fleet
 from superpod.planners.serve_pareto import pareto_frontier
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
@@ -128,6 +128,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         limits = {"ttft_s": ttft_slo_s} if ttft_slo_s else {}
         row, v, p = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, batch, limits,
                           "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+        if phase == "pd" and not ttft_slo_s:
+            row, v = _prefill_policy(c, wl, grid_args, row, v)
         picked |= set(p) | ({"batch"} if batch_per_chip is None or phase == "pd" else set())
         out["prefill"] = {
             "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
@@ -221,6 +223,21 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     if dep is not None and phase == "pd":  # what the integer deployment delivers, not every chip at the per-chip rate
         out["pd"]["tokens_per_s_per_system"] = dep["capacity_output_tokens_per_s"]
     return out
+
+
+def _prefill_policy(c: Ctx, wl: Workload, grid_args: dict, row: dict, v: dict) -> tuple[dict, dict]:
+    """Without a TTFT target a deployment's prefill pool runs the smallest token budget within
+    ``PREFILL_POLICY_SHARE`` of the best rate (:data:`superpod.planners.serve_capacity.NO_TTFT_POLICY`):
+    full batches without the minute-long TTFT of the largest batch on long prompts."""
+    for b in PREFILL_TOKENS:
+        try:
+            r, vb, _ = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, [b], {},
+                             "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+        except SuperpodError:
+            continue
+        if vb["tokens_per_s_per_chip"] >= PREFILL_POLICY_SHARE * v["tokens_per_s_per_chip"]:
+            return r, vb
+    return row, v
 
 
 def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float) -> dict[str, Any]:
