@@ -248,6 +248,10 @@ def search_pd(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload, ttft_
         lam_p = prefill_capacity(lam_sat, x, P["steps"], pc, budget, s_in, P["xfer"][:, None], ttft_s, pct)
     rest = n - x * pc  # (I, X)
     valid_x = rest >= D["chips"].min()
+    if not valid_x.any():
+        raise InfeasiblePlanError(
+            f"a disaggregated deployment of {c.model.name} needs a prefill and a decode worker: the smallest that fit are "
+            f"{P['chips'].min():.0f} + {D['chips'].min():.0f} chips of {c.hw.chip}, {n} given; add chips or use --phase both")
     # (I, X, J)
     cw = D["chips"][None, None, :]
     ymax = np.floor(rest[..., None] / cw)
