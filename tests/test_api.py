@@ -109,7 +109,7 @@ def test_frames_of_collections():
     (lambda: sp.serve("llama3-8b", "dgx-h100-superpod", tpot_slo_ms=50), ["did you mean tpot_slo_s"]),
     (lambda: sp.serve("llama3-8b", "dgx-h100-superpod", phase="sideways"), ["phase must be one of"]),
     (lambda: sp.scale("llama3-8b", "gb200-nvl72", days=-1), ["days must be > 0"]),
-    (lambda: sp.simulate("llama3-8b", "dgx-h100-superpod", rate=1), ["requests is required"]),
+    (lambda: sp.simulate("llama3-8b", "dgx-h100-superpod"), ["give rate, requests_file or find_capacity"]),
     (lambda: sp.compare(["cloudmatrix384"], chips=0), ["chips must be >= 1"]),
 ])
 def test_bad_options_are_one_line_superpod_errors(call, words):

@@ -17,7 +17,7 @@ def _valid(doc: dict) -> list[dict]:
     """Check the Trace Event Format (JSON object form) and return the complete events."""
     assert isinstance(doc["traceEvents"], list) and doc["traceEvents"]
     for e in doc["traceEvents"]:
-        assert e["ph"] in ("X", "M") and isinstance(e["pid"], int) and isinstance(e["name"], str)
+        assert e["ph"] in ("X", "M", "C") and isinstance(e["pid"], int) and isinstance(e["name"], str)
         if e["ph"] == "X":
             assert isinstance(e["tid"], int) and e["ts"] >= 0 and e["dur"] > 0
     return [e for e in doc["traceEvents"] if e["ph"] == "X"]

@@ -179,9 +179,14 @@ def serve(model: str, system: str | Sequence[str], **options: Any) -> ServeResul
     from superpod.planners.serve_estimate import serve as run
 
     o = ServeOptions.parse(model=model, systems=system, **options)
-    kw = o.kwargs()
+    kw = o.kwargs("save_deployment")
     if isinstance(system, str):
-        return ServeResult(run(o.model, system, **kw))
+        res = ServeResult(run(o.model, system, **kw))
+        if o.save_deployment is not None:
+            from superpod.planners.serve_deployment_file import write_deployment
+
+            write_deployment(o.save_deployment, res.record)
+        return res
     out: list[ServeResult | ServeFailure] = []
     for s in o.systems:
         try:

@@ -177,6 +177,16 @@ class ServeResult(Result):
     system_chips = Figure("system_chips", doc="chips of the sized system", kind=int)
     system_power_w = Figure("system_power_w", doc="the system's all-in power, W")
     breakdown = Figure("breakdown", doc="per phase: step_s, parts_s, share, hidden_comm_s, imbalance", kind=dict)
+    deployment = Figure("deployment", doc="--phase pd/both: the integer deployment (mode, prefill/decode or replicas: "
+                        "workers, chips_per_worker, tp, moe_tp, moe_ep, dp_attention, batch; chips_used, chips_left)",
+                        kind=dict)
+    capacity_requests_per_s = Figure("capacity_requests_per_s", doc="requests/s one deployment holds with the TTFT/TPOT "
+                                     "targets met at slo_percentile")
+    capacity_output_tokens_per_s = Figure("capacity_output_tokens_per_s", doc="output tokens/s at that capacity")
+    slo_percentile = Figure("slo_percentile", doc="percentile the targets hold at (50, 90, 99)", kind=int)
+    fleet = Figure("fleet", doc="with a target: instances, chips, racks, power_it_w, power_facility_w", kind=dict)
+    cost = Figure("cost", doc="with cost options: usd_per_mtok_output, usd_per_mtok_input, tco_usd_per_year, "
+                  "electricity_usd_per_kwh, pue, capex_usd (and their bases)", kind=dict)
 
     @property
     def plan(self) -> ServePlan:
@@ -241,7 +251,11 @@ class SimulateResult(Result):
     throughput_requests_per_s = Figure("throughput_requests_per_s", doc="completed requests/s")
     goodput_requests_per_s = Figure("goodput_requests_per_s", doc="requests/s meeting both SLOs")
     goodput_fraction = Figure("goodput_fraction", doc="share of requests meeting both SLOs (0-1)")
-    deployment = Figure("deployment", doc="instances per pool and batch caps", kind=dict)
+    deployment = Figure("deployment", doc="instances per pool, batch caps and the pools (deployment['pools'])", kind=dict)
+    capacity_requests_per_s = Figure("capacity_requests_per_s", doc="--find-capacity: the highest simulated rate "
+                                     "meeting the targets at slo_percentile, requests/s")
+    queue = Figure("queue", doc="prefill/decode mean and max waiting requests", kind=dict)
+    utilisation = Figure("utilisation", doc="prefill pool busy share and decode slot occupancy (0-1)", kind=dict)
 
 
 # ---------------------------------------------------------------------------- scale

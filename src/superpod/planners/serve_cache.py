@@ -207,7 +207,11 @@ def _no_cache(c: Ctx, row: dict[str, Any], L: float, h: float, search: dict[str,
             g, valid, _ = grid_for(c, batch=batch, **search["grid_args"])
             i, fp, flat = best(lambda g: prefill(c, g, L, 0.0), g, "tokens_per_s_per_chip", valid,
                                search.get("limits") or {}, "prefill weights and batch KV", c)
-            return fp.row(i), {k: _f(v[i]) for k, v in flat.items()}, "the plan superpod picks with no cache"
+            row0, v0 = fp.row(i), {k: _f(v[i]) for k, v in flat.items()}
+            if search.get("policy") is not None:  # serve's prefill policy without a TTFT target
+                row0, v0 = search["policy"](row0, v0)
+                v0 = {k: _f(x) for k, x in v0.items()}
+            return row0, v0, "the plan superpod picks with no cache"
         except SuperpodError:
             pass
     r0 = row | {"batch": float(row["batch"]) / (1.0 - h)}

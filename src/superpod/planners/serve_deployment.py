@@ -1,93 +1,116 @@
-"""Turn a serving estimate into what the request-level simulation runs: instances per
-pool, batch caps, and step-time tables of the chosen plans; :func:`simulate` runs it
-(``superpod simulate``), choosing the deployment mode when none is given."""
+"""Turn a deployment (:mod:`.serve_capacity`: workers x layouts x batches) into what the
+request-level simulation runs: instances per pool, batch caps and step-time tables of the
+plans; :func:`simulate` runs it (``superpod simulate``), from the same options as ``serve`` or
+from a deployment file ``serve --save-deployment`` wrote, and finds the capacity by simulation.
+"""
 
 from __future__ import annotations
 
-from math import floor
+import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
-from superpod.errors import InfeasiblePlanError
+from superpod.errors import InfeasiblePlanError, InvalidOptionError
+from superpod.planners.serve_capacity import PREFILL_GRID, check_percentile, search_colocated, search_pd
+from superpod.planners.serve_deployment_file import read_deployment
+from superpod.planners.serve_estimate import setup
 from superpod.serving.closed_loop import scheduler
-from superpod.serving.context import make_ctx
+from superpod.serving.context import Ctx
 from superpod.serving.decode import decode
-from superpod.planners.serve_estimate import serve
-from superpod.serving.plan import ServePlan
+from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import prefill
+from superpod.serving.requests import arrivals, read_requests
 from superpod.serving.simulate import Pools, parse_dist, simulate as run
-from superpod.spec.catalog import load_model
+from superpod.spec.catalog import load_model, load_system
 
 MODES = ("pd", "colocated")
-PREFILL_GRID = np.geomspace(16, 131072, 64)
+MAX_RUNS = 14  # simulations a capacity search takes, about (for the progress bar)
+POLICIES = ("fcfs", "chunked")
 
 
-def build_pools(model: str, system: str, mode: str, input_len: float, output_len: float, **opts: Any) -> tuple[Pools, dict]:
-    """Plan the deployment with :func:`superpod.planners.serve_estimate.serve` and tabulate step times."""
-    chips = opts.get("chips")
-    c = make_ctx(model, system, chips, opts.get("quant"), opts.get("kv_dtype", "bf16"), opts.get("framework"))
-    n_chips = chips or c.hw.n_chips
-    phase = "pd" if mode == "pd" else "both"
-    est = serve(model, system, phase=phase, input_len=input_len, output_len=output_len, **opts)
+def plan_deployment(model: str, system: str, mode: str, input_len: float, output_len: float, *,
+                    chips: int | None = None, quant: str | None = None, kv_dtype: str | None = None,
+                    framework: str | None = None, tp: int | None = None, moe_ep: int | None = None,
+                    moe_tp: int | None = None, dp: int | None = None, mtp: int | None = None,
+                    mtp_accept: float | None = None, overlap: bool | None = None, eplb: str = "balanced",
+                    ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, slo_percentile: int = 90,
+                    cache_hit: float = 0.0) -> tuple[Ctx, dict[str, Any]]:
+    """The context and the best integer deployment (:func:`~.serve_capacity.search_pd` or
+    :func:`~.serve_capacity.search_colocated`) of ``model`` on ``system``."""
+    if mode not in MODES:
+        raise InvalidOptionError(f"--mode must be pd or colocated, not {mode!r}")
+    pct = check_percentile(slo_percentile)
+    s = setup(model, system, chips, quant, kv_dtype, framework, tp, moe_ep, moe_tp, dp, mtp, mtp_accept, overlap, eplb)
+    wl = Workload(input_len, output_len, None, cache_hit)
+    cpn = load_system(system).chips_per_node
+    search = search_pd if mode == "pd" else search_colocated
+    return s.c, search(s.c, s.grid_args, s.dp, s.pool_chips, cpn, wl, ttft_slo_s, tpot_slo_s, pct)
+
+
+def _grid(row: dict[str, Any], batch) -> ServePlan:
+    return ServePlan.grid(batch=batch, **{k: [v] for k, v in row.items() if k != "batch"})
+
+
+def pools_of(c: Ctx, dep: dict[str, Any], input_len: float, output_len: float, policy: str = "fcfs",
+             prefill_budget: float | None = None, max_batch: int | None = None) -> Pools:
+    """The simulation's view of deployment ``dep``: step-time tables of each pool's plan at its batch.
+
+    ``policy`` fcfs: a prefill worker takes whole waiting prompts up to its token budget (prompts longer
+    than the budget run alone in chunks); chunked: prompts are split to fill every step to the budget.
+    ``prefill_budget`` (tokens per worker step) and ``max_batch`` (sequences per decode worker) override
+    the deployment's."""
+    if policy not in POLICIES:
+        raise InvalidOptionError(f"--policy must be one of {', '.join(POLICIES)}, not {policy!r}")
     kv_len = input_len + output_len / 2.0
-
-    def row_plan(row, **extra):
-        return {k: v for k, v in row.items() if k != "batch"} | extra
-
-    if mode == "pd":
-        dec, pre = est["decode"], est["prefill"]
-        rows = est["plan"]["per_phase"]
-        d_chips, p_chips = float(dec["chips"]), float(pre["chips"])
-        if n_chips < d_chips + p_chips:
-            raise InfeasiblePlanError(
-                f"a disaggregated deployment needs at least {d_chips + p_chips:.0f} chips "
-                f"({p_chips:.0f} prefill + {d_chips:.0f} decode); {n_chips} given")
-        share = est["pd"]["prefill_chip_share"]
-        n_dec = max(1, floor(n_chips * (1 - share) / d_chips))
-        n_dec = min(n_dec, int((n_chips - p_chips) // d_chips))
-        n_pre = max(1, int((n_chips - n_dec * d_chips) // p_chips))
-        cap_chip = float(dec["batch_per_chip"])
-        cap = max(int(round(cap_chip * d_chips)), 1)
-        B = np.arange(0, cap + 1, dtype=float)
-        g = ServePlan.grid(batch=np.maximum(B, 1) / d_chips, **{k: [v] for k, v in row_plan(rows["decode"]).items()})
-        r = decode(c, g, kv_len)
-        table = np.asarray(r["step_s"]).ravel()
-        pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(rows["prefill"]).items()}),
-                     input_len)
-        p_steps = np.asarray(pr["step_s"]).ravel()
+    pool = dep["decode"] if dep["mode"] == "pd" else dep["replicas"]
+    d_row, cw = pool["plan"], float(pool["chips_per_worker"])
+    slots = int(math.floor(pool["batch"] * cw + 1e-9))
+    cap = max(int(max_batch) if max_batch else slots, 1)
+    B = np.arange(0, cap + 1, dtype=float)
+    table = np.asarray(np.broadcast_to(decode(c, _grid(d_row, np.maximum(B, 1) / cw), kv_len)["step_s"], B.shape)).ravel()
+    tps = float(np.ravel(decode(c, ServePlan.one(**(d_row | {"batch": 1})), kv_len)["tokens_per_step"])[0])
+    if dep["mode"] == "pd":
+        pre = dep["prefill"]
+        p_row, pc = pre["plan"], float(pre["chips_per_worker"])
+        p_steps = np.ravel(np.broadcast_to(prefill(c, _grid(p_row, PREFILL_GRID), input_len)["step_s"], PREFILL_GRID.shape))
         kv_tok = float(kv_bytes_per_token(c.model, c.kv_el))
 
         def transfer(s_in):
-            return np.asarray(p2p_s(s_in * kv_tok, p_chips, c.hw)) / c.model.layers
+            return np.asarray(p2p_s(np.asarray(s_in) * kv_tok, pc, c.hw)) / c.model.layers
 
-        pools = Pools("pd", n_pre, float(pre["batch_tokens_per_chip"]) * p_chips,
-                      lambda x: np.interp(x / p_chips, PREFILL_GRID, p_steps), n_dec, cap, table,
-                      float(dec["tokens_per_step"]), transfer)
-        info = {"prefill_instances": n_pre, "prefill_chips_per_instance": p_chips, "decode_instances": n_dec,
-                "decode_chips_per_instance": d_chips, "decode_batch_cap": cap, "estimate": est}
-        return pools, info
-    both = est["both"]
-    row = est["plan"]["per_phase"]["both"]
-    i_chips = float(both["chips"]) if opts.get("concurrency") is None else float(max(row["tp"], row["ep"]) / c.dev)
-    i_chips = max(i_chips, 1.0)
-    n_inst = max(1, int(n_chips // i_chips))
-    cap = max(int(round(float(both["concurrency_per_chip"]) * i_chips)), 1)
-    B = np.arange(0, cap + 1, dtype=float)
-    g = ServePlan.grid(batch=np.maximum(B, 1) / i_chips, **{k: [v] for k, v in row_plan(row).items()})
-    table = np.asarray(decode(c, g, kv_len)["step_s"]).ravel()
-    pr = prefill(c, ServePlan.grid(batch=PREFILL_GRID, **{k: [v] for k, v in row_plan(row).items()}), input_len)
-    p_steps = np.asarray(pr["step_s"]).ravel()
-    tps = float(np.ravel(decode(c, ServePlan.one(**row_plan(row, batch=1)), kv_len)["tokens_per_step"])[0])
+        budget = float(prefill_budget) if prefill_budget else float(pre["batch"]) * pc
+        return Pools("pd", int(pre["workers"]), budget, lambda x: np.interp(x / pc, PREFILL_GRID, p_steps),
+                     int(pool["workers"]), cap, table, tps, transfer, chunked=policy == "chunked")
+    p_steps = np.ravel(np.broadcast_to(prefill(c, _grid(d_row, PREFILL_GRID), input_len)["step_s"], PREFILL_GRID.shape))
     # the framework's per-iteration token budget of one scheduler (calibration/frameworks/scheduling.toml)
-    budget = scheduler(c.fw.name).budget(c.hw.hbm_bytes, float(row.get("dp", 1)))
-    pools = Pools("colocated", 0, budget,
-                  lambda x: np.interp(x / i_chips, PREFILL_GRID, p_steps), n_inst, cap, table, tps,
-                  lambda s: np.zeros_like(s))
-    info = {"instances": n_inst, "chips_per_instance": i_chips, "batch_cap": cap, "estimate": est}
-    return pools, info
+    budget = float(prefill_budget) if prefill_budget else scheduler(c.fw.name).budget(c.hw.hbm_bytes, float(d_row.get("dp", 1)))
+    return Pools("colocated", 0, budget, lambda x: np.interp(x / cw, PREFILL_GRID, p_steps), int(pool["workers"]), cap,
+                 table, tps, lambda s: np.zeros_like(np.asarray(s, dtype=float)), chunked=True)
+
+
+def build_pools(model: str, system: str, mode: str, input_len: float, output_len: float, **opts: Any) -> tuple[Pools, dict]:
+    """Plan the deployment (:func:`plan_deployment`) and tabulate its step times; ``info`` states the
+    instances of each pool and the deployment."""
+    c, dep = plan_deployment(model, system, mode, input_len, output_len, **opts)
+    pools = pools_of(c, dep, input_len, output_len)
+    return pools, info_of(dep)
+
+
+def info_of(dep: dict[str, Any]) -> dict[str, Any]:
+    if dep["mode"] == "pd":
+        p, d = dep["prefill"], dep["decode"]
+        info = {"prefill_instances": p["workers"], "prefill_chips_per_instance": p["chips_per_worker"],
+                "decode_instances": d["workers"], "decode_chips_per_instance": d["chips_per_worker"],
+                "decode_batch_cap": int(math.floor(d["batch"] * d["chips_per_worker"] + 1e-9))}
+    else:
+        r = dep["replicas"]
+        info = {"instances": r["workers"], "chips_per_instance": r["chips_per_worker"],
+                "batch_cap": int(math.floor(r["batch"] * r["chips_per_worker"] + 1e-9))}
+    return info | {"deployment": dep}
 
 
 def default_mode(model: str) -> str:
@@ -95,24 +118,125 @@ def default_mode(model: str) -> str:
     return "pd" if load_model(model).moe is not None else "colocated"
 
 
-def simulate(model: str, system: str, rate: float, requests: int, *, input_dist: str | None = None,
+def _slo_ok(out: dict[str, Any], pct: int, ttft_slo_s, tpot_slo_s) -> bool:
+    key = f"p{pct}"
+    return ((ttft_slo_s is None or out["steady_ttft_s"][key] <= ttft_slo_s)
+            and (tpot_slo_s is None or out["steady_tpot_s"][key] <= tpot_slo_s))
+
+
+def capacity_by_simulation(pools: Pools, requests: int, idist, odist, seed: int, pct: int, ttft_slo_s, tpot_slo_s,
+                  guess: float, tol: float = 0.02, progress=None) -> tuple[float, dict[str, Any]]:
+    """The highest Poisson rate whose steady-state p-th percentile TTFT and TPOT meet the targets,
+    by bisection on simulations of ``requests`` requests (each at least four request lifetimes long)."""
+    if ttft_slo_s is None and tpot_slo_s is None:
+        raise InvalidOptionError("--find-capacity needs --ttft-slo-ms and/or --tpot-slo-ms (the targets to hold)")
+
+    def ok(lam):
+        out = run(pools, lam, requests, idist, odist, seed, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
+        life = out["e2e_s"]["p50"]
+        need = int(min(max(requests, 4 * life * lam), 400_000))
+        if need > requests:
+            out = run(pools, lam, need, idist, odist, seed, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s)
+        if progress is not None:
+            progress()
+        return _slo_ok(out, pct, ttft_slo_s, tpot_slo_s), out
+
+    lo, hi = guess / 1.5, guess * 1.5
+    good, last = ok(lo)
+    while not good and lo > guess * 1e-4:
+        hi, lo = lo, lo / 2
+        good, last = ok(lo)
+    if not good:
+        raise InfeasiblePlanError("the deployment misses the targets even at a trickle of requests: relax the targets")
+    best_out = last
+    while True:
+        bad, out = ok(hi)
+        if not bad:
+            break
+        lo, best_out, hi = hi, out, hi * 1.5
+    while hi / lo > 1 + tol:
+        mid = math.sqrt(lo * hi)
+        good, out = ok(mid)
+        if good:
+            lo, best_out = mid, out
+        else:
+            hi = mid
+    return lo, best_out
+
+
+def simulate(model: str, system: str, rate: float | None = None, requests: int = 2000, *, input_dist: str | None = None,
              output_dist: str | None = None, input_len: float = 4096, output_len: float = 1024,
-             mode: str | None = None, chips: int | None = None, quant: str | None = None, kv_dtype: str = "bf16",
+             mode: str | None = None, chips: int | None = None, quant: str | None = None, kv_dtype: str | None = None,
+             tp: int | None = None, moe_ep: int | None = None, moe_tp: int | None = None, dp: int | None = None,
+             overlap: bool | None = None, eplb: str = "balanced",
              mtp: int | None = None, mtp_accept: float | None = None, tpot_slo_s: float | None = None,
-             ttft_slo_s: float | None = None, framework: str | None = None, seed: int = 0,
-             progress=None, timeline: bool = False) -> dict[str, Any]:
-    """The ``superpod simulate`` record: latency percentiles, throughput and goodput of ``requests``
-    Poisson arrivals at ``rate``/s on the deployment :func:`build_pools` plans (``progress(done, n)``
-    is called as requests finish)."""
-    mode = mode or default_mode(model)
-    if mode not in MODES:
-        raise InfeasiblePlanError(f"--mode must be pd or colocated, not {mode!r}")
+             ttft_slo_s: float | None = None, slo_percentile: int = 90, framework: str | None = None, seed: int = 0,
+             deployment: str | Path | None = None, requests_file: str | Path | None = None, arrival: str = "poisson",
+             policy: str = "fcfs", prefill_budget: float | None = None, max_batch: int | None = None,
+             find_capacity: bool = False, progress=None, timeline: bool = False) -> dict[str, Any]:
+    """The ``superpod simulate`` record: latency percentiles, throughput, goodput, queues and utilisation of
+    ``requests`` arrivals at ``rate``/s (Poisson or bursty, or a trace file's) on the deployment
+    :func:`plan_deployment` plans or ``deployment`` (a file) gives; ``find_capacity``: the highest rate
+    meeting the targets at the percentile (``capacity_requests_per_s``). ``progress(done, n)`` is called
+    as requests finish."""
+    pct = check_percentile(slo_percentile)
+    if deployment is not None:
+        f = read_deployment(deployment)
+        for what, given, saved in (("MODEL", model, f["model"]), ("SYSTEM", system, f["system"])):
+            if given != saved:
+                raise InvalidOptionError(f"{deployment} deploys {saved!r}, not {what} {given!r}: give {saved}")
+        input_len, output_len = f.get("input_len", input_len), f.get("output_len", output_len)
+        dep = f["deployment"]
+        c = setup(model, system, f.get("chips"), f.get("quant"), f.get("kv_dtype"), f.get("framework"),
+                  None, None, None, None, None, None, None, "balanced").c
+        mode = dep["mode"]
+    else:
+        mode = mode or default_mode(model)
+        c, dep = plan_deployment(model, system, mode, input_len, output_len, chips=chips, quant=quant,
+                                 kv_dtype=kv_dtype, framework=framework, tp=tp, moe_ep=moe_ep, moe_tp=moe_tp, dp=dp,
+                                 mtp=mtp, mtp_accept=mtp_accept, overlap=overlap, eplb=eplb, ttft_slo_s=ttft_slo_s,
+                                 tpot_slo_s=tpot_slo_s, slo_percentile=pct)
+    pools = pools_of(c, dep, input_len, output_len, policy, prefill_budget, max_batch)
     idist, odist = parse_dist(input_dist, input_len), parse_dist(output_dist, output_len)
-    pools, info = build_pools(model, system, mode, input_len, output_len, chips=chips, quant=quant, kv_dtype=kv_dtype,
-                              mtp=mtp, mtp_accept=mtp_accept, tpot_slo_s=tpot_slo_s, framework=framework)
-    out = run(pools, rate, requests, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s,
-              timeline=timeline)
+    extra: dict[str, Any] = {}
+    if find_capacity:
+        if requests_file is not None:
+            raise InvalidOptionError("--find-capacity scales a synthetic arrival rate: drop --requests-file")
+        guess = float(dep.get("capacity_requests_per_s") or rate or 1.0)
+        runs = [0]
+
+        def step():
+            runs[0] += 1
+            if progress is not None:
+                progress(runs[0], max(runs[0] + 1, MAX_RUNS))
+
+        lam, out = capacity_by_simulation(pools, requests, idist, odist, seed, pct, ttft_slo_s, tpot_slo_s, guess,
+                                          progress=step)
+        if progress is not None:
+            progress(runs[0], runs[0])
+        extra = {"capacity_requests_per_s": lam, "capacity_output_tokens_per_s": out["throughput_output_tokens_per_s"],
+                 "analytic_capacity_requests_per_s": dep.get("capacity_requests_per_s")}
+        rate = lam
+    else:
+        if requests_file is None and rate is None:
+            raise InvalidOptionError("give --rate (requests/s), --requests-file or --find-capacity")
+        trace = read_requests(requests_file) if requests_file is not None else None
+        times = trace[0] if trace is not None else arrivals(arrival, rate, requests, seed)
+        n = requests if times is None else len(times)
+        if trace is not None:
+            rate = n / max(float(times[-1]), 1e-9)
+        out = run(pools, rate, n, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s,
+                  timeline=timeline, arrival_s=times, lengths=(trace[1], trace[2]) if trace is not None else None)
+    out |= extra
+    out["model"], out["system"] = c.model.name, system
     out["mode"] = mode
-    out["deployment"] = {k: v for k, v in info.items() if k != "estimate"}
-    out["plan"] = info["estimate"]["plan"]
+    out["slo_percentile"] = pct
+    out["policy"] = policy
+    out["deployment"] = {k: v for k, v in info_of(dep).items() if k != "deployment"} | {"pools": _public(dep)}
     return out
+
+
+def _public(dep: dict[str, Any]) -> dict[str, Any]:
+    from superpod.planners.serve_capacity import deployment_record
+
+    return deployment_record(dep)

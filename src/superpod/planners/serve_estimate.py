@@ -16,11 +16,12 @@ is per TFLOP/s of the ``--quant`` format's dense peak (``peak_basis``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 
-from superpod.errors import DoesNotFitError, InvalidOptionError
+from superpod.errors import DoesNotFitError, InvalidOptionError, SuperpodError
 from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
 from superpod.spec.catalog import load_system
 from superpod.serving.closed_loop import closed_loop
@@ -33,6 +34,9 @@ from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners import serve_cache
+from superpod.planners.serve_capacity import PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated, search_pd
+from superpod.planners.serve_fleet import cost, fleet
+from superpod.planners.serve_pareto import pareto_frontier
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
 
 PHASES = ("prefill", "decode", "both", "pd")
@@ -96,11 +100,18 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           dp: int | None = None, moe_tp: int | None = None, moe_ep: int | None = None, mtp: int | None = None, mtp_accept: float | None = None,
           eplb: str = "balanced", overlap: bool | None = None, framework: str | None = None,
           rate: float | None = None, cache_prefixes: int | None = None, cache_zipf: float | None = None,
-          cache_pool_bytes: float | None = None, cache_affinity: bool = False, cache_trace=None) -> dict[str, Any]:
+          cache_pool_bytes: float | None = None, cache_affinity: bool = False, cache_trace=None,
+          slo_percentile: int = 90, target_output_tokens_per_s: float | None = None,
+          target_requests_per_s: float | None = None, electricity: str | float | None = None,
+          capex_per_chip_usd: float | None = None, years: float | None = None, pue: float | None = None,
+          pareto: bool = False) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
-    routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once)."""
+    routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once).
+    ``--phase pd`` and ``both`` add the integer ``deployment`` of the chips and its capacity under
+    the SLOs at ``slo_percentile`` (:mod:`.serve_capacity`); targets add the ``fleet``, cost options
+    the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`)."""
     if ep is not None and moe_ep is not None and ep != moe_ep:
         raise InvalidOptionError(f"--ep is an alias of --moe-ep: got --ep {ep} and --moe-ep {moe_ep}; give one")
     ep = moe_ep if moe_ep is not None else ep
@@ -122,6 +133,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         limits = {"ttft_s": ttft_slo_s} if ttft_slo_s else {}
         row, v, p = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, batch, limits,
                           "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+        if phase == "pd" and not ttft_slo_s:
+            row, v = _prefill_policy(c, wl, grid_args, row, v)
         picked |= set(p) | ({"batch"} if batch_per_chip is None or phase == "pd" else set())
         out["prefill"] = {
             "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
@@ -181,14 +194,60 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     if phase == "pd":
         out["pd"] = size_pools(c, out["prefill"], out["decode"], wl.input_len, wl.output_len,
                                out["prefill"]["chips"], rate)
+    dep = None
+    if phase == "pd" or (phase == "both" and concurrency is None and batch_per_chip is None):
+        pct = check_percentile(slo_percentile)
+        search = search_pd if phase == "pd" else search_colocated
+        dep = search(c, grid_args, s.dp, pool_chips, load_system(system).chips_per_node, wl, ttft_slo_s, tpot_slo_s, pct)
+        out["deployment"] = deployment_record(dep)
+        out |= {k: dep[k] for k in ("capacity_requests_per_s", "capacity_output_tokens_per_s", "slo_percentile",
+                                    "capacity_bound")}
+        if dep.get("capacity_policy"):
+            out["capacity_policy"] = dep["capacity_policy"]
+        if phase == "pd" and rate is not None and target_requests_per_s is None:
+            target_requests_per_s = rate  # --rate: the fleet that holds it
+        costs = (electricity, capex_per_chip_usd, years)
+        if target_output_tokens_per_s is not None or target_requests_per_s is not None or any(x is not None for x in costs) or pue is not None:
+            out["fleet"] = fleet(system, pool_chips, dep, wl.output_len, target_output_tokens_per_s,
+                                 target_requests_per_s, pue)
+            out["cost"] = cost(system, out["fleet"], dep, wl.input_len, wl.output_len, electricity=electricity,
+                               capex_per_chip_usd=capex_per_chip_usd, years=years)
+            if pue is not None:
+                out["cost"]["bases"]["pue"] = "user input"
+    elif any(x is not None for x in (target_output_tokens_per_s, target_requests_per_s, electricity, capex_per_chip_usd,
+                                     years, pue)) or pareto:
+        raise InvalidOptionError("fleet, cost and Pareto options size a deployment: use --phase pd or both "
+                                 "(without --concurrency / --batch-per-chip)")
+    if pareto:
+        out["pareto"] = pareto_frontier(c, grid_args, s.dp, pool_chips, load_system(system).chips_per_node, wl, phase,
+                                        dep, ttft_slo_s)
     first = rows.get("decode") or rows.get("both") or rows["prefill"]
     out["plan"] = plan_record(c, first, k, acc, eplb, wl, rows, picked | ({"quant"} if quant is None else set()), assumed)
     out["breakdown"] = breakdown
     _system_totals(out, system, chips)
     out["cache"] = serve_cache.record(tier, c, out, rows, phase, rate, {  # today's prefill search, at hit 0
         "grid_args": grid_args, "limits": {"ttft_s": ttft_slo_s} if ttft_slo_s else {},
-        "batch": batch_per_chip if phase == "prefill" else None})
+        "batch": batch_per_chip if phase == "prefill" else None,
+        "policy": (lambda r, v: _prefill_policy(c, replace(wl, cache_hit=0.0), grid_args, r, v))
+        if phase == "pd" and not ttft_slo_s else None})
+    if dep is not None and phase == "pd":  # what the integer deployment delivers, not every chip at the per-chip rate
+        out["pd"]["tokens_per_s_per_system"] = dep["capacity_output_tokens_per_s"]
     return out
+
+
+def _prefill_policy(c: Ctx, wl: Workload, grid_args: dict, row: dict, v: dict) -> tuple[dict, dict]:
+    """Without a TTFT target a deployment's prefill pool runs the smallest token budget within
+    ``PREFILL_POLICY_SHARE`` of the best rate (:data:`superpod.planners.serve_capacity.NO_TTFT_POLICY`):
+    full batches without the minute-long TTFT of the largest batch on long prompts."""
+    for b in PREFILL_TOKENS:
+        try:
+            r, vb, _ = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, [b], {},
+                             "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+        except SuperpodError:
+            continue
+        if vb["tokens_per_s_per_chip"] >= PREFILL_POLICY_SHARE * v["tokens_per_s_per_chip"]:
+            return r, vb
+    return row, v
 
 
 def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float) -> dict[str, Any]:
@@ -242,8 +301,9 @@ def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
 
 
 def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload, chips: float) -> dict[str, Any]:
-    """The record's ``decode`` object from the chosen plan ``row`` and its priced values ``v``."""
-    return {
+    """The record's ``decode`` object from the chosen plan ``row`` and its priced values ``v``
+    (with MTP, ``mtp_speedup``: TPOT without drafts / with them at the same plan and batch)."""
+    out = {
         "tokens_per_s_per_chip": v["tokens_per_s_per_chip"],
         "tokens_per_s_per_tflops": v["tokens_per_s_per_chip"] / _tflops(c),
         "tpot_s": v["tpot_s"], "step_s": v["step_s"], "batch_per_chip": v["batch_per_chip"] if "batch_per_chip" in v else row["batch"],
@@ -251,6 +311,11 @@ def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload
         "weight_bytes_per_chip": v["weight_bytes"], "max_batch_per_chip": v["max_batch"],
         "kv_len": wl.decode_context, "chips": chips,
     }
+    if row.get("mtp_k"):  # what the drafts buy at this plan and batch (serve --explain says when they cost more)
+        t0 = decode(c, ServePlan.one(**(row | {"mtp_k": 0, "mtp_accept": 0.0, "batch": out["batch_per_chip"]})),
+                    wl.decode_context)["tpot_s"]
+        out["mtp_speedup"] = float(np.ravel(t0)[0]) / v["tpot_s"]
+    return out
 
 
 def plan_record(c: Ctx, first: dict[str, Any], k: int, acc: float, eplb: str, wl: Workload, rows: dict[str, dict],

@@ -96,18 +96,24 @@ class Pools:
     decode_step_s: np.ndarray  # index b = sequences in the instance (0..cap)
     tokens_per_step: float
     transfer_s: Callable[[np.ndarray], np.ndarray]  # prompt tokens -> exposed KV transfer
+    chunked: bool = False  # pd prefill: split prompts to fill every step to the budget (else whole prompts, FCFS)
 
 
-def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick) -> np.ndarray:
-    """Time each request's prefill ends (FCFS, batches up to the token budget)."""
+def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Times each request's prefill starts and ends (FCFS, batches of whole prompts up to the token budget;
+    a prompt longer than the budget runs alone in budget-sized chunks) and the pool's busy seconds."""
+    if p.chunked:
+        return _prefill_pool_chunked(p, arrival, s_in, tick, log)
     n = len(arrival)
     done = np.empty(n)
-    free = [0.0] * p.prefill_instances
+    begin = np.empty(n)
+    busy = 0.0
+    free = [(0.0, w) for w in range(p.prefill_instances)]
     heapq.heapify(free)
     i = 0
     budget = p.prefill_budget_tokens
     while i < n:
-        t_free = heapq.heappop(free)
+        t_free, w = heapq.heappop(free)
         start = max(t_free, arrival[i])
         j = i
         tokens = 0.0
@@ -117,14 +123,62 @@ def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick) -> np.n
         steps = max(np.ceil(tokens / budget), 1.0)
         dur = float(p.prefill_step_s(np.array([min(tokens, budget)]))[0]) * steps
         done[i:j] = start + dur
-        heapq.heappush(free, start + dur)
+        begin[i:j] = start
+        busy += dur
+        heapq.heappush(free, (start + dur, w))
+        if log is not None:
+            log["prefill"].append((w, start, dur, tokens, j - i))
         i = j
         tick(0)
-    return done
+    return begin, done, busy
+
+
+def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None):
+    """Chunked prefill (Sarathi-Serve's budget, DistServe's prefill workers): each step of a worker fills
+    its token budget, first with the rest of the prompt it started, then with new prompts (split at the
+    budget); a prompt's chunks stay on one worker (its KV cache is there)."""
+    n = len(arrival)
+    done, begin = np.empty(n), np.empty(n)
+    budget = p.prefill_budget_tokens
+    free = [(0.0, w) for w in range(p.prefill_instances)]
+    heapq.heapify(free)
+    pinned: list[list | None] = [None] * p.prefill_instances
+    i, busy = 0, 0.0
+    while i < n or any(x is not None for x in pinned):
+        t, w = heapq.heappop(free)
+        if pinned[w] is None and i >= n:
+            continue  # this worker has nothing left; the others finish their prompts
+        start = t if pinned[w] is not None else max(t, arrival[i])
+        tokens, finished = 0.0, []
+        if pinned[w] is not None:
+            r, left = pinned[w]
+            take = min(left, budget)
+            tokens += take
+            pinned[w] = None if take >= left else [r, left - take]
+            if take >= left:
+                finished.append(r)
+        while pinned[w] is None and tokens < budget and i < n and arrival[i] <= start:
+            take = min(s_in[i], budget - tokens)
+            tokens += take
+            begin[i] = start
+            if take >= s_in[i]:
+                finished.append(i)
+            else:
+                pinned[w] = [i, s_in[i] - take]
+            i += 1
+        dur = float(p.prefill_step_s(np.array([tokens]))[0])
+        for r in finished:
+            done[r] = start + dur
+        busy += dur
+        heapq.heappush(free, (start + dur, w))
+        if log is not None:
+            log["prefill"].append((w, start, dur, tokens, len(finished)))
+        tick(0)
+    return begin, done, busy
 
 
 def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, order: np.ndarray,
-                     first: np.ndarray, finish: np.ndarray, tick) -> None:
+                     first: np.ndarray, finish: np.ndarray, tick, d: int = 0, log=None) -> None:
     """Continuous batching on one decode instance; fills ``first``/``finish`` (decode start, end)."""
     cap = p.decode_cap
     table = p.decode_step_s
@@ -147,7 +201,10 @@ def _decode_instance(p: Pools, ready: np.ndarray, steps_needed: np.ndarray, orde
                 continue
             break
         next_ready = ready[order[k]] if k < n and len(active) < cap else None
+        t0, S0 = now, S
         now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+        if log is not None:
+            log["decode"].append((d, t0, now - t0, S - S0, len(active)))
         _retire(active, S, now, finish, tick)
 
 
@@ -168,7 +225,8 @@ def _retire(active: list, S: float, now: float, finish: np.ndarray, tick) -> Non
 
 
 def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_needed: np.ndarray,
-                        order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick) -> None:
+                        order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick, d: int = 0,
+                        log=None) -> None:
     """One co-located instance: each iteration carries a prefill chunk and the decode batch."""
     cap = p.decode_cap
     table = p.decode_step_s
@@ -196,6 +254,9 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 else:
                     break
             dt = table[len(active)] + float(p.prefill_step_s(np.array([chunk]))[0])
+            if log is not None:
+                log["decode"].append((d, now, dt, 1, len(active)))
+                log["prefill"].append((d, now, dt, chunk, len(joined)))
             now += dt
             S += 1
             for r in joined:
@@ -203,26 +264,37 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 heapq.heappush(active, (S + steps_needed[r], r))
         else:  # decode only until the next event
             next_ready = arrival[order[k]] if k < n and len(active) < cap else None
+            t0, S0 = now, S
             now, S = _decode_until_event(active, table[len(active)], now, S, next_ready)
+            if log is not None:
+                log["decode"].append((d, t0, now - t0, S - S0, len(active)))
         _retire(active, S, now, finish, tick)
 
 
 def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int = 0,
              ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None,
-             timeline: bool = False) -> dict[str, Any]:
-    """Simulate ``n`` requests at ``rate`` per second; returns latency percentiles and goodput."""
+             timeline: bool = False, arrival_s: np.ndarray | None = None,
+             lengths: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Simulate ``n`` requests at ``rate`` per second (Poisson, or the given ``arrival_s`` and
+    ``lengths`` = (prompt tokens, output tokens) of a trace); returns latency percentiles (of all
+    requests and, ``steady_*``, of those arriving after the first 30% of the arrivals' span),
+    goodput, queue lengths and utilisation per pool."""
     if not (np.isfinite(rate) and rate > 0) or n < 1:
         raise InvalidOptionError("--rate must be a finite number > 0 and --requests >= 1")
     if not 0 <= seed < 2 ** 32:
         raise InvalidOptionError(f"--seed must be in [0, 2**32), got {seed}")
     rng = np.random.default_rng(seed)
-    arrival = np.cumsum(rng.exponential(1.0 / rate, n))
-    s_in = input_dist(rng, n)
-    s_out = output_dist(rng, n)
+    arrival = np.cumsum(rng.exponential(1.0 / rate, n)) if arrival_s is None else np.asarray(arrival_s, dtype=float)
+    if lengths is None:
+        s_in = input_dist(rng, n)
+        s_out = output_dist(rng, n)
+    else:
+        s_in, s_out = (np.asarray(x, dtype=float) for x in lengths)
     steps_needed = np.ceil(np.maximum(s_out - 1.0, 0.0) / p.tokens_per_step)
     first = np.zeros(n)
     finish = np.zeros(n)
     done = [0]
+    log = {"prefill": [], "decode": []} if timeline else None
 
     def tick(i):
         done[0] += i
@@ -230,21 +302,23 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
             progress(done[0], n)
 
     if p.mode == "pd":
-        ready = _prefill_pool(p, arrival, s_in, tick) + p.transfer_s(s_in)
+        p_begin, p_done, p_busy = _prefill_pool(p, arrival, s_in, tick, log)
+        ready = p_done + p.transfer_s(s_in)
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
             idx = np.nonzero(inst == d)[0]
             order = idx[np.argsort(ready[idx], kind="stable")]
-            _decode_instance(p, ready, steps_needed, order, first, finish, tick)
+            _decode_instance(p, ready, steps_needed, order, first, finish, tick, d, log)
         ttft = ready - arrival  # the first token leaves with the prefill
         decode_start = ready  # waiting for a decode slot shows in TPOT
     else:
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
             order = np.nonzero(inst == d)[0]
-            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick)
+            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick, d, log)
         ttft = first - arrival
         decode_start = first
+        p_begin, p_busy = arrival, 0.0
     if progress is not None:
         progress(n, n)
     tpot = np.where(s_out > 1, (finish - decode_start) / np.maximum(s_out - 1.0, 1.0), 0.0)
@@ -265,9 +339,19 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     def pct(x):
         return {f"p{q}": float(np.percentile(x, q)) for q in (50, 90, 99)} | {"mean": float(x.mean())}
 
+    steady = arrival >= arrival[0] + 0.3 * (arrival[-1] - arrival[0])
+    if steady.sum() < 2:
+        steady = np.ones(n, dtype=bool)
+    slots = p.decode_cap * p.decode_instances
     out = {
         "requests": n, "rate_per_s": rate, "duration_s": span,
         "ttft_s": pct(ttft), "tpot_s": pct(tpot),
+        "steady_ttft_s": pct(ttft[steady]), "steady_tpot_s": pct(tpot[steady]),
+        "queue": {"prefill_mean": float(np.sum(p_begin - arrival) / span), "prefill_max": _max_in(arrival, p_begin),
+                  "decode_mean": float(np.sum(first - decode_start) / span) if p.mode == "pd" else 0.0,
+                  "decode_max": _max_in(decode_start, first) if p.mode == "pd" else 0},
+        "utilisation": {"prefill": float(p_busy / (max(p.prefill_instances, 1) * span)) if p.mode == "pd" else None,
+                        "decode_slots": float(np.sum(finish - first) / (slots * span))},
         "e2e_s": pct(finish - arrival),
         "throughput_output_tokens_per_s": float(s_out[inside].sum() / window),
         "throughput_requests_per_s": float(inside.sum() / window),
@@ -279,5 +363,15 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     if timeline:  # each request's life, for a trace (faces/report/trace.py)
         out["timeline"] = {"instance": inst.tolist(), "arrival_s": arrival.tolist(), "first_token_s": (arrival + ttft).tolist(),
                            "decode_start_s": decode_start.tolist(), "finish_s": finish.tolist(),
-                           "input_tokens": s_in.tolist(), "output_tokens": s_out.tolist()}
+                           "input_tokens": s_in.tolist(), "output_tokens": s_out.tolist(),
+                           "prefill_start_s": np.asarray(p_begin, dtype=float).tolist(), "decode_slot_s": first.tolist(),
+                           "iterations": {k: [list(map(float, r)) for r in v] for k, v in log.items()}}
     return out
+
+
+def _max_in(enter: np.ndarray, leave: np.ndarray) -> int:
+    """Most requests at once between ``enter`` and ``leave`` (a sweep over the events)."""
+    t = np.concatenate([enter, leave])
+    d = np.concatenate([np.ones(len(enter)), -np.ones(len(leave))])
+    order = np.lexsort((d, t))  # leaving before entering at the same instant
+    return int(max(np.cumsum(d[order]).max(), 0))

@@ -18,9 +18,9 @@ An unknown keyword, a value of the wrong type or one outside its range raises a 
 from superpod.api.options.base import (Eplb, Mode, Options, Phase, Recompute, Schedule, TrainPrecision, flag_decl,
                                        flag_of, opt)
 from superpod.api.options.catalog import CalibrationOptions, CompareOptions, ReportOptions, UiOptions, ValidateOptions
-from superpod.api.options.estimates import ServeOptions, SimulateOptions, TrainOptions
+from superpod.api.options.estimates import PlotParetoOptions, ServeOptions, SimulateOptions, TrainOptions
 from superpod.api.options.scaling import PlotScalingOptions, ScaleOptions, ScalingOptions, ScenarioOptions
 
 __all__ = ["Options", "opt", "flag_decl", "flag_of", "Schedule", "Recompute", "TrainPrecision", "Phase", "Eplb", "Mode",
            "TrainOptions", "ServeOptions", "SimulateOptions", "ScaleOptions", "ScenarioOptions", "ScalingOptions",
-           "PlotScalingOptions", "CompareOptions", "ValidateOptions", "CalibrationOptions", "ReportOptions", "UiOptions"]
+           "PlotScalingOptions", "PlotParetoOptions", "CompareOptions", "ValidateOptions", "CalibrationOptions", "ReportOptions", "UiOptions"]

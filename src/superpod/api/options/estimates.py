@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import field_validator
 
 from superpod.api.options.base import Eplb, Mode, Options, Phase, Recompute, Schedule, TrainPrecision, _as_list, opt
+from superpod.api.options.scaling import _electricity, _price, _pue
 from superpod.errors import InfeasiblePlanError, InvalidOptionError, SuperpodError
 
 # ---------------------------------------------------------------------------- train
@@ -107,7 +108,24 @@ class ServeOptions(Options):
                                   flag="--overlap/--no-overlap")
     framework: Optional[str] = opt(None, "Serving framework factors (cloudmatrix-infer, sglang, deepseek, tensorrt-llm; "
                                          "default per chip).")
-    rate: Optional[float] = opt(None, "With --phase pd: requests/s to size the pools for.", unit="requests/s")
+    rate: Optional[float] = opt(None, "With --phase pd: requests/s the fleet must hold (as --target-requests-per-s).",
+                                unit="requests/s")
+    slo_percentile: int = opt(90, "Percentile at which the TTFT/TPOT targets must hold when sizing the "
+                                                  "deployment's capacity (50, 90 or 99).")
+    target_output_tokens_per_s: Optional[float] = opt(None, "Fleet: whole deployments (systems, racks, power) for this "
+                                                            "many output tokens/s (--phase pd or both).", unit="tokens/s")
+    target_requests_per_s: Optional[float] = opt(None, "Fleet: whole deployments for this many requests/s.",
+                                                 unit="requests/s")
+    electricity: Optional[str | float] = _electricity()
+    _price = field_validator("electricity")(_price)
+    capex_per_chip_usd: Optional[float] = opt(None, "All-in system capex per chip, USD (default catalog/scale/cost.toml, "
+                                                    "as superpod scale).", flag="--capex", unit="USD", gt=0)
+    years: Optional[float] = opt(None, "Capex amortisation (default 4 years, catalog/scale/cost.toml).", unit="years")
+    pue: Optional[float] = _pue()
+    pareto: bool = opt(False, "Add the Pareto frontier (tokens/s per user vs per chip over layouts and batches).")
+    save_deployment: Optional[Path] = opt(None, "Write the chosen deployment to this TOML file "
+                                                "(superpod simulate --deployment reads it).", metavar="FILE.toml",
+                                          strict=False)
 
     _as_list = field_validator("systems", mode="before")(_as_list)
 
@@ -130,6 +148,13 @@ class ServeOptions(Options):
                                          "request mix): use --phase prefill, decode or both")
         if self.rate is not None and self.phase != "pd":
             raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
+        sizing = [f for f in ("target_output_tokens_per_s", "target_requests_per_s", "electricity", "capex_per_chip_usd",
+                              "years", "pue", "save_deployment") if getattr(self, f) is not None] + (["pareto"] if self.pareto else [])
+        if sizing and (self.phase not in ("pd", "both") or self.concurrency is not None or self.batch_per_chip is not None):
+            raise InvalidOptionError(f"{name(sizing[0])} sizes a deployment: use --phase pd or both "
+                                     f"(without {name('concurrency')} / {name('batch_per_chip')})")
+        if self.save_deployment is not None and len(self.systems) != 1:
+            raise InvalidOptionError(f"{name('save_deployment')} writes one deployment: give one system")
 
 
 class SimulateOptions(Options):
@@ -138,8 +163,26 @@ class SimulateOptions(Options):
     positional: ClassVar = ("model", "system")
     model: str = opt(help="Catalog model name or a config file.", argument=True)
     system: str = opt(help="System to serve on.", argument=True)
-    rate: float = opt(help="Mean request arrivals per second (Poisson).", unit="requests/s")
-    requests: int = opt(help="Requests to simulate.", unit="requests")
+    rate: Optional[float] = opt(None, "Mean request arrivals per second (not with --requests-file or --find-capacity).",
+                                unit="requests/s")
+    requests: int = opt(2000, "Requests to simulate (--find-capacity: at least, each run four request lifetimes long).",
+                        unit="requests")
+    arrival: Literal["poisson", "bursty"] = opt("poisson", "Arrival process: poisson | bursty (gamma inter-arrivals of "
+                                                           "shape 0.25, vLLM's --burstiness).")
+    requests_file: Optional[Path] = opt(None, "Replay a trace: CSV (header arrival_s,input_tokens,output_tokens) or JSONL "
+                                              "of arrival time (s), prompt and output tokens.", metavar="FILE.csv|jsonl",
+                                        strict=False)
+    deployment: Optional[Path] = opt(None, "Simulate the deployment serve --save-deployment wrote (MODEL and SYSTEM "
+                                           "must be its own).", metavar="FILE.toml", strict=False)
+    find_capacity: bool = opt(False, "Find the highest request rate meeting the TTFT/TPOT targets at --slo-percentile "
+                                     "by simulation (capacity_requests_per_s).")
+    slo_percentile: int = opt(90, "Percentile the targets must hold at (50, 90 or 99).")
+    policy: Literal["fcfs", "chunked"] = opt("fcfs", "Prefill scheduling: fcfs (whole prompts up to the token budget) | "
+                                                     "chunked (prompts split to fill every step to the budget).")
+    prefill_budget: Optional[float] = opt(None, "Prompt tokens per prefill step of a worker (default: the deployment's "
+                                                "batch; co-located: the framework's budget).", unit="tokens")
+    max_batch: Optional[int] = opt(None, "Sequences a decode worker runs at most (default: the deployment's batch).",
+                                   unit="sequences")
     input_dist: Optional[str] = opt(None, "Prompt lengths: fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN, "
                                           "lognormal:MEAN,SIGMA (default fixed:--input-len).")
     output_dist: Optional[str] = opt(None, "Output lengths, same forms (default fixed:--output-len).")
@@ -149,6 +192,14 @@ class SimulateOptions(Options):
     chips: Optional[int] = opt(None, "Chips of the whole deployment (default: the system's size).", unit="chips", ge=1)
     quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4.")
     kv_dtype: Optional[str] = opt(None, KV_HELP)
+    tp: Optional[int] = opt(None, "Tensor parallelism of attention/dense layers (ranks; as serve).", unit="ranks")
+    moe_tp: Optional[int] = opt(None, "Expert tensor parallelism (ranks; as serve).", unit="ranks", ge=1)
+    moe_ep: Optional[int] = opt(None, "Expert parallelism (ranks; as serve).", unit="ranks", ge=1)
+    dp: Optional[int] = opt(None, "Data-parallel attention ranks per worker (as serve).", flag="--dp-attention",
+                            unit="ranks")
+    overlap: Optional[bool] = opt(None, "Two-micro-batch overlap of MoE communication (default: searched).",
+                                  flag="--overlap/--no-overlap")
+    eplb: Eplb = opt("balanced", "perfect | balanced | none.")
     mtp: Optional[int] = opt(None, "MTP draft tokens.", unit="tokens")
     mtp_accept: Optional[float] = opt(None, "Draft acceptance.", unit="fraction")
     tpot_slo_s: Optional[float] = opt(None, "TPOT SLO: sizes the decode batch cap and counts goodput.",
@@ -160,5 +211,47 @@ class SimulateOptions(Options):
                                       "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json", strict=False)
 
     def check(self, name) -> None:
+        if self.mtp_accept is not None and not self.mtp:
+            raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")
+        if self.find_capacity and self.ttft_slo_s is None and self.tpot_slo_s is None:
+            raise InvalidOptionError(f"{name('find_capacity')} needs {name('ttft_slo_s')} and/or {name('tpot_slo_s')}")
+        if self.find_capacity and self.requests_file is not None:
+            raise InvalidOptionError(f"{name('find_capacity')} scales a synthetic rate: drop {name('requests_file')}")
+        if not self.find_capacity and self.requests_file is None and self.rate is None:
+            raise InvalidOptionError(f"give {name('rate')}, {name('requests_file')} or {name('find_capacity')}")
+        if self.deployment is not None:
+            given = [f for f in ("mode", "chips", "quant", "kv_dtype", "tp", "moe_tp", "moe_ep", "dp", "overlap", "mtp",
+                                 "mtp_accept", "framework") if getattr(self, f) is not None]
+            if given:
+                raise InvalidOptionError(f"{name(given[0])} is fixed by {name('deployment')}: drop it")
+
+
+class PlotParetoOptions(Options):
+    """``superpod plot pareto``: the serving Pareto frontier of MODEL on several systems, chosen deployments marked."""
+
+    positional: ClassVar = ("model", "systems")
+    model: str = opt(help="Catalog model name or a config file.", argument=True)
+    systems: list[str] = opt(help="One or more systems (one line each).", argument=True, metavar="SYSTEM...")
+    out: Path = opt(help="Output file: .png (matplotlib) or .html (plotly).", strict=False)
+    phase: Literal["pd", "both"] = opt("pd", "pd (disaggregated pools) | both (co-located replicas).")
+    chips: Optional[int] = opt(None, "Chips of each system (default: its size).", unit="chips", ge=1)
+    input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
+    output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
+    ttft_slo_s: Optional[float] = opt(None, "TTFT target.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
+    tpot_slo_s: Optional[float] = opt(None, "TPOT target (the chosen deployment's).", flag="--tpot-slo-ms", unit="s",
+                                      cli_scale=1e-3)
+    slo_percentile: int = opt(90, "Percentile the targets must hold at (50, 90 or 99).")
+    quant: Optional[str] = opt(None, "bf16 | fp8 | int8 | fp4 (default: the lowest precision each chip supports).")
+    mtp: Optional[int] = opt(None, "MTP draft tokens per step.", unit="tokens")
+    mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the drafts.", unit="fraction")
+    framework: Optional[str] = opt(None, "Serving framework factors (default per chip).")
+
+    _as_list = field_validator("systems", mode="before")(_as_list)
+
+    def check(self, name) -> None:
+        if self.out.suffix.lower() not in (".png", ".html"):
+            raise InvalidOptionError(f"{name('out')} must end in .png or .html, got {self.out.name!r}")
+        if not self.out.expanduser().parent.is_dir():
+            raise InvalidOptionError(f"{name('out')}: directory {str(self.out.parent)!r} does not exist (create it first)")
         if self.mtp_accept is not None and not self.mtp:
             raise InvalidOptionError(f"{name('mtp_accept')} needs {name('mtp')} >= 1 (draft tokens to accept)")

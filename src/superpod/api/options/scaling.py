@@ -36,7 +36,7 @@ def _pue():
 
 
 def _electricity():
-    return opt(None, "Electricity price: us | china | china_unsubsidised, or USD per kWh.", unit="USD/kWh")
+    return opt(None, "Electricity price: us | china | china_unsubsidised | eu, or USD per kWh (catalog/scale/cost.toml).", unit="USD/kWh")
 
 
 def _failure_scale():
