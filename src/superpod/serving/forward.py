@@ -51,7 +51,7 @@ import numpy as np
 
 from superpod.cost.arrays import floats
 from superpod.cost.comm import collective_s, moe_a2a_s
-from superpod.cost.compute import attention_s
+from superpod.cost.compute import attention_s, stream_s
 from superpod.cost.hardware import BYTES
 from superpod.cost.layers import elementwise_s, experts_s, experts_touched, gemm_times, head_forward_s
 from superpod.spec.model import Model
@@ -114,12 +114,22 @@ def replicas(tp, dev: float) -> np.ndarray:
     return dev / np.minimum(np.maximum(np.asarray(tp, dtype=float), 1.0), dev)
 
 
+def kernel_gemm(c: Ctx):
+    """The GEMM pricer of the measured-kernel fits (``(m, n, k, precision) -> s``), or None:
+    the chip has no fit for this framework and format (the roofline prices the GEMMs)."""
+    k = c.kernels
+    if k is None or not k.has_gemm(c.quant) or not k.has_gemm("bf16"):
+        return None
+    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, prec)
+
+
 def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
     """Attention-projection and other dense GEMM time of one layer: the TP group's ``T * t``
     tokens, the router in BF16, ``rep`` weight copies per chip each read once."""
     attn = 0.0
     other = 0.0
-    for g, t in gemm_times(c.model, moe, T * tp_c, tp_c, c.hw, c.quant, router_precision="bf16", weight_copies=rep):
+    for g, t in gemm_times(c.model, moe, T * tp_c, tp_c, c.hw, c.quant, router_precision="bf16", weight_copies=rep,
+                           pricer=kernel_gemm(c)):
         if g.name in ATTN_GEMMS:
             attn = attn + t
         else:
@@ -127,16 +137,45 @@ def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]
     return attn, other
 
 
+def moe_format(c: Ctx) -> str | None:
+    """The MoE table format of the routed experts (GEMM format, and the stored weights' when
+    weight-only), from the framework's ``moe_formats``; None without one."""
+    if c.kernels is None:
+        return None
+    key = c.quant if c.expert_weights is None else f"{c.quant}+{c.expert_weights}"
+    return c.kernels.choice.get("moe_formats", {}).get(key)
+
+
+def kernel_experts_s(c: Ctx, group_tokens, moe_tp, ep_c, slots):
+    """One MoE layer's expert compute from the framework's measured MoE kernel (``moe_perf`` fit:
+    routing, permutation, grouped GEMMs) for ``group_tokens`` tokens entering the expert group,
+    or None (no fit for the format: the grouped-GEMM roofline prices it)."""
+    fmt = moe_format(c)
+    if fmt is None:
+        return None
+    m = c.model
+    return c.kernels.moe_s(group_tokens, m.hidden, m.moe.expert_ffn, m.moe.top_k, slots, moe_tp, ep_c, fmt,
+                           gated=m.activation == "swiglu")
+
+
 def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str, moe_tp=1.0,
-                  touched=None) -> dict[str, np.ndarray]:
+                  touched=None, attn_kernel_s=None, experts_kernel_s=None) -> dict[str, np.ndarray]:
     """Compute time of one layer on one chip for ``T`` query tokens (no communication);
-    ``moe_tp`` splits each expert's width, ``touched`` local experts are read."""
+    ``moe_tp`` splits each expert's width, ``touched`` local experts are read.
+    ``attn_kernel_s`` / ``experts_kernel_s``: the attention core's and the routed experts' time
+    from the measured-kernel fits, replacing the roofline of ``attn_f``/``attn_b`` and the grouped GEMMs."""
     m = c.model
     attn_g, other_g = _gemm_list(c, moe, T, tp_c, rep)
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
-    out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
-    if moe:
+    if attn_kernel_s is not None:
+        out["attention_s"] = np.asarray(attn_kernel_s, dtype=float) + 0.0 * np.asarray(attn_f, dtype=float)
+    else:
+        out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
+    if moe and experts_kernel_s is not None:  # the measured MoE layer includes its activation passes
+        out["experts_s"] = experts_kernel_s
+        f_loc = m.moe.shared_ffn * m.moe.shared_experts
+    elif moe:
         out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase, ffn_split=moe_tp,
                                      weight_bytes=c.expert_weight_bytes, touched=touched)
         f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
@@ -149,13 +188,17 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
 
 
 def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
-            extra_attention_s=0.0) -> dict[str, np.ndarray]:
+            extra_attention_s=0.0, attn_kernel=None) -> dict[str, np.ndarray]:
     """Time of one forward step of the model (or ``layers = (dense, moe)`` of it) per chip.
 
     ``T``: query tokens per chip; ``attn_f``/``attn_b``: one layer's attention-core FLOPs
     and bytes per chip for those tokens; ``extra_attention_s``: time of one layer's other
-    attention kernel (the prefill chunks of a co-located batch). Returns the parts of :data:`PARTS` (they add up
-    to ``total_s``) plus ``total_s`` and ``imbalance``.
+    attention kernel (the prefill chunks of a co-located batch); ``attn_kernel(share)``: one layer's
+    attention-core seconds from the measured-kernel fits for ``share`` of the batch (1 or 1/2 per
+    micro-batch; :func:`decode_attention` / :func:`prefill_attention`), replacing the roofline of
+    ``attn_f``/``attn_b``. With kernel fits (``c.kernels``) the GEMMs, MoE layers, TP all-reduces and
+    in-domain DeepEP dispatch/combine come from the fits too. Returns the parts of :data:`PARTS`
+    (they add up to ``total_s``) plus ``total_s`` and ``imbalance``.
     """
     m = c.model
     L_d, L_m = (m.dense_layers, m.moe_layers) if layers is None else layers
@@ -169,9 +212,13 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     # distinct token sets inside one expert slice's moe_tp ranks (1 when attention TP replicates them)
     gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
+    kern = c.kernels
+    # DeepEP kernels run inside one NVLink domain; wider EP keeps the fabric all-to-all model
+    deepep = kern is not None and m.moe is not None and float(np.max(ep_c)) <= c.hw.scaleup_domain
 
-    def per_layer(Tm, f, b, extra):
-        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase) if L_d else None
+    def per_layer(Tm, f, b, extra, share):
+        ak = None if attn_kernel is None else attn_kernel(share)
+        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase, attn_kernel_s=ak) if L_d else None
         if d is not None:
             d["attention_s"] = d["attention_s"] + extra
         if m.moe is None or not L_m:
@@ -182,18 +229,29 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         M_e = Tm * k * gamma * ep_c * mt / slots
         groups = slots / ep_c
         touched = experts_touched(groups, m.moe.experts, k, Tm * ep_c * mt)
-        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched)
+        # the busiest rank's share sets the pace: the group's tokens scaled by gamma
+        ek = None if kern is None else kernel_experts_s(c, Tm * ep_c * mt * gamma, mt, ep_c, slots)
+        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched, attn_kernel_s=ak,
+                          experts_kernel_s=ek)
         e["attention_s"] = e["attention_s"] + extra
-        copies = a2a_copies(c, ep_c, mode)
-        disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
-        comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
-        a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
+        if deepep:
+            a2a_k = kern.deepep_s(mode, Tm, m.hidden, k, slots, ep_c)
+            a2a = np.where(has_ep, a2a_k * gamma, 0.0)
+        else:
+            copies = a2a_copies(c, ep_c, mode)
+            disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
+            comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
+            a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
         return d, e, a2a + expert_tp_comm(Tm), gamma
 
     def expert_tp_comm(Tm):
         """All-gather of the slice group's tokens and reduce-scatter of the expert outputs."""
-        ag = collective_s("all_gather", gather * Tm * c.dispatch_bytes(), gather, c.hw, 1)["total_s"]
-        rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
+        if kern is not None:
+            ag = kern.collective_s("all_gather", gather, gather * Tm * c.dispatch_bytes())
+            rs = kern.collective_s("reduce_scatter", gather, gather * Tm * c.combine_bytes())
+        else:
+            ag = collective_s("all_gather", gather * Tm * c.dispatch_bytes(), gather, c.hw, 1)["total_s"]
+            rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
         return np.where(gather > 1, ag + rs, 0.0)
 
     # TP all-reduces of the group's activations, twice per layer
@@ -201,11 +259,14 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
         t = np.maximum(plan.tp, 1.0)
         size = t * Tm * m.hidden * BYTES["bf16"]
+        if kern is not None and float(np.max(t)) <= c.hw.scaleup_domain:
+            # the framework's one-shot/two-shot all-reduce at decode sizes, NCCL beyond (measured fits)
+            return np.where(t > 1, 2.0 * kern.allreduce_s(t, size), 0.0)
         return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
 
     extra = np.asarray(extra_attention_s, dtype=float)
-    full = per_layer(T, attn_f, attn_b, extra)
-    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0)
+    full = per_layer(T, attn_f, attn_b, extra, 1.0)
+    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0, 0.5)
     # low-latency kernels leave the compute units free while in flight (DeepEP README:
     # hook-based overlap that occupies no SM; CloudMatrix AIV-direct): full overlap
     eta = c.fw.si("overlap_efficiency") if mode == "normal" else 1.0
@@ -258,5 +319,73 @@ def step_result(main: dict, plan: ServePlan, step, parts: dict, fields: dict) ->
 
 def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
     """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip: the TP group's
-    ``tokens * t`` tokens through a ``V / t`` slice."""
+    ``tokens * t`` tokens through a ``V / t`` slice (the measured BF16 GEMM fit where there is one)."""
+    if kernel_gemm(c) is not None:
+        T = floats(tokens) * tp_c
+        v = c.model.vocab / floats(tp_c)
+        return c.kernels.gemm_s(T, v, c.model.hidden, "bf16") + stream_s(T * v * BYTES["fp32"], c.hw)
     return head_forward_s(c.model, floats(tokens) * tp_c, tp_c, c.hw, "bf16")
+
+
+def _window_mix(c: Ctx, fn):
+    """Mean over layers of ``fn(window)``: full attention (0) and, on sliding-window layers, the window."""
+    m = c.model
+    if not m.sliding_window:
+        return fn(0.0)
+    share = len(m.sliding_window_layers) / m.layers
+    return (1.0 - share) * fn(0.0) + share * fn(float(m.sliding_window))
+
+
+def decode_attention(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
+    """``share -> seconds`` of one decode layer's attention core per chip from the measured
+    decode-attention (or MLA) fit, or None (no fit: the roofline prices it). ``seqs`` sequences per
+    chip, each ``query_per_seq`` query rows (MTP verification), ``context`` cached tokens: a TP
+    group of ``t`` runs its ``seqs * t`` sequences over ``h / t`` query heads per rank."""
+    k = c.kernels
+    if k is None:
+        return None
+    m = c.model
+    t = np.maximum(np.asarray(plan.tp, dtype=float), 1.0)
+    q = np.asarray(query_per_seq, dtype=float)
+    mla = None if m.mla is None else (m.mla.kv_lora_rank + m.mla.qk_rope_head_dim, m.mla.kv_lora_rank)
+    heads = m.heads / t * q
+    kv_heads = np.asarray(m.kv_heads_per_rank(t), dtype=float) if m.mla is None else 1.0
+    probe = k.generation_s(1.0, 1.0, 1.0, 1.0, 64.0, c.kv_dtype, 0.0, mla)
+    if probe is None:
+        return None
+    b = np.asarray(seqs, dtype=float) * t
+
+    def at(share):
+        return _window_mix(c, lambda w: k.generation_s(b * share, context, heads, kv_heads, m.head_dim, c.kv_dtype,
+                                                       w, mla))
+    return at
+
+
+def prefill_attention(c: Ctx, plan: ServePlan, tokens, new, prefix):
+    """``share -> seconds`` of one prefill layer's attention core per chip from the measured
+    context-attention (or MLA) fit, or None. ``tokens`` new tokens per chip in prompts of ``new``
+    new tokens after ``prefix`` cached ones: the TP group runs ``tokens * t / new`` causal
+    sequences (at least one chunk of ``tokens * t``) over ``h / t`` heads per rank; a cached prefix
+    or a chunk of a longer prompt scales the causal kernel by the query-key pairs it computes."""
+    k = c.kernels
+    if k is None:
+        return None
+    m = c.model
+    t = np.maximum(np.asarray(plan.tp, dtype=float), 1.0)
+    mla = None if m.mla is None else True
+    heads = m.heads / t
+    kv_heads = np.asarray(m.kv_heads_per_rank(t), dtype=float) if m.mla is None else heads
+    if k.context_s(1.0, 128.0, 1.0, 1.0, 64.0, c.quant, c.kv_dtype, 0.0, mla) is None:
+        return None
+    group = np.asarray(tokens, dtype=float) * t
+    new = float(new)
+    chunk = np.minimum(group, new)  # tokens of one prompt in this step
+    seqs = group / chunk
+    pairs_real = chunk * (float(prefix) + new / 2.0)  # keys each chunk's queries attend to, on average
+    pairs_causal = chunk * (chunk + 1.0) / 2.0
+
+    def at(share):
+        def one(w):
+            return k.context_s(seqs * share, chunk, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
+        return _window_mix(c, one) * np.maximum(pairs_real / pairs_causal, 1.0)
+    return at
