@@ -181,9 +181,11 @@ class Kernels:
                         1.0 if kv == "fp8" else 2.0, "fp8" if fp8 else "bf16", self.hw, p)
         return np.where(b > 0, t, 0.0)
 
-    def moe_s(self, tokens, hidden, inter, topk, experts, moe_tp, moe_ep, moe_dtype: str, gated: bool = True):
+    def moe_s(self, tokens, hidden, inter, topk, experts, moe_tp, moe_ep, moe_dtype: str, gated: bool = True,
+              fin_tokens=None):
         """One MoE layer's expert compute on one GPU (``tokens``: tokens of the whole expert group
-        entering the layer), or None without a fit for ``moe_dtype``."""
+        entering the layer; ``fin_tokens``: those whose routed rows this GPU permutes and reduces,
+        default all), or None without a fit for ``moe_dtype``."""
         got = self.moe_params(moe_dtype)
         if got is None:
             return None
@@ -191,7 +193,7 @@ class Kernels:
         tokens = np.asarray(tokens, dtype=float)
         m = 3.0 if gated else 2.0
         t = M.moe_s(np.maximum(tokens, 1e-9), hidden, inter, topk, experts, moe_tp, moe_ep, self.hw, p,
-                    M.weight_bytes(moe_dtype), self.hw[M.peak_key(moe_dtype, src)], m)
+                    M.weight_bytes(moe_dtype), self.hw[M.peak_key(moe_dtype, src)], m, fin_tokens)
         return np.where(tokens > 0, t, 0.0)
 
     def allreduce_s(self, n, nbytes) -> np.ndarray:
@@ -258,7 +260,8 @@ def chip_facts(chip) -> dict:
     return {"peak_flops": {"bf16": chip.bf16_flops.si, "fp8": fp8, "fp4": fp4},
             "bf16_flops": chip.bf16_flops.si, "fp8_flops": fp8, "fp4_flops": fp4,
             "hbm_Bps": chip.hbm_Bps.si, "sm_count": chip.sm_count.si, "exp_per_s": chip.exp_per_s.si,
-            "scaleup_uni_Bps": chip.scaleup_Bps.si / 2.0 if chip.scaleup_Bps is not None else 0.0}
+            # the catalog's "GB/s bidi" quantities are per direction in SI (bidi / 2)
+            "scaleup_uni_Bps": chip.scaleup_Bps.si if chip.scaleup_Bps is not None else 0.0}
 
 
 _HANDLES: dict = {}

@@ -156,13 +156,18 @@ def experts_touched(local_experts, experts: float, top_k: float, tokens) -> np.n
 #: hidden width (12 passes of h) and the activation function over the local FFN width
 #: (3 passes of f), read and written in BF16 (confidence U: a count, not a measurement)
 ELEMENTWISE_HIDDEN_PASSES, ELEMENTWISE_FFN_PASSES = 12.0, 3.0
+#: of the hidden-width passes, those of the two residual adds (3 each) and two RMSNorms (2 each) that a
+#: fused all-reduce + residual + RMSNorm kernel performs in registers under TP
+FUSED_NORM_PASSES = 10.0
 
 
-def elementwise_s(model: Model, tokens, ffn_local, hw: Hardware, seq_split=1.0) -> np.ndarray:
+def elementwise_s(model: Model, tokens, ffn_local, hw: Hardware, seq_split=1.0, hidden_passes=None) -> np.ndarray:
     """Memory-bound elementwise passes of one layer for ``tokens`` tokens on one chip;
-    ``seq_split`` divides the hidden-width passes (Megatron SP splits them over TP)."""
+    ``seq_split`` divides the hidden-width passes (Megatron SP splits them over TP);
+    ``hidden_passes`` replaces their count (default :data:`ELEMENTWISE_HIDDEN_PASSES`)."""
     T = floats(tokens)
-    per_token = ELEMENTWISE_HIDDEN_PASSES * model.hidden / seq_split + ELEMENTWISE_FFN_PASSES * floats(ffn_local)
+    hp = ELEMENTWISE_HIDDEN_PASSES if hidden_passes is None else hidden_passes
+    per_token = hp * model.hidden / seq_split + ELEMENTWISE_FFN_PASSES * floats(ffn_local)
     return stream_s(T * per_token * BYTES["bf16"], hw)
 
 

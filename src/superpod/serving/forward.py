@@ -47,13 +47,16 @@ shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from superpod.cost.arrays import floats
 from superpod.cost.comm import collective_s, moe_a2a_s
 from superpod.cost.compute import attention_s, stream_s
 from superpod.cost.hardware import BYTES
-from superpod.cost.layers import elementwise_s, experts_s, experts_touched, gemm_times, head_forward_s
+from superpod.cost.layers import (ELEMENTWISE_HIDDEN_PASSES, FUSED_NORM_PASSES, elementwise_s, experts_s, experts_touched,
+                                  gemm_times, head_forward_s)
 from superpod.spec.model import Model
 from superpod.serving.context import Ctx
 from superpod.serving.framework import eplb
@@ -154,8 +157,10 @@ def kernel_experts_s(c: Ctx, group_tokens, moe_tp, ep_c, slots):
     if fmt is None:
         return None
     m = c.model
+    # an all-to-all dispatch (EP) hands each GPU only its routed rows to permute and reduce
+    fin = np.where(np.asarray(ep_c) > 1, np.asarray(group_tokens) / np.asarray(ep_c), group_tokens)
     return c.kernels.moe_s(group_tokens, m.hidden, m.moe.expert_ffn, m.moe.top_k, slots, moe_tp, ep_c, fmt,
-                           gated=m.activation == "swiglu")
+                           gated=m.activation == "swiglu", fin_tokens=fin)
 
 
 def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str, moe_tp=1.0,
@@ -183,12 +188,42 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
         out["experts_s"] = np.zeros(np.shape(T))
         f_loc = m.ffn / tp_c
     # norms, residuals, RoPE, activation function, (de)quantisation
-    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw)
+    # a framework that fuses residual + RMSNorm into the TP all-reduce kernel ([frameworks.kernels]
+    # fused_allreduce_norm) does those passes inside it
+    fused = c.kernels is not None and c.kernels.choice.get("fused_allreduce_norm", False)
+    hp = np.where(tp_c > 1, ELEMENTWISE_HIDDEN_PASSES - FUSED_NORM_PASSES, ELEMENTWISE_HIDDEN_PASSES) if fused else None
+    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw, hidden_passes=hp)
     return out
+
+
+def wide_ep(c: Ctx, plan: ServePlan) -> np.ndarray:
+    """Plans whose EP group spans more than one scale-up (NVLink) domain: wide-EP deployments run
+    other kernel paths (DeepEP over RDMA, DeepGEMM grouped GEMMs) than the single-node kernel tables
+    measure, so the calibrated roofline (DeepGEMM / DeepEP / FlashMLA anchors) prices them."""
+    return (chips_of(plan.ep, c.dev) > c.hw.scaleup_domain) & (c.model.moe is not None)
 
 
 def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
             extra_attention_s=0.0, attn_kernel=None) -> dict[str, np.ndarray]:
+    """One forward step per chip (:func:`forward_priced`), by the measured-kernel fits where the chip
+    has them and the plan's EP stays inside one NVLink domain, else by the roofline (per plan)."""
+    if c.kernels is None:
+        return forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s)
+    wide = np.broadcast_to(wide_ep(c, plan), plan.shape)
+    if not wide.any():
+        return forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s, attn_kernel)
+    roof = forward_priced(dataclasses.replace(c, kernels=None), plan, T, attn_f, attn_b, phase, layers,
+                          extra_attention_s)
+    if wide.all():
+        return roof
+    kern = forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s, attn_kernel)
+    w = wide.reshape(plan.shape)
+    return {k: np.where(np.broadcast_to(w, np.broadcast_shapes(w.shape, np.shape(v))), roof[k], v)
+            for k, v in kern.items()}
+
+
+def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
+                   extra_attention_s=0.0, attn_kernel=None) -> dict[str, np.ndarray]:
     """Time of one forward step of the model (or ``layers = (dense, moe)`` of it) per chip.
 
     ``T``: query tokens per chip; ``attn_f``/``attn_b``: one layer's attention-core FLOPs
@@ -364,9 +399,9 @@ def decode_attention(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
 def prefill_attention(c: Ctx, plan: ServePlan, tokens, new, prefix):
     """``share -> seconds`` of one prefill layer's attention core per chip from the measured
     context-attention (or MLA) fit, or None. ``tokens`` new tokens per chip in prompts of ``new``
-    new tokens after ``prefix`` cached ones: the TP group runs ``tokens * t / new`` causal
-    sequences (at least one chunk of ``tokens * t``) over ``h / t`` heads per rank; a cached prefix
-    or a chunk of a longer prompt scales the causal kernel by the query-key pairs it computes."""
+    new tokens after ``prefix`` cached ones: the TP group runs ``tokens * t / new`` prompts over
+    ``h / t`` heads per rank. A step holding part of a prompt (chunked) pays that share of the whole
+    prompt's causal kernel; a cached prefix scales it by the query-key pairs it adds."""
     k = c.kernels
     if k is None:
         return None
@@ -377,15 +412,13 @@ def prefill_attention(c: Ctx, plan: ServePlan, tokens, new, prefix):
     kv_heads = np.asarray(m.kv_heads_per_rank(t), dtype=float) if m.mla is None else heads
     if k.context_s(1.0, 128.0, 1.0, 1.0, 64.0, c.quant, c.kv_dtype, 0.0, mla) is None:
         return None
-    group = np.asarray(tokens, dtype=float) * t
-    new = float(new)
-    chunk = np.minimum(group, new)  # tokens of one prompt in this step
-    seqs = group / chunk
-    pairs_real = chunk * (float(prefix) + new / 2.0)  # keys each chunk's queries attend to, on average
-    pairs_causal = chunk * (chunk + 1.0) / 2.0
+    new = max(float(new), 1.0)
+    prompts = np.asarray(tokens, dtype=float) * t / new
+    whole = np.maximum(prompts, 1.0)
+    pairs = (new * float(prefix) + new * new / 2.0) / (new * (new + 1.0) / 2.0)
 
     def at(share):
         def one(w):
-            return k.context_s(seqs * share, chunk, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
-        return _window_mix(c, one) * np.maximum(pairs_real / pairs_causal, 1.0)
+            return k.context_s(whole * share, new, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
+        return _window_mix(c, one) * np.minimum(prompts / whole, 1.0) * np.maximum(pairs, 1.0)
     return at
