@@ -270,8 +270,8 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
                           experts_kernel_s=ek)
         e["attention_s"] = e["attention_s"] + extra
         if deepep:
-            a2a_k = kern.deepep_s(mode, Tm, m.hidden, k, slots, ep_c)
-            a2a = np.where(has_ep, a2a_k * gamma, 0.0)
+            # the busiest rank's rows scale the bytes, not the kernels' fixed latency
+            a2a = np.where(has_ep, kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, ep_c), 0.0)
         else:
             copies = a2a_copies(c, ep_c, mode)
             disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
