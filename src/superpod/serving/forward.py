@@ -60,6 +60,7 @@ from superpod.cost.layers import (ELEMENTWISE_HIDDEN_PASSES, FUSED_NORM_PASSES, 
 from superpod.spec.model import Model
 from superpod.serving.context import Ctx
 from superpod.serving.framework import eplb
+from superpod.serving.kernel_attention import decode_attention, prefill_attention  # noqa: F401 (re-exported)
 from superpod.serving.plan import ServePlan
 
 ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
@@ -360,65 +361,3 @@ def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
         v = c.model.vocab / floats(tp_c)
         return c.kernels.gemm_s(T, v, c.model.hidden, "bf16") + stream_s(T * v * BYTES["fp32"], c.hw)
     return head_forward_s(c.model, floats(tokens) * tp_c, tp_c, c.hw, "bf16")
-
-
-def _window_mix(c: Ctx, fn):
-    """Mean over layers of ``fn(window)``: full attention (0) and, on sliding-window layers, the window."""
-    m = c.model
-    if not m.sliding_window:
-        return fn(0.0)
-    share = len(m.sliding_window_layers) / m.layers
-    return (1.0 - share) * fn(0.0) + share * fn(float(m.sliding_window))
-
-
-def decode_attention(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
-    """``share -> seconds`` of one decode layer's attention core per chip from the measured
-    decode-attention (or MLA) fit, or None (no fit: the roofline prices it). ``seqs`` sequences per
-    chip, each ``query_per_seq`` query rows (MTP verification), ``context`` cached tokens: a TP
-    group of ``t`` runs its ``seqs * t`` sequences over ``h / t`` query heads per rank."""
-    k = c.kernels
-    if k is None:
-        return None
-    m = c.model
-    t = np.maximum(np.asarray(plan.tp, dtype=float), 1.0)
-    q = np.asarray(query_per_seq, dtype=float)
-    mla = None if m.mla is None else (m.mla.kv_lora_rank + m.mla.qk_rope_head_dim, m.mla.kv_lora_rank)
-    heads = m.heads / t * q
-    kv_heads = np.asarray(m.kv_heads_per_rank(t), dtype=float) if m.mla is None else 1.0
-    probe = k.generation_s(1.0, 1.0, 1.0, 1.0, 64.0, c.kv_dtype, 0.0, mla)
-    if probe is None:
-        return None
-    b = np.asarray(seqs, dtype=float) * t
-
-    def at(share):
-        return _window_mix(c, lambda w: k.generation_s(b * share, context, heads, kv_heads, m.head_dim, c.kv_dtype,
-                                                       w, mla))
-    return at
-
-
-def prefill_attention(c: Ctx, plan: ServePlan, tokens, new, prefix):
-    """``share -> seconds`` of one prefill layer's attention core per chip from the measured
-    context-attention (or MLA) fit, or None. ``tokens`` new tokens per chip in prompts of ``new``
-    new tokens after ``prefix`` cached ones: the TP group runs ``tokens * t / new`` prompts over
-    ``h / t`` heads per rank. A step holding part of a prompt (chunked) pays that share of the whole
-    prompt's causal kernel; a cached prefix scales it by the query-key pairs it adds."""
-    k = c.kernels
-    if k is None:
-        return None
-    m = c.model
-    t = np.maximum(np.asarray(plan.tp, dtype=float), 1.0)
-    mla = None if m.mla is None else True
-    heads = m.heads / t
-    kv_heads = np.asarray(m.kv_heads_per_rank(t), dtype=float) if m.mla is None else heads
-    if k.context_s(1.0, 128.0, 1.0, 1.0, 64.0, c.quant, c.kv_dtype, 0.0, mla) is None:
-        return None
-    new = max(float(new), 1.0)
-    prompts = np.asarray(tokens, dtype=float) * t / new
-    whole = np.maximum(prompts, 1.0)
-    pairs = (new * float(prefix) + new * new / 2.0) / (new * (new + 1.0) / 2.0)
-
-    def at(share):
-        def one(w):
-            return k.context_s(whole * share, new, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
-        return _window_mix(c, one) * np.minimum(prompts / whole, 1.0) * np.maximum(pairs, 1.0)
-    return at
