@@ -76,6 +76,7 @@ class Kernels:
     gpu: str | None  # the chip's own measured tables (per-GPU multipliers), if any
     hw: dict = field(repr=False)
     choice: dict = field(repr=False)  # [frameworks.kernels] of the framework (plain dict)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---------------------------------------------------------------- parameter look-up
     def _tables(self, key: str) -> str:
@@ -140,11 +141,21 @@ class Kernels:
         return quant in GEMM_DTYPE and self.gemm_params(GEMM_DTYPE[quant]) is not None
 
     def gemm_s(self, m, n, k, quant: str, batch=1.0) -> np.ndarray:
-        """Seconds of one ``[m, k] x [k, n]`` GEMM in ``quant`` (rows ``m`` = 0 cost nothing)."""
+        """Seconds of one ``[m, k] x [k, n]`` GEMM in ``quant`` (rows ``m`` = 0 cost nothing).
+        Memoised on the shapes: a closed-loop run prices the same layer shapes row after row."""
+        m, n, k, batch = (np.asarray(x, dtype=float) for x in (m, n, k, batch))
+        key = (quant, *((x.shape, x.tobytes()) for x in (m, n, k, batch)))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
         p, mc, mt = self.gemm_params(GEMM_DTYPE[quant])
-        m = np.asarray(m, dtype=float)
         t = G.gemm_s(np.maximum(m, 1.0), n, k, GEMM_DTYPE[quant], self.hw, p, mc, mt, batch=batch)
-        return np.where(m > 0, t, 0.0)
+        out = np.where(m > 0, t, 0.0)
+        out.setflags(write=False)
+        if len(self._memo) > 20000:
+            self._memo.clear()
+        self._memo[key] = out
+        return out
 
     def generation_s(self, seqs, ctx, heads, kv_heads, head_dim, kv_dtype: str, window=0.0, mla=None):
         """One decode step's attention core for ``seqs`` sequences (one query row each; ``heads``

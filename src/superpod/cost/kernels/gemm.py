@@ -16,7 +16,8 @@ What is modelled: one ``[m, k] x [k, n]`` GEMM (output BF16) run by a tiled tens
 
 Candidate kernels: tiles TM x TN in {64, 128, 256}^2 and split-K s in {1, 2, 4, 8, 16}, each launching the
 ``ceil(m / TM)`` row tiles the rows need or more (padded, masked rows: more CTAs reach more of HBM's
-bandwidth; candidates at the wave ends up to the CTA count that saturates it), so the time never falls as
+bandwidth; candidates: the band ends of the waves around the best count sqrt(t_memory / t_compute of one
+wave), capped at the CTA count that saturates HBM), so the time never falls as
 ``m`` grows; the minimum over them stands for the library's kernel heuristic (cuBLAS / CUTLASS / DeepGEMM / CuTe DSL pick a tile and a
 split per shape). a, b: bytes per element of the operands (with block scales: FP8-block adds one FP32
 per 128 activations and per 128x128 weights; NVFP4 one FP8 scale per 16 elements).
@@ -53,8 +54,6 @@ DTYPES = {
 TILES = np.array([(tm, tn) for tm in (64, 128, 256) for tn in (64, 128, 256)], dtype=float)
 SPLITS = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
 C_BYTES = 2.0  # BF16 output
-#: most waves of padded row tiles tried beyond the rows' own (HBM saturation needs sat x SMs CTAs)
-MAX_WAVES = 10
 PARAM_NAMES = ("eta_c", "r", "k0", "eta_m", "t0_s", "p", "q_act", "sat", "q_wt")
 
 
@@ -70,7 +69,6 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
     eta_c, r, k0, eta_m, p, sat = (np.asarray(x, dtype=float)[None, ...] for x in (eta_c, r, k0, eta_m, p, sat))
     nb = np.asarray(batch, dtype=float)[None, ...]
     best = None
-    n_waves = int(min(np.ceil(np.max(sat)) + 1, MAX_WAVES))
     tm = TILES[:, 0].reshape((-1,) + (1,) * (m.ndim - 1))
     tn = TILES[:, 1].reshape((-1,) + (1,) * (m.ndim - 1))
     eta_tile = (1.0 + 2.0 * r) / (1.0 + r * (128.0 / tm + 128.0 / tn))
@@ -86,8 +84,14 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
         # can always run the larger one's launch)
         r_sat = np.maximum(np.ceil(sat * sms / cols), rows0)
         w0 = np.ceil(rows0 * cols / sms)
-        cands = [rows0] + [np.maximum(np.minimum(np.floor((w0 + j) * sms / cols), r_sat), rows0)
-                           for j in range(n_waves)]
+        # compute grows with the waves W and the memory time falls as 1 / W until saturation, so the best
+        # wave count is near W* = sqrt(t_m(1 wave) / t_c(1 wave)): try the band ends around it
+        t_c1 = 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
+        t_m1 = nbytes * sat / (eta_m * hbm)
+        w_star = np.clip(np.sqrt(t_m1 / t_c1), w0, np.maximum(np.ceil(sat), w0))
+        cands = [rows0, r_sat] + [np.maximum(np.minimum(np.floor(w * sms / cols), r_sat), rows0)
+                                  for w in (w0, np.floor(w_star) - 1.0, np.floor(w_star), np.ceil(w_star),
+                                            np.ceil(w_star) + 1.0)]
         for rows in cands:
             tiles = rows * cols
             waves = np.ceil(tiles / sms)
