@@ -136,7 +136,8 @@ def test_fp8_kv_changes_the_bytes_attention_reads(h200):
     bf = make_ctx(QWEN, "h200-cluster", None, "fp8", "bf16", "tensorrt-llm")
     f8 = make_ctx(QWEN, "h200-cluster", None, "fp8", "fp8", "tensorrt-llm")
     a, b = decode(bf, plan, 32768.0), decode(f8, plan, 32768.0)
-    assert float(b["attention_s"][0]) == pytest.approx(float(a["attention_s"][0]) / 2, rel=0.05)
+    # measured decode kernels (TensorRT-LLM's FP8-KV XQA): about half, not exactly (0.57 here)
+    assert 0.45 < float(b["attention_s"][0]) / float(a["attention_s"][0]) < 0.65
     assert float(b["kv_bytes_per_chip"][0]) == pytest.approx(float(a["kv_bytes_per_chip"][0]) / 2)
 
 
@@ -212,20 +213,15 @@ def test_silicon_public_file_no_longer_refuses_moe_tp_or_vllm():
 
 # ---------------------------------------------------------------- per-iteration runtime floor
 
-def test_layer_floor_binds_only_at_small_batch():
-    """A forward takes max(priced parts, layers x floor): at batch 1 the floor sets the step,
-    at a serving batch it is not seen; every CUDA framework has a sourced, fitted floor."""
+def test_kernel_priced_frameworks_need_no_layer_floor():
+    """The CUDA frameworks' layers are priced by the measured-kernel fits ([frameworks.kernels]); the
+    floors once fitted to hide the roofline's small-batch gap are gone, and the parts add up."""
     fws = frameworks()
     for name in ("tensorrt-llm", "sglang", "vllm"):
-        q = fws[name].layer_floor_s
-        assert q is not None and q.confidence == "C" and "serving_measured.csv" in q.source
+        assert fws[name].layer_floor_s is None and fws[name].kernels is not None
     c = make_ctx("llama3-8b", "h200-cluster", None, "fp8", None, "tensorrt-llm")
-    floor = c.fw.si("layer_floor_s") * c.model.layers
     small = decode(c, ServePlan.one(tp=8, batch=0.125), 1536.0)
-    big = decode(c, ServePlan.one(tp=1, batch=256), 1536.0)
-    assert float(small["step_s"][0]) >= floor
-    assert float(small["overhead_s"][0]) > 0
-    assert float(big["overhead_s"][0]) == 0.0
+    assert float(small["overhead_s"][0]) == 0.0
     parts = sum(float(small[k][0]) for k in ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s",
                                              "ep_comm_s", "overhead_s", "head_s", "mtp_draft_s"))
     assert parts == pytest.approx(float(small["step_s"][0]))

@@ -90,12 +90,15 @@ def model_flops_per_token(model: Model, seq_len) -> np.ndarray:
 
 
 def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precision: str = "bf16", *,
-               shared_tokens=None, router_precision: str | None = None, weight_copies=None) -> list[tuple[Gemm, np.ndarray]]:
+               shared_tokens=None, router_precision: str | None = None, weight_copies=None,
+               pricer=None) -> list[tuple[Gemm, np.ndarray]]:
     """Time of each dense GEMM of one layer on one chip, split over a TP group of ``tp``.
 
     ``tokens`` rows run through every GEMM (``shared_tokens`` through the shared experts
     when given); ``router_precision`` overrides the format of the router GEMM;
-    ``weight_copies`` weight replicas per chip are each read once (default one copy).
+    ``weight_copies`` weight replicas per chip are each read once (default one copy);
+    ``pricer(m, n, k, precision)``: seconds of one GEMM from another model (serving's
+    measured-kernel fits, :mod:`superpod.cost.kernel_costs`) instead of the roofline.
     """
     t = floats(tp)
     out = []
@@ -104,6 +107,9 @@ def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precisio
         n = g.n / t if g.shard == "col" else g.n + 0 * t
         m = shared_tokens if shared_tokens is not None and g.name.startswith("shared") else tokens
         prec = router_precision if router_precision is not None and g.name == "router" else precision
+        if pricer is not None:
+            out.append((g, pricer(m, n, k, prec)))
+            continue
         wb = None if weight_copies is None else BYTES[prec] * weight_copies
         out.append((g, gemm_s(m, n, k, hw, prec, 1, "dense", wb).total_s))
     return out
@@ -150,13 +156,18 @@ def experts_touched(local_experts, experts: float, top_k: float, tokens) -> np.n
 #: hidden width (12 passes of h) and the activation function over the local FFN width
 #: (3 passes of f), read and written in BF16 (confidence U: a count, not a measurement)
 ELEMENTWISE_HIDDEN_PASSES, ELEMENTWISE_FFN_PASSES = 12.0, 3.0
+#: of the hidden-width passes, those of the two residual adds (3 each) and two RMSNorms (2 each) that a
+#: fused all-reduce + residual + RMSNorm kernel performs in registers under TP
+FUSED_NORM_PASSES = 10.0
 
 
-def elementwise_s(model: Model, tokens, ffn_local, hw: Hardware, seq_split=1.0) -> np.ndarray:
+def elementwise_s(model: Model, tokens, ffn_local, hw: Hardware, seq_split=1.0, hidden_passes=None) -> np.ndarray:
     """Memory-bound elementwise passes of one layer for ``tokens`` tokens on one chip;
-    ``seq_split`` divides the hidden-width passes (Megatron SP splits them over TP)."""
+    ``seq_split`` divides the hidden-width passes (Megatron SP splits them over TP);
+    ``hidden_passes`` replaces their count (default :data:`ELEMENTWISE_HIDDEN_PASSES`)."""
     T = floats(tokens)
-    per_token = ELEMENTWISE_HIDDEN_PASSES * model.hidden / seq_split + ELEMENTWISE_FFN_PASSES * floats(ffn_local)
+    hp = ELEMENTWISE_HIDDEN_PASSES if hidden_passes is None else hidden_passes
+    per_token = hp * model.hidden / seq_split + ELEMENTWISE_FFN_PASSES * floats(ffn_local)
     return stream_s(T * per_token * BYTES["bf16"], hw)
 
 

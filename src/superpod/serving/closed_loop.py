@@ -55,7 +55,7 @@ from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.context import Ctx
 from superpod.errors import DoesNotFitError
 from superpod.serving.decode import attention_per_layer
-from superpod.serving.forward import chips_of, forward, head_s
+from superpod.serving.forward import chips_of, decode_attention, forward, head_s
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 from superpod.serving.steady import preempting, spread_steady  # noqa: F401 (re-exported)
@@ -134,7 +134,7 @@ def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_se
     f_p = P * attention_flops_per_token(m, float(wl.input_len) * wl.cache_hit + float(wl.input_len) * (1 - wl.cache_hit) / 2)
     pre_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
     T = D * (1.0 + k) + P
-    main = forward(c, plan, np.maximum(T, 1e-9), f_d, b_d, "decode", extra_attention_s=pre_attn)
+    main = forward(c, plan, np.maximum(T, 1e-9), f_d, b_d, "decode", extra_attention_s=pre_attn, attn_kernel=decode_attention(c, plan, D, 1.0 + k, wl.decode_context))
     rows = D * (1.0 + k) + np.where(P > 0, 1.0 / tp_c, 0.0)  # the LM head runs for decodes and finished prompts
     t = main["total_s"] + head_s(c, np.maximum(rows, 1e-9), tp_c) + c.fw.si("step_overhead_s")
     return np.where(T > 0, t, 0.0)

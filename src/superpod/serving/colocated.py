@@ -25,7 +25,7 @@ from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.decode import attention_per_layer, memory_fields
 from superpod.serving.context import Ctx
-from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
+from superpod.serving.forward import PARTS, chips_of, decode_attention, forward, head_s, step_result
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 
@@ -47,7 +47,7 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
     f_d, b_d = attention_per_layer(c, plan, N, 1.0 + k, ctx)
     f_p = P * attention_flops_per_token(m, float(wl.input_len) * wl.cache_hit + s_in / 2.0)
     prefill_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
-    main = forward(c, plan, T, f_d, b_d, "decode", extra_attention_s=prefill_attn)
+    main = forward(c, plan, T, f_d, b_d, "decode", extra_attention_s=prefill_attn, attn_kernel=decode_attention(c, plan, N, 1.0 + k, ctx))
     head = head_s(c, N * (1.0 + k), tp_c)
     step = main["total_s"] + head + c.fw.si("step_overhead_s")
     tpot = step / tps

@@ -3,12 +3,13 @@ the checks that turn an impossible request into one actionable line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from superpod.cost.comm import combine_token_bytes, dispatch_token_bytes
 from superpod.cost.hardware import Hardware
+from superpod.cost.kernel_costs import Kernels, resolve
 from superpod.errors import DoesNotFitError, InvalidOptionError
 from superpod.spec.catalog import load_model, load_system
 from superpod.spec.model import Model
@@ -29,6 +30,9 @@ class Ctx:
     #: storage format of the routed experts' weights when it differs from ``quant``
     #: (weight-only: FP4/INT4 weights dequantised into ``quant`` GEMMs); None = ``quant``
     expert_weights: str | None = None
+    #: the measured-kernel fits of this chip under this framework (None: the generic roofline);
+    #: resolved once per evaluation by :func:`make_ctx`
+    kernels: Kernels | None = field(default=None, repr=False, compare=False)
 
     @property
     def expert_weight_bytes(self) -> float | None:
@@ -84,7 +88,8 @@ def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: s
     if expert_weights is not None and expert_weights not in WEIGHT_BYTES:
         raise InvalidOptionError(f"expert weight format must be one of {', '.join(WEIGHT_BYTES)}, not {expert_weights!r}")
     ew = None if expert_weights in (None, q) else expert_weights
-    return Ctx(m, hw, fw, q, kv_element_bytes(m, kv), kv, ew)
+    kern = resolve(hw.chip, fw.kernels) if hw.ranks_per_chip == 1 else None
+    return Ctx(m, hw, fw, q, kv_element_bytes(m, kv), kv, ew, kern)
 
 
 def max_ep(model: Model) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 
 from superpod.cost.compute import gemm_s
 from superpod.serving.context import Ctx
-from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
+from superpod.serving.forward import PARTS, chips_of, decode_attention, forward, head_s, kernel_gemm, step_result
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, tokens_per_step
 
@@ -51,14 +51,16 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     tp_c = chips_of(plan.tp, c.dev)
     f, b = attention_per_layer(c, plan, B, 1.0 + k, context)
     T = B * (1.0 + k)
-    main = forward(c, plan, T, f, b, "decode")
+    main = forward(c, plan, T, f, b, "decode", attn_kernel=decode_attention(c, plan, B, 1.0 + k, context))
     head = head_s(c, T, tp_c)
     # drafting: k sequential passes of the MTP module (one layer + eh_proj + head) per step;
     # a model without MTP modules is taken to draft with one layer of its own shape
     last_moe = m.is_moe_layer(m.layers - 1)
     fd, bd = attention_per_layer(c, plan, B, 1.0, context)
-    draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0))
-    eh = gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
+    draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
+                        attn_kernel=decode_attention(c, plan, B, 1.0, context))
+    kg = kernel_gemm(c)
+    eh = kg(B * tp_c, m.hidden, 2 * m.hidden, c.quant) if kg else gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
     draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
     step_over = c.fw.si("step_overhead_s")
     step = main["total_s"] + head + draft + step_over

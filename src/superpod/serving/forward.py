@@ -47,16 +47,20 @@ shorter stream is hidden: ``t = c + m - eta * min(c, m)`` with ``c = 2 t_comp(T/
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from superpod.cost.arrays import floats
 from superpod.cost.comm import collective_s, moe_a2a_s
-from superpod.cost.compute import attention_s
+from superpod.cost.compute import attention_s, stream_s
 from superpod.cost.hardware import BYTES
-from superpod.cost.layers import elementwise_s, experts_s, experts_touched, gemm_times, head_forward_s
+from superpod.cost.layers import (ELEMENTWISE_HIDDEN_PASSES, FUSED_NORM_PASSES, elementwise_s, experts_s, experts_touched,
+                                  gemm_times, head_forward_s)
 from superpod.spec.model import Model
 from superpod.serving.context import Ctx
 from superpod.serving.framework import eplb
+from superpod.serving.kernel_attention import decode_attention, prefill_attention  # noqa: F401 (re-exported)
 from superpod.serving.plan import ServePlan
 
 ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
@@ -114,12 +118,22 @@ def replicas(tp, dev: float) -> np.ndarray:
     return dev / np.minimum(np.maximum(np.asarray(tp, dtype=float), 1.0), dev)
 
 
+def kernel_gemm(c: Ctx):
+    """The GEMM pricer of the measured-kernel fits (``(m, n, k, precision) -> s``), or None:
+    the chip has no fit for this framework and format (the roofline prices the GEMMs)."""
+    k = c.kernels
+    if k is None or not k.has_gemm(c.quant) or not k.has_gemm("bf16"):
+        return None
+    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, prec)
+
+
 def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
     """Attention-projection and other dense GEMM time of one layer: the TP group's ``T * t``
     tokens, the router in BF16, ``rep`` weight copies per chip each read once."""
     attn = 0.0
     other = 0.0
-    for g, t in gemm_times(c.model, moe, T * tp_c, tp_c, c.hw, c.quant, router_precision="bf16", weight_copies=rep):
+    for g, t in gemm_times(c.model, moe, T * tp_c, tp_c, c.hw, c.quant, router_precision="bf16", weight_copies=rep,
+                           pricer=kernel_gemm(c)):
         if g.name in ATTN_GEMMS:
             attn = attn + t
         else:
@@ -127,16 +141,47 @@ def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]
     return attn, other
 
 
+def moe_format(c: Ctx) -> str | None:
+    """The MoE table format of the routed experts (GEMM format, and the stored weights' when
+    weight-only), from the framework's ``moe_formats``; None without one."""
+    if c.kernels is None:
+        return None
+    key = c.quant if c.expert_weights is None else f"{c.quant}+{c.expert_weights}"
+    return c.kernels.choice.get("moe_formats", {}).get(key)
+
+
+def kernel_experts_s(c: Ctx, group_tokens, moe_tp, ep_c, slots):
+    """One MoE layer's expert compute from the framework's measured MoE kernel (``moe_perf`` fit:
+    routing, permutation, grouped GEMMs) for ``group_tokens`` tokens entering the expert group,
+    or None (no fit for the format: the grouped-GEMM roofline prices it)."""
+    fmt = moe_format(c)
+    if fmt is None:
+        return None
+    m = c.model
+    # an all-to-all dispatch (EP) hands each GPU only its routed rows to permute and reduce
+    fin = np.where(np.asarray(ep_c) > 1, np.asarray(group_tokens) / np.asarray(ep_c), group_tokens)
+    return c.kernels.moe_s(group_tokens, m.hidden, m.moe.expert_ffn, m.moe.top_k, slots, moe_tp, ep_c, fmt,
+                           gated=m.activation == "swiglu", fin_tokens=fin)
+
+
 def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, phase: str, moe_tp=1.0,
-                  touched=None) -> dict[str, np.ndarray]:
+                  touched=None, attn_kernel_s=None, experts_kernel_s=None) -> dict[str, np.ndarray]:
     """Compute time of one layer on one chip for ``T`` query tokens (no communication);
-    ``moe_tp`` splits each expert's width, ``touched`` local experts are read."""
+    ``moe_tp`` splits each expert's width, ``touched`` local experts are read.
+    ``attn_kernel_s`` / ``experts_kernel_s``: the attention core's and the routed experts' time
+    from the measured-kernel fits, replacing the roofline of ``attn_f``/``attn_b`` and the grouped GEMMs."""
     m = c.model
     attn_g, other_g = _gemm_list(c, moe, T, tp_c, rep)
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
-    out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
-    if moe:
+    if attn_kernel_s is not None:
+        out["attention_s"] = np.asarray(attn_kernel_s, dtype=float) + 0.0 * np.asarray(attn_f, dtype=float)
+    else:
+        out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
+    if moe and experts_kernel_s is not None:  # the measured MoE layer includes its activation passes
+        out["experts_s"] = experts_kernel_s
+        f_loc = m.moe.shared_ffn * m.moe.shared_experts
+    elif moe:
         out["experts_s"] = experts_s(m, M_e, groups, c.hw, c.quant, phase, ffn_split=moe_tp,
                                      weight_bytes=c.expert_weight_bytes, touched=touched)
         f_loc = m.moe.expert_ffn * m.moe.top_k + m.moe.shared_ffn * m.moe.shared_experts
@@ -144,18 +189,52 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
         out["experts_s"] = np.zeros(np.shape(T))
         f_loc = m.ffn / tp_c
     # norms, residuals, RoPE, activation function, (de)quantisation
-    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw)
+    # a framework that fuses residual + RMSNorm into the TP all-reduce kernel ([frameworks.kernels]
+    # fused_allreduce_norm) does those passes inside it
+    fused = c.kernels is not None and c.kernels.choice.get("fused_allreduce_norm", False)
+    hp = np.where(tp_c > 1, ELEMENTWISE_HIDDEN_PASSES - FUSED_NORM_PASSES, ELEMENTWISE_HIDDEN_PASSES) if fused else None
+    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw, hidden_passes=hp)
     return out
 
 
+def wide_ep(c: Ctx, plan: ServePlan) -> np.ndarray:
+    """Plans whose EP group spans more than one scale-up (NVLink) domain: wide-EP deployments run
+    other kernel paths (DeepEP over RDMA, DeepGEMM grouped GEMMs) than the single-node kernel tables
+    measure, so the calibrated roofline (DeepGEMM / DeepEP / FlashMLA anchors) prices them."""
+    return (chips_of(plan.ep, c.dev) > c.hw.scaleup_domain) & (c.model.moe is not None)
+
+
 def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
-            extra_attention_s=0.0) -> dict[str, np.ndarray]:
+            extra_attention_s=0.0, attn_kernel=None) -> dict[str, np.ndarray]:
+    """One forward step per chip (:func:`forward_priced`), by the measured-kernel fits where the chip
+    has them and the plan's EP stays inside one NVLink domain, else by the roofline (per plan)."""
+    if c.kernels is None:
+        return forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s)
+    wide = np.broadcast_to(wide_ep(c, plan), plan.shape)
+    if not wide.any():
+        return forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s, attn_kernel)
+    roof = forward_priced(dataclasses.replace(c, kernels=None), plan, T, attn_f, attn_b, phase, layers,
+                          extra_attention_s)
+    if wide.all():
+        return roof
+    kern = forward_priced(c, plan, T, attn_f, attn_b, phase, layers, extra_attention_s, attn_kernel)
+    w = wide.reshape(plan.shape)
+    return {k: np.where(np.broadcast_to(w, np.broadcast_shapes(w.shape, np.shape(v))), roof[k], v)
+            for k, v in kern.items()}
+
+
+def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tuple[float, float] | None = None,
+                   extra_attention_s=0.0, attn_kernel=None) -> dict[str, np.ndarray]:
     """Time of one forward step of the model (or ``layers = (dense, moe)`` of it) per chip.
 
     ``T``: query tokens per chip; ``attn_f``/``attn_b``: one layer's attention-core FLOPs
     and bytes per chip for those tokens; ``extra_attention_s``: time of one layer's other
-    attention kernel (the prefill chunks of a co-located batch). Returns the parts of :data:`PARTS` (they add up
-    to ``total_s``) plus ``total_s`` and ``imbalance``.
+    attention kernel (the prefill chunks of a co-located batch); ``attn_kernel(share)``: one layer's
+    attention-core seconds from the measured-kernel fits for ``share`` of the batch (1 or 1/2 per
+    micro-batch; :func:`decode_attention` / :func:`prefill_attention`), replacing the roofline of
+    ``attn_f``/``attn_b``. With kernel fits (``c.kernels``) the GEMMs, MoE layers, TP all-reduces and
+    in-domain DeepEP dispatch/combine come from the fits too. Returns the parts of :data:`PARTS`
+    (they add up to ``total_s``) plus ``total_s`` and ``imbalance``.
     """
     m = c.model
     L_d, L_m = (m.dense_layers, m.moe_layers) if layers is None else layers
@@ -169,9 +248,13 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
     # distinct token sets inside one expert slice's moe_tp ranks (1 when attention TP replicates them)
     gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
+    kern = c.kernels
+    # DeepEP kernels run inside one NVLink domain; wider EP keeps the fabric all-to-all model
+    deepep = kern is not None and m.moe is not None and float(np.max(ep_c)) <= c.hw.scaleup_domain
 
-    def per_layer(Tm, f, b, extra):
-        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase) if L_d else None
+    def per_layer(Tm, f, b, extra, share):
+        ak = None if attn_kernel is None else attn_kernel(share)
+        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase, attn_kernel_s=ak) if L_d else None
         if d is not None:
             d["attention_s"] = d["attention_s"] + extra
         if m.moe is None or not L_m:
@@ -182,18 +265,29 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         M_e = Tm * k * gamma * ep_c * mt / slots
         groups = slots / ep_c
         touched = experts_touched(groups, m.moe.experts, k, Tm * ep_c * mt)
-        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched)
+        # the busiest rank's share sets the pace: the group's tokens scaled by gamma
+        ek = None if kern is None else kernel_experts_s(c, Tm * ep_c * mt * gamma, mt, ep_c, slots)
+        e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched, attn_kernel_s=ak,
+                          experts_kernel_s=ek)
         e["attention_s"] = e["attention_s"] + extra
-        copies = a2a_copies(c, ep_c, mode)
-        disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
-        comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
-        a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
+        if deepep:
+            # the busiest rank's rows scale the bytes, not the kernels' fixed latency
+            a2a = np.where(has_ep, kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, ep_c), 0.0)
+        else:
+            copies = a2a_copies(c, ep_c, mode)
+            disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
+            comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
+            a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
         return d, e, a2a + expert_tp_comm(Tm), gamma
 
     def expert_tp_comm(Tm):
         """All-gather of the slice group's tokens and reduce-scatter of the expert outputs."""
-        ag = collective_s("all_gather", gather * Tm * c.dispatch_bytes(), gather, c.hw, 1)["total_s"]
-        rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
+        if kern is not None:
+            ag = kern.collective_s("all_gather", gather, gather * Tm * c.dispatch_bytes())
+            rs = kern.collective_s("reduce_scatter", gather, gather * Tm * c.combine_bytes())
+        else:
+            ag = collective_s("all_gather", gather * Tm * c.dispatch_bytes(), gather, c.hw, 1)["total_s"]
+            rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
         return np.where(gather > 1, ag + rs, 0.0)
 
     # TP all-reduces of the group's activations, twice per layer
@@ -201,11 +295,14 @@ def forward(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layers: tupl
         # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
         t = np.maximum(plan.tp, 1.0)
         size = t * Tm * m.hidden * BYTES["bf16"]
+        if kern is not None and float(np.max(t)) <= c.hw.scaleup_domain:
+            # the framework's one-shot/two-shot all-reduce at decode sizes, NCCL beyond (measured fits)
+            return np.where(t > 1, 2.0 * kern.allreduce_s(t, size), 0.0)
         return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
 
     extra = np.asarray(extra_attention_s, dtype=float)
-    full = per_layer(T, attn_f, attn_b, extra)
-    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0)
+    full = per_layer(T, attn_f, attn_b, extra, 1.0)
+    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0, 0.5)
     # low-latency kernels leave the compute units free while in flight (DeepEP README:
     # hook-based overlap that occupies no SM; CloudMatrix AIV-direct): full overlap
     eta = c.fw.si("overlap_efficiency") if mode == "normal" else 1.0
@@ -258,5 +355,9 @@ def step_result(main: dict, plan: ServePlan, step, parts: dict, fields: dict) ->
 
 def head_s(c: Ctx, tokens, tp_c) -> np.ndarray:
     """LM head (vocab-parallel over TP, BF16) for ``tokens`` tokens per chip: the TP group's
-    ``tokens * t`` tokens through a ``V / t`` slice."""
+    ``tokens * t`` tokens through a ``V / t`` slice (the measured BF16 GEMM fit where there is one)."""
+    if kernel_gemm(c) is not None:
+        T = floats(tokens) * tp_c
+        v = c.model.vocab / floats(tp_c)
+        return c.kernels.gemm_s(T, v, c.model.hidden, "bf16") + stream_s(T * v * BYTES["fp32"], c.hw)
     return head_forward_s(c.model, floats(tokens) * tp_c, tp_c, c.hw, "bf16")

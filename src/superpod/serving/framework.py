@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from superpod.errors import UnknownNameError
@@ -51,6 +53,9 @@ class ServingFramework(BaseModel):
     kv_mem_fraction: Ratio
     prefill_chunk_tokens: Count = Field(description="chunked-prefill budget per chip per iteration (co-located serving)")
     kv_cache: KvCacheDefault | None = None
+    kernels: dict[str, Any] | None = Field(
+        None, description="the measured kernels this framework runs per kernel family ([frameworks.kernels]); "
+                          "absent: the generic roofline prices its layers")
 
     def default_kv_dtype(self, quant: str) -> str:
         """The KV-cache format this framework runs by default with GEMMs in ``quant``."""

@@ -18,7 +18,7 @@ import numpy as np
 from superpod.cost.hardware import BYTES
 from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
 from superpod.serving.context import Ctx
-from superpod.serving.forward import PARTS, chips_of, forward, head_s, step_result
+from superpod.serving.forward import PARTS, chips_of, forward, head_s, prefill_attention, step_result
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan
 
@@ -52,7 +52,7 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     io = attention_io_bytes(m, T, tp_c)
     kv_tok = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) / m.layers
     b = io + seqs * prefix * kv_tok
-    main = forward(c, plan, T, f, b, "prefill")
+    main = forward(c, plan, T, f, b, "prefill", attn_kernel=prefill_attention(c, plan, T, new, prefix))
     head = head_s(c, np.maximum(seqs, 1.0 / tp_c), tp_c)
     step = main["total_s"] + head
     chunks = np.maximum(np.ceil(new / (T * tp_c)), 1.0)  # steps one prompt spans when chunked

@@ -51,6 +51,10 @@ class Chip(BaseModel):
     scaleup_Bps: Bandwidth | None = None
     scaleout_Bps: Bandwidth | None = None
     tdp_w: Power | None = None
+    sm_count: Count | None = Field(default=None, description="streaming multiprocessors (kernel tiles and waves)")
+    exp_per_s: Flops | None = Field(default=None, description="SFU exponentials per second (softmax in attention)")
+    kernel_family: str | None = Field(default=None, description="measured-kernel family its binaries belong to (sm90, sm100)")
+    kernel_tables: str | None = Field(default=None, description="name of its own measured kernel tables, if any")
 
     @model_validator(mode="after")
     def _whole_ranks(self) -> "Chip":

@@ -14,8 +14,11 @@ What is modelled: one ``[m, k] x [k, n]`` GEMM (output BF16) run by a tiled tens
                    (split-K partials in FP32; CTAs = tiles x s: a kernel with few CTAs cannot saturate HBM)
     smoothmax_p(x, y) = (x^p + y^p)^(1/p)
 
-Candidate kernels: tiles TM x TN in {64, 128, 256}^2 and split-K s in {1, 2, 4, 8, 16}; the minimum over
-them stands for the library's kernel heuristic (cuBLAS / CUTLASS / DeepGEMM / CuTe DSL pick a tile and a
+Candidate kernels: tiles TM x TN in {64, 128, 256}^2 and split-K s in {1, 2, 4, 8, 16}, each launching the
+``ceil(m / TM)`` row tiles the rows need or more (padded, masked rows: more CTAs reach more of HBM's
+bandwidth; candidates: the band ends of the waves around the best count sqrt(t_memory / t_compute of one
+wave), capped at the CTA count that saturates HBM), so the time never falls as
+``m`` grows; the minimum over them stands for the library's kernel heuristic (cuBLAS / CUTLASS / DeepGEMM / CuTe DSL pick a tile and a
 split per shape). a, b: bytes per element of the operands (with block scales: FP8-block adds one FP32
 per 128 activations and per 128x128 weights; NVFP4 one FP8 scale per 16 elements).
 
@@ -66,19 +69,37 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
     eta_c, r, k0, eta_m, p, sat = (np.asarray(x, dtype=float)[None, ...] for x in (eta_c, r, k0, eta_m, p, sat))
     nb = np.asarray(batch, dtype=float)[None, ...]
     best = None
+    tm = TILES[:, 0].reshape((-1,) + (1,) * (m.ndim - 1))
+    tn = TILES[:, 1].reshape((-1,) + (1,) * (m.ndim - 1))
+    eta_tile = (1.0 + 2.0 * r) / (1.0 + r * (128.0 / tm + 128.0 / tn))
     for s in SPLITS:
-        tm = TILES[:, 0].reshape((-1,) + (1,) * (m.ndim - 1))
-        tn = TILES[:, 1].reshape((-1,) + (1,) * (m.ndim - 1))
-        tiles = np.ceil(m / tm) * np.ceil(n / tn) * s * nb
-        waves = np.ceil(tiles / sms)
-        eta_tile = (1.0 + 2.0 * r) / (1.0 + r * (128.0 / tm + 128.0 / tn))
-        t_c = waves * 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
+        cols = np.ceil(n / tn) * s * nb  # CTAs per row tile
+        rows0 = np.ceil(m / tm)
         partial = 2.0 * s * m * n * 4.0 if s > 1 else 0.0
-        bw = eta_m * hbm * np.minimum(1.0, tiles / (sat * sms))  # few CTAs cannot saturate HBM
-        t_m = nb * (m * k * a_b + k * n * b_b + m * n * C_BYTES + partial) / bw
-        t = (t_c ** p + t_m ** p) ** (1.0 / p)
-        t = t.min(axis=0)
-        best = t if best is None else np.minimum(best, t)
+        nbytes = nb * (m * k * a_b + k * n * b_b + m * n * C_BYTES + partial)
+        # row tiles launched: the m rows need rows0; a kernel may launch more (masked, padded rows) to
+        # put more CTAs on HBM. Candidates: rows0 and the last row count of each wave from rows0's up to
+        # the count that saturates HBM (more only adds waves; within a wave more rows cost no compute
+        # and add bandwidth) -- so a larger m is never cheaper than a smaller one (the smaller problem
+        # can always run the larger one's launch)
+        r_sat = np.maximum(np.ceil(sat * sms / cols), rows0)
+        w0 = np.ceil(rows0 * cols / sms)
+        # compute grows with the waves W and the memory time falls as 1 / W until saturation, so the best
+        # wave count is near W* = sqrt(t_m(1 wave) / t_c(1 wave)): try the band ends around it
+        t_c1 = 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
+        t_m1 = nbytes * sat / (eta_m * hbm)
+        w_star = np.clip(np.sqrt(t_m1 / t_c1), w0, np.maximum(np.ceil(sat), w0))
+        cands = [rows0, r_sat] + [np.maximum(np.minimum(np.floor(w * sms / cols), r_sat), rows0)
+                                  for w in (w0, np.floor(w_star) - 1.0, np.floor(w_star), np.ceil(w_star),
+                                            np.ceil(w_star) + 1.0)]
+        for rows in cands:
+            tiles = rows * cols
+            waves = np.ceil(tiles / sms)
+            t_c = waves * 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
+            bw = eta_m * hbm * np.minimum(1.0, tiles / (sat * sms))  # few CTAs cannot saturate HBM
+            t_m = nbytes / bw
+            t = ((t_c ** p + t_m ** p) ** (1.0 / p)).min(axis=0)
+            best = t if best is None else np.minimum(best, t)
     m0, k0_ = m[0], k[0]
     extra = (np.asarray(q_act, dtype=float) * m0 * k0_ + np.asarray(q_wt, dtype=float) * n[0] * k0_) * 3.0 * nb[0]
     return best + np.asarray(t0_s, dtype=float) + extra / hbm[0]

@@ -68,11 +68,14 @@ def smoothmax(a, b, q=4.0):
     return (a ** q + b ** q) ** (1.0 / q)
 
 
-def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0):
+def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None):
     """Seconds for one MoE layer's expert compute on one GPU (see module docstring).
 
     w_bytes: weight bytes per element (weight_bytes(dtype)); peak_flops: dense peak FLOP/s
     of the math dtype (hw[peak_key(dtype, kernel)]); m: 3 gated, 2 non-gated.
+    fin_tokens: tokens whose routing / un-permute rows this GPU handles (default ``tokens``, as the
+    tables measure it: every token of the layer on every GPU); an all-to-all dispatch (DeepEP) hands
+    each GPU only the rows routed to it, ``tokens / ep``.
     """
     tokens = np.asarray(tokens, dtype=float)
     hidden = np.asarray(hidden, dtype=float)
@@ -86,5 +89,6 @@ def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flo
     fill = t_e / (t_e + p["m_half"])
     t_c = flops / (p["eta_c"] * peak_flops * fill)
     t_m = nbytes / (p["eta_m"] * hw["hbm_Bps"])
-    t_fin = p["c_fin"] * tokens * np.asarray(topk, dtype=float) * hidden * 2.0 / hw["hbm_Bps"]
+    fin = tokens if fin_tokens is None else np.asarray(fin_tokens, dtype=float)
+    t_fin = p["c_fin"] * fin * np.asarray(topk, dtype=float) * hidden * 2.0 / hw["hbm_Bps"]
     return p["alpha_s"] + t_fin + p["per_expert_s"] * touched + smoothmax(t_c, t_m)
