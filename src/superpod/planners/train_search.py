@@ -128,10 +128,12 @@ def _gather(x, shape, i: int):
 
 
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
-           top: int = 1, fp8: bool = False, framework: str = "megatron") -> SearchResult:
+           top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None) -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens."""
     t0 = time.perf_counter()
     fw = get_framework(framework)
+    if precision is not None:
+        fp8 = precision != "bf16"
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
     if model.moe is None and fixed.get("ep", 1) != 1:  # never ignore a degree that cannot apply
         raise InvalidOptionError(f"ep={fixed['ep']} needs an MoE model: {model.name} is dense (no experts to spread)")
