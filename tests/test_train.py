@@ -61,7 +61,7 @@ def test_search_never_returns_infeasible():
         plan = p["plan"]
         assert plan["tp"] * plan["pp"] * plan["dp"] * plan["cp"] == 384
         assert m.heads % plan["tp"] == 0 and m.moe.experts % plan["ep"] == 0
-        assert (plan["dp"] * plan["cp"]) % plan["ep"] == 0
+        assert (plan["tp"] * plan["dp"] * plan["cp"]) % (plan["ep"] * plan["etp"]) == 0  # MoE parallel folding
         assert 1024 % (plan["dp"] * plan["micro_batch"]) == 0
         assert p["memory_per_chip_bytes"] <= hw.hbm_bytes
         assert 0 < p["mfu"] <= p["hfu"] <= 1
@@ -134,7 +134,7 @@ def test_train_cli_comparison_and_explain(cli):
         (["--tp", "8", "--pp", "4", "--dp", "4"], "chips = TP x PP x CP x DP"),
         (["--schedule", "bogus"], "--schedule"),
         (["--recompute", "some"], "--recompute"),
-        (["--precision", "fp4"], "--precision"),
+        (["--precision", "fp6"], "--precision"),
         (["--global-batch", "3", "--global-batch-tokens", "4096"], "not both"),
     ],
 )

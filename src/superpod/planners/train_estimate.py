@@ -22,9 +22,9 @@ from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
 
-PRECISIONS = ("bf16", "fp8")
+PRECISIONS = ("bf16", "fp8", "mxfp8", "fp4")
 #: the pinned plan settings that are whole numbers >= 1
-INTEGER_FIELDS = ("tp", "pp", "vpp", "dp", "ep", "cp", "micro_batch")
+INTEGER_FIELDS = ("tp", "pp", "vpp", "dp", "ep", "etp", "cp", "micro_batch")
 
 
 def check_fixed(fixed: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     micro_batch, recompute; ``tp`` in ranks); the rest are searched.
     """
     if precision not in PRECISIONS:
-        raise InvalidOptionError(f"--precision must be bf16 or fp8, got {precision!r}")
+        raise InvalidOptionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if isinstance(top, bool) or int(top) != top or top < 1:
         raise InvalidOptionError(f"--top must be a whole number >= 1, got {top!r}")
     if seq_len < 1:
@@ -80,7 +80,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         global_batch, policy = default_global_batch(sized.n_chips, seq_len)
     if global_batch < 1:
         raise InvalidOptionError(f"the global batch must hold at least one sequence, got {global_batch}")
-    res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, fp8=precision == "fp8",
+    res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, precision=precision,
                  framework=framework)
     plans = [rank_record(p, r) for p in res.plans]
     best = plans[0]
