@@ -27,6 +27,7 @@ from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_R
 from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
+from superpod.training.mechanisms import MECHANISMS
 from superpod.training.step import RECIPES, StepResult, step
 
 #: the plan settings a user can fix (the rest are searched)
@@ -36,8 +37,9 @@ def _divisors(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 
 
-def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, list]:
-    """Candidate values per field; a field the user fixed has exactly that value."""
+def candidates(model: Model, chips: int, fixed: dict[str, Any], allowed: dict[str, list] | None = None) -> dict[str, list]:
+    """Candidate values per field; a field the user fixed has exactly that value; ``allowed``
+    (codes) narrows a field to what the framework implements."""
     tp = [d for d in _divisors(model.heads, TP_MAX) if d <= chips]
     # stages may be uneven (the slowest holds ceil(L/pp) layers), so PP need not divide L
     pp_cap = min(model.layers, PP_MAX)
@@ -54,11 +56,17 @@ def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, lis
         "zero": [1, 2, 3],
         "recompute": [NO_RECOMPUTE, SELECTIVE, FULL],
     }
+    allowed = allowed or {}
+    for k, ok in allowed.items():
+        if k in cand:
+            cand[k] = [x for x in cand[k] if x in ok] or list(ok)
     for k, v in fixed.items():
         if k in cand and v is not None:
             cand[k] = [v]
     # schedule and virtual stages vary together: only interleaving has VPP > 1
     pairs = [(GPIPE, 1), (ONE_F_ONE_B, 1), (ZERO_BUBBLE, 1), (DUALPIPE, 1)] + [(INTERLEAVED, v) for v in (2, 3, 4, 6)]
+    if "schedule" in allowed:
+        pairs = [p for p in pairs if p[0] in allowed["schedule"]]
     if fixed.get("schedule") is not None:
         pairs = [p for p in pairs if p[0] == fixed["schedule"]]
     if fixed.get("vpp") is not None:
@@ -81,9 +89,10 @@ class Grid:
     reasons: dict[str, np.ndarray]
 
 
-def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed: dict[str, Any], fp8: int) -> Grid:
+def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed: dict[str, Any], fp8: int,
+               allowed: dict[str, list] | None = None) -> Grid:
     fixed = _codes(fixed)
-    cand = candidates(model, chips, fixed)
+    cand = candidates(model, chips, fixed, allowed)
     pairs = cand.pop("schedule_vpp")
     g = TrainPlan.grid(joint={("schedule", "vpp"): pairs}, dp=1, fp8=int(fp8), micro_batches=1, **cand)
     tp, pp, cp, ep, etp = g.tp, g.pp, g.cp, g.ep, g.etp
@@ -157,7 +166,13 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     for k in ("ep", "etp"):
         if model.moe is None and fixed.get(k, 1) != 1:  # never ignore a degree that cannot apply
             raise InvalidOptionError(f"{k}={fixed[k]} needs an MoE model: {model.name} is dense (no experts to spread)")
-    grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, code)
+    allowed = {k: [TrainPlan.code(k, x) for x in v] for k, v in fw.allowed().items()}
+    for k, ok in allowed.items():  # a setting the stack does not implement is refused, never replaced
+        if k in fixed and TrainPlan.code(k, fixed[k]) not in ok:
+            names = fw.allowed()[k]
+            raise InvalidOptionError(f"framework {fw.name} does not implement {k}={fixed[k]}; it runs {k} in "
+                                     f"{', '.join(str(n) for n in names)}")
+    grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, code, allowed)
     plan = grid.plan
     res = step(model, hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
@@ -194,7 +209,25 @@ def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, 
         "memory_breakdown_bytes": {k: float(_gather(v, shape, i)) for k, v in parts.items()},
         "breakdown": {k: float(_gather(v, shape, i)) for k, v in res.breakdown.items()},
     }
+    if res.mechanisms:
+        out["mechanisms"] = mechanism_record(res, hw, shape, i)
     out["tokens_per_s_per_chip"] = out["tokens_per_s"] / hw.n_chips
+    return out
+
+
+def mechanism_record(res: StepResult, hw: Hardware, shape, i: int) -> dict[str, dict[str, Any]]:
+    """Plan ``i``'s time per mechanism: exposed seconds per step (the breakdown's), the seconds
+    its transfers take before overlap (``wire_s``), the part hidden and the fabric tier it runs on."""
+    out = {}
+    for key, label, part in MECHANISMS:
+        exposed = float(_gather(res.breakdown[part], shape, i))
+        m = res.mechanisms.get(key)
+        row: dict[str, Any] = {"label": label, "exposed_s": exposed}
+        if m is not None and key != "recompute":
+            wire = float(_gather(m["wire_s"], shape, i))
+            t = int(_gather(m["tier"], shape, i))
+            row |= {"wire_s": wire, "hidden_s": max(wire - exposed, 0.0), "tier": hw.tiers[t].name if t >= 0 else None}
+        out[key] = row
     return out
 
 

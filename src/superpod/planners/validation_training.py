@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from superpod.cost.hardware import Hardware
+from superpod.planners.train_estimate import compare_plans
 from superpod.planners.train_search import search
 from superpod.spec.catalog import load_model, load_system
 
@@ -62,5 +63,6 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     }[metric]()
     # the search given only model, system and batch must find a plan at least as fast
     free = search(model, hw, s, B, {}, top=1, framework=fw, precision=prec).plans[0]
+    why = compare_plans(best, free)["why"] if t > free["step_s"] * 1.15 else []
     return value, {"plan": best["plan"], "step_s": t, "mfu": best["mfu"], "breakdown": best["breakdown"],
-                   "searched_plan": free["plan"], "searched_step_s": free["step_s"]}
+                   "searched_plan": free["plan"], "searched_step_s": free["step_s"], "why": why}

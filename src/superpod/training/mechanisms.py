@@ -125,3 +125,33 @@ def straggler_s(busy_s, replicas, cv: float) -> np.ndarray:
     """Expected wait for the slowest of ``replicas`` data-parallel replicas: ``cv sqrt(2 ln d)`` x busy time."""
     d = np.maximum(floats(replicas), 1.0)
     return busy_s * cv * np.sqrt(2.0 * np.log(d))
+
+
+def tier_index(n, stride, hw: Hardware) -> np.ndarray:
+    """Index of the outermost fabric tier a group of ``n`` ranks ``stride`` chips apart spans
+    (-1: one rank, no traffic)."""
+    n = floats(n)
+    stride = np.maximum(floats(stride), 1.0)
+    span = n * stride
+    out = np.full(np.broadcast(n, stride).shape, -1.0)
+    for i, t in reversed(list(enumerate(hw.tiers))):
+        inner = hw.tiers[i - 1].domain if i > 0 else 1.0
+        out = np.where((span > inner) & (n > 1) & (out < 0), float(i), out)
+    return np.where((n > 1) & (out < 0), 0.0, out)
+
+
+#: the mechanisms ``--explain`` reports, in order: (key, label, breakdown part)
+MECHANISMS = (
+    ("compute", "compute (GEMMs, attention, elementwise)", "compute_s"),
+    ("tp", "tensor parallel (all-reduce / SP gather-scatter)", "tp_comm_s"),
+    ("cp", "context parallel (K/V exchange)", "cp_comm_s"),
+    ("ep", "expert parallel (4 all-to-alls per MoE layer)", "ep_comm_s"),
+    ("pp", "pipeline p2p", "pp_comm_s"),
+    ("bubble", "pipeline bubble", "bubble_s"),
+    ("recompute", "activation recompute", "recompute_s"),
+    ("dp", "data-parallel gradient sync (tail after the last bucket)", "dp_comm_exposed_s"),
+    ("fsdp", "FSDP / ZeRO-3 parameter gathers", "fsdp_comm_exposed_s"),
+    ("stragglers", "wait for the slowest replica", "straggler_s"),
+    ("optimizer", "optimizer step", "optimizer_s"),
+    ("overhead", "framework overhead", "overhead_s"),
+)

@@ -28,7 +28,7 @@ from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_
 from superpod.cost.plan import DUALPIPE, FULL, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
-from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s
+from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.schedules import bubble_s
 
 #: GEMM precision of each training recipe code (``TrainPlan.fp8``): MXFP8 runs FP8 GEMMs with
@@ -55,6 +55,9 @@ class StepResult:
     recompute_flops: np.ndarray  # extra FLOPs recomputation adds
     peak_flops: float  # dense peak the utilisations are quoted against
     forward_s: np.ndarray | None = None  # forward share of compute_s (m x forward of one micro-batch; traces)
+    #: per mechanism, per step: ``wire_s`` (its transfers before any overlap), ``tier`` (index of the outermost
+    #: fabric tier its group spans, -1 none); the exposed part is the breakdown's (``--explain``)
+    mechanisms: dict[str, dict[str, np.ndarray]] | None = None
 
     @property
     def tokens_per_s(self) -> np.ndarray:
@@ -155,8 +158,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute,
                             np.asarray(plan.schedule) == DUALPIPE, mech["ep_comm_sms"].si)
         ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)
+        ep_wire = Lm * (a2a["wire_s"] + a2a["etp_s"])
     else:
-        ep_s = np.zeros_like(T)
+        ep_s = ep_wire = np.zeros_like(T)
 
     pp_bytes = act_bytes / np.where(plan.sp > 0, tp, 1.0)
     hop = p2p_s(pp_bytes, tp * cp * dp, hw)
@@ -177,17 +181,17 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     zero = plan.zero
     q_grad, q_param = BYTES["fp32"], BYTES["bf16"]  # FP32 gradient reduction, BF16 parameter gathers
     bucket = mech["dp_bucket_params"].si
+    layer_f = (t_fwd - head_f) / np.maximum(layers, 1e-9)
+    layer_b = (t_bwd - BWD_GEMM * head_f + recompute) / np.maximum(layers, 1e-9)  # recompute runs in the backward
     dense_sync = dp_sync_s(psi * q_grad, psi * q_param, replicas, tp, hw, zero, t_b, bucket / np.maximum(psi, 1.0),
                            dp_overlap)
     expert_sync = dp_sync_s(psi_e * q_grad, psi_e * q_param, e_replicas, ep * etp, hw, np.maximum(zero, 1), t_b,
                             bucket / np.maximum(psi_e, 1.0), dp_overlap)
     dp_exposed = dense_sync["exposed_s"] + np.where(psi_e > 0, expert_sync["exposed_s"], 0.0)
-    layer_f = (t_fwd - head_f) / np.maximum(layers, 1e-9)
-    layer_b = (t_bwd - BWD_GEMM * head_f) / np.maximum(layers, 1e-9)
-    z3 = (fsdp_s(psi / np.maximum(stage_layers, 1) * q_param, replicas, tp, hw, layer_f, layer_b, stage_layers, zero)["exposed_s"]
-          + fsdp_s(psi_e / np.maximum(stage_layers, 1) * q_param, e_replicas, ep * etp, hw, layer_f, layer_b, stage_layers,
-                   zero)["exposed_s"] * (psi_e > 0))
-    z3 = m * z3
+    fs_d = fsdp_s(psi / np.maximum(stage_layers, 1) * q_param, replicas, tp, hw, layer_f, layer_b, stage_layers, zero)
+    fs_e = fsdp_s(psi_e / np.maximum(stage_layers, 1) * q_param, e_replicas, ep * etp, hw, layer_f, layer_b, stage_layers,
+                  zero)
+    z3 = m * (fs_d["exposed_s"] + fs_e["exposed_s"] * (psi_e > 0))
     opt = training_algorithms().optimizer
     shard = np.where(zero >= 1, replicas, 1.0)
     local_params = psi / shard + psi_e / np.where(zero >= 1, e_replicas, 1.0)
@@ -225,4 +229,13 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         recompute_flops=recompute_flops,
         peak_flops=hw.peak(precision_peak),
         forward_s=m * t_fwd,
+        mechanisms={
+            "tp": {"wire_s": m * 2 * total("tp_fwd_s"), "tier": tier_index(tp, 1, hw)},
+            "cp": {"wire_s": m * layers * cpx["wire_s"], "tier": tier_index(cp, tp, hw)},
+            "ep": {"wire_s": m * ep_wire, "tier": tier_index(ep, etp, hw)},
+            "pp": {"wire_s": m * pp_s, "tier": tier_index(np.minimum(pp, 2), tp * cp * dp, hw)},
+            "dp": {"wire_s": dense_sync["wire_s"] + expert_sync["wire_s"] * (psi_e > 0), "tier": tier_index(replicas, tp, hw)},
+            "fsdp": {"wire_s": m * (fs_d["wire_s"] + fs_e["wire_s"] * (psi_e > 0)), "tier": tier_index(replicas, tp, hw)},
+            "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
+        },
     )

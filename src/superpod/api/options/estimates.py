@@ -38,6 +38,7 @@ class TrainOptions(Options):
     precision: TrainPrecision = opt("bf16", "Training recipe: bf16 | fp8 (per-tensor FP8 GEMMs) | mxfp8 | fp4 (NVFP4); refused on chips without the units.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
+    compare_plan: Optional[str] = opt(None, "Also price this plan, e.g. \"tp=8 pp=16 dp=8 recompute=full\" (settings left out are searched), and say mechanism by mechanism why the best plan is faster.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
                                       "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json", strict=False)
 
