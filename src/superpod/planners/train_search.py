@@ -50,7 +50,9 @@ def candidates(model: Model, chips: int, fixed: dict[str, Any], allowed: dict[st
         "pp": pp,
         "cp": [c for c in powers_of_two(CP_MAX) if c <= chips],
         "ep": ep,
-        "etp": [1] if model.moe is None else [e for e in (1, 2) if e <= chips],
+        # expert TP is searched at 1 (whole experts; both public folding layouts, training.md 7.1-7.2, run ETP1);
+        # a pinned --etp is priced as given. EP still folds over TP: EP need not divide DP x CP.
+        "etp": [1],
         "sp": [0, 1],
         "micro_batch": [1, 2, 4, 8],
         "zero": [1, 2, 3],
@@ -197,14 +199,19 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:
     row = plan.row(i)
     row.pop("fp8")
+    # the rates of plan i only (the StepResult properties would compute them for every plan)
+    step_s = float(_gather(res.step_s, shape, i))
+    chips = float(_gather(res.chips, shape, i))
+    model_flops = float(_gather(res.model_flops, shape, i))
+    flops = model_flops / step_s / chips
     mb = row.pop("micro_batches")
     out = {
         "plan": row | {"micro_batches": mb, "precision": RECIPES[int(_gather(plan.fp8, shape, i))]},
-        "step_s": float(_gather(res.step_s, shape, i)),
-        "tokens_per_s": float(_gather(res.tokens_per_s, shape, i)),
-        "tflops_per_chip": float(_gather(res.flops_per_chip, shape, i)) / 1e12,
-        "mfu": float(_gather(res.mfu, shape, i)),
-        "hfu": float(_gather(res.hfu, shape, i)),
+        "step_s": step_s,
+        "tokens_per_s": res.tokens / step_s,
+        "tflops_per_chip": flops / 1e12,
+        "mfu": flops / res.peak_flops,
+        "hfu": (model_flops + float(_gather(res.recompute_flops, shape, i))) / step_s / chips / res.peak_flops,
         "memory_per_chip_bytes": float(_gather(need, shape, i)),
         "memory_breakdown_bytes": {k: float(_gather(v, shape, i)) for k, v in parts.items()},
         "breakdown": {k: float(_gather(v, shape, i)) for k, v in res.breakdown.items()},
