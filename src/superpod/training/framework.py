@@ -31,6 +31,7 @@ class Framework(BaseModel):
     zero_stages: list[int] | None = Field(default=None, description="ZeRO / FSDP stages it implements (None: 0-3)")
     context_parallel: bool = Field(default=True, description="whether it implements context parallelism")
     sequence_parallel: bool = Field(default=True, description="whether it implements Megatron sequence parallelism")
+    grad_reduce_dtype: Literal["fp32", "bf16"] = Field(default="fp32", description="format gradients are reduced in")
 
     def allowed(self) -> dict[str, list]:
         """Candidate restrictions of the plan search: what the stack cannot run is never proposed."""

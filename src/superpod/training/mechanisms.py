@@ -110,11 +110,13 @@ def dp_sync_s(grad_bytes, param_bytes, replicas, stride, hw: Hardware, zero, ove
     return {"exposed_s": exposed, "wire_s": total}
 
 
-def fsdp_s(layer_param_bytes, replicas, stride, hw: Hardware, layer_f_s, layer_b_s, layers, zero) -> dict[str, np.ndarray]:
+def fsdp_s(layer_param_bytes, replicas, stride, hw: Hardware, layer_f_s, layer_b_s, layers, zero,
+           grad_ratio: float = 2.0) -> dict[str, np.ndarray]:
     """ZeRO-3 / FSDP traffic of one micro-batch on one stage (per-layer all-gathers forward and
-    backward, gradient reduce-scatter backward), prefetched one layer ahead."""
+    backward, gradient reduce-scatter backward), prefetched one layer ahead. ``grad_ratio``:
+    gradient bytes per parameter byte (2: FP32 gradients of BF16 parameters)."""
     ag = collective_s("all_gather", layer_param_bytes, replicas, hw, stride)["total_s"]
-    rs = collective_s("reduce_scatter", 2 * layer_param_bytes, replicas, hw, stride)["total_s"]  # FP32 grads
+    rs = collective_s("reduce_scatter", grad_ratio * layer_param_bytes, replicas, hw, stride)["total_s"]
     fwd = layers * np.maximum(ag - layer_f_s, 0.0) + ag
     bwd = layers * np.maximum(ag + rs - layer_b_s, 0.0) + ag + rs
     on = (np.asarray(zero) == 3) & (floats(replicas) > 1)

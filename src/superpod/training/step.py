@@ -81,7 +81,7 @@ class StepResult:
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
-         tp_bwd_overlap: bool = True, dp_overlap: bool = True) -> StepResult:
+         tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32") -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -91,7 +91,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     (data loading, clipping, logging) and ``cp_overlap`` whether CP's K/V exchange hides
     behind attention (ring attention) or is exposed (all-gather first, as Llama 3);
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
-    ``dp_overlap`` whether the gradient reduction starts during the last backward pass.
+    ``dp_overlap`` whether the gradient reduction starts during the last backward pass;
+    ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP).
     """
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
     b, v = floats(plan.micro_batch), floats(plan.vpp)
@@ -179,7 +180,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     replicas = dp * cp
     e_replicas = np.maximum(tp * dp * cp / (ep * etp), 1.0)  # expert-DP (folding)
     zero = plan.zero
-    q_grad, q_param = BYTES["fp32"], BYTES["bf16"]  # FP32 gradient reduction, BF16 parameter gathers
+    q_grad, q_param = BYTES[grad_reduce_dtype], BYTES["bf16"]  # gradient reduction format, BF16 parameter gathers
     bucket = mech["dp_bucket_params"].si
     layer_f = (t_fwd - head_f) / np.maximum(layers, 1e-9)
     layer_b = (t_bwd - BWD_GEMM * head_f + recompute) / np.maximum(layers, 1e-9)  # recompute runs in the backward
@@ -188,9 +189,11 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     expert_sync = dp_sync_s(psi_e * q_grad, psi_e * q_param, e_replicas, ep * etp, hw, np.maximum(zero, 1), t_b,
                             bucket / np.maximum(psi_e, 1.0), dp_overlap)
     dp_exposed = dense_sync["exposed_s"] + np.where(psi_e > 0, expert_sync["exposed_s"], 0.0)
-    fs_d = fsdp_s(psi / np.maximum(stage_layers, 1) * q_param, replicas, tp, hw, layer_f, layer_b, stage_layers, zero)
+    g_ratio = q_grad / q_param
+    fs_d = fsdp_s(psi / np.maximum(stage_layers, 1) * q_param, replicas, tp, hw, layer_f, layer_b, stage_layers, zero,
+                  g_ratio)
     fs_e = fsdp_s(psi_e / np.maximum(stage_layers, 1) * q_param, e_replicas, ep * etp, hw, layer_f, layer_b, stage_layers,
-                  zero)
+                  zero, g_ratio)
     z3 = m * (fs_d["exposed_s"] + fs_e["exposed_s"] * (psi_e > 0))
     opt = training_algorithms().optimizer
     shard = np.where(zero >= 1, replicas, 1.0)
