@@ -58,7 +58,7 @@ def test_full_recompute_never_cheaper_than_selective(model):
     sys, n = ("gb200-nvl72", 64) if model == "deepseek-v3" else ("dgx-h100-superpod", 64)
     ep = 8 if model == "deepseek-v3" else 1
     out = {}
-    for rc in (0, 1, 2):
+    for rc in (0, 1, 2, 3):
         r = _step(model, sys, n, 4096, 64, tp=8, pp=8 if model != "llama3-8b" else 1, dp=n // (64 if model != "llama3-8b" else 8),
                   ep=ep, sp=1, recompute=rc)
         out[rc] = (float(r.breakdown["recompute_s"][0]), float(r.step_s[0]), float(r.recompute_flops[0]))
@@ -66,6 +66,7 @@ def test_full_recompute_never_cheaper_than_selective(model):
     assert out[2][0] >= out[1][0] >= 0
     assert out[2][1] >= out[1][1] >= out[0][1]
     assert out[2][2] >= out[1][2] >= out[0][2]
+    assert 0 < out[3][0] <= out[2][0] and 0 < out[3][2] <= out[2][2]  # TorchTitan's op policy: half the matmuls
 
 
 # ---- expert parallelism ----
@@ -211,6 +212,7 @@ EXCEPTIONS = {
     "N21-529.6b", "N21-1t", "K22-22B-full", "K22-175B-full", "K22-530B-full", "K22-1T-full",
     "MC-Qwen3-235B", "MC-DSV3-GB200", "TT-70B-2D",
     "L3-8K",  # TP8 (no async TP in Llama 3's stack) vs TP2 x CP8: the search trades TP all-reduces for K/V gathers
+    "TT-8B-FSDP",  # TorchTitan's op-level checkpointing (half the matmuls again) where memory allows none (1.16x)
 }
 
 

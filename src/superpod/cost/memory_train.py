@@ -216,7 +216,7 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
     if k_form:
         per_token = per_token + 2.0 * h / seq_div  # attention and MLP dropout masks, 1 byte each
         s2 = (2 * qa + 1) * model.heads * s / t  # softmax, its dropout mask and dropout output
-        per_token = per_token + np.where(rc == NO_RECOMPUTE, s2, 0.0)
+        per_token = per_token + np.where(rc == NO_RECOMPUTE, s2, 0.0)  # ops (3): as selective, the s^2 term dropped
     per_token = np.where(rc == FULL, qa * h / seq_div, per_token)
     return per_token * b * s / c
 

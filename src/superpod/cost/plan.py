@@ -10,7 +10,9 @@ same base (:mod:`superpod.serving.plan`).
 
 Training codes:
 
-* ``recompute``: 0 none, 1 selective (core attention), 2 full (layer input only)
+* ``recompute``: 0 none, 1 selective (core attention), 2 full (layer input only), 3 ops
+  (TorchTitan's op-level selective checkpointing: every second matmul and the elementwise ops
+  are recomputed; priced only when pinned)
 * ``schedule``: 0 gpipe, 1 1f1b, 2 interleaved, 3 zero-bubble (ZB-H1), 4 dualpipe
 * ``fp8``: the training recipe: 0 BF16 GEMMs, 1 FP8 (per-tensor scaling), 2 MXFP8, 3 NVFP4
   (:data:`superpod.training.step.RECIPES`)
@@ -25,8 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-RECOMPUTE = ("none", "selective", "full")
-NO_RECOMPUTE, SELECTIVE, FULL = range(len(RECOMPUTE))
+RECOMPUTE = ("none", "selective", "full", "ops")
+NO_RECOMPUTE, SELECTIVE, FULL, OPS = range(len(RECOMPUTE))
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zero-bubble", "dualpipe")
 GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(len(SCHEDULES))
 

@@ -25,7 +25,7 @@ from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s, layer_train_s,
                                   model_flops_per_token)
-from superpod.cost.plan import DUALPIPE, FULL, SELECTIVE, TrainPlan
+from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
@@ -139,7 +139,10 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_bwd = total("bwd_s") + BWD_GEMM * head_f
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
-    recompute = np.where(rc == FULL, total("fwd_s") + total("tp_fwd_s"), np.where(rc == SELECTIVE, attn_f, 0.0))
+    # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
+    # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
+    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s")
+    recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS], [total("fwd_s") + total("tp_fwd_s"), attn_f, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
@@ -221,7 +224,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
-    recompute_flops = np.where(rc == FULL, model_flops / 3.0, np.where(rc == SELECTIVE, attn_fwd, 0.0))
+    recompute_flops = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
+                                [model_flops / 3.0, attn_fwd, model.active_params * tokens], 0.0)
     return StepResult(
         step_s=step_s,
         breakdown=parts,

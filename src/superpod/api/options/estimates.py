@@ -34,7 +34,7 @@ class TrainOptions(Options):
     etp: Optional[int] = opt(None, "Expert tensor-parallel degree in ranks (MoE); expert data parallelism is derived.", unit="ranks")
     cp: Optional[int] = opt(None, "Context-parallel degree in ranks.", unit="ranks")
     micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
-    recompute: Optional[Recompute] = opt(None, "none | selective | full.")
+    recompute: Optional[Recompute] = opt(None, "none | selective (core attention) | full | ops (TorchTitan op-level: every second matmul and the elementwise ops).")
     precision: TrainPrecision = opt("bf16", "Training recipe: bf16 | fp8 (per-tensor FP8 GEMMs) | mxfp8 | fp4 (NVFP4); refused on chips without the units.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
