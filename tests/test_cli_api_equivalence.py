@@ -55,7 +55,7 @@ def test_cli_json_is_api_to_dict(cli, name, tmp_path):
     args, call = CASES[name]
     plot = str(tmp_path / "curves.png")
     r = cli(*[a.replace("{out}", plot) for a in args], "--json")
-    assert r.exit_code == 0, r.stderr
+    assert r.exit_code == (1 if name == "validate" and not sp.validate(["training"]).within_target else 0), r.stderr
     now = json.loads(r.stdout)
     if name == "plot-scaling":
         assert now.pop("out") == plot

@@ -167,7 +167,7 @@ def test_train_default_batch_at_odd_seq_len():
 
 def test_unknown_values_refused():
     with pytest.raises(InvalidOptionError):
-        train("llama3-8b", "dgx-h100-superpod@64", precision="fp4")
+        train("llama3-8b", "dgx-h100-superpod@64", precision="fp6")
 
 
 @pytest.mark.parametrize("module", [conventions, ranks])

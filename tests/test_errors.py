@@ -51,7 +51,7 @@ def test_unsupported_feature(tmp_path):
 @pytest.mark.parametrize("call", [
     lambda: train("llama3-8b", "dgx-h100-superpod@64", schedule="foo"),
     lambda: train("llama3-8b", "dgx-h100-superpod@64", recompute="most"),
-    lambda: train("llama3-8b", "dgx-h100-superpod@64", precision="fp4"),
+    lambda: train("llama3-8b", "dgx-h100-superpod@64", precision="fp6"),
     lambda: train("llama3-8b", "dgx-h100-superpod@64", tp_size=2),  # an unknown plan setting, not ignored
     lambda: train("llama3-8b", "dgx-h100-superpod@64", zero=4),
     lambda: train("llama3-8b", "dgx-h100-superpod@64", top=0),

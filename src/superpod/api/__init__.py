@@ -162,7 +162,7 @@ def train(model: str, system: str | Sequence[str], **options: Any) -> TrainResul
 
     o = TrainOptions.parse(model=model, systems=system, **options)
     kw = o.kwargs("systems")
-    fixed = {k: kw.pop(k) for k in ("tp", "sp", "pp", "vpp", "schedule", "dp", "zero", "ep", "cp", "micro_batch",
+    fixed = {k: kw.pop(k) for k in ("tp", "sp", "pp", "vpp", "schedule", "dp", "zero", "ep", "etp", "cp", "micro_batch",
                                     "recompute")}
     timeline = kw.pop("trace") is not None  # the face writes the file; the record carries what it needs
     results = [TrainResult(run(o.model, s, **kw, **fixed, timeline=timeline)) for s in o.systems]

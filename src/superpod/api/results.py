@@ -70,11 +70,12 @@ class TrainPlan(_FromRecord):
     zero: int  #: ZeRO stage
     recompute: str  #: none | selective | full
     schedule: str  #: pipeline schedule
+    etp: int | None = None  #: expert tensor parallelism (MoE parallel folding)
 
     def text(self) -> str:
         """``TP2+SP PP4 DP8 EP8, 1f1b, mb 1x16, ZeRO-1, recompute none``."""
         parts = [f"TP{self.tp}" + ("+SP" if self.sp else ""), f"PP{self.pp}", f"DP{self.dp}"]
-        parts += [f"{k.upper()}{getattr(self, k)}" for k in ("ep", "cp") if getattr(self, k) > 1]
+        parts += [f"{k.upper()}{getattr(self, k)}" for k in ("ep", "etp", "cp") if (getattr(self, k) or 1) > 1]
         sched = self.schedule + (f"(v{self.vpp})" if self.vpp > 1 else "")
         return " ".join(parts) + (f", {sched}, mb {self.micro_batch}x{self.micro_batches}, ZeRO-{self.zero}, "
                                   f"recompute {self.recompute}")

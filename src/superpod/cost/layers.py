@@ -184,7 +184,7 @@ def attention_io_bytes(model: Model, tokens, tp) -> np.ndarray:
 
 def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware,
                     precision: str = "bf16", phase: str = "prefill", imbalance=1.0,
-                    attention_impl: str = "flash", sp=0) -> dict[str, np.ndarray]:
+                    attention_impl: str = "flash", sp=0, etp=1) -> dict[str, np.ndarray]:
     """Forward time of one layer on one chip (compute only; communication is priced apart).
 
     ``tokens``: tokens this chip processes in the call (micro-batch x sequence / CP);
@@ -197,7 +197,9 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
     ``materialized`` (Megatron-LM before FlashAttention: full s x s score GEMMs, then
     scale-mask-softmax and dropout passes over the scores in memory, see
     :func:`materialized_attention_s`). ``sp``: Megatron sequence parallelism splits the
-    norm/residual/dropout passes over the TP group.
+    norm/residual/dropout passes over the TP group. ``etp``: expert tensor parallelism
+    (Megatron MoE parallel folding): an expert's ETP group gathers its ``etp`` ranks' rows
+    and each rank runs ``1/etp`` of the expert's width (default 1: whole experts).
     """
     T = floats(tokens)
     t = floats(tp)
@@ -210,8 +212,8 @@ def layer_forward_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: 
         m = model.moe
         ep_ = floats(ep)
         local = m.experts / ep_
-        rows = moe_tokens * m.top_k * imbalance  # rows this chip receives
-        out["experts_s"] = experts_s(model, rows / local, local, hw, precision, phase)
+        rows = moe_tokens * m.top_k * imbalance * floats(etp)  # rows this chip receives
+        out["experts_s"] = experts_s(model, rows / local, local, hw, precision, phase, ffn_split=etp)
     else:
         out["experts_s"] = np.zeros_like(T)
     flops = T * attention_flops_per_token(model, context) / t
@@ -253,7 +255,7 @@ BWD_GEMM = 2.0
 
 
 def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware, precision: str = "bf16",
-                  attention_impl: str = "flash", sp=0) -> dict[str, np.ndarray]:
+                  attention_impl: str = "flash", sp=0, etp=1) -> dict[str, np.ndarray]:
     """Forward and backward compute of one layer for one micro-batch, plus its TP traffic.
 
     Returns the forward parts of :func:`layer_forward_s` and ``fwd_s``, ``bwd_s``
@@ -265,7 +267,7 @@ def layer_train_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Ha
     from superpod.cost.comm import collective_s  # local: comm does not depend on layers
 
     f = layer_forward_s(model, moe_layer, tokens, context, tp, ep, hw, precision, "prefill",
-                        attention_impl=attention_impl, sp=sp)
+                        attention_impl=attention_impl, sp=sp, etp=etp)
     gemm = f["gemm_s"] + f["experts_s"]
     f["fwd_s"] = gemm + f["attention_s"] + f["elementwise_s"]
     f["bwd_s"] = BWD_GEMM * (gemm + f["elementwise_s"]) + backward_attention_factor(attention_impl) * f["attention_s"]

@@ -109,7 +109,7 @@ def _state(ne, ex, unit, plan: TrainPlan, q_w, q_g, q_opt) -> dict[str, np.ndarr
     """ZeRO stage formulas (formulas.md sec. 4.2) for one chip's shard."""
     z = np.asarray(plan.zero)
     d_ne = floats(plan.dp) * plan.cp  # Megatron reduces and shards over DP x CP
-    d_ex = np.maximum(floats(plan.tp) * plan.dp * plan.cp / plan.ep, 1.0)  # expert-DP group (ETP = 1)
+    d_ex = np.maximum(floats(plan.tp) * plan.dp * plan.cp / (plan.ep * plan.etp), 1.0)  # expert-DP group (folding)
 
     def sharded(stage):  # parameters per chip after dividing by the DP group from that ZeRO stage on
         return ne / np.where(z >= stage, d_ne, 1.0) + ex / np.where(z >= stage, d_ex, 1.0)
@@ -119,7 +119,7 @@ def _state(ne, ex, unit, plan: TrainPlan, q_w, q_g, q_opt) -> dict[str, np.ndarr
 
 
 def _stage_states(model, plan, q_w, q_g, q_opt, include_mtp):
-    first, last, both, unit = _stage_params(model, plan.tp, plan.pp, plan.ep, include_mtp)
+    first, last, both, unit = _stage_params(model, plan.tp, plan.pp, floats(plan.ep) * plan.etp, include_mtp)
     dual = (np.asarray(plan.schedule) == DUALPIPE) & (np.asarray(plan.pp) > 1)
     ne, ex = np.where(dual, both[0], first[0]), np.where(dual, both[1], first[1])
     a = _state(ne, ex, unit, plan, q_w, q_g, q_opt)
@@ -216,7 +216,7 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
     if k_form:
         per_token = per_token + 2.0 * h / seq_div  # attention and MLP dropout masks, 1 byte each
         s2 = (2 * qa + 1) * model.heads * s / t  # softmax, its dropout mask and dropout output
-        per_token = per_token + np.where(rc == NO_RECOMPUTE, s2, 0.0)
+        per_token = per_token + np.where(rc == NO_RECOMPUTE, s2, 0.0)  # ops (3): as selective, the s^2 term dropped
     per_token = np.where(rc == FULL, qa * h / seq_div, per_token)
     return per_token * b * s / c
 

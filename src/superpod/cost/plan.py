@@ -10,9 +10,14 @@ same base (:mod:`superpod.serving.plan`).
 
 Training codes:
 
-* ``recompute``: 0 none, 1 selective (core attention), 2 full (layer input only)
+* ``recompute``: 0 none, 1 selective (core attention), 2 full (layer input only), 3 ops
+  (TorchTitan's op-level selective checkpointing: every second matmul and the elementwise ops
+  are recomputed; priced only when pinned)
 * ``schedule``: 0 gpipe, 1 1f1b, 2 interleaved, 3 zero-bubble (ZB-H1), 4 dualpipe
-* ``fp8``: 0 BF16 GEMMs, 1 FP8 GEMMs
+* ``fp8``: the training recipe: 0 BF16 GEMMs, 1 FP8 (per-tensor scaling), 2 MXFP8, 3 NVFP4
+  (:data:`superpod.training.step.RECIPES`)
+* ``etp``: expert tensor parallelism of MoE parallel folding (experts laid ETP, EP,
+  expert-DP over the TP x CP x DP ranks)
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-RECOMPUTE = ("none", "selective", "full")
-NO_RECOMPUTE, SELECTIVE, FULL = range(len(RECOMPUTE))
+RECOMPUTE = ("none", "selective", "full", "ops")
+NO_RECOMPUTE, SELECTIVE, FULL, OPS = range(len(RECOMPUTE))
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zero-bubble", "dualpipe")
 GPIPE, ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(len(SCHEDULES))
 
@@ -131,8 +136,9 @@ class TrainPlan(PlanGrid):
     """Training plans: TP, SP, PP (+schedule, virtual stages), DP with ZeRO, EP, CP, batch, recompute."""
 
     NAMES: ClassVar[dict[str, tuple[str, ...]]] = {"recompute": RECOMPUTE, "schedule": SCHEDULES}
-    BOOLS: ClassVar[tuple[str, ...]] = ("sp", "fp8")
-    INTS: ClassVar[tuple[str, ...]] = ("tp", "pp", "dp", "ep", "cp", "vpp", "micro_batch", "micro_batches", "zero")
+    BOOLS: ClassVar[tuple[str, ...]] = ("sp",)
+    INTS: ClassVar[tuple[str, ...]] = ("tp", "pp", "dp", "ep", "etp", "cp", "vpp", "micro_batch", "micro_batches", "zero",
+                                       "fp8")
 
     tp: np.ndarray
     pp: np.ndarray
@@ -147,11 +153,16 @@ class TrainPlan(PlanGrid):
     recompute: np.ndarray
     schedule: np.ndarray
     fp8: np.ndarray
+    etp: np.ndarray = None  # expert tensor parallelism (MoE parallel folding: experts laid ETP, EP, EDP over TP x CP x DP)
+
+    def __post_init__(self):
+        if self.etp is None:
+            object.__setattr__(self, "etp", np.ones((1,) * np.ndim(self.tp), dtype=self.DTYPE))
 
     @staticmethod
     def defaults() -> dict[str, Any]:
         return dict(tp=1, pp=1, dp=1, ep=1, cp=1, sp=0, vpp=1, micro_batch=1, micro_batches=1,
-                    zero=1, recompute=NO_RECOMPUTE, schedule=ONE_F_ONE_B, fp8=0)
+                    zero=1, recompute=NO_RECOMPUTE, schedule=ONE_F_ONE_B, fp8=0, etp=1)
 
     @property
     def chips(self) -> np.ndarray:

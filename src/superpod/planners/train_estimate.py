@@ -22,9 +22,9 @@ from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
 
-PRECISIONS = ("bf16", "fp8")
+PRECISIONS = ("bf16", "fp8", "mxfp8", "fp4")
 #: the pinned plan settings that are whole numbers >= 1
-INTEGER_FIELDS = ("tp", "pp", "vpp", "dp", "ep", "cp", "micro_batch")
+INTEGER_FIELDS = ("tp", "pp", "vpp", "dp", "ep", "etp", "cp", "micro_batch")
 
 
 def check_fixed(fixed: dict[str, Any]) -> dict[str, Any]:
@@ -48,16 +48,58 @@ def check_fixed(fixed: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_plan(text: str) -> dict[str, Any]:
+    """``"tp=8 pp=16 recompute=full sp=true"`` (spaces or commas) as pinned plan settings.
+
+    >>> parse_plan("tp=8, pp=16 recompute=full sp=true")
+    {'tp': 8, 'pp': 16, 'recompute': 'full', 'sp': True}
+    """
+    out: dict[str, Any] = {}
+    for item in text.replace(",", " ").split():
+        k, sep, v = item.partition("=")
+        k = k.strip().replace("-", "_")
+        if not sep or not v:
+            raise InvalidOptionError(f"--compare-plan wants key=value pairs such as \"tp=8 pp=16\", got {item!r}")
+        if k not in FIELDS:
+            raise InvalidOptionError(f"--compare-plan: unknown plan setting {k!r}; known: {', '.join(FIELDS)}")
+        low = v.strip().lower()
+        if low in ("true", "false", "on", "off"):
+            out[k] = low in ("true", "on")
+        else:
+            try:
+                out[k] = int(low)
+            except ValueError:
+                out[k] = low
+    return check_fixed(out)
+
+
+def compare_plans(user: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
+    """The user's plan beside the best one, mechanism by mechanism: where the extra time goes."""
+    rows = []
+    for key in best["breakdown"]:
+        u, b = user["breakdown"][key], best["breakdown"][key]
+        rows.append({"part": key, "plan_s": u, "best_s": b, "delta_s": u - b})
+    rows.sort(key=lambda r: -r["delta_s"])
+    why = [f"{r['part'].removesuffix('_s').replace('_', ' ')}: {r['plan_s']:.3g} s vs {r['best_s']:.3g} s per step "
+           f"({r['delta_s']:+.3g} s)" for r in rows if abs(r["delta_s"]) > 1e-3 * best["step_s"]]
+    return {"plan": user["plan"], "step_s": user["step_s"], "tokens_per_s": user["tokens_per_s"], "mfu": user["mfu"],
+            "memory_per_chip_bytes": user["memory_per_chip_bytes"], "breakdown": user["breakdown"],
+            "mechanisms": user.get("mechanisms"), "slowdown": user["step_s"] / best["step_s"], "parts": rows, "why": why}
+
+
 def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
           global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
-          top: int = 1, timeline: bool = False, **fixed) -> dict[str, Any]:
+          top: int = 1, timeline: bool = False, compare_plan: str | None = None, **fixed) -> dict[str, Any]:
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
-    ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, cp,
-    micro_batch, recompute; ``tp`` in ranks); the rest are searched.
+    ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, etp, cp,
+    micro_batch, recompute; ``tp`` in ranks); the rest are searched. ``compare_plan``
+    (``"tp=8 pp=16 ..."``) prices that plan too (settings it leaves out searched) and adds
+    ``compare``: its figures and, mechanism by mechanism, why the best plan is faster.
     """
+    user_plan = parse_plan(compare_plan) if compare_plan else None
     if precision not in PRECISIONS:
-        raise InvalidOptionError(f"--precision must be bf16 or fp8, got {precision!r}")
+        raise InvalidOptionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if isinstance(top, bool) or int(top) != top or top < 1:
         raise InvalidOptionError(f"--top must be a whole number >= 1, got {top!r}")
     if seq_len < 1:
@@ -80,7 +122,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         global_batch, policy = default_global_batch(sized.n_chips, seq_len)
     if global_batch < 1:
         raise InvalidOptionError(f"the global batch must hold at least one sequence, got {global_batch}")
-    res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, fp8=precision == "fp8",
+    res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, precision=precision,
                  framework=framework)
     plans = [rank_record(p, r) for p in res.plans]
     best = plans[0]
@@ -108,6 +150,10 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         "search": {"evaluated": res.evaluated, "feasible": res.feasible, "seconds": res.seconds,
                    "plans_per_s": res.evaluated / max(res.seconds, 1e-9)},
     }
+    if user_plan is not None:
+        mine = search(m, hw, seq_len, global_batch, chip_fixed(user_plan, hw.chip, r), top=1, precision=precision,
+                      framework=framework).plans[0]
+        out["compare"] = compare_plans(rank_record(mine, r), best)
     if top > 1:
         out["top"] = plans
     if timeline:  # what a trace of one step needs beyond the breakdown (faces/report/trace.py)

@@ -3,7 +3,9 @@ combination priced at once as one open numpy grid, infeasible ones dropped, the 
 
 Rules (each a boolean array over the grid): DP = chips / (TP x PP x CP) is whole; TP
 divides the heads and (GQA) the KV heads or is a multiple of them; EP divides the
-experts and DP x CP; the global batch splits into whole micro-batches per DP rank; CP
+experts, and ETP x EP divides TP x CP x DP (Megatron's MoE parallel folding: the
+expert layers are laid ETP, EP, expert-DP over the same ranks as attention's TP, CP, DP);
+the global batch splits into whole micro-batches per DP rank; CP
 splits the sequence into 2 x CP chunks; interleaving needs 1 < VPP <= layers / PP and
 micro-batches a multiple of PP; DualPipe an even PP; and the plan fits in HBM after the
 framework reserve. Ranked by tokens/s, ties broken by memory headroom.
@@ -25,17 +27,19 @@ from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_R
 from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
-from superpod.training.step import StepResult, step
+from superpod.training.mechanisms import MECHANISMS
+from superpod.training.step import RECIPES, StepResult, step
 
 #: the plan settings a user can fix (the rest are searched)
-FIELDS = ("tp", "pp", "dp", "ep", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
+FIELDS = ("tp", "pp", "dp", "ep", "etp", "cp", "sp", "vpp", "micro_batch", "zero", "recompute", "schedule")
 
 def _divisors(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 
 
-def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, list]:
-    """Candidate values per field; a field the user fixed has exactly that value."""
+def candidates(model: Model, chips: int, fixed: dict[str, Any], allowed: dict[str, list] | None = None) -> dict[str, list]:
+    """Candidate values per field; a field the user fixed has exactly that value; ``allowed``
+    (codes) narrows a field to what the framework implements."""
     tp = [d for d in _divisors(model.heads, TP_MAX) if d <= chips]
     # stages may be uneven (the slowest holds ceil(L/pp) layers), so PP need not divide L
     pp_cap = min(model.layers, PP_MAX)
@@ -46,16 +50,25 @@ def candidates(model: Model, chips: int, fixed: dict[str, Any]) -> dict[str, lis
         "pp": pp,
         "cp": [c for c in powers_of_two(CP_MAX) if c <= chips],
         "ep": ep,
+        # expert TP is searched at 1 (whole experts; both public folding layouts, training.md 7.1-7.2, run ETP1);
+        # a pinned --etp is priced as given. EP still folds over TP: EP need not divide DP x CP.
+        "etp": [1],
         "sp": [0, 1],
         "micro_batch": [1, 2, 4, 8],
         "zero": [1, 2, 3],
         "recompute": [NO_RECOMPUTE, SELECTIVE, FULL],
     }
+    allowed = allowed or {}
+    for k, ok in allowed.items():
+        if k in cand:
+            cand[k] = [x for x in cand[k] if x in ok] or list(ok)
     for k, v in fixed.items():
         if k in cand and v is not None:
             cand[k] = [v]
     # schedule and virtual stages vary together: only interleaving has VPP > 1
     pairs = [(GPIPE, 1), (ONE_F_ONE_B, 1), (ZERO_BUBBLE, 1), (DUALPIPE, 1)] + [(INTERLEAVED, v) for v in (2, 3, 4, 6)]
+    if "schedule" in allowed:
+        pairs = [p for p in pairs if p[0] in allowed["schedule"]]
     if fixed.get("schedule") is not None:
         pairs = [p for p in pairs if p[0] == fixed["schedule"]]
     if fixed.get("vpp") is not None:
@@ -78,12 +91,13 @@ class Grid:
     reasons: dict[str, np.ndarray]
 
 
-def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed: dict[str, Any], fp8: bool) -> Grid:
+def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed: dict[str, Any], fp8: int,
+               allowed: dict[str, list] | None = None) -> Grid:
     fixed = _codes(fixed)
-    cand = candidates(model, chips, fixed)
+    cand = candidates(model, chips, fixed, allowed)
     pairs = cand.pop("schedule_vpp")
     g = TrainPlan.grid(joint={("schedule", "vpp"): pairs}, dp=1, fp8=int(fp8), micro_batches=1, **cand)
-    tp, pp, cp, ep = g.tp, g.pp, g.cp, g.ep
+    tp, pp, cp, ep, etp = g.tp, g.pp, g.cp, g.ep, g.etp
     div = tp * pp * cp
     dp = np.where(chips % div == 0, chips // np.maximum(div, 1), 0)
     if fixed.get("dp") is not None:
@@ -99,18 +113,34 @@ def build_grid(model: Model, chips: int, seq_len: int, global_batch: int, fixed:
         "TP divides the attention heads (and KV heads)": tp_splits_heads(model.heads, kv, tp),
         "global batch splits into whole micro-batches per DP rank": (m > 0) | (dp == 0),
         "CP splits the sequence into 2 x CP chunks": cp_splits_sequence(seq_len, cp),
-        "EP divides the experts and DP x CP": (ep == 1) | ((dp * cp) % ep == 0),
+        "EP divides the experts and ETP x EP divides TP x CP x DP": ((ep == 1) & (etp == 1)) | (
+            (dp > 0) & ((tp * cp * dp) % (ep * etp) == 0)),
         "interleaving needs 1 < VPP <= layers/PP and micro-batches a multiple of PP": np.where(
             s == INTERLEAVED, (g.vpp > 1) & (g.vpp * pp <= model.layers) & (m % pp == 0), g.vpp == 1),
         "DualPipe needs an even PP and at least PP micro-batches": (s != DUALPIPE) | ((pp % 2 == 0) & (m >= pp)),
         "one schedule per PP = 1 and SP only with TP > 1": ((pp > 1) | (s == ONE_F_ONE_B)) & ((tp > 1) | (g.sp == 0)),
     }
     if model.moe is not None:
-        reasons["EP divides the experts and DP x CP"] &= model.moe.experts % ep == 0
+        reasons["EP divides the experts and ETP x EP divides TP x CP x DP"] &= model.moe.experts % ep == 0
     valid = np.ones(plan.shape, dtype=bool)
     for r in reasons.values():
         valid = valid & r
     return Grid(plan=plan, valid=valid, reasons=reasons)
+
+
+def check_precision(hw: Hardware, precision: str) -> int:
+    """The recipe code of ``precision``; a chip without the units it needs is refused, never downgraded.
+
+    FP8 needs FP8 units; MXFP8 (OCP micro-scaling, per-32 block scales in hardware) and NVFP4
+    need the FP4 generation (Blackwell, MI355X, Ascend 950 and later: chips with FP4 units).
+    """
+    if precision not in RECIPES:
+        raise InvalidOptionError(f"--precision must be one of {', '.join(RECIPES)}, got {precision!r}")
+    if precision != "bf16":
+        hw.peak("fp8" if precision != "fp4" else "fp4")
+    if precision == "mxfp8":
+        hw.peak("fp4", fix=f"MXFP8 training needs block-scaled (MX) GEMM units, which come with FP4 units; use --precision fp8")
+    return RECIPES.index(precision)
 
 
 @dataclass
@@ -128,20 +158,27 @@ def _gather(x, shape, i: int):
 
 
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
-           top: int = 1, fp8: bool = False, framework: str = "megatron") -> SearchResult:
+           top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None) -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens."""
     t0 = time.perf_counter()
     fw = get_framework(framework)
+    precision = precision or ("fp8" if fp8 else "bf16")
+    code = check_precision(hw, precision)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
-    if model.moe is None and fixed.get("ep", 1) != 1:  # never ignore a degree that cannot apply
-        raise InvalidOptionError(f"ep={fixed['ep']} needs an MoE model: {model.name} is dense (no experts to spread)")
-    if fp8:
-        hw.peak("fp8")  # clear error if the chip has no FP8 units
-    grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, fp8)
+    for k in ("ep", "etp"):
+        if model.moe is None and fixed.get(k, 1) != 1:  # never ignore a degree that cannot apply
+            raise InvalidOptionError(f"{k}={fixed[k]} needs an MoE model: {model.name} is dense (no experts to spread)")
+    allowed = {k: [TrainPlan.code(k, x) for x in v] for k, v in fw.allowed().items()}
+    for k, ok in allowed.items():  # a setting the stack does not implement is refused, never replaced
+        if k in fixed and TrainPlan.code(k, fixed[k]) not in ok:
+            names = fw.allowed()[k]
+            raise InvalidOptionError(f"framework {fw.name} does not implement {k}={fixed[k]}; it runs {k} in "
+                                     f"{', '.join(str(n) for n in names)}")
+    grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, code, allowed)
     plan = grid.plan
     res = step(model, hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
-               dp_overlap=fw.dp_overlap)
+               dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype)
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
     ok = grid.valid & (need <= hw.hbm_bytes)
     shape = plan.shape
@@ -162,19 +199,42 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:
     row = plan.row(i)
     row.pop("fp8")
+    # the rates of plan i only (the StepResult properties would compute them for every plan)
+    step_s = float(_gather(res.step_s, shape, i))
+    chips = float(_gather(res.chips, shape, i))
+    model_flops = float(_gather(res.model_flops, shape, i))
+    flops = model_flops / step_s / chips
     mb = row.pop("micro_batches")
     out = {
-        "plan": row | {"micro_batches": mb, "precision": "fp8" if int(_gather(plan.fp8, shape, i)) else "bf16"},
-        "step_s": float(_gather(res.step_s, shape, i)),
-        "tokens_per_s": float(_gather(res.tokens_per_s, shape, i)),
-        "tflops_per_chip": float(_gather(res.flops_per_chip, shape, i)) / 1e12,
-        "mfu": float(_gather(res.mfu, shape, i)),
-        "hfu": float(_gather(res.hfu, shape, i)),
+        "plan": row | {"micro_batches": mb, "precision": RECIPES[int(_gather(plan.fp8, shape, i))]},
+        "step_s": step_s,
+        "tokens_per_s": res.tokens / step_s,
+        "tflops_per_chip": flops / 1e12,
+        "mfu": flops / res.peak_flops,
+        "hfu": (model_flops + float(_gather(res.recompute_flops, shape, i))) / step_s / chips / res.peak_flops,
         "memory_per_chip_bytes": float(_gather(need, shape, i)),
         "memory_breakdown_bytes": {k: float(_gather(v, shape, i)) for k, v in parts.items()},
         "breakdown": {k: float(_gather(v, shape, i)) for k, v in res.breakdown.items()},
     }
+    if res.mechanisms:
+        out["mechanisms"] = mechanism_record(res, hw, shape, i)
     out["tokens_per_s_per_chip"] = out["tokens_per_s"] / hw.n_chips
+    return out
+
+
+def mechanism_record(res: StepResult, hw: Hardware, shape, i: int) -> dict[str, dict[str, Any]]:
+    """Plan ``i``'s time per mechanism: exposed seconds per step (the breakdown's), the seconds
+    its transfers take before overlap (``wire_s``), the part hidden and the fabric tier it runs on."""
+    out = {}
+    for key, label, part in MECHANISMS:
+        exposed = float(_gather(res.breakdown[part], shape, i))
+        m = res.mechanisms.get(key)
+        row: dict[str, Any] = {"label": label, "exposed_s": exposed}
+        if m is not None and key != "recompute":
+            wire = float(_gather(m["wire_s"], shape, i))
+            t = int(_gather(m["tier"], shape, i))
+            row |= {"wire_s": wire, "hidden_s": max(wire - exposed, 0.0), "tier": hw.tiers[t].name if t >= 0 else None}
+        out[key] = row
     return out
 
 

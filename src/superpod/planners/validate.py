@@ -64,6 +64,7 @@ def run_group(group: str) -> dict[str, Any]:
                 "predicted": value,
                 "error": value / measured - 1,
                 "role": case.get("role", "validation"),
+                "subgroup": case.get("subgroup", group),
                 "source": case["source"],
                 "details": details,
             }
@@ -72,7 +73,7 @@ def run_group(group: str) -> dict[str, Any]:
     mape = sum(counted) / len(counted) if counted else float("nan")
     worst = max(counted) if counted else float("nan")
     target = TARGETS.get(group, {})
-    return {
+    out = {
         "group": group,
         "cases": rows,
         "mape": mape,
@@ -80,6 +81,28 @@ def run_group(group: str) -> dict[str, Any]:
         "target_mape": target.get("mape"),
         "target_max": target.get("max"),
         "within_target": bool(counted) and mape <= target.get("mape", 1) and worst <= (target.get("max") or float("inf")),
+    }
+    subs = sorted({r["subgroup"] for r in rows}, key=[r["subgroup"] for r in rows].index)
+    if len(subs) > 1:
+        out["groups"] = [subgroup_summary(s, [r for r in rows if r["subgroup"] == s], target) for s in subs]
+        out["within_target"] = out["within_target"] and all(g["within_target"] for g in out["groups"])
+    return out
+
+
+def subgroup_summary(name: str, rows: list[dict[str, Any]], target: dict[str, float]) -> dict[str, Any]:
+    """MAPE and worst validation case of one subgroup (training: dense, moe, fsdp, ascend)."""
+    counted = [r for r in rows if r["role"] == "validation"]
+    errs = [abs(r["error"]) for r in counted]
+    mape = sum(errs) / len(errs) if errs else float("nan")
+    worst = max(counted, key=lambda r: abs(r["error"])) if counted else None
+    return {
+        "group": name,
+        "validation_cases": len(counted),
+        "calibration_cases": len(rows) - len(counted),
+        "mape": mape,
+        "max_abs_error": abs(worst["error"]) if worst else float("nan"),
+        "worst_case": worst["id"] if worst else None,
+        "within_target": bool(errs) and mape <= target.get("mape", 1) and max(errs) <= (target.get("max") or float("inf")),
     }
 
 

@@ -7,7 +7,14 @@ virtual stages, ...) is searched. The metric is computed the way the paper count
   (full recompute counted) per step per GPU;
 * ``mfu_korthikanti``: eq. 7 model FLOPs ``72 B L s h^2 (1 + s/6h + V/12hL)`` over 312 TF;
 * ``tflops_per_chip_palm`` / ``mfu_palm``: PaLM's ``6N + 12 L a d_h s`` per token;
-* ``step_s``: the iteration time itself.
+* ``step_s``: the iteration time itself;
+* ``tflops_per_chip_model``: superpod's model FLOPs (6 N_active + 3 x causal attention per
+  token, no recompute; the terms Megatron-Core's ``num_floating_point_operations`` counts)
+  per step per GPU;
+* ``tokens_per_s_per_chip``: tokens per second per GPU (TorchTitan's TPS/GPU).
+
+A case's ``precision`` (default bf16) selects the GEMM recipe; its ``subgroup`` (dense,
+moe, fsdp, ascend) is the group its error is reported in.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from superpod.cost.hardware import Hardware
+from superpod.planners.train_estimate import compare_plans
 from superpod.planners.train_search import search
 from superpod.spec.catalog import load_model, load_system
 
@@ -37,7 +45,9 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     model = load_model(case["model"])
     hw = Hardware.of(load_system(case["system"]).at(case["chips"]))
     s, B, n = case["seq_len"], case["global_batch"], case["chips"]
-    res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=case.get("framework", "megatron"))
+    prec = case.get("precision", "bf16")
+    fw = case.get("framework", "megatron")
+    res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=fw, precision=prec)
     best = res.plans[0]
     t = best["step_s"]
     peak = hw.peak("bf16")
@@ -48,8 +58,11 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         "mfu_korthikanti": lambda: _eq7(model, B, s) / t / n / peak,
         "tflops_per_chip_palm": lambda: _palm(model, B, s) / t / n / 1e12,
         "mfu_palm": lambda: _palm(model, B, s) / t / n / peak,
+        "tflops_per_chip_model": lambda: best["tflops_per_chip"],
+        "tokens_per_s_per_chip": lambda: best["tokens_per_s_per_chip"],
     }[metric]()
     # the search given only model, system and batch must find a plan at least as fast
-    free = search(model, hw, s, B, {}, top=1, framework=case.get("framework", "megatron")).plans[0]
+    free = search(model, hw, s, B, {}, top=1, framework=fw, precision=prec).plans[0]
+    why = compare_plans(best, free)["why"] if t > free["step_s"] * 1.15 else []
     return value, {"plan": best["plan"], "step_s": t, "mfu": best["mfu"], "breakdown": best["breakdown"],
-                   "searched_plan": free["plan"], "searched_step_s": free["step_s"]}
+                   "searched_plan": free["plan"], "searched_step_s": free["step_s"], "why": why}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from superpod.errors import SpecError
 from superpod.spec.catalog import build, catalog_root, read_toml
-from superpod.spec.quantity import Bytes, Confidence, Count, Ratio, Time
+from superpod.spec.quantity import Bytes, Confidence, Count, Quantity, Ratio, Time
 
 
 class GemmProfile(BaseModel):
@@ -162,6 +162,7 @@ class TrainingAlgorithms(BaseModel):
 
     optimizer: Optimizer
     attention: dict[str, AttentionAlgorithm]
+    mechanisms: dict[str, Quantity] = Field(default_factory=dict, description="training mechanisms: DP bucket, EP kernel SMs, straggler cv")
 
 
 def calibration_file(kind: str, name: str) -> tuple[dict, str]:

@@ -27,6 +27,24 @@ class Framework(BaseModel):
     dp_overlap: bool = Field(default=True, description="gradient reduction overlapped with the last backward pass")
     tp_bwd_overlap: bool = Field(default=True, description="backward TP collectives overlapped with weight-gradient GEMMs (Megatron async TP)")
     fitted_on: str | None = None
+    schedules: list[str] | None = Field(default=None, description="pipeline schedules the stack implements (None: all)")
+    zero_stages: list[int] | None = Field(default=None, description="ZeRO / FSDP stages it implements (None: 0-3)")
+    context_parallel: bool = Field(default=True, description="whether it implements context parallelism")
+    sequence_parallel: bool = Field(default=True, description="whether it implements Megatron sequence parallelism")
+    grad_reduce_dtype: Literal["fp32", "bf16"] = Field(default="fp32", description="format gradients are reduced in")
+
+    def allowed(self) -> dict[str, list]:
+        """Candidate restrictions of the plan search: what the stack cannot run is never proposed."""
+        out: dict[str, list] = {}
+        if self.schedules is not None:
+            out["schedule"] = list(self.schedules)
+        if self.zero_stages is not None:
+            out["zero"] = list(self.zero_stages)
+        if not self.context_parallel:
+            out["cp"] = [1]
+        if not self.sequence_parallel:
+            out["sp"] = [0]
+        return out
 
 
 class FrameworkFile(BaseModel):

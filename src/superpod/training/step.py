@@ -4,9 +4,11 @@
 ``t_F``/``t_B`` are one micro-batch's forward/backward on the slowest pipeline stage:
 layer compute from the cost core, recompute, and the communication each parallelism
 adds per micro-batch (TP all-reduce or SP gather/scatter, CP K/V gathers overlapped with
-attention, EP dispatch/combine, PP sends). Ranks are laid out TP innermost, then CP,
-then DP (EP groups span consecutive DP x CP ranks), then PP outermost (Megatron's
-tp-cp-ep-dp-pp order), so a group lands on the fabric tier its span reaches.
+attention, EP dispatch/combine, PP sends; :mod:`superpod.training.mechanisms`). Ranks are
+laid out TP innermost, then CP, then DP, then PP outermost (Megatron's order); the expert
+layers fold their own layout over the same TP x CP x DP ranks, ETP innermost, then EP,
+then expert-DP (Megatron MoE parallel folding), so a group lands on the fabric tier its
+span reaches.
 
 Every quantity is an array over plans; the breakdown parts add up to ``step_s``.
 """
@@ -18,15 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpod.cost.arrays import floats
-from superpod.cost.comm import collective_s, combine_token_bytes, dispatch_token_bytes, moe_a2a_s, p2p_s
+from superpod.cost.comm import p2p_s
 from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s, layer_train_s,
                                   model_flops_per_token)
-from superpod.cost.plan import DUALPIPE, FULL, SELECTIVE, TrainPlan
+from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
+from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.schedules import bubble_s
+
+#: GEMM precision of each training recipe code (``TrainPlan.fp8``): MXFP8 runs FP8 GEMMs with
+#: block scales, NVFP4 FP4 GEMMs (their scaling overheads are not itemised)
+RECIPES = ("bf16", "fp8", "mxfp8", "fp4")
+GEMM_FORMAT = {"bf16": "bf16", "fp8": "fp8", "mxfp8": "fp8", "fp4": "fp4"}
 
 
 
@@ -47,6 +55,9 @@ class StepResult:
     recompute_flops: np.ndarray  # extra FLOPs recomputation adds
     peak_flops: float  # dense peak the utilisations are quoted against
     forward_s: np.ndarray | None = None  # forward share of compute_s (m x forward of one micro-batch; traces)
+    #: per mechanism, per step: ``wire_s`` (its transfers before any overlap), ``tier`` (index of the outermost
+    #: fabric tier its group spans, -1 none); the exposed part is the breakdown's (``--explain``)
+    mechanisms: dict[str, dict[str, np.ndarray]] | None = None
 
     @property
     def tokens_per_s(self) -> np.ndarray:
@@ -70,7 +81,7 @@ class StepResult:
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
-         tp_bwd_overlap: bool = True, dp_overlap: bool = True) -> StepResult:
+         tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32") -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -80,11 +91,12 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     (data loading, clipping, logging) and ``cp_overlap`` whether CP's K/V exchange hides
     behind attention (ring attention) or is exposed (all-gather first, as Llama 3);
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
-    ``dp_overlap`` whether the gradient reduction starts during the last backward pass.
+    ``dp_overlap`` whether the gradient reduction starts during the last backward pass;
+    ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP).
     """
-    tp, pp, dp, ep, cp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp"))
+    tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
     b, v = floats(plan.micro_batch), floats(plan.vpp)
-    prec = np.where(plan.fp8 > 0, 1, 0)
+    prec = np.asarray(plan.fp8)
     s = float(seq_len)
     B = floats(global_batch)
     m = B / (dp * b)  # micro-batches per pipeline per step
@@ -94,31 +106,32 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     stage_layers = np.ceil(model.layers / pp)
     Ld = stage_layers * model.dense_layers / model.layers
     Lm = stage_layers * model.moe_layers / model.layers
+    mech = training_algorithms().mechanisms
 
     # ---- compute and TP traffic per micro-batch on one stage, per GEMM precision ----
-    per_prec = {}
-    for key, p in ((0, "bf16"), (1, "fp8")):
-        if key == 1 and not (np.asarray(plan.fp8) > 0).any():
-            continue
-        per_prec[key] = [
-            layer_train_s(model, moe, T, context, tp, ep, hw, p, attention_impl, plan.sp) if n else None
-            for moe, n in ((False, model.dense_layers), (True, model.moe_layers))
-        ]
+    codes = [int(c) for c in np.unique(prec)]
+    per_prec = {
+        key: [layer_train_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl, plan.sp,
+                            etp=etp) if n else None
+              for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
+        for key in codes
+    }
+
+    def pick(vals):
+        out = vals[codes[0]]
+        for key in codes[1:]:
+            out = np.where(prec == key, vals[key], out)
+        return out
 
     def total(name):
         """Sum over the stage's dense and MoE layers of one part, in the plan's precision."""
-        vals = []
-        for key in (0, 1):
-            if key not in per_prec:
-                vals.append(None)
-                continue
-            d, e = per_prec[key]
-            vals.append((Ld * d[name] if d is not None else 0.0) + (Lm * e[name] if e is not None else 0.0))
-        return vals[0] if vals[1] is None else np.where(prec == 1, vals[1], vals[0])
+        vals = {}
+        for key, (d, e) in per_prec.items():
+            vals[key] = (Ld * d[name] if d is not None else 0.0) + (Lm * e[name] if e is not None else 0.0)
+        return pick(vals)
 
     def moe_part(name):
-        vals = [per_prec[k][1][name] if k in per_prec else None for k in (0, 1)]
-        return vals[0] if vals[1] is None else np.where(prec == 1, vals[1], vals[0])
+        return pick({key: e[name] for key, (_, e) in per_prec.items()})
 
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
     attn_f = total("attention_s")
@@ -126,31 +139,32 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_bwd = total("bwd_s") + BWD_GEMM * head_f
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
-    recompute = np.where(rc == FULL, total("fwd_s") + total("tp_fwd_s"), np.where(rc == SELECTIVE, attn_f, 0.0))
+    # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
+    # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
+    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s")
+    recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS], [total("fwd_s") + total("tp_fwd_s"), attn_f, ops], 0.0)
 
-    # ---- communication per micro-batch (forward; backward moves the same bytes) ----
+    # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
     layers = Ld + Lm
     tp_s = total("tp_fwd_s") + (total("tp_bwd_s") if tp_bwd_overlap else total("tp_fwd_s"))
 
-    # K and V of the whole sequence for this rank's heads (MLA: its per-head K/V, up-projected)
+    # context parallelism: K and V of this rank's s/cp tokens for its heads (MLA: per-head K/V, up-projected)
     kv_heads_local = model.heads / tp if model.mla is not None else model.kv_heads_per_rank(tp)
-    kv_bytes = 2.0 * b * s * kv_heads_local * model.head_dim * BYTES["bf16"]
-    cp_one = collective_s("all_gather", kv_bytes, cp, hw, tp)["total_s"]
+    kv_chunk = 2.0 * b * (s / cp) * kv_heads_local * model.head_dim * BYTES["bf16"]
     attn_layer_f = attn_f / np.maximum(layers, 1e-9)
     bwd_attn = backward_attention_factor(attention_impl) * attn_layer_f
-    hidden_f, hidden_b = (attn_layer_f, bwd_attn) if cp_overlap else (0.0, 0.0)
-    cp_s = np.where(cp > 1, layers * (np.maximum(cp_one - hidden_f, 0) + np.maximum(cp_one - hidden_b, 0)), 0.0)
+    cpx = cp_exchange_s(kv_chunk, cp, tp, attn_layer_f, bwd_attn, hw, cp_overlap)
+    cp_s = layers * (cpx["fwd_s"] + cpx["bwd_s"])
 
     if model.moe_layers:
-        disp_bytes = dispatch_token_bytes(h, prec == 1)
-        a2a = (moe_a2a_s(T / tp, model.moe.top_k, disp_bytes, ep, hw, "dispatch", "normal", tp)["total_s"]
-               + moe_a2a_s(T / tp, model.moe.top_k, combine_token_bytes(h), ep, hw, "combine", "normal", tp)["total_s"])
         moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
-        exposed = np.where(plan.schedule == DUALPIPE, np.maximum(2 * a2a - moe_compute, 0.0), 2 * a2a)
-        ep_s = np.where(ep > 1, Lm * exposed, 0.0)
+        a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute,
+                            np.asarray(plan.schedule) == DUALPIPE, mech["ep_comm_sms"].si)
+        ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)
+        ep_wire = Lm * (a2a["wire_s"] + a2a["etp_s"])
     else:
-        ep_s = np.zeros_like(T)
+        ep_s = ep_wire = np.zeros_like(T)
 
     pp_bytes = act_bytes / np.where(plan.sp > 0, tp, 1.0)
     hop = p2p_s(pp_bytes, tp * cp * dp, hw)
@@ -160,34 +174,37 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
 
-    # ---- data-parallel gradient sync and optimizer ----
+    # ---- data-parallel gradient sync, FSDP gathers and optimizer ----
     br = model.breakdown()
     expert_params = br["routed_experts"]
     dense_params = model.params - expert_params
     psi = dense_params / (tp * pp)
-    psi_e = expert_params / (ep * pp)
+    psi_e = expert_params / (ep * etp * pp)
     replicas = dp * cp
-    e_replicas = np.maximum(replicas / ep, 1.0)
+    e_replicas = np.maximum(tp * dp * cp / (ep * etp), 1.0)  # expert-DP (folding)
     zero = plan.zero
-    q_grad, q_param = BYTES["fp32"], BYTES["bf16"]  # FP32 gradient reduction, BF16 parameter gathers
-    grad_rs = collective_s("reduce_scatter", psi * q_grad, replicas, hw, tp)["total_s"]
-    param_ag = collective_s("all_gather", psi * q_param, replicas, hw, tp)["total_s"]
-    grad_ar = collective_s("all_reduce", psi * q_grad, replicas, hw, tp)["total_s"]
-    e_rs = collective_s("reduce_scatter", psi_e * q_grad, e_replicas, hw, tp * ep)["total_s"]
-    e_ag = collective_s("all_gather", psi_e * q_param, e_replicas, hw, tp * ep)["total_s"]
-    dp_total = np.where(zero == 0, grad_ar, grad_rs + param_ag) + e_rs + e_ag
-    dp_total = np.where(replicas > 1, dp_total, 0.0)
-    # gradients are reduced bucket by bucket during the last micro-batch's backward
-    # (Megatron --overlap-grad-reduce); ZeRO-3 also gathers parameters every micro-batch
-    dp_exposed = np.maximum(dp_total - t_b, 0.0) if dp_overlap else dp_total
+    q_grad, q_param = BYTES[grad_reduce_dtype], BYTES["bf16"]  # gradient reduction format, BF16 parameter gathers
+    bucket = mech["dp_bucket_params"].si
+    layer_f = (t_fwd - head_f) / np.maximum(layers, 1e-9)
+    layer_b = (t_bwd - BWD_GEMM * head_f + recompute) / np.maximum(layers, 1e-9)  # recompute runs in the backward
+    dense_sync = dp_sync_s(psi * q_grad, psi * q_param, replicas, tp, hw, zero, t_b, bucket / np.maximum(psi, 1.0),
+                           dp_overlap)
+    expert_sync = dp_sync_s(psi_e * q_grad, psi_e * q_param, e_replicas, ep * etp, hw, np.maximum(zero, 1), t_b,
+                            bucket / np.maximum(psi_e, 1.0), dp_overlap)
+    dp_exposed = dense_sync["exposed_s"] + np.where(psi_e > 0, expert_sync["exposed_s"], 0.0)
+    g_ratio = q_grad / q_param
+    fs_d = fsdp_s(psi / np.maximum(stage_layers, 1) * q_param, replicas, tp, hw, layer_f, layer_b, stage_layers, zero,
+                  g_ratio)
+    fs_e = fsdp_s(psi_e / np.maximum(stage_layers, 1) * q_param, e_replicas, ep * etp, hw, layer_f, layer_b, stage_layers,
+                  zero, g_ratio)
+    z3 = m * (fs_d["exposed_s"] + fs_e["exposed_s"] * (psi_e > 0))
     opt = training_algorithms().optimizer
-    z3_gathers = opt.zero3_gathers_per_microbatch.si
-    z3 = np.where((zero == 3) & (replicas > 1), m * np.maximum(z3_gathers * param_ag - (t_f + t_b), 0.0), 0.0)
     shard = np.where(zero >= 1, replicas, 1.0)
     local_params = psi / shard + psi_e / np.where(zero >= 1, e_replicas, 1.0)
     optimizer = stream_s(local_params * opt.adam_traffic_bytes_per_param.si, hw)
 
     compute = m * (t_fwd + t_bwd)
+    stragglers = straggler_s(compute + m * recompute, dp, mech["straggler_cv"].si)
     parts = {
         "compute_s": compute,
         "recompute_s": m * recompute,
@@ -196,7 +213,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         "ep_comm_s": m * ep_s,
         "pp_comm_s": m * pp_s,
         "bubble_s": bubble,
-        "dp_comm_exposed_s": dp_exposed + z3,
+        "dp_comm_exposed_s": dp_exposed,
+        "fsdp_comm_exposed_s": z3,
+        "straggler_s": stragglers,
         "optimizer_s": optimizer,
         "overhead_s": m * stage_layers * overhead_per_mb_layer_s + overhead_per_step_s,
     }
@@ -205,7 +224,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
-    recompute_flops = np.where(rc == FULL, model_flops / 3.0, np.where(rc == SELECTIVE, attn_fwd, 0.0))
+    recompute_flops = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
+                                [model_flops / 3.0, attn_fwd, model.active_params * tokens], 0.0)
     return StepResult(
         step_s=step_s,
         breakdown=parts,
@@ -216,4 +236,13 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         recompute_flops=recompute_flops,
         peak_flops=hw.peak(precision_peak),
         forward_s=m * t_fwd,
+        mechanisms={
+            "tp": {"wire_s": m * 2 * total("tp_fwd_s"), "tier": tier_index(tp, 1, hw)},
+            "cp": {"wire_s": m * layers * cpx["wire_s"], "tier": tier_index(cp, tp, hw)},
+            "ep": {"wire_s": m * ep_wire, "tier": tier_index(ep, etp, hw)},
+            "pp": {"wire_s": m * pp_s, "tier": tier_index(np.minimum(pp, 2), tp * cp * dp, hw)},
+            "dp": {"wire_s": dense_sync["wire_s"] + expert_sync["wire_s"] * (psi_e > 0), "tier": tier_index(replicas, tp, hw)},
+            "fsdp": {"wire_s": m * (fs_d["wire_s"] + fs_e["wire_s"] * (psi_e > 0)), "tier": tier_index(replicas, tp, hw)},
+            "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
+        },
     )

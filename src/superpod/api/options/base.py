@@ -14,8 +14,8 @@ from pydantic_core import PydanticUndefined
 from superpod.errors import InvalidOptionError, SuperpodError
 
 Schedule = Literal["gpipe", "1f1b", "interleaved", "zero-bubble", "dualpipe"]
-Recompute = Literal["none", "selective", "full"]
-TrainPrecision = Literal["bf16", "fp8"]
+Recompute = Literal["none", "selective", "full", "ops"]
+TrainPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
 Phase = Literal["prefill", "decode", "both", "pd"]
 Eplb = Literal["perfect", "balanced", "none"]
 Mode = Literal["pd", "colocated"]

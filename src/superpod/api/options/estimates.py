@@ -31,13 +31,15 @@ class TrainOptions(Options):
     schedule: Optional[Schedule] = opt(None, "gpipe | 1f1b | interleaved | zero-bubble | dualpipe.")
     dp: Optional[int] = opt(None, "Data-parallel replicas.", unit="ranks")
     zero: Optional[int] = opt(None, "ZeRO stage 0-3 over DP (1 = distributed optimizer).")
-    ep: Optional[int] = opt(None, "Expert-parallel degree in ranks (MoE).", unit="ranks")
+    ep: Optional[int] = opt(None, "Expert-parallel degree in ranks (MoE); with --etp it folds over TP x CP x DP (Megatron MoE parallel folding): ETP x EP must divide TP x CP x DP.", unit="ranks")
+    etp: Optional[int] = opt(None, "Expert tensor-parallel degree in ranks (MoE); expert data parallelism is derived.", unit="ranks")
     cp: Optional[int] = opt(None, "Context-parallel degree in ranks.", unit="ranks")
     micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
-    recompute: Optional[Recompute] = opt(None, "none | selective | full.")
-    precision: TrainPrecision = opt("bf16", "GEMM precision: bf16 | fp8.")
+    recompute: Optional[Recompute] = opt(None, "none | selective (core attention) | full | ops (TorchTitan op-level: every second matmul and the elementwise ops).")
+    precision: TrainPrecision = opt("bf16", "Training recipe: bf16 | fp8 (per-tensor FP8 GEMMs) | mxfp8 | fp4 (NVFP4); refused on chips without the units.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     top: int = opt(1, "Also list the K best plans.")
+    compare_plan: Optional[str] = opt(None, "Also price this plan, e.g. \"tp=8 pp=16 dp=8 recompute=full\" (settings left out are searched), and say mechanism by mechanism why the best plan is faster.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
                                       "(open in ui.perfetto.dev or chrome://tracing).", metavar="OUT.json", strict=False)
 

@@ -216,6 +216,10 @@ def validate(o: ValidateOptions, as_json: bool = JSON) -> None:
             worst_target = f" (target <= {g['target_max'] * 100:.0f}%)" if g["target_max"] else ""
             c.print(f"{g['group']}: MAPE {g['mape'] * 100:.1f}% (target <= {g['target_mape'] * 100:.0f}%), "
                     f"worst case {g['max_abs_error'] * 100:.1f}%{worst_target}: {verdict}", markup=False)
+            for s in g.get("groups", []):
+                c.print(f"  {g['group']} / {s['group']}: {s['validation_cases']} cases, MAPE {s['mape'] * 100:.1f}%, "
+                        f"worst {s['worst_case']} {s['max_abs_error'] * 100:.1f}%: "
+                        f"{'within target' if s['within_target'] else 'OUTSIDE target'}", markup=False)
     if not res.within_target:
         raise typer.Exit(1)
 

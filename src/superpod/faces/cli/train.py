@@ -67,9 +67,30 @@ def _print(results, explain: bool, top: int) -> None:
     if explain:
         for r in results:
             c.print(r.explain(), markup=False, highlight=False)
+            _mechanisms(c, table, f"Mechanisms of the best plan on {r['system']}", r.record.get("mechanisms"))
+    for r in results:
+        cmp = r.record.get("compare")
+        if cmp is None:
+            continue
+        c.print(table(f"Your plan vs the best on {r['system']}: {TrainPlan.of(cmp['plan']).text()} takes "
+                      f"{cmp['step_s']:.3g} s, {cmp['slowdown']:.2f}x the best ({r.plan.text()})",
+                      ["part", "your plan", "best", "difference"],
+                      [[p["part"].removesuffix("_s").replace("_", " "), f"{p['plan_s']:.3g} s", f"{p['best_s']:.3g} s",
+                        f"{p['delta_s']:+.3g} s"] for p in cmp["parts"]]))
+        if explain:
+            _mechanisms(c, table, f"Mechanisms of your plan on {r['system']}", cmp.get("mechanisms"))
     if top > 1:
         for r in results:
             body = [[str(i + 1), TrainPlan.of(p["plan"]).text(), f"{p['step_s']:.3g} s", f"{p['mfu'] * 100:.1f}%",
                      human(p["memory_per_chip_bytes"], "bytes")] for i, p in enumerate(r.top)]
             c.print(table(f"Top {len(body)} plans on {r['system']}", ["#", "plan", "step", "MFU", "memory/chip"], body))
 
+
+def _mechanisms(c, table, title: str, mech) -> None:
+    """Per mechanism: exposed time per step, its transfers before overlap, the hidden part, the tier."""
+    if not mech:
+        return
+    body = [[m["label"], f"{m['exposed_s']:.3g} s",
+             f"{m['wire_s']:.3g} s" if "wire_s" in m else "-", f"{m['hidden_s']:.3g} s" if "hidden_s" in m else "-",
+             m.get("tier") or "-"] for m in mech.values()]
+    c.print(table(title, ["mechanism", "exposed", "on the wire", "hidden", "tier"], body))

@@ -86,6 +86,8 @@ def train_trace(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                     t.add(name, b[key] / 2 / groups, "comm", phase="backward")
             t.add("bubble (cool-down)", b["bubble_s"] - warm, "bubble")
             t.add("DP gradient sync (exposed)", b["dp_comm_exposed_s"], "comm")
+            t.add("FSDP gathers (exposed)", b.get("fsdp_comm_exposed_s", 0.0), "comm")
+            t.add("wait for the slowest replica", b.get("straggler_s", 0.0), "overhead")
             t.add("optimizer", b["optimizer_s"], "compute")
             t.add("framework overhead", b["overhead_s"], "overhead")
             events += t.events
