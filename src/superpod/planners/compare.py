@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from superpod.errors import UnknownNameError
+from superpod.errors import InvalidOptionError, UnknownNameError
 from superpod.spec.catalog import load_system
 from superpod.spec.system import SizedSystem
 
@@ -30,14 +30,24 @@ BITS: dict[str, str] = {"scaleup_bits_per_s": "scaleup_Bps", "scaleout_bits_per_
 ALIASES: dict[str, str] = {"scaleup_bps": "scaleup_bits_per_s", "scaleout_bps": "scaleout_bits_per_s"}
 
 
+def split_sized(ref: str, chips: int | None = None) -> tuple[str, int | None]:
+    """``name@N`` -> (``name``, N); ``name`` -> (``name``, ``chips``). Both ``@N`` and a different
+    ``chips`` is a contradiction, refused rather than one of them silently winning."""
+    if "@" not in ref:
+        return ref, chips
+    name, _, n = ref.rpartition("@")
+    try:
+        count = int(n)
+    except ValueError:
+        raise UnknownNameError(f"{ref!r}: the part after '@' must be a chip count") from None
+    if chips is not None and chips != count:
+        raise InvalidOptionError(f"{ref!r} says {count} chips but --chips says {chips}: give one")
+    return name, count
+
+
 def parse_sized(ref: str, chips: int | None = None) -> SizedSystem:
     """``name`` or ``name@N`` (or a path) -> the system sized to N chips."""
-    name, _, n = ref.rpartition("@") if "@" in ref else (ref, "", "")
-    if n:
-        try:
-            chips = int(n)
-        except ValueError:
-            raise UnknownNameError(f"{ref!r}: the part after '@' must be a chip count") from None
+    name, chips = split_sized(ref, chips)
     return load_system(name).at(chips)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
 from superpod.errors import InfeasiblePlanError, InvalidOptionError
+from superpod.planners.compare import split_sized
 from superpod.planners.serve_capacity import PREFILL_GRID, check_percentile, search_colocated, search_pd
 from superpod.planners.serve_deployment_file import read_deployment
 from superpod.planners.serve_estimate import setup
@@ -179,6 +180,7 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
     :func:`plan_deployment` plans or ``deployment`` (a file) gives; ``find_capacity``: the highest rate
     meeting the targets at the percentile (``capacity_requests_per_s``). ``progress(done, n)`` is called
     as requests finish."""
+    system, chips = split_sized(system, chips)  # ``name@N`` sizes the system
     pct = check_percentile(slo_percentile)
     if deployment is not None:
         f = read_deployment(deployment)

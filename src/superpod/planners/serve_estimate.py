@@ -34,6 +34,7 @@ from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners import serve_cache
+from superpod.planners.compare import split_sized
 from superpod.planners.serve_capacity import PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated, search_pd
 from superpod.planners.serve_fleet import cost, fleet
 from superpod.planners.serve_pareto import pareto_frontier
@@ -112,6 +113,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     ``--phase pd`` and ``both`` add the integer ``deployment`` of the chips and its capacity under
     the SLOs at ``slo_percentile`` (:mod:`.serve_capacity`); targets add the ``fleet``, cost options
     the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`)."""
+    system, chips = split_sized(system, chips)  # ``name@N`` sizes the system, as in train and scale
     if ep is not None and moe_ep is not None and ep != moe_ep:
         raise InvalidOptionError(f"--ep is an alias of --moe-ep: got --ep {ep} and --moe-ep {moe_ep}; give one")
     ep = moe_ep if moe_ep is not None else ep
