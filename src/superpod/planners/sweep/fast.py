@@ -187,8 +187,9 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
     except (SuperpodError, ValueError, TypeError):
         return None
     pts, rejected = [], {}
+    shared_kw = _kw(shared)
     for j, opts in enumerate(points):
-        kw = _kw(opts)
+        kw = {**shared_kw, **_kw({k: opts[k] for k in PER_POINT if k in opts})}
         try:
             check(kw, {})
         except SuperpodError as e:
