@@ -3,10 +3,11 @@
 ``superpod serve --phase decode`` prices a grid of plans (TP x EP x overlap x batch) per call;
 in a sweep, points that differ only in the batch, the lengths or the TPOT target share the
 context (model, system, formats, framework, fixed plan settings, what-if overrides), so
-their grids are stacked on one more axis and priced by one :func:`~superpod.serving.decode.decode`
-call, then each point's best plan is picked by the same :func:`~superpod.planners.serve_search.best`
-(and the integer-batch refinement of :func:`~superpod.planners.serve_search.refine_batch`,
-stacked the same way). Cost functions are element-wise, so each point's numbers are
+points with a batch have their grids stacked on one more axis, priced by one
+:func:`~superpod.serving.decode.decode` call and picked with the masks and argmax of
+:func:`~superpod.planners.serve_search.best`; points whose batch is searched under a TPOT
+target go to :mod:`.slo` (the coarse pick and the integer-batch refinement as broadcasts over
+the points). Cost functions are element-wise, so each point's numbers are
 bit-identical to :func:`superpod.planners.serve_estimate.serve` (``tests/test_sweep_fast.py``
 checks every column); the record is built as ``serve`` builds its decode record.
 
@@ -28,13 +29,12 @@ from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep import slo
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
-from superpod.serving.plan import EPLB, ServePlan, Workload
+from superpod.serving.plan import ServePlan, Workload
 
 #: options that may differ between the points of one stacked call (the rest define the group)
 PER_POINT = ("batch_per_chip", "concurrency", "input_len", "output_len", "kv_len", "tpot_slo_ms", "ttft_slo_ms", "rate")
 #: result elements priced per stacked call (bounds the memory of one call)
 MAX_ELEMENTS = 1 << 16
-REFINE_TOP = 8192
 WHAT = "weights and KV cache"
 OBJECTIVE = "tokens_per_s_per_chip"
 
@@ -190,8 +190,9 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
     except (SuperpodError, ValueError, TypeError):
         return None
     pts, rejected = [], {}
+    shared_kw = _kw(shared)
     for j, opts in enumerate(points):
-        kw = _kw(opts)
+        kw = {**shared_kw, **_kw({k: opts[k] for k in PER_POINT if k in opts})}
         try:
             check(kw, {})
         except SuperpodError as e:

@@ -219,8 +219,12 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
 
     cats: dict[str, str] = {}  # the catalog hash, by the point's what-if overrides
     hashes, catalog = [], []
+    keys = list(chunk[0]) if chunk else []
+    same_keys = all(list(p) == keys for p in chunk)
+    plain = same_keys and not any(is_catalog_path(k) for k in keys)  # no what-if: one catalog hash
     for p in chunk:
-        over = json.dumps({k: v for k, v in p.items() if is_catalog_path(k)}, sort_keys=True, default=str)
+        over = "" if plain else json.dumps({k: v for k, v in p.items() if is_catalog_path(k)}, sort_keys=True,
+                                           default=str)
         cat = cats.get(over)
         if cat is None:
             cat = cats[over] = catalog_hash(p)
@@ -228,8 +232,7 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
         hashes.append(point_hash(question, p, cat))
     cols.update(point_hash=hashes, catalog_hash=catalog, superpod_version=[__version__] * n,
                 question=[question] * n, error=[r[1] for r in results])
-    keys = list(chunk[0]) if chunk else []
-    if all(list(p) == keys for p in chunk):  # the points of one spec: the same options, column by column
+    if same_keys:  # the points of one spec: the same options, column by column
         for k in keys:
             cols[column(k)] = [p[k] for p in chunk]
     else:
