@@ -89,7 +89,67 @@ def check_invariants(obj, where: str) -> None:
                     bad.append(f"{path} = {o} outside [0, 1]")
 
     walk(obj, "", "")
+    bad += serving_roofline(obj)
     assert not bad, f"impossible result for {where}: " + "; ".join(bad[:5])
+
+
+def _specs(model: str, chip: str):
+    """(active parameters, HBM bytes/s, dense) of a record's model and chip, or None (a model from a file)."""
+    from superpod.cost.hardware import Hardware
+    from superpod.spec.catalog import load_chip, load_model
+
+    try:
+        m = load_model(model)
+        return m.active_params, Hardware.of_chip(load_chip(chip)).hbm_Bps, m.moe is None
+    except SuperpodError:
+        return None
+
+
+def serving_roofline(obj, path: str = "") -> list[str]:
+    """Every serving record (at any depth) under its rooflines, per chip: a decode step reads at
+    least the KV cache it holds (and, on a dense model, all its weights) at the HBM bandwidth;
+    output tokens, and the prompt tokens not served from the prefix cache, cost at least
+    2 x active parameters FLOPs each at the peak of the precision used (``peak_flops_per_chip``)."""
+    out: list[str] = []
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += serving_roofline(v, f"{path}[{i}]")
+        return out
+    if not isinstance(obj, dict):
+        return out
+    for k, v in obj.items():
+        if isinstance(v, (dict, list)) and k not in ("decode", "prefill", "both"):
+            out += serving_roofline(v, f"{path}.{k}")
+    peak = obj.get("peak_flops_per_chip")
+    if not isinstance(peak, (int, float)) or not any(k in obj for k in ("decode", "prefill", "both")):
+        return out
+    specs = _specs(obj.get("model"), obj.get("chip"))
+    if specs is None:
+        return out
+    active, hbm_Bps, dense = specs
+    hit = (obj.get("plan") or {}).get("cache_hit", 0.0) or 0.0
+    tol = 1.0001
+    for phase in ("decode", "prefill", "both"):
+        r = obj.get(phase)
+        if not isinstance(r, dict):
+            continue
+        where = f"{path}.{phase}"
+        if phase == "decode":
+            tokens = r.get("tokens_per_s_per_chip")
+        elif phase == "prefill":
+            tokens = r.get("computed_tokens_per_s_per_chip", r.get("tokens_per_s_per_chip"))
+        else:
+            tokens = (r.get("output_tokens_per_s_per_chip") or 0) + (r.get("input_tokens_per_s_per_chip") or 0) * (1 - hit)
+        if isinstance(tokens, (int, float)) and tokens * 2 * active > peak * tol:
+            out.append(f"{where}: {tokens:,.0f} tokens/s per chip x 2 x {active:.3g} active params = "
+                       f"{tokens * 2 * active / 1e12:,.0f} TFLOP/s above the peak {peak / 1e12:,.0f}")
+        step = r.get("step_s")
+        if phase in ("decode", "both") and isinstance(step, (int, float)):
+            read = (r.get("kv_bytes_per_chip") or 0) + ((r.get("weight_bytes_per_chip") or 0) if dense else 0)
+            if read > step * hbm_Bps * tol:
+                out.append(f"{where}: a {step * 1e3:.3g} ms step reads {read / 1e9:,.1f} GB per chip, above "
+                           f"{hbm_Bps / 1e12:.2f} TB/s x step = {step * hbm_Bps / 1e9:,.1f} GB")
+    return out
 
 
 def _json(text: str, where: str):

@@ -72,6 +72,9 @@ class Options(BaseModel):
         spell = (lambda f: flag_of(cls, f)) if cli else (lambda f: f)
         out.bounds(spell)
         out.check(spell)
+        from superpod.api.options.rules import apply  # the rules that need the model and the system
+
+        apply(out, spell)
         return out
 
     def bounds(self, name) -> None:
