@@ -113,7 +113,7 @@ def train_rules(o: Any, name: Name) -> None:
             continue  # a TP that is not whole packages: the planner says what to type (planners/ranks.py)
         if o.dp is not None and len(given) == 4 and product != ranks:
             raise _layout(f"{spelled} = {product:,} ranks, but {s} has {ranks:,} "
-                                     f"({'short' if product > ranks else 'over'} by {abs(product - ranks):,}): "
+                                     f"({abs(product - ranks):,} too {'many' if product > ranks else 'few'}): "
                                      "needs chips = TP x PP x CP x DP (in ranks)")
         if product > ranks:
             raise _layout(f"{spelled} = {product:,} ranks exceeds the {ranks:,} ranks of {s} by "
