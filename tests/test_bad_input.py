@@ -129,3 +129,11 @@ def test_roofline_catches_an_impossible_decode():
 def test_errors_are_superpod_errors():
     with pytest.raises(SuperpodError):
         sp.train(*H100, pp=64)
+
+
+@pytest.mark.parametrize("archs", ['1000000000', '"LlamaForCausalLM"', '[1, {}]', 'null'])
+def test_config_architectures_of_any_type_is_one_line(tmp_path, archs):
+    p = tmp_path / "config.json"
+    p.write_text('{"architectures": %s, "hidden_size": 4096}' % archs)
+    refused(["train", str(p), "gb200-nvl72", "--tp", "2"])
+    refused(["show", str(p)])

@@ -83,24 +83,24 @@ def train_rules(o: Any, name: Name) -> None:
                 f"{', '.join(map(str, ok))}")
     if o.pp is not None and o.pp > m.layers:
         raise _layout(f"{name('pp')} {o.pp} exceeds the {m.layers} layers of {m.name} by {o.pp - m.layers} "
-                                 f"(a pipeline stage holds at least one layer); use {name('pp')} <= {m.layers}")
+                      f"(a pipeline stage holds at least one layer); use {name('pp')} <= {m.layers}")
     if o.vpp is not None and o.vpp > 1:
         pp = o.pp or 1
         if o.vpp * pp > m.layers:
             raise _layout(f"{name('vpp')} {o.vpp} x PP {pp} = {o.vpp * pp} chunks exceeds the {m.layers} "
-                                     f"layers of {m.name} by {o.vpp * pp - m.layers}; use {name('vpp')} <= "
-                                     f"{max(m.layers // pp, 1)}")
+                          f"layers of {m.name} by {o.vpp * pp - m.layers}; use {name('vpp')} <= "
+                          f"{max(m.layers // pp, 1)}")
         if o.schedule is not None and o.schedule != "interleaved":
             raise _layout(f"{name('vpp')} {o.vpp} needs the interleaved schedule, not {o.schedule!r}")
     if o.cp is not None and o.cp > 1 and not bool(cp_splits_sequence(o.seq_len, o.cp)):
         raise _layout(f"{name('cp')} {o.cp}: CP splits the sequence into 2 x CP = {2 * o.cp} chunks, which "
-                                 f"{o.seq_len:,} tokens are not a multiple of (remainder {o.seq_len % (2 * o.cp)})")
+                      f"{o.seq_len:,} tokens are not a multiple of (remainder {o.seq_len % (2 * o.cp)})")
     if o.ep is not None and o.ep > 1:
         if m.moe is None:
             raise _layout(f"{name('ep')} {o.ep} needs an MoE model: {m.name} is dense (no experts to spread)")
         if m.moe.experts % o.ep:
             raise _layout(f"{name('ep')} {o.ep} does not divide the {m.moe.experts} experts of {m.name} "
-                                     f"(remainder {m.moe.experts % o.ep})")
+                          f"(remainder {m.moe.experts % o.ep})")
     given = [(f, getattr(o, f)) for f in ("tp", "pp", "cp", "dp") if getattr(o, f) is not None]
     if not given:
         return
@@ -113,17 +113,17 @@ def train_rules(o: Any, name: Name) -> None:
             continue  # a TP that is not whole packages: the planner says what to type (planners/ranks.py)
         if o.dp is not None and len(given) == 4 and product != ranks:
             raise _layout(f"{spelled} = {product:,} ranks, but {s} has {ranks:,} "
-                                     f"({abs(product - ranks):,} too {'many' if product > ranks else 'few'}): "
-                                     "needs chips = TP x PP x CP x DP (in ranks)")
+                          f"({abs(product - ranks):,} too {'many' if product > ranks else 'few'}): "
+                          "needs chips = TP x PP x CP x DP (in ranks)")
         if product > ranks:
             raise _layout(f"{spelled} = {product:,} ranks exceeds the {ranks:,} ranks of {s} by "
-                                     f"{product - ranks:,} (needs chips = TP x PP x CP x DP, in ranks)")
+                          f"{product - ranks:,} (needs chips = TP x PP x CP x DP, in ranks)")
         if ranks % product:
             raise _layout(f"{spelled} = {product:,} ranks does not divide the {ranks:,} ranks of {s} "
-                                     f"(remainder {ranks % product:,}): needs chips = TP x PP x CP x DP (in ranks)")
-        if o.ep is not None and o.ep > 1 and o.dp is not None and (o.dp * (o.cp or 1)) % o.ep:
-            raise _layout(f"{name('ep')} {o.ep} must divide DP x CP = {o.dp * (o.cp or 1)} (experts are "
-                                     "spread over the data-parallel ranks)")
+                          f"(remainder {ranks % product:,}): needs chips = TP x PP x CP x DP (in ranks)")
+        if o.ep is not None and o.ep > 1 and o.dp is not None and o.cp is not None and (o.dp * o.cp) % o.ep:
+            raise _layout(f"{name('ep')} {o.ep} must divide DP x CP = {o.dp * o.cp} (experts are "
+                          "spread over the data-parallel ranks)")
 
 
 def serve_rules(o: Any, name: Name) -> None:
