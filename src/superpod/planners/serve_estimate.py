@@ -374,7 +374,7 @@ def setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, 
         assumed.append(f"mtp_accept {DEFAULT_ACCEPT} (CloudMatrix-Infer's measured acceptance)")
     acc = float(mtp_accept or 0.0)
     grid_args = dict(tp=tp, ep=ep, moe_tp=moe_tp, pool_ranks=pool_ranks, overlap=overlap, mtp_k=k, mtp_accept=acc,
-                     eplb=eplb)
+                     eplb=eplb, dp=dp if c.model.moe is not None else None)  # dp: moe_tp x ep = tp x dp held
     header = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
               "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
               "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}

@@ -98,7 +98,7 @@ def moe_tp_choices(c: Ctx, given: int | None, tps: list[int]) -> list[int]:
 
 
 def grid_for(c: Ctx, tp: int | None, ep: int | None, pool_ranks: float, batch, overlap: bool | None,
-             mtp_k, mtp_accept, eplb, moe_tp: int | None = None) -> tuple[ServePlan, np.ndarray, list[str]]:
+             mtp_k, mtp_accept, eplb, moe_tp: int | None = None, dp: int | None = None) -> tuple[ServePlan, np.ndarray, list[str]]:
     """The open grid of candidate plans and the mask of consistent ones (for MoE models the
     expert ranks ``moe_tp x ep`` a multiple of TP and within the pool; a searched ``moe_tp``
     is 1 or the TP degree), plus the names of the parameters that were searched."""
@@ -116,6 +116,8 @@ def grid_for(c: Ctx, tp: int | None, ep: int | None, pool_ranks: float, batch, o
         valid = ((ranks % g.tp == 0) | (ranks == 1)) & (ranks <= max(pool_ranks, 1))
         if moe_tp is None:
             valid = valid & ((g.moe_tp == 1) | (g.moe_tp == g.tp))
+        if dp is not None:  # a given --dp-attention is kept: moe_tp x moe_ep = tp x dp
+            valid = valid & (ranks == g.tp * dp)
     else:
         valid = np.ones(g.shape, dtype=bool)
     return g, valid, picked

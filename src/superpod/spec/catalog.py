@@ -10,6 +10,7 @@ closest catalog names.
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -43,12 +44,30 @@ def is_path(ref: str) -> bool:
     return "/" in ref or "\\" in ref or ref.endswith((".toml", ".json"))
 
 
+def _tokens(name: str) -> set[str]:
+    return {t for t in re.split(r"[-_@. /]+", name.lower()) if t}
+
+
+def suggest(ref: str, pool: tuple[str, ...] | list[str], n: int = 4) -> list[str]:
+    """The names of ``pool`` closest to ``ref``: spelling (difflib), then substrings either way,
+    then shared name tokens (``h100-hgx`` -> ``dgx-h100-superpod``, ``h100-roce-cluster``)."""
+    low = ref.lower()
+    close = difflib.get_close_matches(low, pool, n=n, cutoff=0.6)
+    close += [p for p in pool if p not in close and len(low) >= 2 and (low in p or p in low)]
+    mine = _tokens(ref)
+    shared = sorted(((len(mine & _tokens(p)), p) for p in pool if p not in close and mine & _tokens(p)),
+                    key=lambda t: (-t[0], t[1]))
+    close += [p for _, p in shared]
+    return close[:n]
+
+
 def unknown(ref: str, kind: str) -> UnknownNameError:
-    """An error for an unknown name that suggests the closest catalog names."""
+    """An error for an unknown name: the closest catalog names (:func:`suggest`), then all of them."""
     pool = names(kind)
-    close = difflib.get_close_matches(ref, pool, n=3, cutoff=0.5)
-    close += [n for n in pool if ref.lower() in n and n not in close][: 3 - len(close)]
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known {kind}: {', '.join(pool)}"
+    close = suggest(ref, pool)
+    hint = (f"; did you mean {', '.join(close)}?" if close else "") + f" known {kind}: {', '.join(pool)}"
+    if not close:
+        hint = ";" + hint
     elsewhere = [k for k in KINDS if k != kind and ref in names(k)]
     if elsewhere:
         hint += f" ({ref!r} is one of the {elsewhere[0]})"

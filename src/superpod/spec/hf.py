@@ -346,6 +346,7 @@ def model_from_hf(ref: str | Path) -> Model:
     path = config_path(ref)
     data = read_config(path)
     archs = data.get("architectures") or []
+    archs = [a for a in archs if isinstance(a, str)] if isinstance(archs, list) else [str(archs)]  # 1e9 or "X"
     arch = next((a for a in archs if a in ARCHITECTURES), None)
     if arch is None:
         got = ", ".join(map(str, archs)) or "none given"

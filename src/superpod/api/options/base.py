@@ -72,6 +72,9 @@ class Options(BaseModel):
         spell = (lambda f: flag_of(cls, f)) if cli else (lambda f: f)
         out.bounds(spell)
         out.check(spell)
+        from superpod.api.options.rules import apply  # the rules that need the model and the system
+
+        apply(out, spell)
         return out
 
     def bounds(self, name) -> None:
@@ -104,11 +107,13 @@ class Options(BaseModel):
 
 _TINY = 1e-12  # "strictly positive" (and not denormal: 1e-320 is refused)
 
-#: (lowest, highest) by a field's unit; a float field at 0 that means "none" is listed in RANGE
+#: (lowest, highest) by a field's unit; a float field at 0 that means "none" is listed in RANGE. The highs are
+#: far past any real system (a chip's capex <= $1e9, decode <= 1e8 tokens/s per chip, 1e8 chips) yet keep every
+#: product finite; lengths stop at 2^24 tokens and the simulator at 1e6 requests so no command can hang.
 UNIT_RANGE: dict[str | None, tuple[float | None, float]] = {
     "chips": (1, 1e8), "ranks": (1, 1 << 20), "sequences": (1, 1 << 30), "tokens": (_TINY, 1e16),
-    "requests": (1, 1e7), "requests/s": (_TINY, 1e9), "s": (_TINY, 1e9), "fraction": (0, 1), "USD": (0, 1e12),
-    "USD/kWh": (0, 1e3), "years": (_TINY, 100), "days": (_TINY, 1e5), "tokens/s": (_TINY, 1e12),
+    "requests": (1, 1e7), "requests/s": (_TINY, 1e9), "s": (_TINY, 1e9), "fraction": (0, 1), "USD": (0, 1e9),
+    "USD/kWh": (0, 1e3), "years": (_TINY, 100), "days": (_TINY, 1e5), "tokens/s": (_TINY, 1e8),
     None: (None, 1e15),
 }
 #: per field name, overriding its unit's range
