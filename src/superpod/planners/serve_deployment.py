@@ -15,6 +15,7 @@ import numpy as np
 from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
 from superpod.errors import InfeasiblePlanError, InvalidOptionError
+from superpod.planners.serve_cache import check_options, tier
 from superpod.planners.serve_capacity import PREFILL_GRID, check_percentile, search_colocated, search_pd
 from superpod.planners.serve_deployment_file import read_deployment
 from superpod.planners.serve_estimate import setup
@@ -184,11 +185,9 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
     meeting the targets at the percentile (``capacity_requests_per_s``). ``progress(done, n)`` is called
     as requests finish. ``cache_*`` (as serve's): the caching tier as a third resource (:func:`cache_hook`)."""
     pct = check_percentile(slo_percentile)
+    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity, cache_trace)
     cached = cache_hit > 0 or cache_trace is not None
     if cached:
-        from superpod.planners.serve_cache import check_options
-
-        check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity, cache_trace)
         if find_capacity:
             raise InvalidOptionError("--find-capacity does not take the caching tier yet: drop the --cache-* options")
     if deployment is not None:
@@ -273,8 +272,6 @@ def cache_hook(c: Ctx, dep: dict[str, Any], pools: Pools, system: str, chips: in
     to its steady state first (serve's hit rate is LRU's stationary one); or the ids of ``cache_trace``'s
     rows in order (cycled) from a cold pool, as serve replays it; no working set given: every prefix is
     resident. A prefill instance fetches over its chips' paths together (the KV split evenly over them)."""
-    from superpod.planners.serve_cache import tier
-
     pd = dep["mode"] == "pd"
     inst = dep["prefill"] if pd else dep["replicas"]
     t = tier(c, system, chips, input_len, output_len, None,
