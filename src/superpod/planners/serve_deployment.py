@@ -16,6 +16,7 @@ from superpod.cost.comm import p2p_s
 from superpod.cost.memory_serve import kv_bytes_per_token
 from superpod.errors import InfeasiblePlanError, InvalidOptionError
 from superpod.planners.compare import split_sized
+from superpod.planners.serve_cache import check_options, tier
 from superpod.planners.serve_capacity import PREFILL_GRID, check_percentile, search_colocated, search_pd
 from superpod.planners.serve_deployment_file import read_deployment
 from superpod.planners.serve_estimate import setup
@@ -24,6 +25,7 @@ from superpod.serving.context import Ctx
 from superpod.serving.decode import decode
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import prefill
+from superpod.serving.caching import PrefixCachePool, PrefixRequests, read_trace
 from superpod.serving.requests import arrivals, read_requests
 from superpod.serving.simulate import Pools, parse_dist, simulate as run
 from superpod.spec.catalog import load_model, load_system
@@ -31,6 +33,7 @@ from superpod.spec.catalog import load_model, load_system
 MODES = ("pd", "colocated")
 MAX_RUNS = 14  # simulations a capacity search takes, about (for the progress bar)
 POLICIES = ("fcfs", "chunked")
+WARM_MAX = 1_000_000  # LRU lookups that warm the pool at most (about a second)
 
 
 def plan_deployment(model: str, system: str, mode: str, input_len: float, output_len: float, *,
@@ -174,20 +177,28 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
              ttft_slo_s: float | None = None, slo_percentile: int = 90, framework: str | None = None, seed: int = 0,
              deployment: str | Path | None = None, requests_file: str | Path | None = None, arrival: str = "poisson",
              policy: str = "fcfs", prefill_budget: float | None = None, max_batch: int | None = None,
-             find_capacity: bool = False, progress=None, timeline: bool = False) -> dict[str, Any]:
+             find_capacity: bool = False, progress=None, timeline: bool = False, cache_hit: float = 0.0,
+             cache_prefixes: int | None = None, cache_zipf: float | None = None, cache_pool_bytes: float | None = None,
+             cache_affinity: bool = False, cache_trace: str | Path | None = None) -> dict[str, Any]:
     """The ``superpod simulate`` record: latency percentiles, throughput, goodput, queues and utilisation of
     ``requests`` arrivals at ``rate``/s (Poisson or bursty, or a trace file's) on the deployment
     :func:`plan_deployment` plans or ``deployment`` (a file) gives; ``find_capacity``: the highest rate
     meeting the targets at the percentile (``capacity_requests_per_s``). ``progress(done, n)`` is called
-    as requests finish."""
+    as requests finish. ``cache_*`` (as serve's): the caching tier as a third resource (:func:`cache_hook`)."""
     system, chips = split_sized(system, chips)  # ``name@N`` sizes the system
     pct = check_percentile(slo_percentile)
+    check_options(cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity, cache_trace)
+    cached = cache_hit > 0 or cache_trace is not None
+    if cached:
+        if find_capacity:
+            raise InvalidOptionError("--find-capacity does not take the caching tier yet: drop the --cache-* options")
     if deployment is not None:
         f = read_deployment(deployment)
         for what, given, saved in (("MODEL", model, f["model"]), ("SYSTEM", system, f["system"])):
             if given != saved:
                 raise InvalidOptionError(f"{deployment} deploys {saved!r}, not {what} {given!r}: give {saved}")
         input_len, output_len = f.get("input_len", input_len), f.get("output_len", output_len)
+        chips = f.get("chips")
         dep = f["deployment"]
         c = setup(model, system, f.get("chips"), f.get("quant"), f.get("kv_dtype"), f.get("framework"),
                   None, None, None, None, None, None, None, "balanced").c
@@ -227,8 +238,18 @@ def simulate(model: str, system: str, rate: float | None = None, requests: int =
         n = requests if times is None else len(times)
         if trace is not None:
             rate = n / max(float(times[-1]), 1e-9)
+        lengths = (trace[1], trace[2]) if trace is not None else None
+        hook = cache_hook(c, dep, pools, system, chips, input_len, output_len, n, seed, cache_hit, cache_prefixes, cache_zipf,
+                          cache_pool_bytes, cache_affinity, cache_trace) if cached else None
         out = run(pools, rate, n, idist, odist, seed, progress=progress, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s,
-                  timeline=timeline, arrival_s=times, lengths=(trace[1], trace[2]) if trace is not None else None)
+                  timeline=timeline, arrival_s=times, lengths=lengths, cache=hook[0] if hook else None)
+        if hook:
+            base = run(pools, rate, n, idist, odist, seed, ttft_slo_s=ttft_slo_s, tpot_slo_s=tpot_slo_s, arrival_s=times,
+                       lengths=lengths)
+            out["cache"] |= hook[1] | {
+                "ttft_saved_s": base["ttft_s"]["mean"] - out["ttft_s"]["mean"],
+                "ttft_p50_saved_s": base["ttft_s"]["p50"] - out["ttft_s"]["p50"],
+                "ttft_no_cache_s": base["ttft_s"]}
     out |= extra
     out["model"], out["system"] = c.model.name, system
     out["mode"] = mode
@@ -242,3 +263,59 @@ def _public(dep: dict[str, Any]) -> dict[str, Any]:
     from superpod.planners.serve_capacity import deployment_record
 
     return deployment_record(dep)
+
+
+def cache_hook(c: Ctx, dep: dict[str, Any], pools: Pools, system: str, chips: int | None, input_len: float, output_len: float, n: int,
+               seed: int, cache_hit: float, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity,
+               cache_trace) -> tuple[PrefixRequests, dict[str, Any]]:
+    """The caching tier of ``serve`` (:func:`~.serve_cache.tier`: pool capacity, path, served hit rate)
+    as a per-request LRU pool: prefix ids from a Zipf(``cache_zipf``) draw over ``cache_prefixes`` (a
+    stream apart from the lengths', so the run without the tier sees the same requests), the pool warmed
+    to its steady state first (serve's hit rate is LRU's stationary one); or the ids of ``cache_trace``'s
+    rows in order (cycled) from a cold pool, as serve replays it; no working set given: every prefix is
+    resident. A prefill instance fetches over its chips' paths together (the KV split evenly over them)."""
+    pd = dep["mode"] == "pd"
+    inst = dep["prefill"] if pd else dep["replicas"]
+    t = tier(c, system, chips, input_len, output_len, None,
+             cache_hit, cache_prefixes, cache_zipf, cache_pool_bytes, cache_affinity, cache_trace)
+    kv_tok = float(kv_bytes_per_token(c.model, c.kv_el))
+    inst_Bps = t.chip_Bps * float(inst["chips_per_worker"]) if t.host is not None else float("inf")
+    resident = t.host is None and cache_pool_bytes is None
+    capacity = float("inf") if resident else t.pool_bytes
+    budget = pools.prefill_budget_tokens
+    recompute = float(pools.prefill_step_s(np.array([budget]))[0]) / budget
+    pool = PrefixCachePool(capacity, kv_tok, inst_Bps, recompute)
+    rng = np.random.default_rng([seed, 16])
+    notes = []
+    if cache_trace is not None:
+        rows = read_trace(cache_trace)
+        ids = [rows[i % len(rows)][0] for i in range(n)]
+        share = np.array([rows[i % len(rows)][1] / rows[i % len(rows)][2] for i in range(n)])
+        notes.append(f"prefix ids and shares from {cache_trace} in order (cycled over {len(rows):,} rows), cold pool")
+    elif cache_prefixes is None or resident:
+        ids, share = None, np.asarray(cache_hit)
+        notes.append("no working set given (or no pool): every prefix taken as resident")
+    else:
+        N = int(cache_prefixes)
+        pop = np.arange(1, N + 1, dtype=float) ** -float(cache_zipf or 0.0)
+        pop /= pop.sum()
+        ids = rng.choice(N, size=n, p=pop).tolist()
+        share = np.asarray(cache_hit)
+        slots = capacity / max(t.prefix_bytes, 1.0)
+        warm_tokens = float(input_len) * float(cache_hit)
+        if slots >= N:
+            for k in range(N - 1, -1, -1):
+                pool.lookup(k, warm_tokens)
+        else:
+            for k in rng.choice(N, size=int(min(max(5 * slots, 2000), WARM_MAX)), p=pop).tolist():
+                pool.lookup(k, warm_tokens)
+        pool.hits = pool.misses = 0
+        pool.fetched_bytes = 0.0
+        notes.append(f"prefix ids drawn from {N:,} prefixes (Zipf {cache_zipf or 0:g}), pool warmed to LRU's steady state")
+    extra = {"stated_hit_rate": t.stated_hit, "serve_hit_rate": t.served_hit, "pool_bytes": t.pool_bytes,
+             "pool": None if t.host is None else {"technology": t.host.technology, "path": t.host.path,
+                                                  "pooled": t.host.pooled, "nodes": t.pool_nodes},
+             "pool_path_Bps": inst_Bps * float(inst["workers"]) if t.host is not None else None,
+             "notes": list(t.notes) + notes + ["prefill computes only the tokens the pool misses (attention over the "
+                                               "cached prefix not added); KV to decode still moves the whole prompt"]}
+    return PrefixRequests(pool, ids, share, int(c.model.layers)), extra

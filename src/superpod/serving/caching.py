@@ -190,8 +190,45 @@ class PrefixCachePool:
             self._used += size
         return CacheLookup(0.0, 0.0)
 
+    def resident(self, prefix_tokens: float) -> CacheLookup:
+        """Serve a prefix taken as resident (no working set given): a hit unless recomputing is cheaper."""
+        size = float(prefix_tokens) * self.kv_bytes_per_token
+        fetch = size / self.fetch_Bps
+        if size <= 0 or (self.recompute_s_per_token is not None and fetch > self.recompute_s_per_token * float(prefix_tokens)):
+            self.misses += 1
+            return CacheLookup(0.0, 0.0, recomputed=size > 0)
+        self.hits += 1
+        self.fetched_bytes += size
+        return CacheLookup(float(prefix_tokens), fetch)
+
     @property
     def hit_rate(self) -> float:
         """Share of lookups that were served from the pool."""
         n = self.hits + self.misses
         return self.hits / n if n else 0.0
+
+
+@dataclass
+class PrefixRequests:
+    """The caching tier as ``superpod simulate``'s third resource: each request's prefix id
+    (``ids``; ``None``: every prefix taken as resident, the pool sized to fit) and the share of
+    its prompt that is that prefix, served by one LRU ``pool`` whose ``fetch_Bps`` is a prefill
+    instance's path (its chips' paths added). The fetch loads layer by layer under the step's
+    compute (:func:`step_with_fetch`, ``layers``)."""
+
+    pool: PrefixCachePool
+    ids: list | None
+    share: np.ndarray
+    layers: int
+
+    def serve(self, s_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hit tokens and fetch seconds of each request, in arrival order (at least one new token each)."""
+        n = len(s_in)
+        share = np.broadcast_to(np.asarray(self.share, dtype=float), (n,))
+        prefix = np.minimum(np.round(share * s_in), s_in - 1.0)
+        hit, fetch = np.zeros(n), np.zeros(n)
+        for i in range(n):
+            lk = self.pool.resident(prefix[i]) if self.ids is None else self.pool.lookup(self.ids[i], prefix[i])
+            hit[i], fetch[i] = lk.hit_tokens, lk.fetch_s
+        return hit, fetch
+

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from superpod.errors import InvalidOptionError
+from superpod.serving.caching import PrefixRequests, step_with_fetch
 
 
 MAX_LEN = float(1 << 24)  # longest prompt or output a distribution may give (tokens): keeps the loop bounded
@@ -99,11 +100,18 @@ class Pools:
     chunked: bool = False  # pd prefill: split prompts to fill every step to the budget (else whole prompts, FCFS)
 
 
-def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None) -> tuple[np.ndarray, np.ndarray, float]:
+def _with_fetch(compute_s: float, fetch_s: float, layers: int) -> float:
+    """A step's time once its prefixes' KV is fetched from the caching tier (layer by layer under the compute)."""
+    return float(step_with_fetch(compute_s, fetch_s, layers)) if fetch_s > 0 else compute_s
+
+
+def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None, fetch=None,
+                  layers: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """Times each request's prefill starts and ends (FCFS, batches of whole prompts up to the token budget;
-    a prompt longer than the budget runs alone in budget-sized chunks) and the pool's busy seconds."""
+    a prompt longer than the budget runs alone in budget-sized chunks) and the pool's busy seconds.
+    ``fetch`` (seconds per request, the caching tier): the batch's fetches load under its compute."""
     if p.chunked:
-        return _prefill_pool_chunked(p, arrival, s_in, tick, log)
+        return _prefill_pool_chunked(p, arrival, s_in, tick, log, fetch, layers)
     n = len(arrival)
     done = np.empty(n)
     begin = np.empty(n)
@@ -122,6 +130,8 @@ def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=Non
             j += 1
         steps = max(np.ceil(tokens / budget), 1.0)
         dur = float(p.prefill_step_s(np.array([min(tokens, budget)]))[0]) * steps
+        if fetch is not None:
+            dur = _with_fetch(dur, float(fetch[i:j].sum()), layers)
         done[i:j] = start + dur
         begin[i:j] = start
         busy += dur
@@ -133,7 +143,7 @@ def _prefill_pool(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=Non
     return begin, done, busy
 
 
-def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None):
+def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick, log=None, fetch=None, layers: int = 1):
     """Chunked prefill (Sarathi-Serve's budget, DistServe's prefill workers): each step of a worker fills
     its token budget, first with the rest of the prompt it started, then with new prompts (split at the
     budget); a prompt's chunks stay on one worker (its KV cache is there)."""
@@ -149,7 +159,7 @@ def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick,
         if pinned[w] is None and i >= n:
             continue  # this worker has nothing left; the others finish their prompts
         start = t if pinned[w] is not None else max(t, arrival[i])
-        tokens, finished = 0.0, []
+        tokens, finished, fetch_s = 0.0, [], 0.0
         if pinned[w] is not None:
             r, left = pinned[w]
             take = min(left, budget)
@@ -161,12 +171,16 @@ def _prefill_pool_chunked(p: Pools, arrival: np.ndarray, s_in: np.ndarray, tick,
             take = min(s_in[i], budget - tokens)
             tokens += take
             begin[i] = start
+            if fetch is not None:  # the prefix loads with the prompt's first chunk
+                fetch_s += float(fetch[i])
             if take >= s_in[i]:
                 finished.append(i)
             else:
                 pinned[w] = [i, s_in[i] - take]
             i += 1
         dur = float(p.prefill_step_s(np.array([tokens]))[0])
+        if fetch is not None:
+            dur = _with_fetch(dur, fetch_s, layers)
         for r in finished:
             done[r] = start + dur
         busy += dur
@@ -226,7 +240,7 @@ def _retire(active: list, S: float, now: float, finish: np.ndarray, tick) -> Non
 
 def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_needed: np.ndarray,
                         order: np.ndarray, first: np.ndarray, finish: np.ndarray, tick, d: int = 0,
-                        log=None) -> None:
+                        log=None, fetch=None, layers: int = 1) -> None:
     """One co-located instance: each iteration carries a prefill chunk and the decode batch."""
     cap = p.decode_cap
     table = p.decode_step_s
@@ -243,9 +257,11 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
             now = arrival[order[k]]
             continue
         if waiting and len(active) < cap:  # one iteration with a prefill chunk
-            chunk, joined = 0.0, []
+            chunk, joined, fetch_s = 0.0, [], 0.0
             while waiting and chunk < budget and len(active) + len(joined) < cap:
                 item = waiting[0]
+                if fetch is not None and item[1] == s_in[item[0]]:  # the prefix loads with the first chunk
+                    fetch_s += float(fetch[item[0]])
                 take = min(item[1], budget - chunk)
                 chunk += take
                 item[1] -= take
@@ -254,6 +270,8 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
                 else:
                     break
             dt = table[len(active)] + float(p.prefill_step_s(np.array([chunk]))[0])
+            if fetch is not None:
+                dt = _with_fetch(dt, fetch_s, layers)
             if log is not None:
                 log["decode"].append((d, now, dt, 1, len(active)))
                 log["prefill"].append((d, now, dt, chunk, len(joined)))
@@ -274,11 +292,14 @@ def _colocated_instance(p: Pools, arrival: np.ndarray, s_in: np.ndarray, steps_n
 def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int = 0,
              ttft_slo_s: float | None = None, tpot_slo_s: float | None = None, progress=None,
              timeline: bool = False, arrival_s: np.ndarray | None = None,
-             lengths: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+             lengths: tuple[np.ndarray, np.ndarray] | None = None,
+             cache: PrefixRequests | None = None) -> dict[str, Any]:
     """Simulate ``n`` requests at ``rate`` per second (Poisson, or the given ``arrival_s`` and
     ``lengths`` = (prompt tokens, output tokens) of a trace); returns latency percentiles (of all
     requests and, ``steady_*``, of those arriving after the first 30% of the arrivals' span),
-    goodput, queue lengths and utilisation per pool."""
+    goodput, queue lengths and utilisation per pool. ``cache`` (the caching tier as a third resource):
+    each prefill computes only its prompt's tokens the pool misses and waits for the fetch of its hits
+    (``cache`` in the record: token hit rate, bytes and bandwidth fetched, fetch per request)."""
     if not (np.isfinite(rate) and rate > 0) or n < 1:
         raise InvalidOptionError("--rate must be a finite number > 0 and --requests >= 1")
     if not 0 <= seed < 2 ** 32:
@@ -291,6 +312,10 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
     else:
         s_in, s_out = (np.asarray(x, dtype=float) for x in lengths)
     steps_needed = np.ceil(np.maximum(s_out - 1.0, 0.0) / p.tokens_per_step)
+    fetch, s_new, layers = None, s_in, 1
+    if cache is not None:
+        hit, fetch = cache.serve(s_in)
+        s_new, layers = s_in - hit, cache.layers
     first = np.zeros(n)
     finish = np.zeros(n)
     done = [0]
@@ -302,7 +327,7 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
             progress(done[0], n)
 
     if p.mode == "pd":
-        p_begin, p_done, p_busy = _prefill_pool(p, arrival, s_in, tick, log)
+        p_begin, p_done, p_busy = _prefill_pool(p, arrival, s_new, tick, log, fetch, layers)
         ready = p_done + p.transfer_s(s_in)
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
@@ -315,7 +340,7 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
         inst = np.arange(n) % p.decode_instances
         for d in range(p.decode_instances):
             order = np.nonzero(inst == d)[0]
-            _colocated_instance(p, arrival, s_in, steps_needed, order, first, finish, tick, d, log)
+            _colocated_instance(p, arrival, s_new, steps_needed, order, first, finish, tick, d, log, fetch, layers)
         ttft = first - arrival
         decode_start = first
         p_begin, p_busy = arrival, 0.0
@@ -360,6 +385,11 @@ def simulate(p: Pools, rate: float, n: int, input_dist, output_dist, seed: int =
         "goodput_output_tokens_per_s": float(s_out[ok & inside].sum() / window),
         "mean_input_len": float(s_in.mean()), "mean_output_len": float(s_out.mean()),
     }
+    if cache is not None:
+        pool = cache.pool
+        out["cache"] = {"hit_rate": float(hit.sum() / s_in.sum()), "hits": pool.hits, "misses": pool.misses,
+                        "fetched_bytes": pool.fetched_bytes, "pool_Bps": pool.fetched_bytes / span,
+                        "fetch_s_per_request": float(fetch.mean()), "prefix_tokens_per_request": float(hit.mean())}
     if timeline:  # each request's life, for a trace (faces/report/trace.py)
         out["timeline"] = {"instance": inst.tolist(), "arrival_s": arrival.tolist(), "first_token_s": (arrival + ttft).tolist(),
                            "decode_start_s": decode_start.tolist(), "finish_s": finish.tolist(),

@@ -57,6 +57,25 @@ PHASE_HELP = ("prefill | decode: one pool of a disaggregated deployment; both: c
               "chunked prefill); pd: both pools of a disaggregated deployment sized for the request mix.")
 
 
+# the prefix-cache options of serve and simulate (issue 16), declared once
+CACHE_HIT = opt(0.0, "Share of prompt tokens served from the prefix cache: the reusable prefix, what an unbounded "
+                 "cache would hit (the pool's capacity may serve less; see the cache object).", unit="fraction")
+CACHE_PREFIXES = opt(None, "Distinct reusable prefixes (live conversations, shared system prompts): the "
+                 "working set the host-memory pool must hold under LRU (default: it fits).",
+                 unit="sequences")
+CACHE_ZIPF = opt(None, "Zipf exponent of the prefixes' popularity (default: reuse spread evenly; "
+                 "needs --cache-prefixes).", ge=0, le=5)
+CACHE_POOL_BYTES = opt(None, "Capacity of the prefix-cache pool in GB (default: the catalog's host "
+                 "memory x cache share over the nodes the pool spans).",
+                 flag="--cache-pool-gb", cli_scale=1e9, gt=0)
+CACHE_AFFINITY = opt(False, "Per-node host-memory tiers (NVL72, HGX): route each request to the node holding its "
+                 "prefix (a KV-aware router), so the nodes' caches add up; default: each node caches "
+                 "for every prefix.", flag="--cache-affinity/--no-cache-affinity")
+CACHE_TRACE = opt(None, "Request trace (CSV: prefix_id,prefix_tokens,prompt_tokens, in arrival order) "
+                 "replayed through the pool's LRU: gives the hit rate and the working set "
+                 "instead of --cache-hit / --cache-prefixes.", metavar="TRACE.csv", strict=False)
+
+
 class ServeOptions(Options):
     """``superpod serve`` / :func:`superpod.serve`: plan parameters left out are searched."""
 
@@ -70,22 +89,12 @@ class ServeOptions(Options):
     input_len: float = opt(4096, "Prompt tokens per request.", unit="tokens")
     output_len: float = opt(1024, "Output tokens per request.", unit="tokens")
     kv_len: Optional[float] = opt(None, "Mean context per decode step (default input + output/2).", unit="tokens")
-    cache_hit: float = opt(0.0, "Share of prompt tokens served from the prefix cache: the reusable prefix, what an unbounded "
-                                "cache would hit (the pool's capacity may serve less; see the cache object).", unit="fraction")
-    cache_prefixes: Optional[int] = opt(None, "Distinct reusable prefixes (live conversations, shared system prompts): the "
-                                              "working set the host-memory pool must hold under LRU (default: it fits).",
-                                        unit="sequences")
-    cache_zipf: Optional[float] = opt(None, "Zipf exponent of the prefixes' popularity (default: reuse spread evenly; "
-                                            "needs --cache-prefixes).", ge=0, le=5)
-    cache_pool_bytes: Optional[float] = opt(None, "Capacity of the prefix-cache pool in GB (default: the catalog's host "
-                                                  "memory x cache share over the nodes the pool spans).",
-                                            flag="--cache-pool-gb", cli_scale=1e9, gt=0)
-    cache_affinity: bool = opt(False, "Per-node host-memory tiers (NVL72, HGX): route each request to the node holding its "
-                                      "prefix (a KV-aware router), so the nodes' caches add up; default: each node caches "
-                                      "for every prefix.", flag="--cache-affinity/--no-cache-affinity")
-    cache_trace: Optional[Path] = opt(None, "Request trace (CSV: prefix_id,prefix_tokens,prompt_tokens, in arrival order) "
-                                            "replayed through the pool's LRU: gives the hit rate and the working set "
-                                            "instead of --cache-hit / --cache-prefixes.", metavar="TRACE.csv", strict=False)
+    cache_hit: float = CACHE_HIT
+    cache_prefixes: Optional[int] = CACHE_PREFIXES
+    cache_zipf: Optional[float] = CACHE_ZIPF
+    cache_pool_bytes: Optional[float] = CACHE_POOL_BYTES
+    cache_affinity: bool = CACHE_AFFINITY
+    cache_trace: Optional[Path] = CACHE_TRACE
     batch_per_chip: Optional[float] = opt(None, "Decode: sequences per chip; prefill: tokens per chip per step.")
     concurrency: Optional[float] = opt(None, "Requests in flight on the --chips chips.", unit="requests")
     tpot_slo_s: Optional[float] = opt(None, "TPOT target: the largest decode batch meeting it.", flag="--tpot-slo-ms",
@@ -209,6 +218,12 @@ class SimulateOptions(Options):
     ttft_slo_s: Optional[float] = opt(None, "TTFT SLO for goodput.", flag="--ttft-slo-ms", unit="s", cli_scale=1e-3)
     framework: Optional[str] = opt(None, "Serving framework factors.")
     seed: int = opt(0, "Random seed.")
+    cache_hit: float = CACHE_HIT
+    cache_prefixes: Optional[int] = CACHE_PREFIXES
+    cache_zipf: Optional[float] = CACHE_ZIPF
+    cache_pool_bytes: Optional[float] = CACHE_POOL_BYTES
+    cache_affinity: bool = CACHE_AFFINITY
+    cache_trace: Optional[Path] = CACHE_TRACE
     trace: Optional[Path] = opt(None, "Write the serving timeline (requests queued, prefilled and decoded per "
                                       "instance) as Chrome/Perfetto trace-event JSON to this file.", metavar="OUT.json", strict=False)
 

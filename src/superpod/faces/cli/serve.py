@@ -279,6 +279,16 @@ def simulate(o: SimulateOptions,
         f"decode slots {u['decode_slots'] * 100:.0f}%"
     c.print(f"queues: prefill mean {q['prefill_mean']:,.1f} (max {q['prefill_max']:,}), decode mean {q['decode_mean']:,.1f} "
             f"(max {q['decode_max']:,}); utilisation: {util}", markup=False)
+    if out.get("cache"):  # the caching tier (issue 16)
+        k = out["cache"]
+        path = k["pool_path_Bps"]
+        c.print(table("caching tier", ["", "value"], [
+            ["hit rate (simulated / serve's)", f"{k['hit_rate']:.1%} / {k['serve_hit_rate']:.1%}"],
+            ["pool", f"{k['pool_bytes'] / 1e12:,.2f} TB" + (f", {k['pool']['technology']} over {k['pool']['path']}" if k["pool"] else
+                                                           " (no host-memory tier: hits resident in HBM)")],
+            ["TTFT saved (mean / p50)", f"{k['ttft_saved_s'] * 1e3:,.1f} ms / {k['ttft_p50_saved_s'] * 1e3:,.1f} ms"],
+            ["fetch per request", f"{k['fetch_s_per_request'] * 1e3:,.2f} ms"],
+            ["pool bandwidth used", f"{k['pool_Bps'] / 1e9:,.1f} GB/s" + (f" of {path / 1e9:,.0f} GB/s" if path else "")]]))
     if "capacity_requests_per_s" in out:
         a = out.get("analytic_capacity_requests_per_s")
         c.print(f"capacity at p{out['slo_percentile']} of the targets: {out['capacity_requests_per_s']:,.2f} req/s simulated"
