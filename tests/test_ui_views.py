@@ -84,6 +84,12 @@ def test_serve_deployment_sections_show_pareto_deployment_fleet_and_cost():
     assert "\n" not in err and not serve.deployment(api, "llama3-8b", ["no-such-system"]).blocks
 
 
+def test_serve_simulation_table_shows_a_pd_or_colocated_deployment():
+    v = serve.simulation(api, "llama3-8b", ["gb200-nvl72"], requests=50)
+    (t,) = [b for b in v.blocks if isinstance(b, Table)]
+    assert not v.errors() and "workers=" in t.rows[0][-1]
+
+
 def test_sweeps_pivot_a_store(tmp_path):
     pytest.importorskip("duckdb")
     from superpod.planners.sweep.store import DuckStore

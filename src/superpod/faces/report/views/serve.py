@@ -59,6 +59,13 @@ def curve(api, model: str, systems: Sequence[str], targets_s: Sequence[float] = 
     return v
 
 
+def _short(x: Any) -> str:
+    """A deployment entry in a table cell: numbers to 4 digits, a pool (a dict) as its key=value pairs."""
+    if isinstance(x, dict):
+        return "(" + " ".join(f"{k}={_short(y)}" for k, y in x.items()) + ")"
+    return f"{x:,.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
 def simulation(api, model: str, systems: Sequence[str], rate: float = 2.0, requests: int = 400,
                tpot_slo_s: float | None = 0.05, ttft_slo_s: float | None = 2.0, chips: int | None = None,
                **_: Any) -> View:
@@ -85,7 +92,7 @@ def simulation(api, model: str, systems: Sequence[str], rate: float = 2.0, reque
         rows.append([s, r.mode, *[round(r.ttft_s[q], 4) for q in ("p50", "p90", "p99")],
                      *[round(r.tpot_s[q] * 1e3, 2) for q in ("p50", "p90", "p99")],
                      round(r.throughput_output_tokens_per_s, 1), round(r.goodput_fraction * 100, 1),
-                     ", ".join(f"{k} {x:,.4g}" for k, x in r.deployment.items())])
+                     ", ".join(f"{k} {_short(x)}" for k, x in r.deployment.items())])
         v.add(Metric(f"{s}: goodput", f"{r.goodput_fraction * 100:.1f}%",
                      f"share of requests meeting TTFT <= {ttft_slo_s} s and TPOT <= {tpot_slo_s} s"))
     if rows:
