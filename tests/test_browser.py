@@ -96,6 +96,8 @@ def test_every_tab_renders_its_chart(opened):
         assert page.locator('[data-testid="stException"]').count() == 0, name
         panel = page.locator('[role="tabpanel"] >> visible=true')
         assert panel.locator('[data-testid="stDownloadButton"]').count() >= 2, f"{name}: no downloads"
+        if name == "Serve":  # the deployment sections: the Pareto frontier is drawn
+            panel.locator(CHART).filter(has_text="Pareto frontier").first.wait_for(timeout=TIMEOUT_MS)
     _tab(page, "Compare")
     panel = page.locator('[role="tabpanel"] >> visible=true')
     for label, suffix in (("PNG", ".png"), ("HTML", ".html"), ("CSV", ".csv")):

@@ -62,6 +62,34 @@ def test_serve_sections_are_pluggable():
     assert rows[0][0] == "system" and len(rows) == 3
 
 
+def test_serve_deployment_sections_show_pareto_deployment_fleet_and_cost():
+    assert serve.SECTIONS[-3:] == (serve.pareto, serve.deployment, serve.fleet_cost)
+    kw = dict(tpot_slo_s=0.05, ttft_slo_s=2.0, target_output_tokens_per_s=1e7)
+    rec = api.serve("llama3-8b", "gb200-nvl72", phase="pd", pareto=True, electricity="china", **kw).record
+    (chart,) = _charts(serve.pareto(api, "llama3-8b", ["gb200-nvl72"], electricity="china", **kw))
+    front, star = chart.fig.data
+    assert len(front.x) == len(rec["pareto"]["points"]) and star.marker.symbol == "star"
+    assert star.y[0] == rec["pareto"]["chosen"]["tokens_per_s_per_chip"]
+    tables = {b.key: b for b in serve.deployment(api, "llama3-8b", ["gb200-nvl72"], electricity="china", **kw).blocks}
+    assert [r[1] for r in tables["serve-deployment"].rows] == ["prefill", "decode"]
+    assert tables["serve-deployment"].rows[1][2] == rec["deployment"]["decode"]["workers"]
+    assert tables["serve-capacity"].rows[0][2] == rec["deployment"]["chips_used"]
+    china, us = (next(b for b in serve.fleet_cost(api, "llama3-8b", ["gb200-nvl72"], electricity=e, **kw).blocks
+                      if isinstance(b, Table)) for e in ("china", 0.2))
+    col = china.columns.index("$ per M output tok")
+    assert china.rows[0][col] == round(rec["cost"]["usd_per_mtok_output"], 4) < us.rows[0][col]
+    assert china.rows[0][china.columns.index("systems")] == rec["fleet"]["systems"]
+    bad = serve.pareto(api, "llama3-8b", ["no-such-system"], electricity="china", **kw)
+    (err,) = bad.errors()
+    assert "\n" not in err and not serve.deployment(api, "llama3-8b", ["no-such-system"]).blocks
+
+
+def test_serve_simulation_table_shows_a_pd_or_colocated_deployment():
+    v = serve.simulation(api, "llama3-8b", ["gb200-nvl72"], requests=50)
+    (t,) = [b for b in v.blocks if isinstance(b, Table)]
+    assert not v.errors() and "workers=" in t.rows[0][-1]
+
+
 def test_sweeps_pivot_a_store(tmp_path):
     pytest.importorskip("duckdb")
     from superpod.planners.sweep.store import DuckStore

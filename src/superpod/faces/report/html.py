@@ -83,7 +83,7 @@ def sections(systems: Sequence[str], model: str, chips: int | None, silicon: boo
         ("compare", "Compare: system totals", lambda: compare.compare(api, systems, chips)),
         ("train", f"Train {model}: best plan, where the step time goes, memory per chip",
          lambda: train.train(api, model, systems, chips)),
-        ("serve", f"Serve {model}: throughput against the TPOT target; latency distributions",
+        ("serve", f"Serve {model}: throughput against the TPOT target; latency distributions; deployment, fleet, cost",
          lambda: serve.serve(api, model, systems, chips=chips)),
         ("scale", f"Scale {model}: effective compute, MFU, goodput and power with chips; the Huaweiopolis scenario",
          both(lambda: scale.curves(api, model, systems), lambda: scale.scenario(api))),

@@ -1,7 +1,8 @@
 """The Serve tab: throughput against the TPOT target per system (and the plan picked at each target),
-then a request-level simulation's TTFT/TPOT distributions (superpod.simulate). Its sections are
-:data:`superpod.faces.report.views.serve.SECTIONS`: a new serving view (Pareto frontier, chosen
-deployment, fleet and cost) added there shows here and in the report."""
+a request-level simulation's TTFT/TPOT distributions (superpod.simulate), then the deployment
+``serve --phase pd`` builds under the same TTFT/TPOT SLOs: its Pareto frontier, its workers, and the
+fleet and cost of a target output rate at an electricity price (china/us/eu or a custom USD/kWh). Its
+sections are :data:`superpod.faces.report.views.serve.SECTIONS`, shared with the static report."""
 
 from __future__ import annotations
 
@@ -23,10 +24,15 @@ def _simulation(model: str, systems: tuple[str, ...], rate: float, requests: int
     return view.simulation(api, model, systems, rate, requests, tpot, ttft, chips)
 
 
-@st.cache_data(show_spinner=False)
-def _section(name: str, model: str, systems: tuple[str, ...], chips: int | None):
+@st.cache_data(show_spinner="sizing the deployment...")
+def _section(name: str, model: str, systems: tuple[str, ...], chips: int | None, tpot: float, ttft: float,
+             target: float, electricity: str | float):
     fn = next(f for f in view.SECTIONS if f.__name__ == name)
-    return fn(api, model, systems, chips=chips)
+    return fn(api, model, systems, chips=chips, tpot_slo_s=tpot, ttft_slo_s=ttft, target_output_tokens_per_s=target,
+              electricity=electricity)
+
+
+TITLES = {"pareto": "Pareto frontier", "deployment": "Chosen deployment", "fleet_cost": "Fleet and cost"}
 
 
 def render(p: Picks) -> None:
@@ -40,7 +46,19 @@ def render(p: Picks) -> None:
     tpot = float(c[2].number_input("TPOT SLO (ms)", 1.0, 10_000.0, 50.0, key="sim_tpot")) / 1e3
     ttft = float(c[3].number_input("TTFT SLO (s)", 0.01, 600.0, 2.0, key="sim_ttft"))
     show(_simulation(p.model, p.systems, rate, requests, tpot, ttft, p.chips), "serve-sim")
-    for f in view.SECTIONS:  # sections added after these two (deployments, fleet, cost) plug in here
+    st.subheader("Deployment under these TTFT/TPOT SLOs (serve --phase pd)")
+    c = st.columns(3)
+    regions = [*view.ELECTRICITY_REGIONS, "custom"]
+    region = c[0].selectbox("electricity price", regions, regions.index(view.ELECTRICITY), key="serve_electricity",
+                            help="catalog/scale/cost.toml's regions, or a price in USD/kWh")
+    electricity: str | float = region
+    if region == "custom":
+        electricity = float(c[1].number_input("USD per kWh", 0.0, 1000.0, 0.08, step=0.01, format="%.3f",
+                                              key="serve_usd_kwh"))
+    target = float(c[2].number_input("target output tokens/s", 1.0, 1e12, view.TARGET_OUTPUT_TOKENS_PER_S,
+                                     step=1e6, format="%.3g", key="serve_target"))
+    for f in view.SECTIONS:  # every section after the curve and the simulation: deployments, fleet, cost
         if f not in (view.curve, view.simulation):
-            st.subheader(f.__name__.replace("_", " ").capitalize())
-            show(_section(f.__name__, p.model, p.systems, p.chips), f"serve-{f.__name__}")
+            st.subheader(TITLES.get(f.__name__, f.__name__.replace("_", " ").capitalize()))
+            show(_section(f.__name__, p.model, p.systems, p.chips, tpot, ttft, target, electricity),
+                 f"serve-{f.__name__}", columns=1)
