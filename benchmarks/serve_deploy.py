@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+import timeit
 
 from superpod.planners.serve_deployment import simulate
 from superpod.planners.serve_estimate import serve
@@ -18,12 +19,8 @@ CASES = (("h200-cluster", 32), ("cloudmatrix384", None))
 
 
 def best_of(fn, n=3) -> float:
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    """Best wall time of ``n`` runs (stdlib timeit)."""
+    return min(timeit.repeat(fn, number=1, repeat=n))
 
 
 def main() -> int:
