@@ -97,20 +97,23 @@ def check_invariants(obj, where: str) -> None:
 
 
 def _specs(model: str, chip: str):
-    """(active parameters, HBM bytes/s, dense) of a record's model and chip, or None (a model from a file)."""
+    """(active parameters, HBM bytes/s, dense, share of full-attention layers) of a record's model and
+    chip, or None (a model from a file). The KV a step must read is that of its full-attention layers:
+    a sliding-window layer reads only its window, whatever the cache holds for it."""
     from superpod.cost.hardware import Hardware
     from superpod.spec.catalog import load_chip, load_model
 
     try:
         m = load_model(model)
-        return m.active_params, Hardware.of_chip(load_chip(chip)).hbm_Bps, m.moe is None
+        full = 1.0 - (len(m.sliding_window_layers) / m.layers if m.sliding_window else 0.0)
+        return m.active_params, Hardware.of_chip(load_chip(chip)).hbm_Bps, m.moe is None, full
     except SuperpodError:
         return None
 
 
 def serving_roofline(obj, path: str = "") -> list[str]:
     """Every serving record (at any depth) under its rooflines, per chip: a decode step reads at
-    least the KV cache it holds (and, on a dense model, all its weights) at the HBM bandwidth;
+    least the KV cache its full-attention layers hold (and, on a dense model, all its weights) at the HBM bandwidth;
     output tokens, and the prompt tokens not served from the prefix cache, cost at least
     2 x active parameters FLOPs each at the peak of the precision used (``peak_flops_per_chip``)."""
     out: list[str] = []
@@ -130,7 +133,7 @@ def serving_roofline(obj, path: str = "") -> list[str]:
     if specs is None:
         return out
     FIGURES["serving"] += 1
-    active, hbm_Bps, dense = specs
+    active, hbm_Bps, dense, full = specs
     hit = (obj.get("plan") or {}).get("cache_hit", 0.0) or 0.0
     tol = 1.0001
     for phase in ("decode", "prefill", "both"):
@@ -149,7 +152,7 @@ def serving_roofline(obj, path: str = "") -> list[str]:
                        f"{tokens * 2 * active / 1e12:,.0f} TFLOP/s above the peak {peak / 1e12:,.0f}")
         step = r.get("step_s")
         if phase in ("decode", "both") and isinstance(step, (int, float)):
-            read = (r.get("kv_bytes_per_chip") or 0) + ((r.get("weight_bytes_per_chip") or 0) if dense else 0)
+            read = (r.get("kv_bytes_per_chip") or 0) * full + ((r.get("weight_bytes_per_chip") or 0) if dense else 0)
             if read > step * hbm_Bps * tol:
                 out.append(f"{where}: a {step * 1e3:.3g} ms step reads {read / 1e9:,.1f} GB per chip, above "
                            f"{hbm_Bps / 1e12:.2f} TB/s x step = {step * hbm_Bps / 1e9:,.1f} GB")
