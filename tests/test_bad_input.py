@@ -137,3 +137,15 @@ def test_config_architectures_of_any_type_is_one_line(tmp_path, archs):
     p.write_text('{"architectures": %s, "hidden_size": 4096}' % archs)
     refused(["train", str(p), "gb200-nvl72", "--tp", "2"])
     refused(["show", str(p)])
+
+
+def test_nan_and_validator_messages_say_what_is_wrong_once():
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli.app import app
+
+    r = CliRunner().invoke(app, ["serve", "deepseek-r1", "gb200-nvl72", "--phase", "pd", "--cache-hit", "0.5",
+                                 "--cache-zipf", "nan"])
+    assert r.exit_code == 2 and r.stderr.strip() == "error: --cache-zipf must be a finite number, got nan"
+    r = CliRunner().invoke(app, ["serve", "deepseek-r1", "gb200-nvl72", "--phase", "pd", "--electricity", "nan"])
+    assert r.exit_code == 2 and r.stderr.count("got 'nan'") == 1 and "value error" not in r.stderr

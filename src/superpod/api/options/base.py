@@ -144,9 +144,13 @@ def _one_line(cls: type[BaseModel], e: ValidationError, cli: bool) -> str:
         return f"{name} must be one of {choices}, got {got!r}"
     if kind == "missing":
         return f"{name} is required"
+    if isinstance(got, float) and not math.isfinite(got):  # NaN fails every bound: say what is wrong with it
+        return f"{name} must be a finite number, got {got}"
     for k, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
         if k in ctx:
             return f"{name} must be {sign} {ctx[k]}, got {got!r}"
+    if kind == "value_error":  # our own validator's message, which names the value already
+        return f"{name}: {ctx.get('error', err['msg'].removeprefix('Value error, '))}"
     return f"{name}: {err['msg'].lower()}, got {got!r}"
 
 
