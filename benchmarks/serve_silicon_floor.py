@@ -17,6 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from superpod.planners import silicon_rows
 from superpod.planners import validation_silicon as vs
 from superpod.serving.framework import ServingFramework
 from superpod.spec.catalog import load_model
@@ -40,7 +41,7 @@ def rows_without_floor() -> list[dict]:
 
 def main() -> None:
     raw = {r["id"]: r for r in csv.DictReader(vs.default_file().read_text().splitlines())}
-    _, _, models = vs.mappings()
+    _, _, models = silicon_rows.mappings()
     by_fw: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
     for r in rows_without_floor():
         if r["status"] == "ok" and selected(raw[r["id"]]):

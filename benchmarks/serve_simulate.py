@@ -9,7 +9,8 @@ import sys
 import time
 
 from superpod.planners.serve_deployment import build_pools
-from superpod.serving.simulate import parse_dist, simulate
+from superpod.serving.requests import parse_dist
+from superpod.serving.simulate import simulate
 
 TARGET_S = 10.0
 N = 100_000

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from superpod.cost.layers import experts_s, experts_touched
 from superpod.errors import SuperpodError
 from superpod.faces.cli import app
+from superpod.planners import silicon_rows as rows
 from superpod.planners import validation_silicon as vs
 from superpod.planners.serve_estimate import serve
 from superpod.serving.context import make_ctx
@@ -172,33 +173,33 @@ def _row(**over):
     raw |= {"id": "t", "backend": "trtllm", "model_path": "Qwen/Qwen3-235B-A22B-FP8", "system": "h200_sxm",
             "mode": "agg", "isl": "1024", "osl": "1024", "silicon_ttft_ms": "100", "silicon_tpot_ms": "10",
             "precision": "fp8"} | over
-    return vs.Row("t", raw, 2)
+    return rows.Row("t", raw, 2)
 
 
 def test_silicon_rows_map_expert_layouts_and_formats():
     r = _row(gemm_quant_mode="fp8", moe_quant_mode="fp8", batch_size="8", tp_size="8", attention_dp_size="1",
              moe_tp_size="8", moe_ep_size="1", pp_size="1")
-    vs._settings(r)
+    rows.row_settings(r)
     assert r.status == "ok" and (r.settings["moe_tp"], r.settings["moe_ep"]) == (8, 1)
     vs._price_group([r])
     assert r.status == "ok", r.reason
     # vLLM rows that leave the data-parallel size blank: DP is what makes moe_tp x moe_ep = tp x dp
     v = _row(backend="vllm", gemm_quant_mode="fp8", moe_quant_mode="fp8", batch_size="8", tp_size="1",
              moe_tp_size="4", moe_ep_size="1")
-    vs._settings(v)
+    rows.row_settings(v)
     assert v.settings["dp"] == 4
     # weight-only formats: INT4 experts in BF16 GEMMs; FP4 experts on Hopper
     k = _row(backend="vllm", model_path="moonshotai/Kimi-K2.5", gemm_quant_mode="int4_wo", moe_quant_mode="int4_wo",
              tp_size="8", moe_tp_size="8", batch_size="4")
-    vs._settings(k)
+    rows.row_settings(k)
     assert (k.settings["quant"], k.settings["experts"]) == ("bf16", "int4")
     g = _row(backend="vllm", model_path="openai/gpt-oss-120b", gemm_quant_mode="nvfp4", moe_quant_mode="nvfp4",
              tp_size="1", batch_size="4")
-    vs._settings(g)
+    rows.row_settings(g)
     assert (g.settings["quant"], g.settings["experts"]) == ("bf16", "fp4")
     g2 = _row(backend="vllm", model_path="openai/gpt-oss-120b", system="b200_sxm", gemm_quant_mode="nvfp4",
               moe_quant_mode="nvfp4", tp_size="1", batch_size="4")
-    vs._settings(g2)
+    rows.row_settings(g2)
     assert (g2.settings["quant"], g2.settings["experts"]) == ("fp4", None)
 
 
@@ -232,11 +233,11 @@ def test_disagg_rows_take_their_batch_from_concurrency_over_workers():
                 decode_tp_size="8", decode_attention_dp_size="1", decode_moe_tp_size="1", decode_moe_ep_size="8",
                 prefill_tp_size="8", prefill_moe_ep_size="8", silicon_data_source="x=1; silicon_concurrency=576; y")
     r = _row(decode_num_workers="9", **base)
-    vs._settings(r)
+    rows.row_settings(r)
     assert r.status == "ok" and r.settings["batch"] == 64
     blind = _row(**base)
-    vs._settings(blind)
+    rows.row_settings(blind)
     assert blind.status == "unsupported" and "decode_num_workers" in blind.reason
     one = _row(**(base | {"silicon_data_source": "silicon_concurrency=1"}))
-    vs._settings(one)
+    rows.row_settings(one)
     assert one.status == "ok" and one.settings["batch"] == 1

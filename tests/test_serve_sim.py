@@ -5,7 +5,8 @@ import pytest
 
 from superpod.errors import InfeasiblePlanError
 from superpod.planners.serve_deployment import build_pools
-from superpod.serving.simulate import parse_dist, simulate
+from superpod.serving.requests import parse_dist
+from superpod.serving.simulate import simulate
 
 
 @pytest.fixture(scope="module")

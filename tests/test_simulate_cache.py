@@ -11,7 +11,9 @@ from superpod.errors import SuperpodError
 from superpod.faces.cli import app
 from superpod.planners.serve_estimate import serve
 from superpod.serving.caching import PrefixCachePool, PrefixRequests
-from superpod.serving.simulate import Pools, parse_dist, simulate as run
+from superpod.serving.requests import parse_dist
+from superpod.serving.simulate import Pools
+from superpod.serving.simulate import simulate as run
 
 R1 = "deepseek-r1"
 KW = dict(chips=32, input_len=4096, output_len=128, requests=300, rate=8.0, seed=3)

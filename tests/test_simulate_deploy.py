@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from superpod.errors import SuperpodError
 from superpod.faces.cli import app
 from superpod.planners.serve_deployment import plan_deployment, pools_of, simulate
-from superpod.serving.requests import arrivals, read_requests
-from superpod.serving.simulate import parse_dist, simulate as run
+from superpod.serving.requests import arrivals, parse_dist, read_requests
+from superpod.serving.simulate import simulate as run
 
 R1 = "deepseek-r1"
 

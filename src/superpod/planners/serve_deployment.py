@@ -26,8 +26,8 @@ from superpod.serving.decode import decode
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import prefill
 from superpod.serving.caching import PrefixCachePool, PrefixRequests, read_trace
-from superpod.serving.requests import arrivals, read_requests
-from superpod.serving.simulate import Pools, parse_dist, simulate as run
+from superpod.serving.requests import arrivals, parse_dist, read_requests
+from superpod.serving.simulate import Pools, simulate as run
 from superpod.spec.catalog import load_model, load_system
 
 MODES = ("pd", "colocated")

@@ -1,4 +1,5 @@
-"""Request streams for the simulation: synthetic arrivals (Poisson, bursty) and trace files.
+"""Request streams for the simulation: synthetic arrivals (Poisson, bursty), length distributions
+(:func:`parse_dist`) and trace files.
 
 * ``poisson``: exponential inter-arrival times at the mean rate;
 * ``bursty``: gamma inter-arrival times of shape ``BURSTINESS`` (< 1: clustered arrivals) and the same
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from superpod.errors import InvalidOptionError
 ARRIVALS = ("poisson", "bursty")
 #: gamma shape of the bursty stream (vLLM benchmark_serving.py --burstiness; 1 = Poisson)
 BURSTINESS = 0.25
-MAX_TOKENS = float(1 << 24)
+MAX_TOKENS = float(1 << 24)  # longest prompt or output (tokens): keeps the simulation's loop bounded
 COLUMNS = {"arrival_s": ("arrival_s", "timestamp", "arrival", "arrival_time"),
            "input_tokens": ("input_tokens", "input_len", "prompt_tokens", "input_length"),
            "output_tokens": ("output_tokens", "output_len", "completion_tokens", "output_length")}
@@ -97,3 +99,57 @@ def read_requests(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             raise InvalidOptionError(f"{where}: arrival_s {t[i]:g} is before the previous row's {t[i - 1]:g} "
                                      "(sort the trace by arrival)")
     return t - t[0] + 1e-9, s_in, s_out
+
+
+MAX_SIGMA = 4.0  # lognormal sigma: beyond it the draws are all at the clip
+
+
+def _check_dist(spec: str, kind: str, vals: list[float]) -> None:
+    """Guard a distribution's parameters: finite, lengths in [1, MAX_TOKENS], spreads >= 0 (no hang, no numpy error)."""
+    def bad(why: str):
+        raise InvalidOptionError(f"bad length distribution {spec!r}: {why}")
+
+    if not all(np.isfinite(vals)):
+        bad("parameters must be finite")
+    mean, spread = vals[0], (vals[1] if len(vals) > 1 else 0.0)
+    if not 1 <= mean <= MAX_TOKENS:
+        bad(f"{'LO' if kind == 'uniform' else 'L' if kind == 'fixed' else 'MEAN'} must be in [1, {MAX_TOKENS:.0f}] tokens")
+    if kind == "uniform" and not mean <= spread <= MAX_TOKENS:
+        bad(f"HI must be in [LO, {MAX_TOKENS:.0f}] tokens")
+    if kind == "normal" and not 0 <= spread <= MAX_TOKENS:
+        bad(f"STD must be in [0, {MAX_TOKENS:.0f}] tokens")
+    if kind == "lognormal" and not 0 <= spread <= MAX_SIGMA:
+        bad(f"SIGMA must be in [0, {MAX_SIGMA:g}]")
+
+
+def parse_dist(spec: str | None, default: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """``fixed:L`` | ``uniform:lo,hi`` | ``normal:mean,std`` | ``exp:mean`` | ``lognormal:mean,sigma``
+    (lengths are rounded and at least 1)."""
+    if not spec:
+        spec = f"fixed:{default}"
+    kind, _, args = spec.partition(":")
+    try:
+        vals = [float(x) for x in args.split(",")] if args else []
+    except ValueError:
+        raise InvalidOptionError(f"bad length distribution {spec!r}: numbers expected after ':'") from None
+    need = {"fixed": 1, "uniform": 2, "normal": 2, "exp": 1, "lognormal": 2}
+    if kind not in need or len(vals) != need[kind]:
+        raise InvalidOptionError(
+            f"bad length distribution {spec!r}; use fixed:L, uniform:LO,HI, normal:MEAN,STD, exp:MEAN or lognormal:MEAN,SIGMA")
+    _check_dist(spec, kind, vals)
+
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        if kind == "fixed":
+            x = np.full(n, vals[0])
+        elif kind == "uniform":
+            x = rng.uniform(vals[0], vals[1], n)
+        elif kind == "normal":
+            x = rng.normal(vals[0], vals[1], n)
+        elif kind == "exp":
+            x = rng.exponential(vals[0], n)
+        else:  # lognormal with the given mean
+            mu = np.log(vals[0]) - vals[1] ** 2 / 2
+            x = rng.lognormal(mu, vals[1], n)
+        return np.clip(np.round(x), 1.0, MAX_TOKENS)
+
+    return draw
