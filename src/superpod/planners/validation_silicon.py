@@ -116,7 +116,8 @@ def _price_agg(c, plan: ServePlan, wl: Workload, rounds: int | None = None,
     """One co-located worker (``plan.batch``: its clients per chip) as the closed-loop benchmark
     runs it (with the row's harness: requests per client, random or fixed lengths); a run at a
     concurrency above batch x dp spreads it over that many workers, each at its batch. The KV
-    cache runs what fits and queues (or, paged, preempts) the rest."""
+    cache runs what fits and queues (or, paged, preempts) the rest; above the framework's cap on
+    running requests the rest queue."""
     out = closed_loop(c, plan, wl, rounds_per_client=rounds, length_ratio=length_ratio)
     return out["ttft_s"], out["tpot_s"]
 

@@ -21,12 +21,18 @@ A request sent when its predecessor's last token returns misses the iteration th
 scheduled before that token came back (overlap schedulers): it waits for that iteration and
 joins the next; into an idle engine it goes at once. Its first token leaves with the iteration that finishes its prompt (TTFT), its last
 ``osl - 1`` iterations later; TPOT = (finish - first token) / (osl - 1), so the prefill
-iterations that decoding requests sit through are in it. When the KV cache holds fewer than
-``N`` sequences (at their whole length where the framework reserves it, TensorRT-LLM; at the
-mean context where pages are allocated as tokens come, vLLM and SGLang), the engine runs what
-fits (``running_batch``): TensorRT-LLM queues the rest (TTFT then includes the queueing); the
-paged engines admit every prompt and preempt running requests instead, so the shortfall shows in
-TPOT (:func:`preempting`). Benchmarks that draw lengths at random (``--random-range-ratio``)
+iterations that decoding requests sit through are in it. The engine admits at most its cap on
+running requests (vLLM ``max_num_seqs``, SGLang ``max_running_requests``, TensorRT-LLM
+``max_batch_size``) and, where it reserves KV for a request's whole length (TensorRT-LLM's
+GUARANTEED_NO_EVICT), what its cache holds; the rest wait in the queue before their first token, so
+TTFT grows with the clients beyond it and TPOT is the running batch's. Paged engines (vLLM, SGLang)
+count a request's KV at its mean context (SGLang keeps ``new_token_ratio`` of the remaining output
+free as well, :meth:`Scheduler.held_tokens`) in the framework's pools for sliding-window layers
+(:meth:`Scheduler.kv_per_sequence`); when that holds fewer than the admitted requests they still
+start every prompt (vLLM admits a prompt when blocks for it are free, reserving nothing for its
+output) and preempt running ones instead, so the shortfall shows in TPOT (:func:`preempting`):
+the measured runs short of KV show it (vLLM Llama-3.1-70B FP8 on one H200, 64 clients, 1k/8k:
+TTFT 5.3 s against a request life of ~6 min, TPOT 46 ms against ~30 ms unconstrained). Benchmarks that draw lengths at random (``--random-range-ratio``)
 dissolve the waves after the first; their steady state is :func:`spread_steady`. Every first token
 also pays the framework's request latency (``request_latency`` in the catalog: the server's
 request path, a calibration fitted on end-to-end runs).
@@ -44,82 +50,19 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, fields
-from functools import lru_cache
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.context import Ctx
 from superpod.errors import DoesNotFitError
 from superpod.serving.decode import attention_per_layer
-from superpod.serving.forward import chips_of, decode_attention, forward, head_s
-from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
+from superpod.serving.forward import chips_of, decode_attention, forward, head_s, prefill_attention
+from superpod.serving.memory import ctx_weight_bytes, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
-from superpod.serving.steady import preempting, spread_steady  # noqa: F401 (re-exported)
-from superpod.spec.calibration import calibration_file
-from superpod.spec.files import build
-from superpod.spec.quantity import Bytes, Count, Time
-
-POLICIES = ("mixed", "chunked", "prefill-first")
-
-
-class Scheduler(BaseModel):
-    """One framework's iteration scheduler (``catalog/calibration/frameworks/scheduling.toml``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    policy: Literal["mixed", "chunked", "prefill-first"]
-    policy_source: str
-    token_budget: Count
-    token_budget_large_hbm: Count | None = None
-    large_hbm_bytes: Bytes | None = None
-    budget_per_dp_rank: bool = False
-    kv_reserve: Literal["max", "mean"] = "mean"
-    kv_reserve_source: str = ""
-    request_latency: Time | None = None
-
-    def request_s(self) -> float:
-        """Seconds a request's first token spends outside the engine's iterations (0 if none)."""
-        return self.request_latency.si if self.request_latency is not None else 0.0
-
-    def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
-        """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
-        b = self.token_budget.si
-        if self.token_budget_large_hbm is not None and self.large_hbm_bytes is not None and hbm_bytes >= self.large_hbm_bytes.si:
-            b = self.token_budget_large_hbm.si
-        return b / max(dp, 1.0) if self.budget_per_dp_rank else b
-
-
-class Benchmark(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    rounds: Count
-
-
-class SchedulingFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    benchmark: Benchmark
-    frameworks: list[Scheduler]
-
-
-@lru_cache(maxsize=1)
-def _file() -> SchedulingFile:
-    return build(SchedulingFile, *calibration_file("frameworks", "scheduling"))
-
-
-def scheduler(framework: str) -> Scheduler:
-    """The framework's scheduler, or the ``default`` entry."""
-    by = {f.name: f for f in _file().frameworks}
-    return by.get(framework, by["default"])
-
-
-def rounds() -> int:
-    """Requests per client of the benchmark harness (AIConfigurator's aiperf runs: 20)."""
-    return int(_file().benchmark.rounds.si)
-
+from superpod.serving.scheduling import POLICIES, Scheduler, rounds, scheduler  # noqa: F401 (re-exported)
+from superpod.serving.steady import preempting, queued_steady, spread_steady
 
 def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_seqs) -> np.ndarray:
     """Seconds of one iteration of one scheduler (an attention-DP rank's TP group) carrying
@@ -131,8 +74,13 @@ def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_se
     D = np.asarray(decode_seqs, dtype=float) / tp_c
     k = np.asarray(plan.mtp_k, dtype=float)
     f_d, b_d = attention_per_layer(c, plan, D, 1.0 + k, wl.decode_context)
-    f_p = P * attention_flops_per_token(m, float(wl.input_len) * wl.cache_hit + float(wl.input_len) * (1 - wl.cache_hit) / 2)
-    pre_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
+    new, prefix = float(wl.input_len) * (1 - wl.cache_hit), float(wl.input_len) * wl.cache_hit
+    kernel = prefill_attention(c, plan, P, new, prefix)  # the measured context-attention fit, or None
+    if kernel is not None:
+        pre_attn = np.where(P > 0, kernel(1.0), 0.0)
+    else:
+        f_p = P * attention_flops_per_token(m, prefix + new / 2)
+        pre_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
     T = D * (1.0 + k) + P
     main = forward(c, plan, np.maximum(T, 1e-9), f_d, b_d, "decode", extra_attention_s=pre_attn, attn_kernel=decode_attention(c, plan, D, 1.0 + k, wl.decode_context))
     rows = D * (1.0 + k) + np.where(P > 0, 1.0 / tp_c, 0.0)  # the LM head runs for decodes and finished prompts
@@ -314,11 +262,12 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     }
 
 
-def max_sequences(c: Ctx, plan: ServePlan, context: float) -> float:
-    """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache."""
+def max_sequences(c: Ctx, plan: ServePlan, context: float, framework: str | None = None) -> float:
+    """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache, in the
+    framework's pools (sliding-window layers: :meth:`Scheduler.kv_per_sequence`)."""
     w = ctx_weight_bytes(c, plan)
     usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
-    per_seq = float(np.ravel(kv_bytes_per_sequence_token(c.model, plan, c.kv_el, c.dev))[0]) * context
+    per_seq = scheduler(framework or c.fw.name).kv_per_sequence(c, plan, context)
     chips = max(float(np.ravel(plan.tp)[0] * np.ravel(plan.dp)[0]) / c.dev, 1.0)
     return math.floor(max(usable, 0.0) / per_seq * chips) if per_seq > 0 else math.inf
 
@@ -342,11 +291,12 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     tp_c = float(chips_of(plan.tp, c.dev)[0])
     dp = float(np.ravel(plan.dp)[0])
     n = max(int(round(float(np.ravel(plan.batch)[0]) * tp_c)), 1)
-    s_in = float(wl.input_len) * (1.0 - wl.cache_hit)
+    spread = float(length_ratio) < 1.0
+    mean = (1.0 + float(length_ratio)) / 2.0 if spread else 1.0
     w = float(np.ravel(ctx_weight_bytes(c, plan))[0])
     usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
-    held = wl.input_len + (wl.output_len if sch.kv_reserve == "max" else wl.output_len / 2.0)
-    per_seq = float(np.ravel(kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev))[0]) * held
+    held = sch.held_tokens(wl.input_len * mean, wl.output_len * mean)
+    per_seq = sch.kv_per_sequence(c, plan, held)
     fits = math.floor(max(usable, 0.0) / per_seq * tp_c) if per_seq > 0 else n
     if fits < 1:
         raise DoesNotFitError(
@@ -356,29 +306,28 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     budget = sch.budget(c.hw.hbm_bytes, dp)
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
     R = rounds_per_client or rounds()
-    cap = min(n, fits)
-    table = Table.cached(c, plan, wl, max(budget, s_in), n if sch.kv_reserve == "mean" else cap)
-    spread = float(length_ratio) < 1.0
-    mean = (1.0 + float(length_ratio)) / 2.0 if spread else 1.0
-    s_in, osl = s_in * mean, float(wl.output_len) * mean
+    seq_cap = sch.running_cap(c.hw.hbm_bytes, dp)
+    # requests the engine admits at once: its cap on running requests, and what its cache holds
+    # where it reserves (TensorRT-LLM); the rest wait in the queue before their first token
+    admit = int(min(n, seq_cap, fits if sch.kv_reserve == "max" else math.inf))
+    run_k = int(min(admit, fits))  # what advances at once (a paged engine's cache may hold fewer)
+    s_in, osl = float(wl.input_len) * (1.0 - wl.cache_hit) * mean, float(wl.output_len) * mean
     if spread and mean != 1.0:
         wl = Workload(wl.input_len * mean, wl.output_len * mean, wl.kv_len, wl.cache_hit)
-        table = Table.cached(c, plan, wl, max(budget, s_in), n if sch.kv_reserve == "mean" else cap)
+    table = Table.cached(c, plan, wl, max(budget, s_in), admit)
 
-    def loop(k: int | None) -> dict[str, float]:
+    def loop(k: int) -> dict[str, float]:
         out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R)
-        if spread:  # the first wave as simulated; the steady state with the waves dissolved
-            st = spread_steady(table, k or n, s_in, osl, budget, sch.policy, tps)
-            if k is not None and k < n and sch.kv_reserve == "max":  # the rest wait for a slot
-                st["steady_ttft_s"] += (n - k) / k * (osl - 1.0) * st["steady_tpot_s"]
+        if spread:  # the first wave as simulated; the steady state with the waves dissolved, queued beyond k
+            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps), n, k, osl)
             share = 1.0 / R
             out |= st | {"ttft_s": share * out["first_wave_ttft_s"] + (1 - share) * st["steady_ttft_s"],
                          "tpot_s": share * out["tpot_s"] + (1 - share) * st["steady_tpot_s"]}
         return out
 
-    r = loop(cap)
-    if sch.kv_reserve == "mean" and cap < n:
-        r = preempting(r, loop(None), n, osl)
+    r = loop(admit)
+    if run_k < admit:  # paged (vLLM, SGLang): every admitted prompt starts; the short cache preempts
+        r = preempting(loop(run_k), r, n, osl)
     r.setdefault("preempted", 0.0)
     lat = sch.request_s()  # the server's request path: ingress, tokenisation, hand-off, first-token stream
     for k in ("ttft_s", "steady_ttft_s", "first_wave_ttft_s"):
@@ -386,5 +335,6 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     r["request_latency_s"] = lat
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
     r |= {"policy": sch.policy, "token_budget": budget, "concurrency": float(n), "weight_bytes": w,
-          "kv_bytes_per_chip": min(n, fits) * per_seq / tp_c, "max_running": float(fits)}
+          "kv_bytes_per_chip": run_k * per_seq / tp_c, "max_running": float(min(fits, seq_cap)), "kv_fits": float(fits),
+          "held_tokens": held}
     return r

@@ -68,7 +68,7 @@ def disaggregated(c: Ctx, prefill_plan: ServePlan, decode_plan: ServePlan, input
     t_p = float(pre["step_s"][0])
     # a decode worker runs what its KV cache holds; the rest wait for a slot (their TTFT grows)
     b_want = float(np.ravel(decode_plan.batch)[0])
-    held = s_in + (s_out if scheduler(c.fw.name).kv_reserve == "max" else s_out / 2.0)
+    held = scheduler(c.fw.name).held_tokens(s_in, s_out)
     b_fit = max_sequences(c, decode_plan, held) / max(float(np.ravel(decode_plan.tp)[0] * np.ravel(decode_plan.dp)[0]) / c.dev, 1.0)
     if b_fit * d_chips_of(c, decode_plan) < 1:
         raise DoesNotFitError(

@@ -73,6 +73,40 @@ def kv_bytes_per_sequence_token(model: Model, plan: ServePlan, kv_el: float, dev
     return model.layers * kv_bytes_per_token_per_layer(model, kv_el, t) * t
 
 
+def kv_bytes_per_sequence(model: Model, plan: ServePlan, kv_el: float, dev: float, context,
+                          swa: str = "full", swa_ratio: float = 1.0) -> np.ndarray:
+    """KV bytes on the chip of one sequence (of this chip's batch) holding ``context`` tokens,
+    with the framework's pool for sliding-window layers (``swa``):
+
+    * ``full``: every layer holds the whole context (no SWA pool);
+    * ``window``: a sliding-window layer holds at most its window (vLLM V1's hybrid KV cache
+      manager frees the blocks that leave the window; TensorRT-LLM's variable-window KV cache sizes a
+      pool per window);
+    * ``ratio``: the sliding-window layers draw on a second pool sized at ``swa_ratio`` times the
+      full-attention pool's tokens (SGLang's SWA memory pool, ``--swa-full-tokens-ratio``): the full
+      pool binds, so a context token costs the full layers plus ``swa_ratio`` of the window layers.
+
+    >>> from superpod.spec.catalog import load_model
+    >>> m, one = load_model("gpt-oss-120b"), ServePlan.one()
+    >>> full = float(kv_bytes_per_sequence(m, one, 2, 1.0, 8192)[0])
+    >>> round(float(kv_bytes_per_sequence(m, one, 2, 1.0, 8192, "window")[0]) / full, 3)  # 18 of 36 layers hold 128 tokens
+    0.508
+    >>> round(float(kv_bytes_per_sequence(m, one, 2, 1.0, 8192, "ratio", 0.8)[0]) / full, 3)
+    0.9
+    """
+    per = kv_bytes_per_sequence_token(model, plan, kv_el, dev) / model.layers  # one layer, one token
+    ctx = np.asarray(context, dtype=float)
+    n_swa = len(model.sliding_window_layers) if model.sliding_window else 0
+    full = model.layers - n_swa
+    if not n_swa or swa == "full":
+        return per * model.layers * ctx
+    if swa == "window":
+        return per * (full * ctx + n_swa * np.minimum(ctx, float(model.sliding_window)))
+    if swa == "ratio":
+        return per * (full + float(swa_ratio) * n_swa) * ctx
+    raise ValueError(f"swa must be full, window or ratio, not {swa!r}")
+
+
 def usable_bytes(hbm_bytes: float, fw, weights) -> np.ndarray:
     """HBM left for the KV cache: ``(HBM - runtime reserve - weights) * kv fraction``
     (formulas.md 4.6: the engine keeps a fraction back)."""

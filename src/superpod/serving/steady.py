@@ -1,8 +1,10 @@
 """Steady states of the closed-loop benchmark that the iteration simulation of
 :mod:`superpod.serving.closed_loop` does not follow: requests with random lengths (the waves
-dissolve) and paged engines whose KV cache runs short (they preempt instead of queueing).
+dissolve), the queue that forms when an engine admits fewer requests than the clients in flight
+(a reserving KV cache, a cap on running requests), and paged engines whose KV cache runs short
+(they admit every prompt and preempt instead of queueing).
 
-Both take the loop's iteration-time function ``step(P, D)`` (seconds of an iteration with ``P``
+They take the loop's iteration-time function ``step(P, D)`` (seconds of an iteration with ``P``
 prompt tokens and ``D`` decoding sequences) or its results, so they price any scheduler.
 """
 
@@ -61,6 +63,25 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
             break
         wait_it = new
     return {"steady_ttft_s": ttft, "steady_tpot_s": t_it / tokens_per_iter, "output_tokens_per_s": n * tokens_per_iter / t_it}
+
+
+def queued_steady(st: dict[str, float], n: int, k: int, osl: float) -> dict[str, float]:
+    """The steady state ``st`` of ``k`` running requests (:func:`spread_steady`) when ``n > k`` clients
+    are in flight: the engine admits a waiting request only when its KV cache (or its cap on running
+    requests) has room for it, so the other ``n - k`` wait in the queue before their first token.
+    A slot frees every ``life / k`` seconds (``life``: a running request's time from admission to its
+    last token), so a request waits ``(n - k) life / k`` on average: TTFT grows with the clients
+    beyond the cap while TPOT stays the running batch's.
+
+    >>> st = {"steady_ttft_s": 0.1, "steady_tpot_s": 0.01, "output_tokens_per_s": 1600.0}
+    >>> round(queued_steady(st, 32, 16, 101)["steady_ttft_s"], 2)  # 16 ahead, a request lives 0.1 + 1 s
+    1.2
+    """
+    out = dict(st)
+    if n > k >= 1:
+        life = st["steady_ttft_s"] + max(osl - 1.0, 0.0) * st["steady_tpot_s"]
+        out["steady_ttft_s"] = st["steady_ttft_s"] + (n - k) / k * life
+    return out
 
 
 def preempting(held: dict[str, float], admitted: dict[str, float], n: int, osl: float) -> dict[str, float]:

@@ -1,0 +1,113 @@
+"""Each serving framework's scheduler as the closed loop needs it (``catalog/calibration/frameworks/
+scheduling.toml``): the iteration policy and token budget, the admission rule that counts a running
+request's KV, the cap on running requests, the pool for sliding-window layers, and the request latency
+(a calibration). :mod:`superpod.serving.closed_loop` runs the loop on it.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from superpod.serving.context import Ctx
+from superpod.serving.memory import kv_bytes_per_sequence
+from superpod.serving.plan import ServePlan
+from superpod.spec.calibration import calibration_file
+from superpod.spec.files import build
+from superpod.spec.quantity import Bytes, Count, Ratio, Time
+
+POLICIES = ("mixed", "chunked", "prefill-first")
+
+
+class Scheduler(BaseModel):
+    """One framework's iteration scheduler (``catalog/calibration/frameworks/scheduling.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    policy: Literal["mixed", "chunked", "prefill-first"]
+    policy_source: str
+    token_budget: Count
+    token_budget_large_hbm: Count | None = None
+    large_hbm_bytes: Bytes | None = None
+    budget_per_dp_rank: bool = False
+    kv_reserve: Literal["max", "mean"] = "mean"
+    kv_reserve_source: str = ""
+    reserve_output_ratio: Ratio | None = None
+    max_running: Count | None = None
+    max_running_small_hbm: Count | None = None
+    small_hbm_bytes: Bytes | None = None
+    max_running_per_dp_rank: bool = False
+    swa_kv: Literal["full", "window", "ratio"] = "full"
+    swa_tokens_ratio: Ratio | None = None
+    swa_kv_source: str = ""
+    request_latency: Time | None = None
+
+    def request_s(self) -> float:
+        """Seconds a request's first token spends outside the engine's iterations (0 if none)."""
+        return self.request_latency.si if self.request_latency is not None else 0.0
+
+    def held_tokens(self, isl: float, osl: float) -> float:
+        """Tokens of KV one running request takes from the cache as the admission rule counts them:
+        its whole prompt + output where the engine guarantees it (``max``); else the mean context of a
+        request in flight (``isl + osl / 2``: pages come as tokens do) plus the share
+        ``reserve_output_ratio`` of its remaining output that the scheduler keeps free for it (SGLang's
+        ``new_token_ratio``)."""
+        if self.kv_reserve == "max":
+            return float(isl) + float(osl)
+        r = self.reserve_output_ratio.si if self.reserve_output_ratio is not None else 0.0
+        return float(isl) + float(osl) / 2.0 * (1.0 + r)
+
+    def running_cap(self, hbm_bytes: float, dp: float = 1.0) -> float:
+        """Requests one scheduler runs at most, whatever the memory (vLLM ``max_num_seqs``, SGLang
+        ``max_running_requests``, TensorRT-LLM ``max_batch_size``); infinite without an entry."""
+        if self.max_running is None:
+            return math.inf
+        c = self.max_running.si
+        if self.max_running_small_hbm is not None and self.small_hbm_bytes is not None and hbm_bytes < self.small_hbm_bytes.si:
+            c = self.max_running_small_hbm.si
+        return max(math.floor(c / max(dp, 1.0)), 1) if self.max_running_per_dp_rank else c
+
+    def kv_per_sequence(self, c: Ctx, plan: ServePlan, context: float) -> float:
+        """KV bytes per chip of one sequence of ``context`` tokens in this framework's pools
+        (sliding-window layers: :func:`superpod.serving.memory.kv_bytes_per_sequence`)."""
+        ratio = self.swa_tokens_ratio.si if self.swa_tokens_ratio is not None else 1.0
+        return float(np.ravel(kv_bytes_per_sequence(c.model, plan, c.kv_el, c.dev, context, self.swa_kv, ratio))[0])
+
+    def budget(self, hbm_bytes: float, dp: float = 1.0) -> float:
+        """Tokens per iteration of one scheduler on a chip with ``hbm_bytes`` of HBM."""
+        b = self.token_budget.si
+        if self.token_budget_large_hbm is not None and self.large_hbm_bytes is not None and hbm_bytes >= self.large_hbm_bytes.si:
+            b = self.token_budget_large_hbm.si
+        return b / max(dp, 1.0) if self.budget_per_dp_rank else b
+
+
+class Benchmark(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rounds: Count
+
+
+class SchedulingFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    benchmark: Benchmark
+    frameworks: list[Scheduler]
+
+
+@lru_cache(maxsize=1)
+def _file() -> SchedulingFile:
+    return build(SchedulingFile, *calibration_file("frameworks", "scheduling"))
+
+
+def scheduler(framework: str) -> Scheduler:
+    """The framework's scheduler, or the ``default`` entry."""
+    by = {f.name: f for f in _file().frameworks}
+    return by.get(framework, by["default"])
+
+
+def rounds() -> int:
+    """Requests per client of the benchmark harness (AIConfigurator's aiperf runs: 20)."""
+    return int(_file().benchmark.rounds.si)
