@@ -30,9 +30,8 @@ count a request's KV at its mean context (SGLang keeps ``new_token_ratio`` of th
 free as well, :meth:`Scheduler.held_tokens`) in the framework's pools for sliding-window layers
 (:meth:`Scheduler.kv_per_sequence`); when that holds fewer than the admitted requests they still
 start every prompt (vLLM admits a prompt when blocks for it are free, reserving nothing for its
-output) and preempt running ones instead, so the shortfall shows in TPOT (:func:`preempting`):
-the measured runs short of KV show it (vLLM Llama-3.1-70B FP8 on one H200, 64 clients, 1k/8k:
-TTFT 5.3 s against a request life of ~6 min, TPOT 46 ms against ~30 ms unconstrained). Benchmarks that draw lengths at random (``--random-range-ratio``)
+output) and preempt running ones instead, so the shortfall shows in TPOT (:func:`preempting`;
+queueing them instead was tried against the measured runs and lost, benchmarks/silicon/RESULTS_ttft.md). Benchmarks that draw lengths at random (``--random-range-ratio``)
 dissolve the waves after the first; their steady state is :func:`spread_steady`. Every first token
 also pays the framework's request latency (``request_latency`` in the catalog: the server's
 request path, a calibration fitted on end-to-end runs).
