@@ -155,6 +155,7 @@ class SearchResult:
     forward_s: list[float] | None = None  # forward share of each plan's compute_s (traces)
     power_limit_w: float | None = None  # board power limit the chips run at (their tdp_w unless given)
     compute_fraction: float = 1.0  # share of the dense peaks sustained at that limit (training.power)
+    dispatcher: str | None = None  # MoE token dispatcher priced (None: dense model)
 
 
 def _gather(x, shape, i: int):
@@ -164,12 +165,13 @@ def _gather(x, shape, i: int):
 
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
            top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
-           power_limit_w: float | None = None, chip: Chip | None = None) -> SearchResult:
+           power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None) -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
 
     ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
     the share of the peaks the chip's ``power_curve`` gives there (:mod:`superpod.training.power`),
     MFU stays against the nameplate peak. ``chip``: the system's chip spec (default: by name).
+    ``dispatcher``: the MoE token dispatcher (default the framework's, :mod:`superpod.training.dispatch`).
     """
     t0 = time.perf_counter()
     chip = chip if chip is not None else load_chip(hw.chip)
@@ -192,7 +194,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     plan = grid.plan
     res = step(model, run_hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
-               dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype)
+               dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
@@ -210,7 +212,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in idx[order]]
     fwd = [float(_gather(res.forward_s, shape, int(i))) for i in idx[order]]
     return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd,
-                        power_limit_w=limit_of(chip, power_limit_w), compute_fraction=frac)
+                        power_limit_w=limit_of(chip, power_limit_w), compute_fraction=frac,
+                        dispatcher=(dispatcher or fw.dispatcher) if model.moe is not None else None)
 
 
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:

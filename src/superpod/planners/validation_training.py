@@ -48,7 +48,8 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     s, B, n = case["seq_len"], case["global_batch"], case["chips"]
     prec = case.get("precision", "bf16")
     fw = case.get("framework", "megatron")
-    run = {"power_limit_w": case.get("power_limit_w"), "chip": sized.system.chip}  # default: the chip's tdp_w
+    # default: the chip's tdp_w, the framework's dispatcher
+    run = {"power_limit_w": case.get("power_limit_w"), "chip": sized.system.chip, "dispatcher": case.get("dispatcher")}
     res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=fw, precision=prec, **run)
     best = res.plans[0]
     t = best["step_s"]
