@@ -84,7 +84,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
-         dispatcher: str = "deepep") -> StepResult:
+         dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -96,7 +96,11 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
     ``dp_overlap`` whether the gradient reduction starts during the last backward pass;
     ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP); ``dispatcher`` the
-    MoE token dispatcher (:mod:`superpod.training.dispatch`: ``deepep`` or NCCL ``alltoall``).
+    MoE token dispatcher (:mod:`superpod.training.dispatch`: ``deepep`` or NCCL ``alltoall``);
+    ``elementwise_passes``: ``(hidden, ffn)`` elementwise passes per token and layer of a stack
+    that runs its norms, RoPE and activations unfused (eager PyTorch), in place of the cost
+    layer's fused count (:data:`superpod.cost.layers.ELEMENTWISE_HIDDEN_PASSES`); the extra passes
+    run forward, twice backward and again wherever the elementwise ops are recomputed.
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -140,19 +144,20 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
 
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
     attn_f = total("attention_s")
-    t_fwd = total("fwd_s") + head_f
-    t_bwd = total("bwd_s") + BWD_GEMM * head_f
+    eager = _eager_extra_s(model, T, tp, plan.sp, hw, elementwise_passes, Ld, Lm)
+    t_fwd = total("fwd_s") + head_f + eager
+    t_bwd = total("bwd_s") + BWD_GEMM * head_f + BWD_GEMM * eager
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
     # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
     # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
-    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s")
+    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s") + eager
     # quantisation passes of the FP8 / MXFP8 / NVFP4 recipes (forward inputs, backward gradients)
     quant = pick({key: (Ld * quantise_s(model, False, T, tp, hw, RECIPES[key]) if model.dense_layers else 0.0)
                   + (Lm * quantise_s(model, True, T, tp, hw, RECIPES[key], etp) if model.moe_layers else 0.0)
                   for key in codes})
     recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
-                          [total("fwd_s") + total("tp_fwd_s") + quant / 2, attn_f, ops], 0.0)
+                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager, attn_f, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
@@ -261,3 +266,18 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
             "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
         },
     )
+
+
+def _eager_extra_s(model: Model, T, tp, sp, hw: Hardware, passes, Ld, Lm):
+    """Forward seconds of the elementwise passes an unfused stack runs beyond the fused count, on one stage."""
+    if passes is None:
+        return 0.0 * T
+    from superpod.cost.layers import ELEMENTWISE_FFN_PASSES, ELEMENTWISE_HIDDEN_PASSES
+
+    hid, ffn = passes
+    split = np.where(np.asarray(sp) > 0, tp, 1.0)
+    out = 0.0 * T
+    for n_layers, f in ((Ld, model.ffn), (Lm, model.moe.expert_ffn * model.moe.top_k if model.moe else 0.0)):
+        per_token = (hid - ELEMENTWISE_HIDDEN_PASSES) * model.hidden / split + (ffn - ELEMENTWISE_FFN_PASSES) * f / tp
+        out = out + n_layers * stream_s(T * per_token * BYTES["bf16"], hw)
+    return out
