@@ -29,6 +29,7 @@ from superpod.spec.catalog import load_chip
 from superpod.spec.chip import Chip
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
+from superpod.training.kernels import handle as kernel_handle
 from superpod.training.power import compute_fraction, power_limit_w as limit_of
 from superpod.training.mechanisms import MECHANISMS
 from superpod.training.step import RECIPES, StepResult, step
@@ -195,7 +196,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     res = step(model, run_hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
                dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
-               elementwise_passes=fw.elementwise_passes)
+               elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)

@@ -33,6 +33,7 @@ class Framework(BaseModel):
     sequence_parallel: bool = Field(default=True, description="whether it implements Megatron sequence parallelism")
     grad_reduce_dtype: Literal["fp32", "bf16"] = Field(default="fp32", description="format gradients are reduced in")
     elementwise_passes: tuple[float, float] | None = Field(default=None, description="(hidden, ffn) elementwise passes per token and layer of an unfused (eager) stack; None: the fused count")
+    kernels: dict | None = Field(default=None, description="measured-kernel fits the stack runs per kernel family (superpod.training.kernels); None: the roofline")
     dispatcher: Literal["deepep", "alltoall"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
 
     def allowed(self) -> dict[str, list]:

@@ -23,12 +23,13 @@ from superpod.cost.arrays import floats
 from superpod.cost.comm import p2p_s
 from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
-from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s, layer_train_s,
+from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s,
                                   model_flops_per_token)
 from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
 from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher
+from superpod.training.kernels import layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
 from superpod.training.schedules import bubble_s
@@ -84,7 +85,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
-         dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None) -> StepResult:
+         dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
+         compute_fraction: float = 1.0) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -100,7 +102,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``elementwise_passes``: ``(hidden, ffn)`` elementwise passes per token and layer of a stack
     that runs its norms, RoPE and activations unfused (eager PyTorch), in place of the cost
     layer's fused count (:data:`superpod.cost.layers.ELEMENTWISE_HIDDEN_PASSES`); the extra passes
-    run forward, twice backward and again wherever the elementwise ops are recomputed.
+    run forward, twice backward and again wherever the elementwise ops are recomputed;
+    ``kernels``: the chip's measured-kernel fits for the framework (BF16 GEMMs,
+    :mod:`superpod.training.kernels`), their times divided by ``compute_fraction`` (power limit).
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -120,8 +124,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     # ---- compute and TP traffic per micro-batch on one stage, per GEMM precision ----
     codes = [int(c) for c in np.unique(prec)]
     per_prec = {
-        key: [layer_train_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl, plan.sp,
-                            etp=etp) if n else None
+        key: [layer_train_measured_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl,
+                                     plan.sp, etp, kernels, compute_fraction) if n else None
               for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
         for key in codes
     }
