@@ -276,3 +276,23 @@ def test_eager_stack_is_never_faster_than_the_fused_one():
         assert eager["step_s"] > fused["step_s"], rc
         # GEMMs are the same: only memory-bound elementwise work is added
         assert eager["breakdown"]["compute_s"] - fused["breakdown"]["compute_s"] < 0.5 * fused["breakdown"]["compute_s"]
+
+
+def test_training_bf16_gemms_use_the_measured_kernel_fits_where_the_chip_has_them():
+    from superpod.training.framework import framework
+    from superpod.training.kernels import handle, layer_train_measured_s
+    from superpod.cost.layers import layer_train_s
+
+    m = load_model("llama3-70b")
+    h100, a100 = _hw("dgx-h100-superpod", 8), _hw("dgx-a100-superpod", 8)
+    fw = framework("megatron")
+    assert handle(h100, fw.kernels) is not None and handle(a100, fw.kernels) is None
+    k = handle(h100, fw.kernels)
+    measured = layer_train_measured_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "bf16", "flash", 1, 1.0, k)
+    roofline = layer_train_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "bf16", "flash", 1)
+    assert float(measured["gemm_s"]) != pytest.approx(float(roofline["gemm_s"]))
+    assert float(measured["attention_s"]) == pytest.approx(float(roofline["attention_s"]))  # attention keeps the roofline
+    # FP8 GEMMs keep the roofline (the FP8 fits include the activation quantisation priced apart)
+    f8 = layer_train_measured_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "fp8", "flash", 1, 1.0, k)
+    assert float(f8["gemm_s"]) == pytest.approx(float(layer_train_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "fp8",
+                                                                    "flash", 1)["gemm_s"]))

@@ -53,3 +53,11 @@ def test_chip_without_curve_refuses_a_limit_below_its_tdp():
     with pytest.raises(InvalidOptionError, match="power_curve"):
         compute_fraction(load_chip("a100"), 200)
     assert compute_fraction(load_chip("a100")) == 1.0
+
+
+def test_power_limit_also_slows_gemms_priced_on_the_measured_kernel_fits():
+    kw = dict(seq_len=4096, global_batch=64, tp=8, pp=1, dp=1, micro_batch=1, zero=1, recompute="none")
+    full = train("llama3-8b", "dgx-h100-superpod@8", **kw)  # H100 SXM5 at its 700 W TDP: the tables' own clocks
+    capped = train("llama3-8b", "dgx-h100-superpod@8", power_limit_w=500, **kw)
+    assert full["compute_fraction"] == 1.0 and capped["compute_fraction"] == pytest.approx(0.903, abs=1e-3)
+    assert capped["breakdown"]["compute_s"] > full["breakdown"]["compute_s"] * 1.05
