@@ -61,3 +61,17 @@ def test_power_limit_also_slows_gemms_priced_on_the_measured_kernel_fits():
     capped = train("llama3-8b", "dgx-h100-superpod@8", power_limit_w=500, **kw)
     assert full["compute_fraction"] == 1.0 and capped["compute_fraction"] == pytest.approx(0.903, abs=1e-3)
     assert capped["breakdown"]["compute_s"] > full["breakdown"]["compute_s"] * 1.05
+
+
+def test_a_chip_from_a_users_file_trains_with_its_own_power_curve(tmp_path):
+    from superpod.spec.catalog import catalog_root
+
+    chip = (catalog_root() / "chips" / "h100.toml").read_text().replace('name = "h100"', 'name = "my-h100"')
+    (tmp_path / "my-h100.toml").write_text(chip)
+    system = (catalog_root() / "systems" / "dgx-h100-superpod.toml").read_text()
+    system = system.replace('chip = "h100"', f'chip = "{tmp_path / "my-h100.toml"}"').replace(
+        'name = "dgx-h100-superpod"', 'name = "my-dgx"')
+    (tmp_path / "my-dgx.toml").write_text(system)
+    r = train("llama3-8b", f"{tmp_path / 'my-dgx.toml'}@8", power_limit_w=500)
+    assert r["compute_fraction"] == pytest.approx(0.903, abs=1e-3)
+    assert train("deepseek-v3", f"{tmp_path / 'my-dgx.toml'}@256", dispatcher="alltoall")["dispatcher"] == "alltoall"

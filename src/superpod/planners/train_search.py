@@ -24,7 +24,7 @@ from superpod.cost.memory import training_memory
 from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, ONE_F_ONE_B, PP_MAX, SELECTIVE, TP_MAX,
                                 ZERO_BUBBLE, TrainPlan,
                                 cp_splits_sequence, powers_of_two, tp_splits_heads)
-from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError
+from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError, SuperpodError
 from superpod.spec.catalog import load_chip
 from superpod.spec.chip import Chip
 from superpod.spec.model import Model
@@ -175,8 +175,13 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     ``dispatcher``: the MoE token dispatcher (default the framework's, :mod:`superpod.training.dispatch`).
     """
     t0 = time.perf_counter()
-    chip = chip if chip is not None else load_chip(hw.chip)
-    frac = compute_fraction(chip, power_limit_w)
+    if chip is None:
+        try:
+            chip = load_chip(hw.chip)
+        except SuperpodError:  # a chip from a user's file, known here by name only: no power curve to read
+            if power_limit_w is not None:
+                raise InvalidOptionError(f"--power-limit-w needs the chip spec of {hw.chip} (pass chip=)") from None
+    frac = compute_fraction(chip, power_limit_w) if chip is not None else 1.0
     run_hw = hw if frac == 1.0 else hw.scaled(peak=frac)
     fw = get_framework(framework)
     precision = precision or ("fp8" if fp8 else "bf16")
@@ -214,7 +219,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in idx[order]]
     fwd = [float(_gather(res.forward_s, shape, int(i))) for i in idx[order]]
     return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd,
-                        power_limit_w=limit_of(chip, power_limit_w), compute_fraction=frac,
+                        power_limit_w=limit_of(chip, power_limit_w) if chip is not None else None, compute_fraction=frac,
                         dispatcher=(dispatcher or fw.dispatcher) if model.moe is not None else None)
 
 

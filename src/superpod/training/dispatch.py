@@ -39,7 +39,7 @@ from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.kernel_costs import LEVELS, resolve
 from superpod.cost.kernels.collectives import nccl_s
-from superpod.errors import InvalidOptionError
+from superpod.errors import InvalidOptionError, SuperpodError
 from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import load_chip
 
@@ -65,7 +65,7 @@ def check_dispatcher(name: str) -> str:
 def _levels(chip_name: str) -> tuple[str, ...]:
     try:
         chip = load_chip(chip_name)
-    except Exception:  # a chip given by a path the catalog does not hold: the generic fit
+    except SuperpodError:  # a chip given by a path the catalog does not hold: the generic fit
         return ("generic",)
     fam = LEVELS.get(chip.kernel_family or "", (None, None))[1]
     return tuple(x for x in (chip.kernel_tables, fam, "generic") if x)
@@ -84,7 +84,10 @@ def nccl_alltoall_s(send_bytes, ep, stride, hw: Hardware) -> np.ndarray:
     """One NCCL all-to-all of ``send_bytes`` per rank over ``ep`` ranks ``stride`` apart."""
     ep = floats(ep)
     fabric = collective_s("all_to_all", send_bytes, ep, hw, stride)["total_s"]
-    kern = resolve(hw.chip, _CHOICE) if hw.ranks_per_chip == 1 else None
+    try:
+        kern = resolve(hw.chip, _CHOICE) if hw.ranks_per_chip == 1 else None
+    except SuperpodError:  # a chip from a user's file, known here by name only: the fabric model
+        kern = None
     if kern is None:
         return np.where(ep > 1, fabric, 0.0)
     out = fabric
