@@ -296,3 +296,20 @@ def test_training_bf16_gemms_use_the_measured_kernel_fits_where_the_chip_has_the
     f8 = layer_train_measured_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "fp8", "flash", 1, 1.0, k)
     assert float(f8["gemm_s"]) == pytest.approx(float(layer_train_s(m, False, 8192.0, 4096.0, 8.0, 1.0, h100, "fp8",
                                                                     "flash", 1)["gemm_s"]))
+
+
+def test_older_attention_kernel_slows_attention_only_on_its_profile():
+    from superpod.training.framework import framework
+
+    m, hw = load_model("llama3-8b"), _hw("h100-hbm2e-cluster", 8)
+    p = TrainPlan.one(tp=1, pp=1, dp=8, micro_batch=2, zero=3, recompute=2)
+    base = step(m, hw, p, 8192, 16)
+    fa2 = step(m, hw, p, 8192, 16, attention_utilisation=0.35)
+    assert float(fa2.step_s[0]) > float(base.step_s[0])
+    # only the attention core moves: the extra time is at most (0.647 / 0.35 - 1) x its forward, backward and recompute
+    assert float(fa2.breakdown["compute_s"][0] - base.breakdown["compute_s"][0]) > 0
+    tt = framework("torchtitan")
+    assert set(tt.attention_utilisation) == {"hopper"}  # the source measures FlashAttention-2 on H100 only
+    a100 = train("llama3-8b", "dgx-a100-superpod@8", framework="torchtitan", seq_len=8192, global_batch=16, tp=1, pp=1,
+                 dp=8, micro_batch=2, zero=3, recompute="full")
+    assert a100["step_s"] > 0

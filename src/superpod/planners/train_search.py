@@ -201,7 +201,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     res = step(model, run_hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
                dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
-               elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac)
+               elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
+               attention_utilisation=_attention_utilisation(fw, hw))
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
@@ -221,6 +222,11 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd,
                         power_limit_w=limit_of(chip, power_limit_w) if chip is not None else None, compute_fraction=frac,
                         dispatcher=(dispatcher or fw.dispatcher) if model.moe is not None else None)
+
+
+def _attention_utilisation(fw, hw: Hardware) -> float | None:
+    q = (fw.attention_utilisation or {}).get(hw.kernels.name)
+    return None if q is None else q.si
 
 
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:

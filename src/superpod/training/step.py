@@ -86,7 +86,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
-         compute_fraction: float = 1.0) -> StepResult:
+         compute_fraction: float = 1.0, attention_utilisation: float | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -104,7 +104,10 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     layer's fused count (:data:`superpod.cost.layers.ELEMENTWISE_HIDDEN_PASSES`); the extra passes
     run forward, twice backward and again wherever the elementwise ops are recomputed;
     ``kernels``: the chip's measured-kernel fits for the framework (BF16 GEMMs,
-    :mod:`superpod.training.kernels`), their times divided by ``compute_fraction`` (power limit).
+    :mod:`superpod.training.kernels`), their times divided by ``compute_fraction`` (power limit);
+    ``attention_utilisation``: the share of the peak the stack's attention kernel reaches when it is
+    an older one than the chip's profile prices (compute-bound training attention runs
+    ``prefill_eta_c / attention_utilisation`` times longer, forward, backward and recomputed).
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -147,10 +150,12 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         return pick({key: e[name] for key, (_, e) in per_prec.items()})
 
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
-    attn_f = total("attention_s")
+    slow = 0.0 if attention_utilisation is None else hw.kernels.attention.prefill_eta_c.si / attention_utilisation - 1.0
+    attn_f = total("attention_s") * (1.0 + slow)
+    attn_extra = total("attention_s") * slow  # an older attention kernel than the chip's profile
     eager = _eager_extra_s(model, T, tp, plan.sp, hw, elementwise_passes, Ld, Lm)
-    t_fwd = total("fwd_s") + head_f + eager
-    t_bwd = total("bwd_s") + BWD_GEMM * head_f + BWD_GEMM * eager
+    t_fwd = total("fwd_s") + head_f + eager + attn_extra
+    t_bwd = total("bwd_s") + BWD_GEMM * head_f + BWD_GEMM * eager + backward_attention_factor(attention_impl) * attn_extra
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
     # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
@@ -161,7 +166,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
                   + (Lm * quantise_s(model, True, T, tp, hw, RECIPES[key], etp) if model.moe_layers else 0.0)
                   for key in codes})
     recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
-                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager, attn_f, ops], 0.0)
+                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, attn_f, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
