@@ -21,6 +21,7 @@ from superpod.planners.conventions import (MFU_BASIS, NAMEPLATE, default_global_
 from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
+from superpod.training.dispatch import check_dispatcher
 
 PRECISIONS = ("bf16", "fp8", "mxfp8", "fp4")
 #: the pinned plan settings that are whole numbers >= 1
@@ -89,13 +90,18 @@ def compare_plans(user: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
 
 def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
           global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
-          top: int = 1, timeline: bool = False, compare_plan: str | None = None, **fixed) -> dict[str, Any]:
+          top: int = 1, timeline: bool = False, compare_plan: str | None = None, power_limit_w: float | None = None,
+          dispatcher: str | None = None, **fixed) -> dict[str, Any]:
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, etp, cp,
     micro_batch, recompute; ``tp`` in ranks); the rest are searched. ``compare_plan``
     (``"tp=8 pp=16 ..."``) prices that plan too (settings it leaves out searched) and adds
     ``compare``: its figures and, mechanism by mechanism, why the best plan is faster.
+    ``power_limit_w``: the chips' board power limit (default their ``tdp_w``): compute runs at
+    the share of the peaks the chip's ``power_curve`` gives (:mod:`superpod.training.power`).
+    ``dispatcher``: the MoE token dispatcher, ``deepep`` or NCCL ``alltoall`` (default the
+    framework's; :mod:`superpod.training.dispatch`).
     """
     user_plan = parse_plan(compare_plan) if compare_plan else None
     if precision not in PRECISIONS:
@@ -122,8 +128,13 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         global_batch, policy = default_global_batch(sized.n_chips, seq_len)
     if global_batch < 1:
         raise InvalidOptionError(f"the global batch must hold at least one sequence, got {global_batch}")
+    if dispatcher is not None:
+        check_dispatcher(dispatcher)
+        if m.moe is None:
+            raise InvalidOptionError(f"--dispatcher {dispatcher} needs an MoE model: {m.name} is dense (no tokens to dispatch)")
+    run = {"power_limit_w": power_limit_w, "chip": sized.system.chip, "dispatcher": dispatcher}
     res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, precision=precision,
-                 framework=framework)
+                 framework=framework, **run)
     plans = [rank_record(p, r) for p in res.plans]
     best = plans[0]
     it_w = sum(sized.power_parts_w().values())
@@ -140,6 +151,9 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         "global_batch_policy": policy,
         "precision": precision,
         "framework": framework,
+        "power_limit_w": res.power_limit_w,
+        "compute_fraction": res.compute_fraction,
+        "dispatcher": res.dispatcher,
         **best,
         "mfu_basis": MFU_BASIS,
         "peak_bf16_flops_per_chip": hw.peak("bf16") if "bf16" in hw.peak_flops else None,
@@ -152,7 +166,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     }
     if user_plan is not None:
         mine = search(m, hw, seq_len, global_batch, chip_fixed(user_plan, hw.chip, r), top=1, precision=precision,
-                      framework=framework).plans[0]
+                      framework=framework, **run).plans[0]
         out["compare"] = compare_plans(rank_record(mine, r), best)
     if top > 1:
         out["top"] = plans

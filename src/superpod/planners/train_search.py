@@ -24,9 +24,13 @@ from superpod.cost.memory import training_memory
 from superpod.cost.plan import (CP_MAX, DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, ONE_F_ONE_B, PP_MAX, SELECTIVE, TP_MAX,
                                 ZERO_BUBBLE, TrainPlan,
                                 cp_splits_sequence, powers_of_two, tp_splits_heads)
-from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError
+from superpod.errors import DoesNotFitError, InvalidOptionError, NoFeasiblePlanError, SuperpodError
+from superpod.spec.catalog import load_chip
+from superpod.spec.chip import Chip
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
+from superpod.training.kernels import handle as kernel_handle
+from superpod.training.power import compute_fraction, power_limit_w as limit_of
 from superpod.training.mechanisms import MECHANISMS
 from superpod.training.step import RECIPES, StepResult, step
 
@@ -150,6 +154,9 @@ class SearchResult:
     feasible: int
     seconds: float
     forward_s: list[float] | None = None  # forward share of each plan's compute_s (traces)
+    power_limit_w: float | None = None  # board power limit the chips run at (their tdp_w unless given)
+    compute_fraction: float = 1.0  # share of the dense peaks sustained at that limit (training.power)
+    dispatcher: str | None = None  # MoE token dispatcher priced (None: dense model)
 
 
 def _gather(x, shape, i: int):
@@ -158,9 +165,24 @@ def _gather(x, shape, i: int):
 
 
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
-           top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None) -> SearchResult:
-    """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens."""
+           top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
+           power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None) -> SearchResult:
+    """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
+
+    ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
+    the share of the peaks the chip's ``power_curve`` gives there (:mod:`superpod.training.power`),
+    MFU stays against the nameplate peak. ``chip``: the system's chip spec (default: by name).
+    ``dispatcher``: the MoE token dispatcher (default the framework's, :mod:`superpod.training.dispatch`).
+    """
     t0 = time.perf_counter()
+    if chip is None:
+        try:
+            chip = load_chip(hw.chip)
+        except SuperpodError:  # a chip from a user's file, known here by name only: no power curve to read
+            if power_limit_w is not None:
+                raise InvalidOptionError(f"--power-limit-w needs the chip spec of {hw.chip} (pass chip=)") from None
+    frac = compute_fraction(chip, power_limit_w) if chip is not None else 1.0
+    run_hw = hw if frac == 1.0 else hw.scaled(peak=frac)
     fw = get_framework(framework)
     precision = precision or ("fp8" if fp8 else "bf16")
     code = check_precision(hw, precision)
@@ -176,9 +198,13 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                                      f"{', '.join(str(n) for n in names)}")
     grid = build_grid(model, hw.n_chips, seq_len, global_batch, fixed, code, allowed)
     plan = grid.plan
-    res = step(model, hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
+    res = step(model, run_hw, plan, seq_len, global_batch, fw.overhead_per_microbatch_layer_s.si, attention_impl=fw.attention,
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
-               dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype)
+               dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
+               elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
+               attention_utilisation=_attention_utilisation(fw, hw))
+    if run_hw is not hw:
+        res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
     ok = grid.valid & (need <= hw.hbm_bytes)
     shape = plan.shape
@@ -193,7 +219,14 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     order = np.lexsort((-head, step_sel))[:top]  # fastest first, then most memory headroom
     plans = [_record(plan, res, need, parts, hw, shape, int(i)) for i in idx[order]]
     fwd = [float(_gather(res.forward_s, shape, int(i))) for i in idx[order]]
-    return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd)
+    return SearchResult(plans=plans, evaluated=evaluated, feasible=feasible, seconds=time.perf_counter() - t0, forward_s=fwd,
+                        power_limit_w=limit_of(chip, power_limit_w) if chip is not None else None, compute_fraction=frac,
+                        dispatcher=(dispatcher or fw.dispatcher) if model.moe is not None else None)
+
+
+def _attention_utilisation(fw, hw: Hardware) -> float | None:
+    q = (fw.attention_utilisation or {}).get(hw.kernels.name)
+    return None if q is None else q.si
 
 
 def _record(plan: TrainPlan, res: StepResult, need, parts, hw: Hardware, shape, i: int) -> dict[str, Any]:

@@ -43,11 +43,14 @@ def _palm(model, B, s) -> float:
 
 def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     model = load_model(case["model"])
-    hw = Hardware.of(load_system(case["system"]).at(case["chips"]))
+    sized = load_system(case["system"]).at(case["chips"])
+    hw = Hardware.of(sized)
     s, B, n = case["seq_len"], case["global_batch"], case["chips"]
     prec = case.get("precision", "bf16")
     fw = case.get("framework", "megatron")
-    res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=fw, precision=prec)
+    # default: the chip's tdp_w, the framework's dispatcher
+    run = {"power_limit_w": case.get("power_limit_w"), "chip": sized.system.chip, "dispatcher": case.get("dispatcher")}
+    res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=fw, precision=prec, **run)
     best = res.plans[0]
     t = best["step_s"]
     peak = hw.peak("bf16")
@@ -62,7 +65,7 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         "tokens_per_s_per_chip": lambda: best["tokens_per_s_per_chip"],
     }[metric]()
     # the search given only model, system and batch must find a plan at least as fast
-    free = search(model, hw, s, B, {}, top=1, framework=fw, precision=prec).plans[0]
+    free = search(model, hw, s, B, {}, top=1, framework=fw, precision=prec, **run).plans[0]
     why = compare_plans(best, free)["why"] if t > free["step_s"] * 1.15 else []
     return value, {"plan": best["plan"], "step_s": t, "mfu": best["mfu"], "breakdown": best["breakdown"],
                    "searched_plan": free["plan"], "searched_step_s": free["step_s"], "why": why}

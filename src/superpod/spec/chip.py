@@ -17,7 +17,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from superpod.errors import UnsupportedPrecisionError
-from superpod.spec.quantity import Bandwidth, Bytes, Count, Flops, Power
+from superpod.spec.quantity import Bandwidth, Bytes, Confidence, Count, Flops, Power
 
 Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -26,6 +26,34 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 FALLBACK = {"fp4": "fp8", "fp8": "int8", "int8": "bf16", "fp16": "bf16", "tf32": "bf16", "bf16": "fp16"}
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class PowerCurve(BaseModel):
+    """Sustained compute rate against the board power limit: ``value`` holds ``[watts, fraction]``
+    pairs (``unit = "W, fraction"``), the fraction of the catalog's dense peaks the tensor cores
+    sustain at that limit (clock scaling under the cap; HBM bandwidth is not affected). Read by
+    :mod:`superpod.training.power`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: list[tuple[float, float]] = Field(min_length=2)
+    unit: Literal["W, fraction"] = "W, fraction"
+    source: str
+    confidence: Confidence
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _rising(self) -> "PowerCurve":
+        w = [p[0] for p in self.value]
+        f = [p[1] for p in self.value]
+        if any(b <= a for a, b in zip(w, w[1:])) or any(b < a for a, b in zip(f, f[1:])) or min(f) <= 0 or max(f) > 1:
+            raise ValueError("power_curve points must rise in watts, with fractions in (0, 1] that never fall")
+        return self
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        """The ``[watts, fraction]`` pairs, rising in watts."""
+        return list(self.value)
 
 
 class Chip(BaseModel):
@@ -51,6 +79,7 @@ class Chip(BaseModel):
     scaleup_Bps: Bandwidth | None = None
     scaleout_Bps: Bandwidth | None = None
     tdp_w: Power | None = None
+    power_curve: PowerCurve | None = Field(default=None, description="sustained compute fraction by power limit (training --power-limit-w)")
     sm_count: Count | None = Field(default=None, description="streaming multiprocessors (kernel tiles and waves)")
     exp_per_s: Flops | None = Field(default=None, description="SFU exponentials per second (softmax in attention)")
     kernel_family: str | None = Field(default=None, description="measured-kernel family its binaries belong to (sm90, sm100)")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from superpod.errors import UnknownNameError
 from superpod.spec.calibration import calibration_file
 from superpod.spec.catalog import build
-from superpod.spec.quantity import Bytes, Time
+from superpod.spec.quantity import Bytes, Ratio, Time
 
 
 class Framework(BaseModel):
@@ -32,6 +32,10 @@ class Framework(BaseModel):
     context_parallel: bool = Field(default=True, description="whether it implements context parallelism")
     sequence_parallel: bool = Field(default=True, description="whether it implements Megatron sequence parallelism")
     grad_reduce_dtype: Literal["fp32", "bf16"] = Field(default="fp32", description="format gradients are reduced in")
+    elementwise_passes: tuple[float, float] | None = Field(default=None, description="(hidden, ffn) elementwise passes per token and layer of an unfused (eager) stack; None: the fused count")
+    attention_utilisation: dict[str, Ratio] | None = Field(default=None, description="per kernel profile (hopper, ...): share of the dense peak the stack's attention kernel reaches, when it runs an older kernel than the profile's calibrated one (absent: the profile's)")
+    kernels: dict | None = Field(default=None, description="measured-kernel fits the stack runs per kernel family (superpod.training.kernels); None: the roofline")
+    dispatcher: Literal["deepep", "alltoall"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
 
     def allowed(self) -> dict[str, list]:
         """Candidate restrictions of the plan search: what the stack cannot run is never proposed."""

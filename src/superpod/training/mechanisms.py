@@ -145,6 +145,7 @@ def tier_index(n, stride, hw: Hardware) -> np.ndarray:
 #: the mechanisms ``--explain`` reports, in order: (key, label, breakdown part)
 MECHANISMS = (
     ("compute", "compute (GEMMs, attention, elementwise)", "compute_s"),
+    ("quantise", "FP8 / MXFP8 / NVFP4 quantisation passes", "quantise_s"),
     ("tp", "tensor parallel (all-reduce / SP gather-scatter)", "tp_comm_s"),
     ("cp", "context parallel (K/V exchange)", "cp_comm_s"),
     ("ep", "expert parallel (4 all-to-alls per MoE layer)", "ep_comm_s"),

@@ -23,12 +23,15 @@ from superpod.cost.arrays import floats
 from superpod.cost.comm import p2p_s
 from superpod.cost.compute import stream_s
 from superpod.cost.hardware import BYTES, Hardware
-from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s, layer_train_s,
+from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_attention_factor, head_forward_s,
                                   model_flops_per_token)
 from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
+from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher
+from superpod.training.kernels import layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
+from superpod.training.quantise import quantise_s
 from superpod.training.schedules import bubble_s
 
 #: GEMM precision of each training recipe code (``TrainPlan.fp8``): MXFP8 runs FP8 GEMMs with
@@ -81,7 +84,9 @@ class StepResult:
 def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch,
          overhead_per_mb_layer_s: float = 0.0, precision_peak: str = "bf16",
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
-         tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32") -> StepResult:
+         tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
+         dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
+         compute_fraction: float = 1.0, attention_utilisation: float | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -92,8 +97,19 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     behind attention (ring attention) or is exposed (all-gather first, as Llama 3);
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
     ``dp_overlap`` whether the gradient reduction starts during the last backward pass;
-    ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP).
+    ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP); ``dispatcher`` the
+    MoE token dispatcher (:mod:`superpod.training.dispatch`: ``deepep`` or NCCL ``alltoall``);
+    ``elementwise_passes``: ``(hidden, ffn)`` elementwise passes per token and layer of a stack
+    that runs its norms, RoPE and activations unfused (eager PyTorch), in place of the cost
+    layer's fused count (:data:`superpod.cost.layers.ELEMENTWISE_HIDDEN_PASSES`); the extra passes
+    run forward, twice backward and again wherever the elementwise ops are recomputed;
+    ``kernels``: the chip's measured-kernel fits for the framework (BF16 GEMMs,
+    :mod:`superpod.training.kernels`), their times divided by ``compute_fraction`` (power limit);
+    ``attention_utilisation``: the share of the peak the stack's attention kernel reaches when it is
+    an older one than the chip's profile prices (compute-bound training attention runs
+    ``prefill_eta_c / attention_utilisation`` times longer, forward, backward and recomputed).
     """
+    check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
     b, v = floats(plan.micro_batch), floats(plan.vpp)
     prec = np.asarray(plan.fp8)
@@ -111,8 +127,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     # ---- compute and TP traffic per micro-batch on one stage, per GEMM precision ----
     codes = [int(c) for c in np.unique(prec)]
     per_prec = {
-        key: [layer_train_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl, plan.sp,
-                            etp=etp) if n else None
+        key: [layer_train_measured_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl,
+                                     plan.sp, etp, kernels, compute_fraction) if n else None
               for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
         for key in codes
     }
@@ -134,15 +150,23 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         return pick({key: e[name] for key, (_, e) in per_prec.items()})
 
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
-    attn_f = total("attention_s")
-    t_fwd = total("fwd_s") + head_f
-    t_bwd = total("bwd_s") + BWD_GEMM * head_f
+    slow = 0.0 if attention_utilisation is None else hw.kernels.attention.prefill_eta_c.si / attention_utilisation - 1.0
+    attn_f = total("attention_s") * (1.0 + slow)
+    attn_extra = total("attention_s") * slow  # an older attention kernel than the chip's profile
+    eager = _eager_extra_s(model, T, tp, plan.sp, hw, elementwise_passes, Ld, Lm)
+    t_fwd = total("fwd_s") + head_f + eager + attn_extra
+    t_bwd = total("bwd_s") + BWD_GEMM * head_f + BWD_GEMM * eager + backward_attention_factor(attention_impl) * attn_extra
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
     # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
     # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
-    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s")
-    recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS], [total("fwd_s") + total("tp_fwd_s"), attn_f, ops], 0.0)
+    ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s") + eager
+    # quantisation passes of the FP8 / MXFP8 / NVFP4 recipes (forward inputs, backward gradients)
+    quant = pick({key: (Ld * quantise_s(model, False, T, tp, hw, RECIPES[key]) if model.dense_layers else 0.0)
+                  + (Lm * quantise_s(model, True, T, tp, hw, RECIPES[key], etp) if model.moe_layers else 0.0)
+                  for key in codes})
+    recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
+                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, attn_f, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
@@ -159,8 +183,12 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
 
     if model.moe_layers:
         moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
-        a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute,
-                            np.asarray(plan.schedule) == DUALPIPE, mech["ep_comm_sms"].si)
+        dual = np.asarray(plan.schedule) == DUALPIPE
+        a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si)
+        if dispatcher == "alltoall":  # NCCL: BF16 copies per token-expert pair, explicit permutes, host sync
+            nc = alltoall_dispatcher_s(T / tp, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
+                                       mech["ep_comm_sms"].si)
+            a2a = {"exposed_s": nc["exposed_s"] + a2a["etp_s"], "wire_s": nc["wire_s"], "etp_s": a2a["etp_s"]}
         ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)
         ep_wire = Lm * (a2a["wire_s"] + a2a["etp_s"])
     else:
@@ -170,8 +198,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     hop = p2p_s(pp_bytes, tp * cp * dp, hw)
     pp_s = np.where(pp > 1, 2 * v * hop, 0.0)
 
-    t_f = t_fwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2
-    t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2
+    t_f = t_fwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
+    t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
 
     # ---- data-parallel gradient sync, FSDP gathers and optimizer ----
@@ -204,9 +232,10 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     optimizer = stream_s(local_params * opt.adam_traffic_bytes_per_param.si, hw)
 
     compute = m * (t_fwd + t_bwd)
-    stragglers = straggler_s(compute + m * recompute, dp, mech["straggler_cv"].si)
+    stragglers = straggler_s(compute + m * (recompute + quant), dp, mech["straggler_cv"].si)
     parts = {
         "compute_s": compute,
+        "quantise_s": m * quant,
         "recompute_s": m * recompute,
         "tp_comm_s": m * tp_s,
         "cp_comm_s": m * cp_s,
@@ -246,3 +275,18 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
             "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
         },
     )
+
+
+def _eager_extra_s(model: Model, T, tp, sp, hw: Hardware, passes, Ld, Lm):
+    """Forward seconds of the elementwise passes an unfused stack runs beyond the fused count, on one stage."""
+    if passes is None:
+        return 0.0 * T
+    from superpod.cost.layers import ELEMENTWISE_FFN_PASSES, ELEMENTWISE_HIDDEN_PASSES
+
+    hid, ffn = passes
+    split = np.where(np.asarray(sp) > 0, tp, 1.0)
+    out = 0.0 * T
+    for n_layers, f in ((Ld, model.ffn), (Lm, model.moe.expert_ffn * model.moe.top_k if model.moe else 0.0)):
+        per_token = (hid - ELEMENTWISE_HIDDEN_PASSES) * model.hidden / split + (ffn - ELEMENTWISE_FFN_PASSES) * f / tp
+        out = out + n_layers * stream_s(T * per_token * BYTES["bf16"], hw)
+    return out
