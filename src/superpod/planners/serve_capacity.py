@@ -90,6 +90,28 @@ def placeable(c: Ctx, chips: np.ndarray, n: int, cpn: int) -> np.ndarray:
     return ok
 
 
+def whole_instances(chips, n: int, cpn: int, dom: float) -> np.ndarray:
+    """Whole instances of ``chips`` chips each that ``n`` chips hold, placed on nodes of ``cpn`` chips
+    and scale-up domains of ``dom``: an instance of at most a node shares nodes (``cpn // chips`` a
+    node), a larger one takes ``ceil(chips / cpn)`` whole nodes; on more chips than one domain an
+    instance that fits a domain stays inside one, a larger one takes whole domains. (The last node
+    or domain may be partial; what no whole instance fills is left.)"""
+    chips = np.maximum(np.ceil(np.asarray(chips, dtype=float) - 1e-9), 1.0)
+
+    def within(region: int) -> np.ndarray:  # whole nodes of ``region`` chips, the last one partial
+        full, part = region // cpn, region % cpn
+        small = full * (cpn // chips) + part // chips
+        large = full // np.ceil(chips / cpn - 1e-9)
+        return np.where(chips <= cpn, small, large)
+
+    dom_i = int(max(min(dom, n), 1))
+    if n <= dom_i:
+        return within(n)
+    inside = (n // dom_i) * within(dom_i) + within(n % dom_i)
+    over = (n // dom_i) // np.ceil(chips / dom_i - 1e-9)
+    return np.where(chips <= dom_i, inside, over)
+
+
 def _interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Row-wise linear interpolation: ``table[i]`` on ``grid`` at ``x[i, ...]`` (clamped at the ends)."""
     x = np.clip(x, grid[0], grid[-1])

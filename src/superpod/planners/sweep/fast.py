@@ -23,7 +23,7 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners import serve_cache
-from superpod.planners.serve_estimate import (_breakdown, _check_options, _system_totals, _tflops, decode_record,
+from superpod.planners.serve_estimate import (DEPLOYED, _breakdown, _check_options, _system_totals, _tflops, decode_record,
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep import slo
@@ -104,7 +104,7 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
             res = _stacked(c, gr, np.asarray([pts[i]["ctx"] for i in idx]).reshape(gr.batch.shape), False)
             rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
             res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
-            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx)
+            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx, g.s.deployed)
         for j, i in enumerate(idx):
             if out[i] is None:  # the point's own best (one point, or one with no feasible plan)
                 gp, validp = one[pts[i]["batch"]]
@@ -113,13 +113,13 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
     # points without one: the SLO search, vectorised over the points (.slo)
     if searched:
         got = slo.searched(c, g.coarse, g.coarse[2], np.asarray([pts[i]["ctx"] for i in searched], dtype=float),
-                           np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float))
+                           np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float), g.s.deployed)
         for i, r in zip(searched, got):
             out[i] = r
     return out
 
 
-def _pick_rows(pts, res, one, picked, out, idx) -> None:
+def _pick_rows(pts, res, one, picked, out, idx, deployed) -> None:
     """``best`` for the points of a stacked fixed-batch call at once (same masks, same argmax);
     a point with no feasible plan is left unset (``best`` itself words its error)."""
     n_pts = len(pts)
@@ -130,7 +130,8 @@ def _pick_rows(pts, res, one, picked, out, idx) -> None:
     bound = np.array([p["tpot_s"] * (1 + 1e-9) if p["tpot_s"] else 0.0 for p in pts])
     ok = fits & ((flat["tpot_s"] <= bound[:, None]) | ~has[:, None])
     good = fits.any(axis=1) & ok.any(axis=1)
-    best_i = np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf), axis=1)
+    weight = np.broadcast_to(deployed(grid0), grid0.shape).ravel()  # serve's rank: per chip x whole instances' chips
+    best_i = np.argmax(np.where(ok, flat[OBJECTIVE] * weight, -np.inf), axis=1)
     plans: dict[float, dict[str, np.ndarray]] = {}
     for j, (i, p) in enumerate(zip(idx, pts)):
         if not good[j]:
@@ -150,7 +151,8 @@ def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
 def _best(g: _Group, grid, valid, res, p, picked, refine):
     limits = {"tpot_s": p["tpot_s"]} if p["tpot_s"] else {}
     try:
-        i, flat_plan, flat = best(lambda _: res, grid, OBJECTIVE, valid, limits, WHAT, g.c)
+        i, flat_plan, flat = best(lambda _: res | {DEPLOYED: res[OBJECTIVE] * g.s.deployed(grid)}, grid, DEPLOYED, valid,
+                                  limits, WHAT, g.c)
     except SuperpodError as e:
         return e
     row = flat_plan.row(i)
