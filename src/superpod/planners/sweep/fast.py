@@ -23,7 +23,7 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners import serve_cache
-from superpod.planners.serve_estimate import (DEPLOYED, _breakdown, _check_options, _system_totals, _tflops, decode_record,
+from superpod.planners.serve_estimate import (DEPLOYED, SystemTotals, _breakdown, _check_options, _tflops, decode_record,
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep import slo
@@ -67,6 +67,8 @@ class _Group:
         self.instance_chips = s.instance_chips
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
         self.tflops = _tflops(self.c)
+        self.totals = SystemTotals(self.system, self.chips)
+        self.cache: dict[tuple, dict[str, Any]] = {}  # serve_cache.record by what it reads (see _record)
 
 
 def _stacked(c, plan: ServePlan, ctx: np.ndarray, lead: bool) -> dict[str, np.ndarray]:
@@ -169,9 +171,17 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
     out["plan"] = plan_record(c, row, g.k, g.acc, g.eplb, wl, {"decode": row},
                               picked | ({"quant"} if g.quant is None else set()), list(g.assumed))
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
-    _system_totals(out, g.system, g.chips)
-    out["cache"] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len, wl.kv_len,
-                                                       wl.cache_hit), c, out, {"decode": row}, "decode", None)
+    g.totals.apply(out)
+    # the decode-only cache record reads the tier's inputs and the decode pool's weights and instance chips
+    # (serve_cache.record without a prefill row): points sharing them share one (read-only) record
+    d = out["decode"]
+    key = (wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit, d["weight_bytes_per_chip"], d["chips"])
+    rec = g.cache.get(key)
+    if rec is None:
+        rec = g.cache[key] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len,
+                                                                 wl.kv_len, wl.cache_hit), c, out, {"decode": row},
+                                                "decode", None)
+    out["cache"] = rec
     return out
 
 
@@ -184,9 +194,17 @@ def check(shared: dict[str, Any], point: dict[str, Any]) -> None:
                    kw.get("tpot_slo_s"), kw.get("ttft_slo_s"), kw.get("rate"))
 
 
-def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list[tuple[dict | None, str | None]] | None:
+#: the record of a point whose values are in its group's columns (:func:`evaluate_group` with ``columnar``)
+IN_COLUMNS: dict[str, Any] = {}
+
+
+def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]], columnar: bool = False):
     """``(record, error)`` per point of one group, or None when ``serve`` itself must answer
-    (the group's shared options are rejected, and ``serve`` words the error)."""
+    (the group's shared options are rejected, and ``serve`` words the error).
+
+    ``columnar``: ``(results, columns)`` instead, where ``columns`` is ``(positions, {column: values})``
+    of the points priced, flattened as the sweep stores them (:mod:`.columns`; their results hold
+    :data:`IN_COLUMNS`), or None when the records are built point by point after all."""
     try:
         g = _Group(shared)
     except (SuperpodError, ValueError, TypeError):
@@ -210,11 +228,28 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
         pts.append({"wl": wl, "ctx": wl.decode_context, "batch": batch, "tpot_s": kw.get("tpot_slo_s")})
     picks = iter(_pick_all(g, pts) if pts else [])
     it = iter(pts)
-    out = []
+    out: list[Any] = []
+    good: list[int] = []
+    good_pts, good_picks = [], []
     for j in range(len(points)):
         if j in rejected:
             out.append((None, rejected[j]))
             continue
         p, r = next(it), next(picks)
-        out.append((None, str(r)) if isinstance(r, SuperpodError) else (_record(g, p, r), None))
-    return out
+        if isinstance(r, SuperpodError):
+            out.append((None, str(r)))
+        else:
+            out.append(None)
+            good.append(j)
+            good_pts.append(p)
+            good_picks.append(r)
+    cols = None
+    if columnar and len(good) > 1:
+        from superpod.planners.sweep.columns import group_columns
+
+        cols = group_columns(g, good_pts, good_picks, _record(g, good_pts[0], good_picks[0]))
+    for j, p, r in zip(good, good_pts, good_picks):
+        out[j] = (IN_COLUMNS, None) if cols is not None else (_record(g, p, r), None)
+    if not columnar:
+        return out
+    return out, (None if cols is None else (good, cols))

@@ -128,9 +128,10 @@ def _one(question: str, opts: dict[str, Any]) -> tuple[dict | None, str | None]:
         return None, str(e)
 
 
-def _results(question: str, chunk: list[dict[str, Any]], stacked: bool) -> tuple[list, list[list[int]]]:
+def _results(question: str, chunk: list[dict[str, Any]], stacked: bool, columnar: bool = False) -> tuple[list, list[list[int]]]:
     """``(record, error)`` per point, and the index lists of the stacked groups (records of one
-    group have one key structure)."""
+    group have one key structure). ``columnar``: a group may come as ``(indices, columns)`` instead
+    (:func:`.fast.evaluate_group`; its points' records are :data:`.fast.IN_COLUMNS`)."""
     over = [{k: v for k, v in p.items() if is_catalog_path(k)} for p in chunk]
     over_keys = [json.dumps(o, sort_keys=True, default=str) if o else "" for o in over]
     options = [{k: v for k, v in p.items() if not is_catalog_path(k)} for p in chunk]
@@ -150,9 +151,13 @@ def _results(question: str, chunk: list[dict[str, Any]], stacked: bool) -> tuple
             for _, same in itertools.groupby(many, key=gkey.__getitem__):
                 same = list(same)
                 shared = {k: v for k, v in opts(same[0]).items() if k not in fast.PER_POINT}
-                got = fast.evaluate_group(shared, [opts(i) for i in same]) if len(same) > 1 else None
+                got = fast.evaluate_group(shared, [opts(i) for i in same], columnar) if len(same) > 1 else None
                 if got is None:
                     single += same
+                elif columnar:
+                    got, cols = got
+                    results.update(zip(same, got))
+                    groups.append(same if cols is None else ([same[j] for j in cols[0]], cols[1]))
                 else:
                     results.update(zip(same, got))
                     groups.append(same)
@@ -208,7 +213,7 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
     the same rows as :func:`evaluate`, with the records of a stacked group flattened once per
     column instead of once per point."""
     n = len(chunk)
-    results, groups = _results(question, chunk, stacked)
+    results, groups = _results(question, chunk, stacked, columnar=True)
     cols: dict[str, list] = {}
 
     def put(name: str, i: int, v: Any) -> None:
@@ -242,15 +247,19 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
     taken = set(cols)  # input and meta names (the same for every point of a spec)
     by_template: set[int] = set()
     for group in groups:
-        good = [i for i in group if results[i][0] is not None]
-        if len(good) < 2:
-            continue
-        recs = [results[i][0] for i in good]
-        values: dict[str, tuple[list, bool]] = {}
-        try:
-            _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
-        except (KeyError, TypeError):
-            continue
+        if isinstance(group, tuple):  # priced as columns (.columns): already flattened
+            good, columns = group
+            values = {name: (vals, False) for name, vals in columns.items()}
+        else:
+            good = [i for i in group if results[i][0] is not None]
+            if len(good) < 2:
+                continue
+            recs = [results[i][0] for i in good]
+            values = {}
+            try:
+                _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
+            except (KeyError, TypeError):
+                continue
         for name, (vals, as_json) in values.items():
             if as_json:
                 vals = _as_json(vals)
