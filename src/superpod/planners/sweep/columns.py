@@ -151,7 +151,7 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
     distinct = list(flat_cache.values())
     for name in first:
         x = first[name]
-        if all(d.get(name) == x and type(d.get(name)) is type(x) for d in distinct):  # the same for every point
+        if [d[name] for d in distinct].count(x) == len(distinct):  # the same for every point (0 and 0.0 alike)
             cols[name] = [x] * n
         else:
             cols[name] = [flat_cache[kk].get(name) for kk in keys]

@@ -44,7 +44,8 @@ def eligible(question: str, options: dict[str, Any]) -> bool:
 
 
 def group_key(options: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in options.items() if k not in PER_POINT))
+    """The options a group shares, as a key (in the point's order: a spec's points share one order)."""
+    return tuple((k, repr(v)) for k, v in options.items() if k not in PER_POINT)
 
 
 def _kw(options: dict[str, Any]) -> dict[str, Any]:
@@ -211,13 +212,26 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]], columna
         return None
     pts, rejected = [], {}
     shared_kw = _kw(shared)
+    converted: dict[tuple, tuple[str, Any]] = {}  # (option, type, value) -> (planner keyword, value)
+    passed: set[tuple] = set()  # per-point values serve's checks passed (each checks one value alone)
     for j, opts in enumerate(points):
-        kw = {**shared_kw, **_kw({k: opts[k] for k in PER_POINT if k in opts})}
-        try:
-            check(kw, {})
-        except SuperpodError as e:
-            rejected[j] = str(e)
-            continue
+        per = []
+        for k in PER_POINT:
+            if k in opts:
+                v = opts[k]
+                key = (k, type(v), v)
+                got = converted.get(key)
+                if got is None:
+                    got = converted[key] = (OPTIONS["serve"][k][0], convert("serve", k, v))
+                per.append(got)
+        kw = {**shared_kw, **dict(per)}
+        if not all(x in passed for x in per):
+            try:
+                check(kw, {})
+            except SuperpodError as e:
+                rejected[j] = str(e)
+                continue
+            passed.update(per)
         wl = Workload(kw.get("input_len", 4096), kw.get("output_len", 1024), kw.get("kv_len"), kw.get("cache_hit", 0.0))
         if kw.get("batch_per_chip") is not None:
             batch = kw["batch_per_chip"]

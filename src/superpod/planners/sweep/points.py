@@ -46,6 +46,7 @@ def catalog_bytes_hash() -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def is_catalog_path(name: str) -> bool:
     return "." in name and name.split(".")[0] in ROOTS
 
