@@ -36,6 +36,16 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     return flatten(record)
 
 
+def cache_key(wl, weight_bytes_per_chip: float, chips: float) -> tuple:
+    """What serve's decode-only ``cache`` record reads (:func:`superpod.planners.serve_cache.record` without a
+    prefill row): the tier's workload and the decode pool's weights and instance chips. With no hit rate
+    the tier's prefix is ``input_len x 0`` and nothing else reads the lengths, so the key leaves them out
+    (a finite prompt length)."""
+    if wl.cache_hit == 0 and math.isfinite(wl.input_len):
+        return (0.0, weight_bytes_per_chip, chips)
+    return (wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit, weight_bytes_per_chip, chips)
+
+
 def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: dict[str, Any]) -> dict[str, list] | None:
     """The flattened record columns of points ``pts`` with their picks ``(row, values, searched, refined)``,
     or None when they cannot be built here (see the module docstring). ``template``: ``_record`` of the first."""
@@ -137,7 +147,7 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
     keys = []
     for p, w, ch in zip(pts, cols["decode_weight_bytes_per_chip"], chips):
         wl = p["wl"]
-        key = (wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit, w, ch)
+        key = cache_key(wl, w, ch)
         if key not in flat_cache:
             rec = g.cache.get(key)
             if rec is None:

@@ -27,6 +27,7 @@ from superpod.planners.serve_estimate import (DEPLOYED, SystemTotals, _breakdown
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep import slo
+from superpod.planners.sweep.columns import cache_key
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import ServePlan, Workload
@@ -173,10 +174,9 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
                               picked | ({"quant"} if g.quant is None else set()), list(g.assumed))
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
     g.totals.apply(out)
-    # the decode-only cache record reads the tier's inputs and the decode pool's weights and instance chips
-    # (serve_cache.record without a prefill row): points sharing them share one (read-only) record
+    # points sharing what the decode-only cache record reads share one (read-only) record (columns.cache_key)
     d = out["decode"]
-    key = (wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit, d["weight_bytes_per_chip"], d["chips"])
+    key = cache_key(wl, d["weight_bytes_per_chip"], d["chips"])
     rec = g.cache.get(key)
     if rec is None:
         rec = g.cache[key] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len,
