@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from superpod.planners import serve_cache
+from superpod.planners.sweep.flat import flatten
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS
 
 #: decode_record's keys, in its order: record key -> key of the priced values
@@ -28,12 +29,6 @@ DECODE_KEYS = (("tokens_per_s_per_chip", "tokens_per_s_per_chip"), ("tokens_per_
                ("tpot_s", "tpot_s"), ("step_s", "step_s"), ("batch_per_chip", "batch"),
                ("tokens_per_step", "tokens_per_step"), ("kv_bytes_per_chip", "kv_bytes_per_chip"),
                ("weight_bytes_per_chip", "weight_bytes"), ("max_batch_per_chip", "max_batch"))
-
-
-def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    from superpod.planners.sweep.points import flatten
-
-    return flatten(record)
 
 
 def cache_key(wl, weight_bytes_per_chip: float, chips: float) -> tuple:
@@ -155,7 +150,7 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
                 rec = g.cache[key] = serve_cache.record(
                     serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len, wl.kv_len, wl.cache_hit), c,
                     out, {"decode": {}}, "decode", None)
-            flat_cache[key] = _flatten({"cache": rec})
+            flat_cache[key] = flatten({"cache": rec})
         keys.append(key)
     first = flat_cache[keys[0]]
     distinct = list(flat_cache.values())
@@ -166,7 +161,7 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
         else:
             cols[name] = [flat_cache[kk].get(name) for kk in keys]
     # the check: the first point's columns are its record, flattened (names, order, values)
-    want = _flatten(template)
+    want = flatten(template)
     if list(want) != list(cols) or any(want[name] != cols[name][0] or type(want[name]) is not type(cols[name][0])
                                        for name in want if not _both_nan(want[name], cols[name][0])):
         return None

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from superpod.errors import SuperpodError
 from superpod.planners.sweep import fast
+from superpod.planners.sweep.flat import DROP, column, flatten  # noqa: F401 (the row's names, here as before)
 from superpod.planners.sweep.options import call
 from superpod.planners.sweep.spec import Spec
 from superpod.spec.files import catalog_root
@@ -31,8 +32,6 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "unknown"
 
 META = ("point_hash", "catalog_hash", "superpod_version", "question", "error")
-#: record keys left out of a row (lists of alternatives, run-time statistics)
-DROP = {"top", "search_seconds", "search_plans_per_s"}
 
 
 @lru_cache(maxsize=1)
@@ -79,32 +78,6 @@ def points(spec: Spec, grouped: bool = False) -> Iterator[dict[str, Any]]:
     where = [order.index(n) for n in names]
     for combo in itertools.product(*(spec.axes[n] for n in order)):
         yield {**spec.fixed, **{n: combo[j] for n, j in zip(names, where)}}
-
-
-@lru_cache(maxsize=4096)
-def column(name: str) -> str:
-    return name.replace(".", "_").replace("-", "_")
-
-
-def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts joined with ``_``; lists and other values as JSON strings."""
-    out: dict[str, Any] = {}
-    for k, v in record.items():
-        name = prefix + column(str(k))
-        if name in DROP:
-            continue
-        t = type(v)
-        if t is float or t is int or t is str or t is bool or v is None:
-            out[name] = v
-        elif isinstance(v, dict):
-            out.update(flatten(v, name + "_"))
-        elif isinstance(v, (bool, int, float, str)):
-            out[name] = v
-        elif hasattr(v, "item"):  # numpy scalar
-            out[name] = v.item()
-        else:
-            out[name] = json.dumps(v, default=str)
-    return out
 
 
 def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
