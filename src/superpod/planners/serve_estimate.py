@@ -5,6 +5,11 @@ Throughput is per chip of the pool serving that phase: prefill counts input toke
 decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
 fits in memory is reported; with ``tpot_slo_s`` the largest decode batch meeting it.
 Plan parameters left out are searched (:mod:`.search`) and listed under ``plan.picked``.
+Whole-system figures (``tokens_per_s_per_system``) count the whole instances of a phase's plan the
+system's nodes and scale-up domains hold (``instances``, ``chips_used``, ``chips_left``;
+:class:`SystemTotals`), and the single-pool search (decode, prefill, co-located) ranks plans by that
+throughput (:data:`DEPLOYED`), not per chip; for ``pd`` they are the integer deployment's capacity on
+the chips it uses.
 
 Conventions (docs/conventions.md): plan degrees (``tp``, ``ep``, ``dp``) count ranks; the
 record states the pool's ``chips`` and ``ranks`` (and each phase's instance ``chips`` and

@@ -26,6 +26,9 @@ decode.tpot_s (time per output token seen by one user; with MTP = step / E[token
 (sequences in flight per chip), decode.kv_bytes_per_chip; both.output_tokens_per_s_per_chip = OUTPUT tokens/s per
 chip of a co-located deployment (first token included), both.ttft_s, both.tpot_s, both.concurrency (requests in
 flight on the chips); *.tokens_per_s_per_tflops = per chip / dense peak at the GEMM precision (CloudMatrix's metric).
+*.tokens_per_s_per_system = the whole instances the system's nodes and scale-up domains hold (instances, chips_used,
+chips_left) x their chips x the per-chip rate, and the plan search ranks plans by it (pd: the deployment's capacity);
+*.tokens_per_s_per_kw and energy_j_per_token are per kW and per token of the chips deployed.
 plan = the plan priced (picked: the parameters superpod chose); breakdown = where a step's time goes.
 cache = the caching tier (host-memory pool: served hit rate, fetch vs recompute, TTFT/prefill chips/cost saved, weight load).
 With no batch, concurrency or SLO: the maximum-throughput point that fits in memory.
