@@ -84,7 +84,9 @@ def main() -> None:
             s = run(spec, out, engine=engine, workers=w)
             cpu = _cpu_s() - cpu
             rates[engine] = rate = s.written / s.seconds
-            own = f", {cpu / s.written * 1e6:,.0f} µs CPU per point" if engine == "local" else ""
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest finished child, MB
+            own = (f", {cpu / s.written * 1e6:,.0f} µs CPU per point, largest worker's peak RSS {peak:,.0f} MB"
+                   if engine == "local" else "")
             print(f"{engine:5s} workers={w}: {s.written:,} points in {s.seconds:,.1f} s = {rate:,.0f} points/s "
                   f"({s.errors:,} rejected by the planner{own}); {_load()}", flush=True)
             out.unlink()

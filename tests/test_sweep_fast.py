@@ -107,3 +107,18 @@ def test_fifty_random_points_equal_the_api():
             assert got == v, (p, k, got, v)
             compared += 1
     assert compared > 30 * 40  # most sampled points have a plan, each with dozens of metrics
+
+
+def test_groups_come_as_columns_and_mtp_falls_back():
+    """Decode groups are flattened as columns (planners/sweep/columns.py) unless MTP prices each point again."""
+    from superpod.planners.sweep.points import _results
+
+    pts = list(points(parse(CASES[0]), grouped=True))
+    _, groups = _results("serve", pts, True, columnar=True)
+    by_mtp = {}
+    for gr in groups:
+        idx = gr[0] if isinstance(gr, tuple) else gr
+        by_mtp.setdefault(pts[idx[0]]["mtp"], set()).add(isinstance(gr, tuple))
+    assert by_mtp == {0: {True}, 1: {False}}
+    fixed = list(points(parse(CASES[1]), grouped=True))
+    assert any(isinstance(gr, tuple) for gr in _results("serve", fixed, True, columnar=True)[1])

@@ -205,7 +205,8 @@ def _no_cache(c: Ctx, row: dict[str, Any], L: float, h: float, search: dict[str,
         batch = [search["batch"]] if search.get("batch") is not None else list(PREFILL_TOKENS)
         try:
             g, valid, _ = grid_for(c, batch=batch, **search["grid_args"])
-            i, fp, flat = best(lambda g: prefill(c, g, L, 0.0), g, "tokens_per_s_per_chip", valid,
+            ev, key = (search.get("rank") or (lambda e: (e, "tokens_per_s_per_chip")))(lambda g: prefill(c, g, L, 0.0))
+            i, fp, flat = best(ev, g, key, valid,
                                search.get("limits") or {}, "prefill weights and batch KV", c)
             row0, v0 = fp.row(i), {k: _f(v[i]) for k, v in flat.items()}
             if search.get("policy") is not None:  # serve's prefill policy without a TTFT target
@@ -263,7 +264,7 @@ def _prefill_side(t: Tier, c: Ctx, out: dict[str, Any], row: dict[str, Any], pha
         n0, basis = cs_p / (cs_p + cs_d) * out["system_chips"], f"the {out['system_chips']:,}-chip deployment's load"
     else:
         n0, basis = float(out["chips"]), f"the {out['chips']:,}-chip prefill pool's load"
-    n_t = n0 * x0 / x_t
+    n_t = n0 if x_t == x0 else n0 * x0 / x_t  # (recompute: the same chips, exactly)
     usd, capex_basis = _usd_per_chip_s(t)
     res = {
         "decision": decision, "fetch_s_per_request": (L * h * kv_tok / t.chip_Bps) if decision == "fetch" and usable else 0.0,

@@ -90,6 +90,28 @@ def placeable(c: Ctx, chips: np.ndarray, n: int, cpn: int) -> np.ndarray:
     return ok
 
 
+def whole_instances(chips, n: int, cpn: int, dom: float) -> np.ndarray:
+    """Whole instances of ``chips`` chips each that ``n`` chips hold, placed on nodes of ``cpn`` chips
+    and scale-up domains of ``dom``: an instance of at most a node shares nodes (``cpn // chips`` a
+    node), a larger one takes ``ceil(chips / cpn)`` whole nodes; on more chips than one domain an
+    instance that fits a domain stays inside one, a larger one takes whole domains. (The last node
+    or domain may be partial; what no whole instance fills is left.)"""
+    chips = np.maximum(np.ceil(np.asarray(chips, dtype=float) - 1e-9), 1.0)
+
+    def within(region: int) -> np.ndarray:  # whole nodes of ``region`` chips, the last one partial
+        full, part = region // cpn, region % cpn
+        small = full * (cpn // chips) + part // chips
+        large = full // np.ceil(chips / cpn - 1e-9)
+        return np.where(chips <= cpn, small, large)
+
+    dom_i = int(max(min(dom, n), 1))
+    if n <= dom_i:
+        return within(n)
+    inside = (n // dom_i) * within(dom_i) + within(n % dom_i)
+    over = (n // dom_i) // np.ceil(chips / dom_i - 1e-9)
+    return np.where(chips <= dom_i, inside, over)
+
+
 def _interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Row-wise linear interpolation: ``table[i]`` on ``grid`` at ``x[i, ...]`` (clamped at the ends)."""
     x = np.clip(x, grid[0], grid[-1])
@@ -234,41 +256,42 @@ def search_pd(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload, ttft_
         which = "prefill" if len(P["chips"]) == 0 else "decode"
         raise InfeasiblePlanError(f"no {which} worker of {c.model.name} fits on {n} chips of {c.hw.chip} "
                                   f"(whole nodes, memory{', SLO' if (ttft_s or tpot_s) else ''}); add chips or relax the target")
-    pc = P["chips"][:, None]
     xmax = int(max(n // P["chips"].min() - 1, 1))
-    x = np.arange(1, xmax + 1, dtype=float)[None, :]
-    budget = P["budget"][:, None]
-    n_b = np.maximum(np.floor(budget * pc / s_in), 1.0)
-    chunks = np.where(n_b * s_in > budget * pc, np.ceil(s_in / (budget * pc)), 1.0)
-    t_full = _interp(np.minimum(n_b * s_in / pc, budget), PREFILL_GRID, P["steps"]) * chunks
-    lam_sat = x * n_b / t_full
-    if ttft_s is None:
-        lam_p = NO_TTFT_UTILISATION * lam_sat
-    else:
-        lam_p = prefill_capacity(lam_sat, x, P["steps"], pc, budget, s_in, P["xfer"][:, None], ttft_s, pct)
-    rest = n - x * pc  # (I, X)
-    valid_x = rest >= D["chips"].min()
-    if not valid_x.any():
+    min_cw = D["chips"].min()
+    J = len(D["chips"])
+    best = None
+    any_x = any_ok = False
+    # one block per prefill worker size: its own range of worker counts (the (I, X, J) grid, without the
+    # counts whose workers leave no room for a decode worker); the pick is the grid's first maximum
+    for chips_g in np.unique(P["chips"]):
+        ig = np.flatnonzero(P["chips"] == chips_g)
+        xg = int(min(xmax, (n - min_cw) // chips_g))
+        if xg < 1:
+            continue
+        got = _pd_block(P, D, ig, xg, n, s_in, ttft_s, pct)
+        if got is None:
+            continue
+        any_x = True
+        score, lam_p, y, cap, used, ok = got
+        any_ok |= bool(ok.any())
+        k = int(np.argmax(score))
+        a, xi, j = np.unravel_index(k, score.shape)
+        flat = (int(ig[a]) * xmax + int(xi)) * J + int(j)
+        sc = float(score[a, xi, j])
+        if best is None or sc > best[0] or (sc == best[0] and flat < best[1]):
+            best = (sc, flat, int(ig[a]), int(xi), int(j), float(y[a, xi, j]), float(used[a, xi, j]),
+                    float(cap[a, xi, j]), float(lam_p[a, xi]))
+    if not any_x:
         raise InfeasiblePlanError(
             f"a disaggregated deployment of {c.model.name} needs a prefill and a decode worker: the smallest that fit are "
             f"{P['chips'].min():.0f} + {D['chips'].min():.0f} chips of {c.hw.chip}, {n} given; add chips or use --phase both")
-    # (I, X, J)
-    cw = D["chips"][None, None, :]
-    ymax = np.floor(rest[..., None] / cw)
-    yneed = np.ceil(lam_p[..., None] / D["rate"][None, None, :] - 1e-9)
-    y = np.clip(yneed, 1, np.maximum(ymax, 1))
-    cap = np.minimum(lam_p[..., None], y * D["rate"][None, None, :])
-    used = x[..., None] * pc[..., None] + y * cw
-    ok = valid_x[..., None] & (ymax >= 1) & (cap > 0)
-    if not ok.any():
+    if not any_ok:
         raise SloUnreachableError(f"no disaggregated deployment of {c.model.name} on {n} chips meets "
                                   f"{_targets(ttft_s, tpot_s, pct)}; relax the target or add chips")
-    score = np.where(ok, cap * (1 - 1e-9 * used / n), -1.0)
-    i, xi, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    _, _, i, xi, j, y_w, used_w, lam, lam_pi = best
     lp, ld = int(P["layout"][i]), int(D["layout"][j])
-    xw, yw = int(x[0, xi]), int(y[i, xi, j])
-    chips_used = int(used[i, xi, j])
-    lam = float(cap[i, xi, j])
+    xw, yw = xi + 1, int(y_w)
+    chips_used = int(used_w)
     return {
         "mode": "pd",
         "prefill": worker_record(layouts[lp], xw, P["chips"][i], P["budget"][i]),
@@ -276,11 +299,41 @@ def search_pd(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload, ttft_
         "chips_used": chips_used, "chips_left": int(n - chips_used),
         "nodes_used": int(math.ceil(chips_used / cpn)),
         "capacity_requests_per_s": lam, "capacity_output_tokens_per_s": lam * wl.output_len,
-        "capacity_bound": "prefill" if lam_p[i, xi] <= yw * D["rate"][j] else "decode",
-        "prefill_pool_requests_per_s": float(lam_p[i, xi]), "decode_pool_requests_per_s": float(yw * D["rate"][j]),
+        "capacity_bound": "prefill" if lam_pi <= yw * D["rate"][j] else "decode",
+        "prefill_pool_requests_per_s": lam_pi, "decode_pool_requests_per_s": float(yw * D["rate"][j]),
         "decode_tpot_s": float(D["tpot_s"][j]), "slo_percentile": pct,
         "capacity_policy": NO_TTFT_POLICY if ttft_s is None else None,
     }
+
+
+def _pd_block(P, D, ig, xg: int, n: int, s_in: float, ttft_s, pct: int):
+    """Prefill candidates ``ig`` (one worker size) x 1..``xg`` workers x decode candidates: the
+    score, the prefill pool's rate (Ig, X) and the decode workers, capacity and chips (Ig, X, J)."""
+    pc = P["chips"][ig][:, None]
+    x = np.arange(1, xg + 1, dtype=float)[None, :]
+    budget = P["budget"][ig][:, None]
+    steps = P["steps"][ig]
+    n_b = np.maximum(np.floor(budget * pc / s_in), 1.0)
+    chunks = np.where(n_b * s_in > budget * pc, np.ceil(s_in / (budget * pc)), 1.0)
+    t_full = _interp(np.minimum(n_b * s_in / pc, budget), PREFILL_GRID, steps) * chunks
+    lam_sat = x * n_b / t_full
+    if ttft_s is None:
+        lam_p = NO_TTFT_UTILISATION * lam_sat
+    else:
+        lam_p = prefill_capacity(lam_sat, x, steps, pc, budget, s_in, P["xfer"][ig][:, None], ttft_s, pct)
+    rest = n - x * pc  # (Ig, X)
+    valid_x = rest >= D["chips"].min()
+    if not valid_x.any():
+        return None
+    cw = D["chips"][None, None, :]
+    ymax = np.floor(rest[..., None] / cw)
+    yneed = np.ceil(lam_p[..., None] / D["rate"][None, None, :] - 1e-9)
+    y = np.clip(yneed, 1, np.maximum(ymax, 1))
+    cap = np.minimum(lam_p[..., None], y * D["rate"][None, None, :])
+    used = x[..., None] * pc[..., None] + y * cw
+    ok = valid_x[..., None] & (ymax >= 1) & (cap > 0)
+    score = np.where(ok, cap * (1 - 1e-9 * used / n), -1.0)
+    return score, lam_p, y, cap, used, ok
 
 
 def search_colocated(c: Ctx, grid_args: dict, dp, n: int, cpn: int, wl: Workload, ttft_s, tpot_s, pct: int) -> dict[str, Any]:

@@ -5,6 +5,11 @@ Throughput is per chip of the pool serving that phase: prefill counts input toke
 decode output tokens. With no batch, concurrency or SLO the maximum-throughput point that
 fits in memory is reported; with ``tpot_slo_s`` the largest decode batch meeting it.
 Plan parameters left out are searched (:mod:`.search`) and listed under ``plan.picked``.
+Whole-system figures (``tokens_per_s_per_system``) count the whole instances of a phase's plan the
+system's nodes and scale-up domains hold (``instances``, ``chips_used``, ``chips_left``;
+:class:`SystemTotals`), and the single-pool search (decode, prefill, co-located) ranks plans by that
+throughput (:data:`DEPLOYED`), not per chip; for ``pd`` they are the integer deployment's capacity on
+the chips it uses.
 
 Conventions (docs/conventions.md): plan degrees (``tp``, ``ep``, ``dp``) count ranks; the
 record states the pool's ``chips`` and ``ranks`` (and each phase's instance ``chips`` and
@@ -16,6 +21,7 @@ is per TFLOP/s of the ``--quant`` format's dense peak (``peak_basis``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,7 +41,8 @@ from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
 from superpod.planners import serve_cache
 from superpod.planners.compare import split_sized
-from superpod.planners.serve_capacity import PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated, search_pd
+from superpod.planners.serve_capacity import (PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated,
+                                              search_pd, whole_instances)
 from superpod.planners.serve_fleet import cost, fleet
 from superpod.planners.serve_pareto import pareto_frontier
 from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
@@ -44,7 +51,13 @@ PHASES = ("prefill", "decode", "both", "pd")
 DEFAULT_ACCEPT = mtp().default_accept.si  # CloudMatrix-Infer's measured acceptance (frameworks/serving.toml [mtp]), when only --mtp is given
 
 
-def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str, what: str, refine: bool):
+def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str, what: str, refine: bool,
+          deployed=None):
+    """The best plan of the grid (and, with ``refine``, its best integer batch). ``deployed`` (a
+    :meth:`Setup.deployed` function of the plan grid): rank by the throughput of the whole instances the
+    system holds (per-chip rate x the chips they occupy, :data:`DEPLOYED`) instead of per chip."""
+    if deployed is not None:
+        evaluate, objective = _with_deployed(evaluate, objective, deployed), DEPLOYED
     g, valid, picked = grid_for(c, batch=batch, **grid_args)
     i, flat_plan, flat = best(evaluate, g, objective, valid, limits, what, c)
     row = flat_plan.row(i)
@@ -57,6 +70,17 @@ def _pick(c: Ctx, evaluate, grid_args: dict, batch, limits: dict, objective: str
             row = g2.row(j)
             values = {k: float(v[j]) for k, v in f2.items()}
     return row, values, picked
+
+
+#: the search objective of a single pool on a system: per-chip rate x the chips of its whole instances
+DEPLOYED = "tokens_per_s_deployed"
+
+
+def _with_deployed(evaluate, key: str, deployed):
+    def f(g):
+        res = evaluate(g)
+        return res | {DEPLOYED: res[key] * deployed(g)}
+    return f
 
 
 def _breakdown(values: dict[str, float], keys, total_key: str = "step_s") -> dict[str, Any]:
@@ -134,7 +158,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         batch = [batch_per_chip] if (batch_per_chip is not None and phase == "prefill") else list(PREFILL_TOKENS)
         limits = {"ttft_s": ttft_slo_s} if ttft_slo_s else {}
         row, v, p = _pick(c, lambda g: prefill(c, g, wl.input_len, wl.cache_hit), grid_args, batch, limits,
-                          "tokens_per_s_per_chip", "prefill weights and batch KV", False)
+                          "tokens_per_s_per_chip", "prefill weights and batch KV", False,
+                          s.deployed if phase == "prefill" else None)
         if phase == "pd" and not ttft_slo_s:
             row, v = _prefill_policy(c, wl, grid_args, row, v)
         picked |= set(p) | ({"batch"} if batch_per_chip is None or phase == "pd" else set())
@@ -156,7 +181,7 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
             batch, refine = COARSE_BATCH, True
         limits = {"tpot_s": tpot_slo_s} if tpot_slo_s else {}
         row, v, p = _pick(c, lambda g: decode(c, g, wl.decode_context), grid_args, batch, limits,
-                          "tokens_per_s_per_chip", "weights and KV cache", refine)
+                          "tokens_per_s_per_chip", "weights and KV cache", refine, s.deployed if phase == "decode" else None)
         picked |= set(p) | ({"batch"} if refine else set())
         out["decode"] = decode_record(c, v, row, wl, max(instance_chips(row), 1.0))
         breakdown["decode"] = _breakdown(v, DECODE_PARTS)
@@ -171,7 +196,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
         limits = {key: val for key, val in (("tpot_s", tpot_slo_s), ("ttft_s", ttft_slo_s)) if val}
         try:
             row, v, p = _pick(c, lambda g: colocated(c, g, wl), grid_args, batch, limits,
-                              "output_tokens_per_s_per_chip", "weights and KV cache", refine)
+                              "output_tokens_per_s_per_chip", "weights and KV cache", refine,
+                              s.deployed if concurrency is None else None)
         except DoesNotFitError:
             if concurrency is None:
                 raise
@@ -226,14 +252,13 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     first = rows.get("decode") or rows.get("both") or rows["prefill"]
     out["plan"] = plan_record(c, first, k, acc, eplb, wl, rows, picked | ({"quant"} if quant is None else set()), assumed)
     out["breakdown"] = breakdown
-    _system_totals(out, system, chips)
+    _system_totals(out, system, chips, dep if phase == "pd" else None)
     out["cache"] = serve_cache.record(tier, c, out, rows, phase, rate, {  # today's prefill search, at hit 0
         "grid_args": grid_args, "limits": {"ttft_s": ttft_slo_s} if ttft_slo_s else {},
         "batch": batch_per_chip if phase == "prefill" else None,
+        "rank": (lambda ev: (_with_deployed(ev, "tokens_per_s_per_chip", s.deployed), DEPLOYED)) if phase == "prefill" else None,
         "policy": (lambda r, v: _prefill_policy(c, replace(wl, cache_hit=0.0), grid_args, r, v))
         if phase == "pd" and not ttft_slo_s else None})
-    if dep is not None and phase == "pd":  # what the integer deployment delivers, not every chip at the per-chip rate
-        out["pd"]["tokens_per_s_per_system"] = dep["capacity_output_tokens_per_s"]
     return out
 
 
@@ -273,33 +298,67 @@ RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chi
              "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
 
 
-def _system_totals(out: dict[str, Any], system: str, chips: int | None) -> None:
-    """Whole-system figures: every chip serving this phase at the per-chip rate, the
-    system's nameplate IT power pro-rata (catalog breakdown) and facility power (x PUE),
-    and energy per token of each (the older ``system_power_w``, ``tokens_per_s_per_kw`` and
-    ``energy_j_per_token`` are the IT figures)."""
-    sized = load_system(system).at(chips)
-    power_w = sum(sized.power_parts_w().values())
-    pue = default_pue()
-    out["system_chips"] = sized.n_chips
-    out["system_ranks"] = sized.n_chips * out["ranks_per_chip"]
-    out["system_power_w"] = power_w
-    out["system_power_it_w"] = power_w
-    out["system_power_facility_w"] = power_w * pue
-    out["pue"] = pue
-    out["power_draw"] = NAMEPLATE
-    per_chip_w = power_w / sized.n_chips
-    for phase, key in RATE_KEYS.items():
-        if phase in out:
-            rate = out[phase][key]
-            out[phase]["tokens_per_s_per_system"] = rate * sized.n_chips
-            out[phase]["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
-            out[phase]["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")
-            p = power_record(per_chip_w, pue, rate, NAMEPLATE)
-            out[phase].update({k: p[k] for k in ("tokens_per_s_per_kw_it", "tokens_per_s_per_kw_facility",
-                                                 "energy_it_j_per_token", "energy_facility_j_per_token")})
-            if "chips" in out[phase]:
-                out[phase]["ranks"] = out[phase]["chips"] * out["ranks_per_chip"]
+def _system_totals(out: dict[str, Any], system: str, chips: int | None, dep: dict[str, Any] | None = None) -> None:
+    """Whole-system figures (:class:`SystemTotals`) added to the record ``out``."""
+    SystemTotals(system, chips).apply(out, dep)
+
+
+class SystemTotals:
+    """Whole-system figures: the whole instances of each phase's plan the system's nodes and scale-up
+    domains hold (:func:`~superpod.planners.serve_capacity.whole_instances`; ``instances``,
+    ``chips_used``, ``chips_left``) at the per-chip rate, or, for ``pd``, the integer deployment's
+    capacity on its chips; the system's nameplate IT power pro-rata (catalog breakdown) and
+    facility power (x PUE); per kW and per token of the chips deployed (the older ``system_power_w``,
+    ``tokens_per_s_per_kw`` and ``energy_j_per_token`` are the IT figures). Built once per system
+    and size (the sweep applies one to many records)."""
+
+    def __init__(self, system: str, chips: int | None):
+        spec = load_system(system)
+        sized = spec.at(chips)
+        self.n = n = sized.n_chips
+        self.cpn, self.dom = spec.chips_per_node, spec.scaleup_domain
+        power_w = sum(sized.power_parts_w().values())
+        self.pue = pue = default_pue()
+        self.per_chip_w = power_w / n
+        self.fixed = {"system_chips": n, "system_power_w": power_w, "system_power_it_w": power_w,
+                      "system_power_facility_w": power_w * pue, "pue": pue, "power_draw": NAMEPLATE}
+        self._instances: dict[int, int] = {}
+
+    def instances(self, inst_chips: int) -> int:
+        k = self._instances.get(inst_chips)
+        if k is None:
+            k = self._instances[inst_chips] = int(whole_instances(inst_chips, self.n, self.cpn, self.dom))
+        return k
+
+    def apply(self, out: dict[str, Any], dep: dict[str, Any] | None = None) -> None:
+        n, per_chip_w = self.n, self.per_chip_w
+        f = self.fixed
+        out["system_chips"] = n
+        out["system_ranks"] = n * out["ranks_per_chip"]
+        for k in ("system_power_w", "system_power_it_w", "system_power_facility_w", "pue", "power_draw"):
+            out[k] = f[k]
+        for phase, key in RATE_KEYS.items():
+            if phase not in out:
+                continue
+            x = out[phase]
+            if phase == "pd" and dep is not None:  # the deployment's capacity on the chips it uses
+                used = int(dep["chips_used"])
+                x.update({"instances": 1, "chips_used": used, "chips_left": n - used})
+                system_rate = dep["capacity_output_tokens_per_s"]
+            else:
+                inst_chips = int(math.ceil(max(float(x.get("chips", 1.0)), 1.0) - 1e-9))
+                k = self.instances(inst_chips)
+                x.update({"instances": k, "chips_used": k * inst_chips, "chips_left": n - k * inst_chips})
+                system_rate = x[key] * k * inst_chips
+            rate = system_rate / x["chips_used"] if x["chips_used"] > 0 else x[key]  # per chip deployed
+            x["tokens_per_s_per_system"] = system_rate
+            x["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
+            x["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")
+            p = power_record(per_chip_w, self.pue, rate, NAMEPLATE)
+            x.update({k: p[k] for k in ("tokens_per_s_per_kw_it", "tokens_per_s_per_kw_facility",
+                                        "energy_it_j_per_token", "energy_facility_j_per_token")})
+            if "chips" in x:
+                x["ranks"] = x["chips"] * out["ranks_per_chip"]
 
 
 def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload, chips: float) -> dict[str, Any]:
@@ -346,6 +405,15 @@ class Setup:
     assumed: list[str]
     grid_args: dict[str, Any]
     header: dict[str, Any]
+    cpn: int = 1
+    dom: float = 1.0
+
+    def deployed(self, g: ServePlan) -> np.ndarray:
+        """Chips the whole instances of each plan of grid ``g`` occupy on the system (:func:`whole_instances`)."""
+        c = self.c
+        r = np.maximum(g.ep * g.moe_tp, g.tp * (self.dp or 1)) if c.model.moe else np.asarray(g.tp, dtype=float)
+        chips = np.ceil(np.maximum(r / c.dev, 1.0) - 1e-9)
+        return whole_instances(chips, self.pool_chips, self.cpn, self.dom) * chips
 
     def instance_chips(self, row: dict[str, Any]) -> float:
         """Chips of one instance of plan ``row``: the expert ranks or the attention ranks, whichever is more."""
@@ -378,4 +446,5 @@ def setup(model, system, chips, quant, kv_dtype, framework, tp, ep, moe_tp, dp, 
     header = {"model": c.model.name, "system": system, "chip": c.hw.chip, "framework": c.fw.name,
               "chips": pool_chips, "ranks": int(pool_ranks), "ranks_per_chip": int(c.dev),
               "peak_basis": peak_basis(c.quant), "peak_flops_per_chip": c.hw.peak(c.quant)}
-    return Setup(c, pool_chips, dp, k, acc, assumed, grid_args, header)
+    spec = load_system(system)
+    return Setup(c, pool_chips, dp, k, acc, assumed, grid_args, header, spec.chips_per_node, spec.scaleup_domain)

@@ -26,6 +26,9 @@ decode.tpot_s (time per output token seen by one user; with MTP = step / E[token
 (sequences in flight per chip), decode.kv_bytes_per_chip; both.output_tokens_per_s_per_chip = OUTPUT tokens/s per
 chip of a co-located deployment (first token included), both.ttft_s, both.tpot_s, both.concurrency (requests in
 flight on the chips); *.tokens_per_s_per_tflops = per chip / dense peak at the GEMM precision (CloudMatrix's metric).
+*.tokens_per_s_per_system = the whole instances the system's nodes and scale-up domains hold (instances, chips_used,
+chips_left) x their chips x the per-chip rate, and the plan search ranks plans by it (pd: the deployment's capacity);
+*.tokens_per_s_per_kw and energy_j_per_token are per kW and per token of the chips deployed.
 plan = the plan priced (picked: the parameters superpod chose); breakdown = where a step's time goes.
 cache = the caching tier (host-memory pool: served hit rate, fetch vs recompute, TTFT/prefill chips/cost saved, weight load).
 With no batch, concurrency or SLO: the maximum-throughput point that fits in memory.
@@ -39,24 +42,38 @@ def _chips(x: dict[str, Any]) -> str:
     return f"{x['chips']:,.0f}" + (f" ({ranks:,.0f} ranks)" if ranks != x["chips"] else "")
 
 
+def _placed(rec: dict[str, Any], x: dict[str, Any]) -> str:
+    """``3 x 24 chips of 72`` (whole instances on the system) or, for a deployment, ``384 of 384 chips``."""
+    n = rec["system_chips"]
+    if "instances" not in x:
+        return f"{n:,} chips"
+    used = f"{x['chips_used']:,} of {n:,} chips" if "deployment" in rec and "pd" in rec else \
+        f"{x['instances']:,} x {x['chips_used'] // max(x['instances'], 1):,} chips of {n:,}"
+    return used + (f", {x['chips_left']:,} left" if x["chips_left"] else "")
+
+
 def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table rows of one record. With ``--phase pd`` the prefill and decode rows are each phase's
+    best plan alone (what the pools are sized from); the deployment rows say what the chips run."""
     rows: list[tuple[str, str]] = []
+    pd = "pd" in rec
+    alone = " (best plan alone)" if pd else ""
     if "prefill" in rec:
         p = rec["prefill"]
-        rows += [("prefill input tok/s per chip", f"{p['tokens_per_s_per_chip']:,.0f}"),
+        rows += [(f"prefill input tok/s per chip{alone}", f"{p['tokens_per_s_per_chip']:,.0f}"),
                  ("prefill tok/s per TFLOPS", f"{p['tokens_per_s_per_tflops']:.2f}"),
                  ("prefill TTFT", f"{p['ttft_s'] * 1e3:,.0f} ms"),
-                 ("prefill batch tokens per chip", f"{p['batch_tokens_per_chip']:,.0f}"),
-                 ("prefill instance chips", _chips(p))]
+                 ("prefill batch tokens per chip", f"{p['batch_tokens_per_chip']:,.0f}")]
+        rows += [] if pd else [("prefill instance chips", _chips(p))]
     if "decode" in rec:
         d = rec["decode"]
-        rows += [("decode output tok/s per chip", f"{d['tokens_per_s_per_chip']:,.0f}"),
+        rows += [(f"decode output tok/s per chip{alone}", f"{d['tokens_per_s_per_chip']:,.0f}"),
                  ("decode tok/s per TFLOPS", f"{d['tokens_per_s_per_tflops']:.2f}"),
                  ("decode TPOT", f"{d['tpot_s'] * 1e3:,.1f} ms"),
                  ("decode batch per chip", f"{d['batch_per_chip']:,.0f} (memory holds {d['max_batch_per_chip']:,.0f})"),
                  ("decode KV per chip", f"{d['kv_bytes_per_chip'] / 1e9:,.1f} GB"),
-                 ("decode weights per chip", f"{d['weight_bytes_per_chip'] / 1e9:,.1f} GB"),
-                 ("decode instance chips", _chips(d))]
+                 ("decode weights per chip", f"{d['weight_bytes_per_chip'] / 1e9:,.1f} GB")]
+        rows += [] if pd else [("decode instance chips", _chips(d))]
     if "both" in rec:
         b = rec["both"]
         rows += [("co-located output tok/s per chip", f"{b['output_tokens_per_s_per_chip']:,.0f}"),
@@ -69,14 +86,15 @@ def _human_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
     rows += table_rows(rec.get("cache"))  # the caching tier, when a prefix is cached (issue 16)
     rows += _deployment_rows(rec)
     for phase, label in (("prefill", "prefill input"), ("decode", "decode output"), ("both", "co-located output"), ("pd", "PD output")):
-        if phase in rec and "tokens_per_s_per_system" in rec[phase]:
+        if phase in rec and "tokens_per_s_per_system" in rec[phase] and not (pd and phase in ("prefill", "decode")):
             x = rec[phase]
-            rows += [(f"{label} tok/s, whole system", f"{x['tokens_per_s_per_system']:,.0f} ({rec['system_chips']:,} chips)"),
+            rows += [(f"{label} tok/s, whole system", f"{x['tokens_per_s_per_system']:,.0f} ({_placed(rec, x)})"),
                      (f"{label} tok/s per kW (IT power, nameplate)", f"{x['tokens_per_s_per_kw']:,.0f}"),
                      (f"{label} energy per token", f"{x['energy_j_per_token']:.3g} J")]
     rows += _fleet_rows(rec)
     pl = rec["plan"]
-    rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, TP {pl['tp']}, EP {pl['ep']}, MoE TP {pl.get('moe_tp', 1)}, MTP {pl['mtp_k']}"
+    layout = "" if pd else f"TP {pl['tp']}, EP {pl['ep']}, MoE TP {pl.get('moe_tp', 1)}, "  # pd: the deployment rows
+    rows.append(("plan", f"{pl['quant']} weights, {pl['kv_dtype']} KV, {layout}MTP {pl['mtp_k']}"
                          f"@{pl['mtp_accept']:g}, EPLB {pl['eplb']}, overlap {'on' if pl['overlap'] else 'off'}, "
                          f"{pl['framework']}"))
     rows.append(("picked by superpod", ", ".join(pl["picked"]) or "-"))

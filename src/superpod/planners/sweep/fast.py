@@ -23,10 +23,11 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners import serve_cache
-from superpod.planners.serve_estimate import (_breakdown, _check_options, _system_totals, _tflops, decode_record,
+from superpod.planners.serve_estimate import (DEPLOYED, SystemTotals, _breakdown, _check_options, _tflops, decode_record,
                                              plan_record, setup)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.sweep import slo
+from superpod.planners.sweep.columns import cache_key
 from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
 from superpod.serving.plan import ServePlan, Workload
@@ -44,7 +45,8 @@ def eligible(question: str, options: dict[str, Any]) -> bool:
 
 
 def group_key(options: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in options.items() if k not in PER_POINT))
+    """The options a group shares, as a key (in the point's order: a spec's points share one order)."""
+    return tuple((k, repr(v)) for k, v in options.items() if k not in PER_POINT)
 
 
 def _kw(options: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +69,8 @@ class _Group:
         self.instance_chips = s.instance_chips
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
         self.tflops = _tflops(self.c)
+        self.totals = SystemTotals(self.system, self.chips)
+        self.cache: dict[tuple, dict[str, Any]] = {}  # serve_cache.record by what it reads (see _record)
 
 
 def _stacked(c, plan: ServePlan, ctx: np.ndarray, lead: bool) -> dict[str, np.ndarray]:
@@ -104,7 +108,7 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
             res = _stacked(c, gr, np.asarray([pts[i]["ctx"] for i in idx]).reshape(gr.batch.shape), False)
             rest = tuple(n for d, n in enumerate(gr.shape) if d != ax)
             res = {k: np.moveaxis(v, ax, 0).reshape((len(idx),) + rest) for k, v in res.items()}  # one copy
-            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx)
+            _pick_rows([pts[i] for i in idx], res, one, picked, out, idx, g.s.deployed)
         for j, i in enumerate(idx):
             if out[i] is None:  # the point's own best (one point, or one with no feasible plan)
                 gp, validp = one[pts[i]["batch"]]
@@ -113,13 +117,13 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
     # points without one: the SLO search, vectorised over the points (.slo)
     if searched:
         got = slo.searched(c, g.coarse, g.coarse[2], np.asarray([pts[i]["ctx"] for i in searched], dtype=float),
-                           np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float))
+                           np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float), g.s.deployed)
         for i, r in zip(searched, got):
             out[i] = r
     return out
 
 
-def _pick_rows(pts, res, one, picked, out, idx) -> None:
+def _pick_rows(pts, res, one, picked, out, idx, deployed) -> None:
     """``best`` for the points of a stacked fixed-batch call at once (same masks, same argmax);
     a point with no feasible plan is left unset (``best`` itself words its error)."""
     n_pts = len(pts)
@@ -130,7 +134,8 @@ def _pick_rows(pts, res, one, picked, out, idx) -> None:
     bound = np.array([p["tpot_s"] * (1 + 1e-9) if p["tpot_s"] else 0.0 for p in pts])
     ok = fits & ((flat["tpot_s"] <= bound[:, None]) | ~has[:, None])
     good = fits.any(axis=1) & ok.any(axis=1)
-    best_i = np.argmax(np.where(ok, flat[OBJECTIVE], -np.inf), axis=1)
+    weight = np.broadcast_to(deployed(grid0), grid0.shape).ravel()  # serve's rank: per chip x whole instances' chips
+    best_i = np.argmax(np.where(ok, flat[OBJECTIVE] * weight, -np.inf), axis=1)
     plans: dict[float, dict[str, np.ndarray]] = {}
     for j, (i, p) in enumerate(zip(idx, pts)):
         if not good[j]:
@@ -150,7 +155,8 @@ def _row(flat_fields: dict[str, np.ndarray], i: int) -> dict[str, Any]:
 def _best(g: _Group, grid, valid, res, p, picked, refine):
     limits = {"tpot_s": p["tpot_s"]} if p["tpot_s"] else {}
     try:
-        i, flat_plan, flat = best(lambda _: res, grid, OBJECTIVE, valid, limits, WHAT, g.c)
+        i, flat_plan, flat = best(lambda _: res | {DEPLOYED: res[OBJECTIVE] * g.s.deployed(grid)}, grid, DEPLOYED, valid,
+                                  limits, WHAT, g.c)
     except SuperpodError as e:
         return e
     row = flat_plan.row(i)
@@ -167,9 +173,16 @@ def _record(g: _Group, p: dict[str, Any], picked_out) -> dict[str, Any]:
     out["plan"] = plan_record(c, row, g.k, g.acc, g.eplb, wl, {"decode": row},
                               picked | ({"quant"} if g.quant is None else set()), list(g.assumed))
     out["breakdown"] = {"decode": _breakdown(v, DECODE_PARTS)}
-    _system_totals(out, g.system, g.chips)
-    out["cache"] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len, wl.kv_len,
-                                                       wl.cache_hit), c, out, {"decode": row}, "decode", None)
+    g.totals.apply(out)
+    # points sharing what the decode-only cache record reads share one (read-only) record (columns.cache_key)
+    d = out["decode"]
+    key = cache_key(wl, d["weight_bytes_per_chip"], d["chips"])
+    rec = g.cache.get(key)
+    if rec is None:
+        rec = g.cache[key] = serve_cache.record(serve_cache.tier(c, g.system, g.chips, wl.input_len, wl.output_len,
+                                                                 wl.kv_len, wl.cache_hit), c, out, {"decode": row},
+                                                "decode", None)
+    out["cache"] = rec
     return out
 
 
@@ -182,22 +195,43 @@ def check(shared: dict[str, Any], point: dict[str, Any]) -> None:
                    kw.get("tpot_slo_s"), kw.get("ttft_slo_s"), kw.get("rate"))
 
 
-def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list[tuple[dict | None, str | None]] | None:
+#: the record of a point whose values are in its group's columns (:func:`evaluate_group` with ``columnar``)
+IN_COLUMNS: dict[str, Any] = {}
+
+
+def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]], columnar: bool = False):
     """``(record, error)`` per point of one group, or None when ``serve`` itself must answer
-    (the group's shared options are rejected, and ``serve`` words the error)."""
+    (the group's shared options are rejected, and ``serve`` words the error).
+
+    ``columnar``: ``(results, columns)`` instead, where ``columns`` is ``(positions, {column: values})``
+    of the points priced, flattened as the sweep stores them (:mod:`.columns`; their results hold
+    :data:`IN_COLUMNS`), or None when the records are built point by point after all."""
     try:
         g = _Group(shared)
     except (SuperpodError, ValueError, TypeError):
         return None
     pts, rejected = [], {}
     shared_kw = _kw(shared)
+    converted: dict[tuple, tuple[str, Any]] = {}  # (option, type, value) -> (planner keyword, value)
+    passed: set[tuple] = set()  # per-point values serve's checks passed (each checks one value alone)
     for j, opts in enumerate(points):
-        kw = {**shared_kw, **_kw({k: opts[k] for k in PER_POINT if k in opts})}
-        try:
-            check(kw, {})
-        except SuperpodError as e:
-            rejected[j] = str(e)
-            continue
+        per = []
+        for k in PER_POINT:
+            if k in opts:
+                v = opts[k]
+                key = (k, type(v), v)
+                got = converted.get(key)
+                if got is None:
+                    got = converted[key] = (OPTIONS["serve"][k][0], convert("serve", k, v))
+                per.append(got)
+        kw = {**shared_kw, **dict(per)}
+        if not all(x in passed for x in per):
+            try:
+                check(kw, {})
+            except SuperpodError as e:
+                rejected[j] = str(e)
+                continue
+            passed.update(per)
         wl = Workload(kw.get("input_len", 4096), kw.get("output_len", 1024), kw.get("kv_len"), kw.get("cache_hit", 0.0))
         if kw.get("batch_per_chip") is not None:
             batch = kw["batch_per_chip"]
@@ -208,11 +242,28 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]]) -> list
         pts.append({"wl": wl, "ctx": wl.decode_context, "batch": batch, "tpot_s": kw.get("tpot_slo_s")})
     picks = iter(_pick_all(g, pts) if pts else [])
     it = iter(pts)
-    out = []
+    out: list[Any] = []
+    good: list[int] = []
+    good_pts, good_picks = [], []
     for j in range(len(points)):
         if j in rejected:
             out.append((None, rejected[j]))
             continue
         p, r = next(it), next(picks)
-        out.append((None, str(r)) if isinstance(r, SuperpodError) else (_record(g, p, r), None))
-    return out
+        if isinstance(r, SuperpodError):
+            out.append((None, str(r)))
+        else:
+            out.append(None)
+            good.append(j)
+            good_pts.append(p)
+            good_picks.append(r)
+    cols = None
+    if columnar and len(good) > 1:
+        from superpod.planners.sweep.columns import group_columns
+
+        cols = group_columns(g, good_pts, good_picks, _record(g, good_pts[0], good_picks[0]))
+    for j, p, r in zip(good, good_pts, good_picks):
+        out[j] = (IN_COLUMNS, None) if cols is not None else (_record(g, p, r), None)
+    if not columnar:
+        return out
+    return out, (None if cols is None else (good, cols))

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from superpod.errors import SuperpodError
 from superpod.planners.sweep import fast
+from superpod.planners.sweep.flat import DROP, column, flatten  # noqa: F401 (the row's names, here as before)
 from superpod.planners.sweep.options import call
 from superpod.planners.sweep.spec import Spec
 from superpod.spec.files import catalog_root
@@ -31,8 +32,6 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "unknown"
 
 META = ("point_hash", "catalog_hash", "superpod_version", "question", "error")
-#: record keys left out of a row (lists of alternatives, run-time statistics)
-DROP = {"top", "search_seconds", "search_plans_per_s"}
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +45,7 @@ def catalog_bytes_hash() -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def is_catalog_path(name: str) -> bool:
     return "." in name and name.split(".")[0] in ROOTS
 
@@ -80,32 +80,6 @@ def points(spec: Spec, grouped: bool = False) -> Iterator[dict[str, Any]]:
         yield {**spec.fixed, **{n: combo[j] for n, j in zip(names, where)}}
 
 
-@lru_cache(maxsize=4096)
-def column(name: str) -> str:
-    return name.replace(".", "_").replace("-", "_")
-
-
-def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts joined with ``_``; lists and other values as JSON strings."""
-    out: dict[str, Any] = {}
-    for k, v in record.items():
-        name = prefix + column(str(k))
-        if name in DROP:
-            continue
-        t = type(v)
-        if t is float or t is int or t is str or t is bool or v is None:
-            out[name] = v
-        elif isinstance(v, dict):
-            out.update(flatten(v, name + "_"))
-        elif isinstance(v, (bool, int, float, str)):
-            out[name] = v
-        elif hasattr(v, "item"):  # numpy scalar
-            out[name] = v.item()
-        else:
-            out[name] = json.dumps(v, default=str)
-    return out
-
-
 def row(question: str, point: dict[str, Any], record: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
     cat = catalog_hash(point)
     r: dict[str, Any] = {"point_hash": point_hash(question, point, cat), "catalog_hash": cat,
@@ -128,9 +102,10 @@ def _one(question: str, opts: dict[str, Any]) -> tuple[dict | None, str | None]:
         return None, str(e)
 
 
-def _results(question: str, chunk: list[dict[str, Any]], stacked: bool) -> tuple[list, list[list[int]]]:
+def _results(question: str, chunk: list[dict[str, Any]], stacked: bool, columnar: bool = False) -> tuple[list, list[list[int]]]:
     """``(record, error)`` per point, and the index lists of the stacked groups (records of one
-    group have one key structure)."""
+    group have one key structure). ``columnar``: a group may come as ``(indices, columns)`` instead
+    (:func:`.fast.evaluate_group`; its points' records are :data:`.fast.IN_COLUMNS`)."""
     over = [{k: v for k, v in p.items() if is_catalog_path(k)} for p in chunk]
     over_keys = [json.dumps(o, sort_keys=True, default=str) if o else "" for o in over]
     options = [{k: v for k, v in p.items() if not is_catalog_path(k)} for p in chunk]
@@ -150,9 +125,13 @@ def _results(question: str, chunk: list[dict[str, Any]], stacked: bool) -> tuple
             for _, same in itertools.groupby(many, key=gkey.__getitem__):
                 same = list(same)
                 shared = {k: v for k, v in opts(same[0]).items() if k not in fast.PER_POINT}
-                got = fast.evaluate_group(shared, [opts(i) for i in same]) if len(same) > 1 else None
+                got = fast.evaluate_group(shared, [opts(i) for i in same], columnar) if len(same) > 1 else None
                 if got is None:
                     single += same
+                elif columnar:
+                    got, cols = got
+                    results.update(zip(same, got))
+                    groups.append(same if cols is None else ([same[j] for j in cols[0]], cols[1]))
                 else:
                     results.update(zip(same, got))
                     groups.append(same)
@@ -208,7 +187,7 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
     the same rows as :func:`evaluate`, with the records of a stacked group flattened once per
     column instead of once per point."""
     n = len(chunk)
-    results, groups = _results(question, chunk, stacked)
+    results, groups = _results(question, chunk, stacked, columnar=True)
     cols: dict[str, list] = {}
 
     def put(name: str, i: int, v: Any) -> None:
@@ -242,15 +221,19 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
     taken = set(cols)  # input and meta names (the same for every point of a spec)
     by_template: set[int] = set()
     for group in groups:
-        good = [i for i in group if results[i][0] is not None]
-        if len(good) < 2:
-            continue
-        recs = [results[i][0] for i in good]
-        values: dict[str, tuple[list, bool]] = {}
-        try:
-            _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
-        except (KeyError, TypeError):
-            continue
+        if isinstance(group, tuple):  # priced as columns (.columns): already flattened
+            good, columns = group
+            values = {name: (vals, False) for name, vals in columns.items()}
+        else:
+            good = [i for i in group if results[i][0] is not None]
+            if len(good) < 2:
+                continue
+            recs = [results[i][0] for i in good]
+            values = {}
+            try:
+                _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
+            except (KeyError, TypeError):
+                continue
         for name, (vals, as_json) in values.items():
             if as_json:
                 vals = _as_json(vals)

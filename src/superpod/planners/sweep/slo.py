@@ -75,8 +75,11 @@ def _pick_points(score, fits, tpot, rows, bound, has) -> tuple[np.ndarray, np.nd
     return j, good
 
 
-def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> list[Any]:
+def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray, deployed) -> list[Any]:
     """``(row, values, picked, refined)`` per point (or the error ``serve`` raises).
+
+    ``deployed(plans)``: the chips the whole instances of each plan occupy on the system; the rank is
+    tokens/s per chip times it, ``serve``'s single-pool objective (``serve_estimate.DEPLOYED``).
 
     ``coarse``: ``(grid, valid, picked)`` of ``grid_for(c, batch=COARSE_BATCH, ...)``;
     ``ctx``: each point's decode context (tokens); ``slo``: its TPOT target (s; 0: none).
@@ -85,6 +88,7 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
     shape = grid.shape
     G = int(np.prod(shape))
     valid_flat = np.broadcast_to(valid, shape).ravel()
+    weight = np.broadcast_to(deployed(grid), shape).ravel()
     flat_plan = grid.flat()
     plan_cols = {f.name: getattr(flat_plan, f.name) for f in fields(flat_plan)}
     n = len(ctx)
@@ -104,7 +108,7 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
         pts = order[starts[a]:starts[b]]
         rows = xinv[pts] - a
         fits = (flat["free_bytes"] >= 0) & valid_flat
-        k, good = _pick_points(flat[OBJECTIVE], fits, flat["tpot_s"], rows, bound[pts], has[pts])
+        k, good = _pick_points(flat[OBJECTIVE] * weight, fits, flat["tpot_s"], rows, bound[pts], has[pts])
         top = flat["max_batch"][rows, k]
         errors: dict[int, Any] = {}  # per context: the error when nothing fits, or the plan an SLO error names
         for p, r, kk, g, t in zip(pts.tolist(), rows.tolist(), k.tolist(), good.tolist(), top.tolist()):
@@ -129,7 +133,7 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
     for q in range(len(plan_id)):
         members = live[plan_inv == q]
         values = dict(zip(settings, plan_id[q].tolist()))
-        _refine(c, values, members, ctx, win_top, bound, has, out, coarse_row, win_k, picked)
+        _refine(c, values, members, ctx, win_top, bound, has, out, coarse_row, win_k, picked, deployed)
     for p in live.tolist():
         if out[p] is None:  # no batch of 1..top meets the target: the coarse pick stands (refine_batch's None)
             kk = int(win_k[p])
@@ -140,7 +144,7 @@ def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray) -> 
 
 
 def _refine(c, settings: dict[str, float], members: np.ndarray, ctx, top, bound, has, out, coarse_row, win_k,
-            picked) -> None:
+            picked, deployed) -> None:
     """Every integer batch 1..top of one plan at the contexts of ``members``; each point's best."""
     ux, xinv = np.unique(ctx[members], return_inverse=True)
     xinv = np.asarray(xinv).ravel()
@@ -160,16 +164,17 @@ def _refine(c, settings: dict[str, float], members: np.ndarray, ctx, top, bound,
         plan = ServePlan(batch=np.arange(1, T + 1, dtype=float).reshape(1, -1), **scalars)
         res = decode(c, plan, ux[part].reshape(-1, 1))
         res = {k: np.broadcast_to(v, (len(part), T)) for k, v in res.items()}
+        score = res[OBJECTIVE] * deployed(plan)  # serve's rank (one plan: the same chips at every batch)
         sel = members[(rank[xinv] >= start) & (rank[xinv] < stop)]
         rows = rank[np.searchsorted(ux, ctx[sel])] - start
         row_top = utop[part]
         if np.array_equal(top[sel], row_top[rows]):  # a plan's top is its KV memory's max_batch at a context
             fits = (np.arange(T)[None, :] < row_top[:, None]) & (res["free_bytes"] >= 0)
-            j, good = _pick_points(res[OBJECTIVE], fits, res["tpot_s"], rows, bound[sel], has[sel])
+            j, good = _pick_points(score, fits, res["tpot_s"], rows, bound[sel], has[sel])
         else:
             ok = (np.arange(T)[None, :] < top[sel, None]) & (res["free_bytes"][rows] >= 0)
             ok &= (res["tpot_s"][rows] <= bound[sel, None]) | ~has[sel, None]
-            j, good = _pick(res[OBJECTIVE][rows], ok)
+            j, good = _pick(score[rows], ok)
         vals = {k: v[rows, j].tolist() for k, v in res.items()}
         keys = list(vals)
         for n_, (p, jj, g) in enumerate(zip(sel.tolist(), j.tolist(), good.tolist())):
