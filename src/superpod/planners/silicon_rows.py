@@ -58,6 +58,23 @@ def harness(raw: dict[str, str]) -> tuple[int | None, float]:
     return (int(d["rounds"]["value"]), float(d["length_ratio"]["value"])) if d else (None, 1.0)
 
 
+def layout_product(raw: dict[str, str]) -> bool:
+    """Whether the row's harness writes a ``tpT_epE`` layout as products (``harness.toml`` ``layout_product``)."""
+    src = raw.get("silicon_data_source") or ""
+    return any(h.get("layout_product", False) for h in _harnesses()
+               if h["name"] != "default" and any(src.startswith(p) for p in h.get("sources", [])))
+
+
+def _unproduct(tp: int, dp: int, moe_tp: int, moe_ep: int) -> tuple[int, int, int, int]:
+    """(tp, dp, moe_tp, moe_ep) of a ``tpT_epE`` run that the dump wrote as ``tp x dp = T x E`` with
+    ``moe_tp = T = moe_ep = E``: ``E`` GPUs, attention TP ``E`` (or attention DP ``E`` where the dump's
+    TP is 1), experts EP ``E``. Any other layout is returned as it is."""
+    if moe_tp > 1 and moe_tp == moe_ep and tp * dp == moe_tp * moe_ep:
+        g = moe_ep
+        return (1, g, 1, g) if dp > 1 else (g, 1, 1, g)
+    return tp, dp, moe_tp, moe_ep
+
+
 @dataclass
 class Row:
     """One measured run, parsed; ``status``/``reason`` are filled when it cannot be priced."""
@@ -141,8 +158,13 @@ def row_settings(row: Row) -> None:
     if pp > 1:
         return mark_unsupported(row, f"pipeline parallelism in serving (pp {pp}) is not modelled")
     dp, moe_tp, moe_ep = _layout(row, pre, tp)
-    # kv None: the framework's default for the GEMM format (frameworks/serving.toml [frameworks.kv_cache])
     batch = row.num(pre + "batch_size")
+    if mode == "agg" and layout_product(r):
+        dp0 = dp
+        tp, dp, moe_tp, moe_ep = _unproduct(tp, dp, moe_tp, moe_ep)
+        if batch is not None:
+            batch = batch * dp0 / dp  # batch_size x attention_dp_size stays the run's concurrency
+    # kv None: the framework's default for the GEMM format (frameworks/serving.toml [frameworks.kv_cache])
     if batch is None:
         workers = row.num(pre + "num_workers")
         conc = _concurrency(r)
