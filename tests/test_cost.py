@@ -185,3 +185,14 @@ def test_faster_fabric_never_slows_a_step():
     a = step(MODEL, HW, GRID, 4096, 2048).step_s
     b = step(MODEL, HW.scaled(fabric_Bps=2.0), GRID, 4096, 2048).step_s
     assert (np.broadcast_to(b, GRID.shape) <= np.broadcast_to(a, GRID.shape) * (1 + 1e-12)).all()
+
+
+@pytest.mark.parametrize("chip", ["h800", "a100", "ascend-910c", "b200"])
+def test_gemm_time_never_falls_with_rows(chip):
+    """Every row count from 1 to 20k, at the shapes serving and training use: across the small/large
+    row-block threshold too (m = 960 once ran slower than m = 1024 on the H800)."""
+    hw = Hardware.of_chip(load_chip(chip))
+    m = np.arange(1, 20_000)
+    for n, k in ((7168, 7168), (2048, 7168), (576, 7168), (24576, 1536)):
+        t = gemm_s(m, n, k, hw).total_s
+        assert np.all(np.diff(t) >= -1e-15), (chip, n, k, m[1:][np.diff(t) < -1e-15][:5])

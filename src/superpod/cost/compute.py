@@ -62,6 +62,13 @@ def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str
     t_m = nbytes / (g.eta_mem.si * hw.hbm_Bps)
     p = g.smooth.si
     total = (t_c**p + t_m**p) ** (1.0 / p) + g.launch_s.si
+    small = m < g.large_m.si
+    if np.any(small):  # below the threshold the kernel can still run the large block padded to
+        # ``large_m`` rows, so more rows never run faster than fewer
+        padded = gemm_s(np.maximum(m, g.large_m.si), n, k, hw, precision, groups, layout, weight_bytes, out_bytes)
+        pick = small & (padded.total_s < total)
+        total, t_c, t_m = (np.where(pick, a, b) for a, b in ((padded.total_s, total), (padded.compute_s, t_c),
+                                                              (padded.memory_s, t_m)))
     return OpTime(np.where(m > 0, total, 0.0), t_c, t_m)
 
 
