@@ -11,7 +11,9 @@ family's parameters (how superpod prices an unmeasured GPU).
 
 Models (:mod:`superpod.cost.kernels`, parameters in ``calibration/silicon/*.toml``):
 
-* dense GEMMs: the framework's GEMM kernel for the format (``gemm_perf`` fit);
+* dense GEMMs: the framework's GEMM kernel for the format (``gemm_perf`` fit); FP8 GEMMs of a
+  block-scaled checkpoint run the framework's block-scale kernel (``fp8_block``) where its kernels say
+  so (``fp8_block_gemm``);
 * attention core: the framework's prefill and decode kernels (``context_/generation_attention``,
   ``context_/generation_mla`` for MLA), KV format as stored;
 * routed experts: the whole MoE layer of the framework's MoE kernel (``moe_perf``: routing,
@@ -42,7 +44,7 @@ from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import load_chip
 
 #: superpod GEMM format -> the tables' dtype name
-GEMM_DTYPE = {"bf16": "bfloat16", "fp8": "fp8", "fp4": "nvfp4"}
+GEMM_DTYPE = {"bf16": "bfloat16", "fp8": "fp8", "fp8_block": "fp8_block", "fp4": "nvfp4"}
 #: kernel family -> (MoE level name, NVLink generation level name)
 LEVELS = {"sm90": ("hopper", "nvlink4"), "sm100": ("blackwell", "nvlink5")}
 #: group sizes the collective tables hold

@@ -120,11 +120,15 @@ def replicas(tp, dev: float) -> np.ndarray:
 
 def kernel_gemm(c: Ctx):
     """The GEMM pricer of the measured-kernel fits (``(m, n, k, precision) -> s``), or None:
-    the chip has no fit for this framework and format (the roofline prices the GEMMs)."""
+    the chip has no fit for this framework and format (the roofline prices the GEMMs). FP8 GEMMs of a
+    block-scaled checkpoint (``Ctx.fp8_blocks``) run the block-scale kernel where the framework's
+    kernels name ``fp8_block_gemm``."""
     k = c.kernels
     if k is None or not k.has_gemm(c.quant) or not k.has_gemm("bf16"):
         return None
-    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, prec)
+    # a block-scaled FP8 checkpoint runs the framework's block-scale GEMM ([frameworks.kernels] fp8_block_gemm)
+    block = c.fp8_blocks and bool(k.choice.get("fp8_block_gemm", False)) and k.has_gemm("fp8_block")
+    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, "fp8_block" if block and prec == "fp8" else prec)
 
 
 def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
