@@ -4,7 +4,7 @@ Run:
     python benchmarks/silicon/fit_attention.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/attention.toml
     python benchmarks/silicon/fit_attention.py DIR --holdout b300_sxm   # fit without that GPU, report on it
     python benchmarks/silicon/fit_attention.py DIR --holdout all        # every GPU in turn (summary table)
-    python benchmarks/silicon/fit_attention.py DIR --roofline           # error of a plain roofline
+    python benchmarks/silicon/fit_attention.py DIR --loo                # the full fit, then each GPU left out
     python benchmarks/silicon/fit_attention.py DIR --tables context_mla_perf,generation_mla_perf
 
 Tables: context_attention_perf, generation_attention_perf (MHA/GQA), context_mla_perf, generation_mla_perf
@@ -12,12 +12,12 @@ Tables: context_attention_perf, generation_attention_perf (MHA/GQA), context_mla
 sm100 (different kernel binaries); its shape parameters are shared by every GPU of that family, and each measured GPU gets two multipliers (of eta_c and eta_m,
 geometric mean 1 over the GPUs; 1 for a GPU nobody measured). Fit: log-error least squares (soft-L1) on a
 stratified sample; errors on every row, also over the serving ranges (prefill: 1k..32k tokens per call;
-decode: batch 1..512).
+decode: batch 1..512); the summary also shows a plain roofline. The loop (fit, report, leave one GPU out,
+TOML) is fit_driver.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -29,6 +29,7 @@ from scipy.optimize import least_squares
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attention_model as A  # noqa: E402
 import common_gemm_attention as C  # noqa: E402
+import fit_driver as D  # noqa: E402
 
 #: SFU exponential rate (exp/s). Blackwell: Verda "GB300 NVL72 architecture" per-GPU table ("attention
 #: acceleration (SFU EX2)": 5 T/s B200/GB200, 10.7 T/s B300/GB300). Hopper: 16 exp2/clk/SM (CUDA C
@@ -197,77 +198,73 @@ def roofline(kern: Kernel, d: pd.DataFrame) -> np.ndarray:
     return np.maximum(fl / a["peak"], by / a["hbm"])
 
 
+def predict_rows(kern: Kernel, d: pd.DataFrame, fits: dict, level: str) -> np.ndarray:
+    """Seconds per row (NaN: no fit for the row's kernel); level ``gpu``: each GPU's multipliers, else 1."""
+    e = evaluate(kern, d, fits, holdout=level != "gpu")
+    return e["pred_s"].reindex(d.index).to_numpy(float)
+
+
+def sections(kern: Kernel, table: str, d: pd.DataFrame, fits: dict) -> dict:
+    """TOML sections of one table, one per kernel."""
+    out = {}
+    version_of = d.groupby("framework")["version"].first().to_dict()
+    for key, (x, mult, srcs) in fits.items():
+        body = {nm: float(v) for nm, v in zip(kern.names, x)}
+        body["gpu_eta_c"] = {u: round(m[0], 4) for u, m in mult.items()}
+        body["gpu_eta_m"] = {u: round(m[1], 4) for u, m in mult.items()}
+        body["source"] = ("AIConfigurator perf database, " + ", ".join(f"{t}/{table}" for t in srcs)
+                          + f"; framework {key[1]} {version_of[key[1]]}, kernel {key[2]}")
+        body["confidence"] = "C"
+        out[f"{table.removesuffix('_perf')}|" + "|".join(map(str, key))] = body
+    return out
+
+
+def job(table: str, n_fit: int, state: dict) -> D.Job:
+    """The driver's view of one attention / MLA table's fit."""
+    def rows(root):
+        d = C.load(root, table)
+        if "hws" not in state:
+            state["hws"] = {s: C.hardware(root, s) | {"exp_per_s": EXP_PER_S[s]} for s in C.GPUS}
+        d["arch"] = d["system"].map(lambda s: state["hws"][s]["arch"])
+        state[table] = Kernel(table, state["hws"])
+        return d
+
+    def report(d, pred, label, worst):
+        kern = state[table]
+        print(f"# {label}")
+        e = d.assign(pred_s=pred, err=C.errors(pred, d["t_s"]))
+        C.report(e[np.isfinite(e["pred_s"])], ["system"] + kern.spec["key"][1:], ranges(kern.kind),
+                 shape_cols=kern.spec["shape"], worst=worst)
+
+    def mask(d):
+        return {k: f(d) for k, f in ranges(TABLES[table]["kind"]).items()}
+
+    return D.Job(table=table, rows=rows,
+                 fit=lambda d, gpus, per_gpu, log: fit_table(state[table], d, n_fit, log=log),
+                 predict=lambda d, fits, level: predict_rows(state[table], d, fits, level),
+                 report=report, sections=lambda d, fits: sections(state[table], table, d, fits), ranges=mask,
+                 levels=("gpu",), holdout_levels=("family",),
+                 baselines=lambda d: [("plain roofline (datasheet peaks, no latency)", roofline(state[table], d))])
+
+
+HEADER = ("Attention / MLA kernel model parameters (superpod.cost.kernels.attention), derived\n"
+          "by superpod with benchmarks/silicon/fit_attention.py from AIConfigurator's attention and MLA\n"
+          "tables (Apache-2.0). t0_s, t_cta_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
+          "multipliers (1 = unmeasured GPU).")
+
+
+def write(path: str, tables: dict) -> None:
+    hw_t = {f"hardware|{s}": {"exp_per_s": EXP_PER_S[s], "source": "see EXP_PER_S in fit_attention.py; "
+                              "peaks, HBM and SMs as in src/superpod/catalog/calibration/silicon/gemm.toml"} for s in C.GPUS}
+    C.write_toml(path, HEADER, hw_t | tables)
+
+
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--holdout", default=None, help="GPU to leave out of the fit, or 'all'")
-    ap.add_argument("--roofline", action="store_true")
-    ap.add_argument("--tables", default=",".join(TABLES))
+    ap = D.parser(__doc__, list(TABLES))
     ap.add_argument("--n-fit", type=int, default=12_000, help="sample rows per kernel for the fit")
     a = ap.parse_args(argv)
-    out_tables, summary = {}, []
-    hws = None
-    for table in a.tables.split(","):
-        d = C.load(a.root, table)
-        if hws is None:
-            hws = {s: C.hardware(a.root, s) | {"exp_per_s": EXP_PER_S[s]} for s in C.GPUS}
-        d["arch"] = d["system"].map(lambda s: hws[s]["arch"])
-        kern = Kernel(table, hws)
-        rng = ranges(kern.kind)
-        print(f"\n## {table}: {len(d)} rows")
-        by = ["system"] + kern.spec["key"][1:]
-        if a.roofline:
-            d["pred_s"] = roofline(kern, d)
-            d["err"] = C.errors(d["pred_s"], d["t_s"])
-            print("# plain roofline (datasheet peak, HBM bandwidth, no latency)")
-            C.report(d, ["system", "framework"], rng)
-            continue
-        if a.holdout:
-            for gpu in (C.GPUS if a.holdout == "all" else [a.holdout]):
-                print(f"# holdout {gpu}: fit on the other GPUs, predict {gpu} with multipliers 1")
-                fits = fit_table(kern, d[d["system"] != gpu], a.n_fit, log=lambda *_: None)
-                e = evaluate(kern, d[d["system"] == gpu], fits, holdout=True)
-                if len(e) == 0:
-                    continue
-                C.report(e, by, rng, shape_cols=kern.spec["shape"], worst=2)
-                n, mape, p90 = C.summary(e["err"].to_numpy())
-                srv = C.summary(e.loc[rng["serving"](e), "err"].to_numpy())
-                summary.append({"table": table, "holdout": gpu, "rows": n, "mape": mape, "p90": p90,
-                                "mape_serving": srv[1], "p90_serving": srv[2]})
-                print(f"# holdout {gpu} {table}: rows={n} MAPE={mape:.1f}% p90={p90:.1f}% "
-                      f"serving MAPE={srv[1]:.1f}% p90={srv[2]:.1f}%", flush=True)
-            continue
-        fits = fit_table(kern, d, a.n_fit)
-        e = evaluate(kern, d, fits)
-        print("# per table")
-        C.report(e, ["table"], rng)
-        print("# per (GPU, framework, kernel, dtypes)")
-        C.report(e, by, rng, shape_cols=kern.spec["shape"])
-        n, mape, p90 = C.summary(e["err"].to_numpy())
-        srv = C.summary(e.loc[rng["serving"](e), "err"].to_numpy())
-        summary.append({"table": table, "rows": n, "mape": mape, "p90": p90, "mape_serving": srv[1],
-                        "p90_serving": srv[2]})
-        version_of = d.groupby("framework")["version"].first().to_dict()
-        for key, (x, mult, srcs) in fits.items():
-            body = {nm: float(v) for nm, v in zip(kern.names, x)}
-            body["gpu_eta_c"] = {u: round(m[0], 4) for u, m in mult.items()}
-            body["gpu_eta_m"] = {u: round(m[1], 4) for u, m in mult.items()}
-            body["source"] = ("AIConfigurator perf database, " + ", ".join(f"{t}/{table}" for t in srcs)
-                              + f"; framework {key[1]} {version_of[key[1]]}, kernel {key[2]}")
-            body["confidence"] = "C"
-            out_tables[f"{table.removesuffix('_perf')}|" + "|".join(map(str, key))] = body
-    if summary:
-        print("\n# summary")
-        print(pd.DataFrame(summary).round(1).to_string(index=False))
-    if a.out and out_tables and not a.holdout:
-        hw_t = {f"hardware|{s}": {"exp_per_s": EXP_PER_S[s], "source": "see EXP_PER_S in fit_attention.py; "
-                                  "peaks, HBM and SMs as in src/superpod/catalog/calibration/silicon/gemm.toml"} for s in C.GPUS}
-        C.write_toml(a.out, "Attention / MLA kernel model parameters (superpod.cost.kernels.attention), derived\n"
-                     "by superpod with benchmarks/silicon/fit_attention.py from AIConfigurator's attention and MLA\n"
-                     "tables (Apache-2.0). t0_s, t_cta_s in seconds; c0, l_split in tokens; gpu_eta_*: per-GPU\n"
-                     "multipliers (1 = unmeasured GPU).", hw_t | out_tables)
-        print(f"wrote {a.out}")
+    state: dict = {}
+    D.main(a, {t: job(t, a.n_fit, state) for t in TABLES}, write)
 
 
 if __name__ == "__main__":

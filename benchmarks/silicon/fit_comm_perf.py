@@ -10,20 +10,20 @@ on an unmeasured fabric), `nvlink4` / `nvlink5` (one set per scale-up fabric gen
 unmeasured GPU on a known fabric) and `<gpu>` (refitted on that GPU's rows). --holdout and
 --loo report the fabric-level and generic fits on GPUs they did not see.
 Prints per table and per (GPU, group): rows, MAPE, p90, and the worst shapes; also the error
-restricted to the message / token ranges serving uses.
+restricted to the message / token ranges serving uses. The loop (fit, report, leave one GPU out, TOML) is
+fit_driver.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import comm_perf_model as M  # noqa: E402
+import fit_driver as D  # noqa: E402
 import silicon_b_fitlib as L  # noqa: E402
 
 
@@ -147,53 +147,17 @@ class DeepEPNormal(L.Table):
 TABLES = {t.name: t for t in (Nccl(), CustomAR(), DeepEPLL(), DeepEPNormal())}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root", help="kernels directory (…/silicon/kernels)")
-    ap.add_argument("--out", help="write fitted parameters (TOML)")
-    ap.add_argument("--holdout", choices=L.GPUS, help="fit without this GPU and report the error on it")
-    ap.add_argument("--loo", action="store_true", help="leave each GPU out in turn (shared fit) and report")
-    ap.add_argument("--tables", default=",".join(TABLES), help="comma-separated subset of tables")
-    ap.add_argument("--worst", type=int, default=5)
-    a = ap.parse_args(argv)
+def baselines(t, df):
+    lat = {"alpha_s": 1e-5} if "alpha_s" in t.ideal else {"a1_s": 1e-5, "a2_s": 1e-5}
+    return [("plain roofline (catalog NVLink bw, no latency)", L.baseline(t, df)),
+            ("roofline + 10 us (AIConfigurator p2p_latency)", L.baseline(t, df, lat))]
 
-    out_tables = L.hardware_tables()
-    summary = []
-    for name in a.tables.split(","):
-        t = TABLES[name]
-        df = t.rows(a.root).reset_index(drop=True)
-        gpus = [g for g in L.GPUS if g in set(df.system)]
-        if a.holdout:
-            train = [g for g in gpus if g != a.holdout]
-            params = L.fit_table(t, df, train, per_gpu_fits=False)
-            test = df[df.system == a.holdout].reset_index(drop=True)
-            for level in ("family", "generic"):
-                m = L.report(t, test, L.predict(t, test, params, level),
-                           f"holdout {a.holdout}, {level} fit on {', '.join(train)}", worst=a.worst)
-                summary.append((name, f"holdout {a.holdout} ({level})", m))
-            continue
-        base = L.baseline(t, df)
-        summary.append((name, "plain roofline (catalog NVLink bw, no latency)", L.metrics(base, df.y_s)))
-        lat = {"alpha_s": 1e-5} if "alpha_s" in t.ideal else {"a1_s": 1e-5, "a2_s": 1e-5}
-        summary.append((name, "roofline + 10 us (AIConfigurator p2p_latency)", L.metrics(L.baseline(t, df, lat), df.y_s)))
-        params = L.fit_table(t, df, gpus)
-        for level, label in (("gpu", "per-GPU fit"), ("family", "per-fabric fit"), ("generic", "generic fit")):
-            m = L.report(t, df, L.predict(t, df, params, level), f"{label} (in sample)",
-                       worst=a.worst if level == "gpu" else 0)
-            summary.append((name, label, m))
-        out_tables.update(L.params_tables(t, df, params))
-        if a.loo:
-            for g in gpus:
-                pp = L.fit_table(t, df, [x for x in gpus if x != g], per_gpu_fits=False)
-                test = df[df.system == g].reset_index(drop=True)
-                for level in ("family", "generic"):
-                    summary.append((name, f"leave out {g} ({level})", L.metrics(L.predict(t, test, pp, level), test.y_s)))
-    print("\n## summary\n\n| table | fit | rows | MAPE | p90 |\n|---|---|---:|---:|---:|")
-    for name, label, m in summary:
-        print(f"| {name} | {label} | {m['rows']} | {L.fmt_pct(m['mape'])} | {L.fmt_pct(m['p90'])} |")
-    if a.out and not a.holdout:
-        L.write_toml(a.out, HEADER, out_tables)
-        print(f"\nwrote {a.out}")
+
+def main(argv=None):
+    a = D.parser(__doc__, list(TABLES), worst=5).parse_args(argv)
+    jobs = {name: L.job(t, rows=lambda root, t=t: t.rows(root).reset_index(drop=True), baselines=baselines)
+            for name, t in TABLES.items()}
+    D.main(a, jobs, lambda path, sec: L.write_toml(path, HEADER, L.hardware_tables() | sec))
 
 
 HEADER = """

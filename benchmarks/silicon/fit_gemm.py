@@ -4,7 +4,7 @@ Run:
     python benchmarks/silicon/fit_gemm.py /work/shared/reference/silicon/kernels --out src/superpod/catalog/calibration/silicon/gemm.toml
     python benchmarks/silicon/fit_gemm.py DIR --holdout b300_sxm     # fit without that GPU, report on it
     python benchmarks/silicon/fit_gemm.py DIR --holdout all          # every GPU in turn (summary table)
-    python benchmarks/silicon/fit_gemm.py DIR --roofline             # error of a plain roofline
+    python benchmarks/silicon/fit_gemm.py DIR --loo                  # the full fit, then each GPU left out
 
 One kernel = (arch, framework, gemm_dtype, kernel_source), arch = sm90 (Hopper) or sm100 (Blackwell, incl.
 sm103): the libraries ship different kernels per architecture. Its nine shape parameters are shared by every
@@ -12,12 +12,12 @@ GPU of the family
 (fitted on a stratified sample, log-error least squares, soft-L1); each measured GPU also gets its own
 peak-efficiency multiplier ``gpu_eta_c`` (normalised to geometric mean 1, so 1 is the prediction for a GPU
 nobody measured) and launch-latency multiplier ``gpu_t0`` (host CPU and driver: Grace vs x86). Errors are reported on every row of the tables, per table and per (GPU, dtype, kernel),
-over all shapes and restricted to the token ranges serving uses (decode m = 1..512, prefill m = 1k..32k).
+over all shapes and restricted to the token ranges serving uses (decode m = 1..512, prefill m = 1k..32k);
+the summary also shows a plain roofline. The loop (fit, report, leave one GPU out, TOML) is fit_driver.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -28,6 +28,7 @@ from scipy.optimize import least_squares
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common_gemm_attention as C  # noqa: E402
+import fit_driver as D  # noqa: E402
 from gemm_model import DTYPES, PARAM_NAMES, gemm_s_raw  # noqa: E402
 
 KEY = ["arch", "framework", "gemm_dtype", "kernel_source"]
@@ -134,7 +135,8 @@ def evaluate(d: pd.DataFrame, hws: dict, fits: dict, holdout: bool = False, key_
     return d
 
 
-def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
+def sections(fits: dict, hws: dict, version_of: dict) -> dict:
+    """TOML sections: the GPUs' hardware facts, then one per kernel."""
     tables = {}
     for s, h in hws.items():
         tables[f"hardware|{s}"] = {"bf16_flops": h["peak_flops"]["bf16"], "fp8_flops": h["peak_flops"]["fp8"],
@@ -142,68 +144,74 @@ def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
                                    "sm_count": h["sm_count"], "arch": h["arch"], "source": h["source"]}
     for key, (x, mult, srcs) in fits.items():
         arch, fw, dt, ks = key
-        body = {n: float(v) for n, v in zip(PARAM_NAMES, x)}
-        body["gpu_eta_c"] = {g: round(v[0], 4) for g, v in mult.items()}
-        body["gpu_t0"] = {g: round(v[1], 4) for g, v in mult.items()}
-        body["source"] = ("AIConfigurator perf database, " + ", ".join(f"{t}/gemm_perf" for t in srcs)
-                          + f"; framework {fw} {version_of[fw]}, kernel {ks}")
-        body["confidence"] = "C"
-        tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body
-    C.write_toml(path, "GEMM kernel model parameters (superpod.cost.kernels.gemm), derived by superpod\n"
-                 "with benchmarks/silicon/fit_gemm.py from AIConfigurator's gemm_perf tables (Apache-2.0).\n"
-                 "t0_s in seconds; k0 in K elements; gpu_eta_c / gpu_t0: per-GPU multipliers of eta_c / t0_s\n"
-                 "(1 = a GPU nobody measured).",
-                 tables)
+        tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body(x, mult, srcs, "gemm_perf", fw, version_of[fw], ks)
+    return tables
+
+
+def body(x, mult: dict, srcs: list, table: str, fw: str, version: str, ks: str, **extra) -> dict:
+    """One kernel's TOML section: the shared parameters (and ``extra``), the per-GPU multipliers, the source."""
+    out = {n: float(v) for n, v in zip(PARAM_NAMES, x)} | extra
+    out["gpu_eta_c"] = {g: round(v[0], 4) for g, v in mult.items()}
+    out["gpu_t0"] = {g: round(v[1], 4) for g, v in mult.items()}
+    out["source"] = ("AIConfigurator perf database, " + ", ".join(f"{t}/{table}" for t in srcs)
+                     + f"; framework {fw} {version}, kernel {ks}")
+    out["confidence"] = "C"
+    return out
+
+
+HEADER = ("GEMM kernel model parameters (superpod.cost.kernels.gemm), derived by superpod\n"
+          "with benchmarks/silicon/fit_gemm.py from AIConfigurator's gemm_perf tables (Apache-2.0).\n"
+          "t0_s in seconds; k0 in K elements; gpu_eta_c / gpu_t0: per-GPU multipliers of eta_c / t0_s\n"
+          "(1 = a GPU nobody measured).")
+
+
+def write_params(path: str, fits: dict, hws: dict, version_of: dict) -> None:
+    C.write_toml(path, HEADER, sections(fits, hws, version_of))
+
+
+def predict_rows(d: pd.DataFrame, hws: dict, fits: dict, level: str, key_cols=KEY) -> np.ndarray:
+    """Seconds per row of ``d`` (NaN where its kernel has no fit); level ``gpu``: each measured GPU's
+    multipliers, else 1 (a GPU the fit did not see)."""
+    e = evaluate(d, hws, fits, holdout=level != "gpu", key_cols=key_cols)
+    return e["pred_s"].reindex(d.index).to_numpy(float)
+
+
+def job(n_fit: int, table: str = "gemm_perf", load=None, key_cols=KEY, by=None, shape=("m", "n", "k"),
+        section=None) -> D.Job:
+    """The driver's view of a GEMM-model fit (also MLA's batched GEMMs: fit_mla_bmm.py)."""
+    state: dict = {}
+    by = by or ["system", "gemm_dtype", "kernel_source"]
+
+    def rows(root):
+        d = (load or (lambda r: C.load(r, table)))(root)
+        state["hws"] = {s: C.hardware(root, s) for s in sorted(d["system"].unique())}
+        d["arch"] = d["system"].map(lambda s: state["hws"][s]["arch"])
+        state["version_of"] = d.groupby("framework")["version"].first().to_dict()
+        return d
+
+    def report(d, pred, label, worst):
+        print(f"# {label}")
+        e = d.assign(pred_s=pred, err=C.errors(pred, d["t_s"]))
+        C.report(e[np.isfinite(e["pred_s"])], by, RANGES, shape_cols=list(shape), worst=worst)
+
+    def make(d, fits):
+        if section is not None:
+            return section(fits, state["version_of"])
+        return sections(fits, state["hws"], state["version_of"])
+
+    return D.Job(table=table, rows=rows,
+                 fit=lambda d, gpus, per_gpu, log: fit_all(d, state["hws"], n_fit, log=log, key_cols=key_cols),
+                 predict=lambda d, fits, level: predict_rows(d, state["hws"], fits, level, key_cols),
+                 report=report, sections=make, ranges=lambda d: {k: f(d) for k, f in RANGES.items()},
+                 levels=("gpu",), holdout_levels=("family",),
+                 baselines=lambda d: [("plain roofline (datasheet peaks, no latency)", roofline(d, state["hws"]))])
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--holdout", default=None, help="GPU to leave out of the fit, or 'all'")
-    ap.add_argument("--roofline", action="store_true")
+    ap = D.parser(__doc__, ["gemm_perf"])
     ap.add_argument("--n-fit", type=int, default=24_000, help="sample rows per kernel for the fit")
     a = ap.parse_args(argv)
-    d = C.load(a.root, "gemm_perf")
-    hws = {s: C.hardware(a.root, s) for s in sorted(d["system"].unique())}
-    d["arch"] = d["system"].map(lambda s: hws[s]["arch"])
-    version_of = d.groupby("framework")["version"].first().to_dict()
-    shape = ["m", "n", "k"]
-    if a.roofline:
-        d["pred_s"] = roofline(d, hws)
-        d["err"] = C.errors(d["pred_s"], d["t_s"])
-        print("# plain roofline (datasheet peak, HBM bandwidth, no latency)")
-        C.report(d, ["system", "gemm_dtype"], RANGES)
-        return
-    if a.holdout:
-        gpus = list(hws) if a.holdout == "all" else [a.holdout]
-        rows = []
-        for gpu in gpus:
-            print(f"# holdout {gpu}: fit on the other GPUs, predict {gpu} with gpu_eta_c = 1")
-            fits = fit_all(d[d["system"] != gpu], hws, a.n_fit)
-            e = evaluate(d[d["system"] == gpu], hws, fits, holdout=True)
-            t = C.report(e, ["system", "gemm_dtype", "kernel_source"], RANGES, shape_cols=shape)
-            n, mape, p90 = C.summary(e["err"].to_numpy())
-            dec = C.summary(e.loc[RANGES["decode"](e), "err"].to_numpy())
-            pre = C.summary(e.loc[RANGES["prefill"](e), "err"].to_numpy())
-            rows.append({"holdout": gpu, "rows": n, "mape": mape, "p90": p90, "mape_decode": dec[1],
-                         "mape_prefill": pre[1]})
-        print("# leave-one-GPU-out summary")
-        print(pd.DataFrame(rows).round(1).to_string(index=False))
-        return
-    fits = fit_all(d, hws, a.n_fit)
-    e = evaluate(d, hws, fits)
-    print("# per table")
-    C.report(e, ["table"], RANGES)
-    print("# per (GPU, dtype, kernel)")
-    C.report(e, ["system", "gemm_dtype", "kernel_source"], RANGES, shape_cols=shape)
-    n, mape, p90 = C.summary(e["err"].to_numpy())
-    print(f"# all: rows={n} MAPE={mape:.1f}% p90={p90:.1f}%  decode MAPE="
-          f"{C.summary(e.loc[RANGES['decode'](e), 'err'].to_numpy())[1]:.1f}%  prefill MAPE="
-          f"{C.summary(e.loc[RANGES['prefill'](e), 'err'].to_numpy())[1]:.1f}%")
-    if a.out:
-        write_params(a.out, fits, hws, version_of)
-        print(f"wrote {a.out}")
+    D.main(a, {"gemm_perf": job(a.n_fit)}, lambda path, sec: C.write_toml(path, HEADER, sec))
 
 
 if __name__ == "__main__":

@@ -8,19 +8,19 @@ One parameter set per (framework, kernel_source, moe_dtype, distribution) at thr
 `generic` (all measured GPUs), `hopper` / `blackwell` (one per tensor-core generation: an
 unmeasured GPU of a known generation) and `<gpu>` (refitted on that GPU's rows). Prints per
 table and per (GPU, framework, dtype): rows, MAPE, p90, the worst shapes, and the error over
-the token ranges serving uses (decode 1-512 tokens, prefill 1k-16k, the table's maximum).
+the token ranges serving uses (decode 1-512 tokens, prefill 1k-16k, the table's maximum). The loop (fit,
+report, leave one GPU out, TOML) is fit_driver.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fit_driver as D  # noqa: E402
 import moe_perf_model as M  # noqa: E402
 import silicon_b_fitlib as L  # noqa: E402
 
@@ -61,74 +61,33 @@ class Moe(L.Table):
         return {"decode (1-512 tokens)": t <= 512, "prefill (1k-16k tokens)": t >= 1024}
 
 
+def baselines(t, df):
+    return [("plain roofline (catalog peaks, no latency)", L.baseline(t, df)),
+            ("roofline, AIConfigurator's 0.8 x HBM + 3 us", L.baseline(t, df, {"alpha_s": 3e-6, "eta_m": 0.8}))]
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root", help="kernels directory (…/silicon/kernels)")
-    ap.add_argument("--out", help="write fitted parameters (TOML)")
-    ap.add_argument("--holdout", choices=L.GPUS, help="fit without this GPU and report the error on it")
-    ap.add_argument("--loo", action="store_true", help="leave each GPU out in turn and report")
-    ap.add_argument("--worst", type=int, default=10)
+    ap = D.parser(__doc__, ["moe_perf"], worst=10)
     ap.add_argument("--max-fit-rows", type=int, default=Moe.max_fit_rows,
                     help="fit each parameter set on at most this many sampled rows (0: all); errors use all rows")
     ap.add_argument("--frameworks", default="", help="comma-separated subset of trtllm,sglang,vllm")
     ap.add_argument("--dump", help="write rows with per-GPU-fit predictions (parquet) for analysis")
     ap.add_argument("--gpus", default="", help="comma-separated subset of GPUs (default: all)")
     a = ap.parse_args(argv)
-
     t = Moe()
     t.max_fit_rows = a.max_fit_rows
-    df = t.rows(a.root)
-    if a.frameworks:
-        df = df[df.fw_dir.isin(a.frameworks.split(","))]
-    if a.gpus:
-        df = df[df.system.isin(a.gpus.split(","))]
-    df = df.reset_index(drop=True)
-    gpus = [g for g in L.GPUS if g in set(df.system)]
-    by = ("fw_dir", "moe_dtype")
-    summary = []
-    if a.holdout:
-        train = [g for g in gpus if g != a.holdout]
-        params = L.fit_table(t, df, train, per_gpu_fits=False)
-        test = df[df.system == a.holdout].reset_index(drop=True)
-        for level in ("family", "generic"):
-            m = L.report(t, test, L.predict(t, test, params, level),
-                         f"holdout {a.holdout}, {level} fit on {', '.join(train)}", worst=a.worst, by=by)
-            summary.append((f"holdout {a.holdout} ({level})", m, _ranges(t, test, L.predict(t, test, params, level))))
-    else:
-        base = L.baseline(t, df)
-        summary.append(("plain roofline (catalog peaks, no latency)", L.metrics(base, df.y_s), _ranges(t, df, base)))
-        base = L.baseline(t, df, {"alpha_s": 3e-6, "eta_m": 0.8})
-        summary.append(("roofline, AIConfigurator's 0.8 x HBM + 3 us", L.metrics(base, df.y_s), _ranges(t, df, base)))
-        params = L.fit_table(t, df, gpus)
-        for level, label in (("gpu", "per-GPU fit"), ("family", "per-generation fit"), ("generic", "generic fit")):
-            pred = L.predict(t, df, params, level)
-            m = L.report(t, df, pred, f"{label} (in sample)", worst=a.worst if level == "gpu" else 0, by=by)
-            summary.append((label, m, _ranges(t, df, pred)))
-            if level == "gpu" and a.dump:
-                df.assign(pred=pred).to_parquet(a.dump)
-        if a.loo:
-            for g in gpus:
-                pp = L.fit_table(t, df, [x for x in gpus if x != g], per_gpu_fits=False)
-                test = df[df.system == g].reset_index(drop=True)
-                for level in ("family", "generic"):
-                    pred = L.predict(t, test, pp, level)
-                    summary.append((f"leave out {g} ({level})", L.metrics(pred, test.y_s), _ranges(t, test, pred)))
-        if a.out:
-            tables = L.hardware_tables()
-            tables.update(L.params_tables(t, df, params))
-            L.write_toml(a.out, HEADER, tables)
-            print(f"\nwrote {a.out}")
-    print("\n## summary\n\n| fit | rows | MAPE | p90 | decode MAPE | prefill MAPE |\n|---|---:|---:|---:|---:|---:|")
-    for label, m, r in summary:
-        print(f"| {label} | {m['rows']} | {L.fmt_pct(m['mape'])} | {L.fmt_pct(m['p90'])} | "
-              f"{L.fmt_pct(r[0])} | {L.fmt_pct(r[1])} |")
 
+    def rows(root):
+        df = t.rows(root)
+        if a.frameworks:
+            df = df[df.fw_dir.isin(a.frameworks.split(","))]
+        if a.gpus:
+            df = df[df.system.isin(a.gpus.split(","))]
+        return df.reset_index(drop=True)
 
-def _ranges(t, df, pred):
-    out = []
-    for mask in t.ranges(df).values():
-        out.append(L.metrics(pred[mask.to_numpy()], df.y_s[mask])["mape"])
-    return out
+    job = L.job(t, rows=rows, baselines=baselines, dump=a.dump)
+    job.report = lambda df, pred, label, worst: L.report(t, df, pred, label, worst=worst, by=("fw_dir", "moe_dtype"))
+    D.main(a, {"moe_perf": job}, lambda path, sec: L.write_toml(path, HEADER, L.hardware_tables() | sec))
 
 
 HEADER = """

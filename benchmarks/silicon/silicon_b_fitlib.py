@@ -322,3 +322,27 @@ def params_tables(t: Table, df, params) -> dict:
     return out
 
 
+
+
+# ---------------------------------------------------------------- the driver's view (fit_driver.py)
+def job(t: Table, rows=None, baselines=None, dump=None):
+    """A :class:`fit_driver.Job` for table ``t``: levels gpu / family / generic in sample, family and
+    generic on a held-out GPU; ``rows(root)`` overrides ``t.rows`` (e.g. a filtered subset);
+    ``baselines(t, df)`` the rooflines shown beside the fit; ``dump`` a parquet path for the per-GPU
+    predictions."""
+    import fit_driver as D
+
+    def predict_level(df, params, level):
+        pred = predict(t, df, params, level)
+        if dump and level == "gpu":
+            df.assign(pred=pred).to_parquet(dump)
+        return pred
+
+    return D.Job(table=t.name, rows=rows or t.rows, meas="y_s",
+                 fit=lambda df, gpus, per_gpu, log: fit_table(t, df, gpus, per_gpu_fits=per_gpu),
+                 predict=predict_level,
+                 report=lambda df, pred, label, worst: report(t, df, pred, label, worst=worst),
+                 sections=lambda df, params: params_tables(t, df, params),
+                 ranges=lambda df: t.ranges(df), levels=("gpu", "family", "generic"),
+                 holdout_levels=("family", "generic"),
+                 baselines=(lambda df: baselines(t, df)) if baselines else (lambda df: []))

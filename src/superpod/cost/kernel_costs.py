@@ -6,12 +6,15 @@ framework names its kernels (``[frameworks.kernels]`` in ``calibration/framework
 else None, and the caller keeps the generic roofline (:mod:`superpod.cost.compute`). The hardware
 facts the fitted models need come from the chip catalog (dense peaks, HBM bandwidth, SM count, SFU
 exponential rate, NVLink bandwidth per direction); a chip with its own measured tables
-(``kernel_tables``) also gets that GPU's fitted multipliers, any other chip of the family the
-family's parameters (how superpod prices an unmeasured GPU).
+(``kernel_tables``) also gets that GPU's fitted multipliers and, for GEMMs and attention, the facts its
+fit was made with (:func:`fitted_facts`), any other chip of the family the family's parameters on the
+catalog's facts (how superpod prices an unmeasured GPU).
 
 Models (:mod:`superpod.cost.kernels`, parameters in ``calibration/silicon/*.toml``):
 
-* dense GEMMs: the framework's GEMM kernel for the format (``gemm_perf`` fit);
+* dense GEMMs: the framework's GEMM kernel for the format (``gemm_perf`` fit); FP8 GEMMs of a
+  block-scaled checkpoint run the framework's block-scale kernel (``fp8_block``) where its kernels say
+  so (``fp8_block_gemm``);
 * attention core: the framework's prefill and decode kernels (``context_/generation_attention``,
   ``context_/generation_mla`` for MLA), KV format as stored;
 * routed experts: the whole MoE layer of the framework's MoE kernel (``moe_perf``: routing,
@@ -42,7 +45,7 @@ from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import load_chip
 
 #: superpod GEMM format -> the tables' dtype name
-GEMM_DTYPE = {"bf16": "bfloat16", "fp8": "fp8", "fp4": "nvfp4"}
+GEMM_DTYPE = {"bf16": "bfloat16", "fp8": "fp8", "fp8_block": "fp8_block", "fp4": "nvfp4"}
 #: kernel family -> (MoE level name, NVLink generation level name)
 LEVELS = {"sm90": ("hopper", "nvlink4"), "sm100": ("blackwell", "nvlink5")}
 #: group sizes the collective tables hold
@@ -76,6 +79,8 @@ class Kernels:
     gpu: str | None  # the chip's own measured tables (per-GPU multipliers), if any
     hw: dict = field(repr=False)
     choice: dict = field(repr=False)  # [frameworks.kernels] of the framework (plain dict)
+    #: the facts the GEMM and attention fits were made with (a measured GPU: its fit's own; else ``hw``)
+    fit_hw: dict = field(default_factory=dict, repr=False)
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---------------------------------------------------------------- parameter look-up
@@ -149,7 +154,7 @@ class Kernels:
         if hit is not None:
             return hit
         p, mc, mt = self.gemm_params(GEMM_DTYPE[quant])
-        t = G.gemm_s(np.maximum(m, 1.0), n, k, GEMM_DTYPE[quant], self.hw, p, mc, mt, batch=batch)
+        t = G.gemm_s(np.maximum(m, 1.0), n, k, GEMM_DTYPE[quant], self.fit_hw or self.hw, p, mc, mt, batch=batch)
         out = np.where(m > 0, t, 0.0)
         out.setflags(write=False)
         if len(self._memo) > 20000:
@@ -167,14 +172,14 @@ class Kernels:
             p = self.attention_params("generation_mla", "bfloat16", kv)
             if p is None:
                 return None
-            t = A.generation_s(np.maximum(b, 1.0), ctx, heads, 1.0, mla[0], mla[1], 0.0, 0.0, kv_b, self.hw, p,
-                               mma_rows=64.0)
+            t = A.generation_s(np.maximum(b, 1.0), ctx, heads, 1.0, mla[0], mla[1], 0.0, 0.0, kv_b, self.fit_hw or self.hw,
+                               p, mma_rows=64.0)
         else:
             p = self.attention_params("generation_attention", "bfloat16", kv)
             if p is None:
                 return None
             t = A.generation_s(np.maximum(b, 1.0), ctx, heads, kv_heads, head_dim, head_dim, head_dim, window,
-                               kv_b, self.hw, p)
+                               kv_b, self.fit_hw or self.hw, p)
         return np.where(b > 0, t, 0.0)
 
     def context_s(self, seqs, isl, heads, kv_heads, head_dim, quant: str, kv_dtype: str, window=0.0, mla=None):
@@ -189,7 +194,7 @@ class Kernels:
         b = np.asarray(seqs, dtype=float)
         h_kv, dqk, dv, w = (heads, 192.0, 128.0, 0.0) if mla is not None else (kv_heads, head_dim, head_dim, window)
         t = A.context_s(np.maximum(b, 1e-9), np.maximum(isl, 1.0), heads, h_kv, dqk, dv, w, 1.0 if fp8 else 2.0,
-                        1.0 if kv == "fp8" else 2.0, "fp8" if fp8 else "bf16", self.hw, p)
+                        1.0 if kv == "fp8" else 2.0, "fp8" if fp8 else "bf16", self.fit_hw or self.hw, p)
         return np.where(b > 0, t, 0.0)
 
     def moe_s(self, tokens, hidden, inter, topk, experts, moe_tp, moe_ep, moe_dtype: str, gated: bool = True,
@@ -275,6 +280,29 @@ def chip_facts(chip) -> dict:
             "scaleup_uni_Bps": chip.scaleup_Bps.si if chip.scaleup_Bps is not None else 0.0}
 
 
+def fitted_facts(gpu: str, facts: dict) -> dict:
+    """The facts the GEMM and attention fits of a measured GPU were made with (``[hardware.<gpu>]`` of
+    calibration/silicon/gemm.toml: AIConfigurator's system.yaml peaks and HBM bandwidth, the SM count;
+    attention.toml: the SFU rate) over the catalog's ``facts``: the fitted efficiencies are fractions of
+    those, so pricing with them reproduces the tables (B200 HBM 7.7 vs the catalog's 8.0 TB/s, B300 7.75
+    vs 8.0 TB/s and FP4 14 vs 13.1 PFLOP/s). The MoE and collective fits used the catalog's facts."""
+    h = _node(silicon_params("gemm"), "hardware", gpu)
+    if not isinstance(h, dict):
+        return facts
+    out = dict(facts, peak_flops=dict(facts["peak_flops"]))
+    for cls in ("bf16", "fp8", "fp4"):
+        v = float(h.get(f"{cls}_flops") or 0.0)
+        if v > 0:  # Hopper's tables state no FP4 peak: keep the catalog's stand-in
+            out["peak_flops"][cls] = out[f"{cls}_flops"] = v
+    for key in ("hbm_Bps", "sm_count"):
+        if h.get(key):
+            out[key] = float(h[key])
+    x = _node(silicon_params("attention"), "hardware", gpu, "exp_per_s")
+    if x:
+        out["exp_per_s"] = float(x)
+    return out
+
+
 _HANDLES: dict = {}
 
 
@@ -290,6 +318,11 @@ def resolve(chip_name: str, choice: dict | None) -> Kernels | None:
     chip = load_chip(chip_name)
     ok = (chip.kernel_family in LEVELS and chip.sm_count is not None and chip.exp_per_s is not None
           and chip.bf16_flops is not None and chip.kernel_family in choice)
-    k = Kernels(chip.name, chip.kernel_family, chip.kernel_tables, chip_facts(chip), choice) if ok else None
+    if ok:
+        facts = chip_facts(chip)
+        fit = fitted_facts(chip.kernel_tables, facts) if chip.kernel_tables else facts
+        k = Kernels(chip.name, chip.kernel_family, chip.kernel_tables, facts, choice, fit)
+    else:
+        k = None
     _HANDLES[key] = k
     return k

@@ -176,7 +176,10 @@ def row_settings(row: Row) -> None:
             row.deployment_stated = False
             return mark_unsupported(row, UNDETERMINED.format(pre=pre))
         batch = conc / (workers * dp)
+    # block-scaled FP8 GEMMs: the row says so, or the checkpoint is (models.toml fp8_scaling)
+    blocks = gq == "fp8_block" or model.get("fp8_scaling") == "block"
     row.settings = dict(model=model["model"], system=system, framework=fw, quant=quant, kv=None, experts=experts,
+                        fp8_blocks=blocks,
                         tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(batch),
                         isl=float(r["isl"]), osl=float(r["osl"]), mode=mode)
     if mode == "disagg":

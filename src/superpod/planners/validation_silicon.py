@@ -76,7 +76,7 @@ def _run_concurrency(row: Row, default: float) -> float:
 def _price_group(rows: list[Row]) -> None:
     s = rows[0].settings
     try:
-        c = make_ctx(s["model"], s["system"], None, s["quant"], s["kv"], s["framework"], s["experts"])
+        c = make_ctx(s["model"], s["system"], None, s["quant"], s["kv"], s["framework"], s["experts"], s["fp8_blocks"])
     except SuperpodError as e:
         for r in rows:
             r.status, r.reason = "unsupported", str(e)
@@ -198,7 +198,7 @@ def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
         row_settings(r)
         if r.status == "ok":
             s = r.settings
-            groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"], s["experts"])].append(r)
+            groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"], s["experts"], s["fp8_blocks"])].append(r)
     for g in groups.values():
         _price_group(g)
     records = [r.record() for r in rows]

@@ -30,6 +30,9 @@ class Ctx:
     #: storage format of the routed experts' weights when it differs from ``quant``
     #: (weight-only: FP4/INT4 weights dequantised into ``quant`` GEMMs); None = ``quant``
     expert_weights: str | None = None
+    #: FP8 GEMMs with 128x128 block scales (a block-scaled FP8 checkpoint: DeepSeek-V3/R1, Qwen3-FP8);
+    #: a framework whose kernels name ``fp8_block_gemm`` runs its block-scale GEMM for them
+    fp8_blocks: bool = False
     #: the measured-kernel fits of this chip under this framework (None: the generic roofline);
     #: resolved once per evaluation by :func:`make_ctx`
     kernels: Kernels | None = field(default=None, repr=False, compare=False)
@@ -65,7 +68,7 @@ def default_quant(hw: Hardware) -> str:
 
 def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: str | None = None,
              kv_dtype: str | None = None, framework_name: str | None = None,
-             expert_weights: str | None = None) -> Ctx:
+             expert_weights: str | None = None, fp8_blocks: bool = False) -> Ctx:
     """The evaluation context. ``kv_dtype`` None: the framework's default for ``quant``
     (``[frameworks.kv_cache]``: TensorRT-LLM FP8 KV with FP8/FP4 checkpoints, SGLang and
     vLLM ``auto`` = BF16). ``expert_weights``: a weight-only storage format of the routed
@@ -89,7 +92,7 @@ def make_ctx(model: str | Model, system: str, chips: int | None = None, quant: s
         raise InvalidOptionError(f"expert weight format must be one of {', '.join(WEIGHT_BYTES)}, not {expert_weights!r}")
     ew = None if expert_weights in (None, q) else expert_weights
     kern = resolve(hw.chip, fw.kernels) if hw.ranks_per_chip == 1 else None
-    return Ctx(m, hw, fw, q, kv_element_bytes(m, kv), kv, ew, kern)
+    return Ctx(m, hw, fw, q, kv_element_bytes(m, kv), kv, ew, q == "fp8" and fp8_blocks, kern)
 
 
 def max_ep(model: Model) -> int:

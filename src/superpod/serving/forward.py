@@ -28,7 +28,11 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
 * attention core from the caller; elementwise passes streamed from HBM;
 * MoE dispatch/combine (:func:`superpod.cost.comm.moe_a2a_s`): low-latency kernels send
   one message per token-expert pair; normal kernels send one per distinct destination
-  (rank inside the scale-up domain, node across it, DeepEP's deduplication), sec. 3.4;
+  (rank inside the scale-up domain, node across it, DeepEP's deduplication), sec. 3.4. Only where
+  the EP group holds different tokens (attention DP): an EP group inside the attention TP group
+  (``ep x moe_tp <= tp``) already holds every token on every rank, each rank runs its local experts
+  and the layer's TP all-reduce sums the outputs (TensorRT-LLM, vLLM and SGLang use all-to-all
+  kernels only under attention DP);
 * TP: two all-reduces of the group's activations per layer.
 
 A framework's ``layer_floor_s`` is the least time one layer's kernels take however small the
@@ -120,11 +124,15 @@ def replicas(tp, dev: float) -> np.ndarray:
 
 def kernel_gemm(c: Ctx):
     """The GEMM pricer of the measured-kernel fits (``(m, n, k, precision) -> s``), or None:
-    the chip has no fit for this framework and format (the roofline prices the GEMMs)."""
+    the chip has no fit for this framework and format (the roofline prices the GEMMs). FP8 GEMMs of a
+    block-scaled checkpoint (``Ctx.fp8_blocks``) run the block-scale kernel where the framework's
+    kernels name ``fp8_block_gemm``."""
     k = c.kernels
     if k is None or not k.has_gemm(c.quant) or not k.has_gemm("bf16"):
         return None
-    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, prec)
+    # a block-scaled FP8 checkpoint runs the framework's block-scale GEMM ([frameworks.kernels] fp8_block_gemm)
+    block = c.fp8_blocks and bool(k.choice.get("fp8_block_gemm", False)) and k.has_gemm("fp8_block")
+    return lambda m, n, kk, prec: k.gemm_s(m, n, kk, "fp8_block" if block and prec == "fp8" else prec)
 
 
 def _gemm_list(c: Ctx, moe: bool, T, tp_c, rep) -> tuple[np.ndarray, np.ndarray]:
@@ -245,6 +253,10 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
     mode = "ll" if phase == "decode" else "normal"
     has_ep = (ep_c > 1) & (m.moe is not None)
     mt = np.maximum(np.asarray(plan.moe_tp, dtype=float), 1.0)
+    # an expert group inside the attention TP group holds the same (replicated) tokens on every rank:
+    # each rank runs its local experts on them and the layer's TP all-reduce sums the outputs, with no
+    # dispatch/combine (TensorRT-LLM, vLLM and SGLang all-to-all only under attention DP)
+    a2a_on = has_ep & (np.asarray(plan.ep, dtype=float) * mt > np.maximum(np.asarray(plan.tp, dtype=float), 1.0))
     # distinct token sets inside one expert slice's moe_tp ranks (1 when attention TP replicates them)
     gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
@@ -272,12 +284,12 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
         e["attention_s"] = e["attention_s"] + extra
         if deepep:
             # the busiest rank's rows scale the bytes, not the kernels' fixed latency
-            a2a = np.where(has_ep, kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, ep_c), 0.0)
+            a2a = np.where(a2a_on, kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, ep_c), 0.0)
         else:
             copies = a2a_copies(c, ep_c, mode)
             disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
             comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
-            a2a = np.where(has_ep, (disp + comb) * gamma, 0.0)
+            a2a = np.where(a2a_on, (disp + comb) * gamma, 0.0)
         return d, e, a2a + expert_tp_comm(Tm), gamma
 
     def expert_tp_comm(Tm):
