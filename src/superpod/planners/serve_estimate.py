@@ -21,31 +21,48 @@ is per TFLOP/s of the ``--quant`` format's dense peak (``peak_basis``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from superpod.errors import DoesNotFitError, InvalidOptionError, SuperpodError
-from superpod.planners.conventions import NAMEPLATE, default_pue, peak_basis, power_record
-from superpod.spec.catalog import load_system
+from superpod.planners import serve_cache
+from superpod.planners.compare import split_sized
+from superpod.planners.conventions import (
+    peak_basis,
+)
+from superpod.planners.serve_capacity import (
+    PREFILL_POLICY_SHARE,
+    check_percentile,
+    deployment_record,
+    search_colocated,
+    search_pd,
+    whole_instances,
+)
+from superpod.planners.serve_fleet import cost, fleet
+from superpod.planners.serve_pareto import pareto_frontier
+from superpod.planners.serve_search import (
+    COARSE_BATCH,
+    PREFILL_TOKENS,
+    best,
+    grid_for,
+    refine_batch,
+)
+from superpod.planners.serve_totals import _system_totals
 from superpod.serving.closed_loop import closed_loop
-from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS, colocated
+from superpod.serving.colocated import BREAKDOWN as BOTH_PARTS
+from superpod.serving.colocated import colocated
 from superpod.serving.context import make_ctx
-from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
+from superpod.serving.decode import BREAKDOWN as DECODE_PARTS
+from superpod.serving.decode import decode
 from superpod.serving.forward import Ctx
 from superpod.serving.framework import mtp
 from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
-from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS, prefill
-from superpod.planners import serve_cache
-from superpod.planners.compare import split_sized
-from superpod.planners.serve_capacity import (PREFILL_POLICY_SHARE, check_percentile, deployment_record, search_colocated,
-                                              search_pd, whole_instances)
-from superpod.planners.serve_fleet import cost, fleet
-from superpod.planners.serve_pareto import pareto_frontier
-from superpod.planners.serve_search import COARSE_BATCH, PREFILL_TOKENS, best, grid_for, refine_batch
+from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS
+from superpod.serving.prefill import prefill
+from superpod.spec.catalog import load_system
 
 PHASES = ("prefill", "decode", "both", "pd")
 DEFAULT_ACCEPT = mtp().default_accept.si  # CloudMatrix-Infer's measured acceptance (frameworks/serving.toml [mtp]), when only --mtp is given
@@ -291,74 +308,6 @@ def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float) -> dic
             "scheduler_policy": r["policy"], "token_budget": r["token_budget"],
             "benchmark_requests_per_client": r["requests"] / max(r["concurrency"], 1.0),
             "kv_bytes_per_chip": r["kv_bytes_per_chip"]}
-
-
-#: the per-chip throughput key of each phase
-RATE_KEYS = {"prefill": "tokens_per_s_per_chip", "decode": "tokens_per_s_per_chip",
-             "both": "output_tokens_per_s_per_chip", "pd": "output_tokens_per_s_per_chip"}
-
-
-def _system_totals(out: dict[str, Any], system: str, chips: int | None, dep: dict[str, Any] | None = None) -> None:
-    """Whole-system figures (:class:`SystemTotals`) added to the record ``out``."""
-    SystemTotals(system, chips).apply(out, dep)
-
-
-class SystemTotals:
-    """Whole-system figures: the whole instances of each phase's plan the system's nodes and scale-up
-    domains hold (:func:`~superpod.planners.serve_capacity.whole_instances`; ``instances``,
-    ``chips_used``, ``chips_left``) at the per-chip rate, or, for ``pd``, the integer deployment's
-    capacity on its chips; the system's nameplate IT power pro-rata (catalog breakdown) and
-    facility power (x PUE); per kW and per token of the chips deployed (the older ``system_power_w``,
-    ``tokens_per_s_per_kw`` and ``energy_j_per_token`` are the IT figures). Built once per system
-    and size (the sweep applies one to many records)."""
-
-    def __init__(self, system: str, chips: int | None):
-        spec = load_system(system)
-        sized = spec.at(chips)
-        self.n = n = sized.n_chips
-        self.cpn, self.dom = spec.chips_per_node, spec.scaleup_domain
-        power_w = sum(sized.power_parts_w().values())
-        self.pue = pue = default_pue()
-        self.per_chip_w = power_w / n
-        self.fixed = {"system_chips": n, "system_power_w": power_w, "system_power_it_w": power_w,
-                      "system_power_facility_w": power_w * pue, "pue": pue, "power_draw": NAMEPLATE}
-        self._instances: dict[int, int] = {}
-
-    def instances(self, inst_chips: int) -> int:
-        k = self._instances.get(inst_chips)
-        if k is None:
-            k = self._instances[inst_chips] = int(whole_instances(inst_chips, self.n, self.cpn, self.dom))
-        return k
-
-    def apply(self, out: dict[str, Any], dep: dict[str, Any] | None = None) -> None:
-        n, per_chip_w = self.n, self.per_chip_w
-        f = self.fixed
-        out["system_chips"] = n
-        out["system_ranks"] = n * out["ranks_per_chip"]
-        for k in ("system_power_w", "system_power_it_w", "system_power_facility_w", "pue", "power_draw"):
-            out[k] = f[k]
-        for phase, key in RATE_KEYS.items():
-            if phase not in out:
-                continue
-            x = out[phase]
-            if phase == "pd" and dep is not None:  # the deployment's capacity on the chips it uses
-                used = int(dep["chips_used"])
-                x.update({"instances": 1, "chips_used": used, "chips_left": n - used})
-                system_rate = dep["capacity_output_tokens_per_s"]
-            else:
-                inst_chips = int(math.ceil(max(float(x.get("chips", 1.0)), 1.0) - 1e-9))
-                k = self.instances(inst_chips)
-                x.update({"instances": k, "chips_used": k * inst_chips, "chips_left": n - k * inst_chips})
-                system_rate = x[key] * k * inst_chips
-            rate = system_rate / x["chips_used"] if x["chips_used"] > 0 else x[key]  # per chip deployed
-            x["tokens_per_s_per_system"] = system_rate
-            x["tokens_per_s_per_kw"] = rate / (per_chip_w / 1e3)
-            x["energy_j_per_token"] = per_chip_w / rate if rate > 0 else float("inf")
-            p = power_record(per_chip_w, self.pue, rate, NAMEPLATE)
-            x.update({k: p[k] for k in ("tokens_per_s_per_kw_it", "tokens_per_s_per_kw_facility",
-                                        "energy_it_j_per_token", "energy_facility_j_per_token")})
-            if "chips" in x:
-                x["ranks"] = x["chips"] * out["ranks_per_chip"]
 
 
 def decode_record(c: Ctx, v: dict[str, float], row: dict[str, Any], wl: Workload, chips: float) -> dict[str, Any]:

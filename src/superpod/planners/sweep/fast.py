@@ -23,13 +23,22 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners import serve_cache
-from superpod.planners.serve_estimate import (DEPLOYED, SystemTotals, _breakdown, _check_options, _tflops, decode_record,
-                                             plan_record, setup)
+from superpod.planners.serve_estimate import (
+    DEPLOYED,
+    _breakdown,
+    _check_options,
+    _tflops,
+    decode_record,
+    plan_record,
+    setup,
+)
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
+from superpod.planners.serve_totals import SystemTotals
 from superpod.planners.sweep import slo
 from superpod.planners.sweep.columns import cache_key
 from superpod.planners.sweep.options import OPTIONS, convert
-from superpod.serving.decode import BREAKDOWN as DECODE_PARTS, decode
+from superpod.serving.decode import BREAKDOWN as DECODE_PARTS
+from superpod.serving.decode import decode
 from superpod.serving.plan import ServePlan, Workload
 
 #: options that may differ between the points of one stacked call (the rest define the group)
