@@ -75,3 +75,11 @@ def test_a_chip_from_a_users_file_trains_with_its_own_power_curve(tmp_path):
     r = train("llama3-8b", f"{tmp_path / 'my-dgx.toml'}@8", power_limit_w=500)
     assert r["compute_fraction"] == pytest.approx(0.903, abs=1e-3)
     assert train("deepseek-v3", f"{tmp_path / 'my-dgx.toml'}@256", dispatcher="alltoall")["dispatcher"] == "alltoall"
+
+
+def test_capped_boards_draw_their_limit_in_the_power_figures():
+    """A 500 W limit on 700 W H100s: 8 x 200 W less IT power; tokens per kW use that power."""
+    full = train("llama3-8b", "dgx-h100-superpod@8")
+    capped = train("llama3-8b", "dgx-h100-superpod@8", power_limit_w=500)
+    assert capped["power_w"] == pytest.approx(full["power_w"] - 8 * 200)
+    assert capped["tokens_per_s_per_kw"] == pytest.approx(capped["tokens_per_s"] / (capped["power_w"] / 1e3))

@@ -138,6 +138,9 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     plans = [rank_record(p, r) for p in res.plans]
     best = plans[0]
     it_w = sum(sized.power_parts_w().values())
+    tdp = sized.system.chip.tdp_w
+    if power_limit_w is not None and tdp is not None and power_limit_w < tdp.si:
+        it_w -= sized.n_chips * (tdp.si - power_limit_w)  # capped boards draw at most their limit
     power = power_record(it_w, default_pue(), best["tokens_per_s"], NAMEPLATE)
     out = {
         "model": m.name,

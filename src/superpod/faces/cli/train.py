@@ -56,6 +56,10 @@ def _print(results, explain: bool, top: int) -> None:
         ["memory per chip", *[f"{human(r['memory_per_chip_bytes'], 'bytes')} of {human(r['hbm_bytes'], 'bytes')}" for r in results]],
         ["plans evaluated / feasible", *[f"{r['search']['evaluated']:,} / {r['search']['feasible']:,} in {r['search']['seconds']:.2f} s" for r in results]],
     ]
+    if any(r.get("compute_fraction", 1.0) < 1.0 for r in results):  # a board power limit lowers the clocks
+        rows.insert(3, ["power limit (compute clock)", *[
+            f"{r['power_limit_w']:,.0f} W ({r['compute_fraction'] * 100:.1f}% of peak)" if r.get("power_limit_w") else "-"
+            for r in results]])
     first = results[0]
     c.print(table(f"Training {first['model']}: {first['global_batch_tokens']:,} tokens per step of {first['seq_len']:,}-token sequences",
                   cols, rows))
