@@ -16,8 +16,14 @@ from superpod.cost.hardware import Hardware
 from superpod.cost.plan import RECOMPUTE, SCHEDULES
 from superpod.errors import InvalidOptionError
 from superpod.planners.compare import parse_sized
-from superpod.planners.conventions import (MFU_BASIS, NAMEPLATE, default_global_batch, default_pue, power_record,
-                                           user_batch_policy)
+from superpod.planners.conventions import (
+    MFU_BASIS,
+    NAMEPLATE,
+    default_global_batch,
+    default_pue,
+    power_record,
+    user_batch_policy,
+)
 from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
