@@ -92,7 +92,11 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
         cands = [rows0, r_sat] + [np.maximum(np.minimum(np.floor(w * sms / cols), r_sat), rows0)
                                   for w in (w0, np.floor(w_star) - 1.0, np.floor(w_star), np.ceil(w_star),
                                             np.ceil(w_star) + 1.0)]
+        seen: list[np.ndarray] = []
         for rows in cands:
+            if any(rows.shape == x.shape and np.array_equal(rows, x) for x in seen):
+                continue  # the same launch as a candidate already priced (about a third of them)
+            seen.append(rows)
             tiles = rows * cols
             waves = np.ceil(tiles / sms)
             t_c = waves * 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
