@@ -149,3 +149,25 @@ def test_nan_and_validator_messages_say_what_is_wrong_once():
     assert r.exit_code == 2 and r.stderr.strip() == "error: --cache-zipf must be a finite number, got nan"
     r = CliRunner().invoke(app, ["serve", "deepseek-r1", "gb200-nvl72", "--phase", "pd", "--electricity", "nan"])
     assert r.exit_code == 2 and r.stderr.count("got 'nan'") == 1 and "value error" not in r.stderr
+
+
+# ---------------------------------------------------------------------------- training run settings (issue 11)
+
+@pytest.mark.parametrize("extra,needles", [
+    (["--power-limit-w", "nan"], ["--power-limit-w", "finite"]),
+    (["--power-limit-w", "inf"], ["--power-limit-w", "finite"]),
+    (["--power-limit-w", "abc"], ["--power-limit-w", "not a number"]),
+    (["--power-limit-w", "-5"], ["--power-limit-w", "> 0"]),
+    (["--power-limit-w", "300"], ["--power-limit-w 300", "400 W to 700 W"]),
+    (["--dispatcher", "hybrid"], ["--dispatcher", "deepep, alltoall"]),
+    (["--dispatcher", "alltoall"], ["needs an MoE model", "dense"]),
+])
+def test_training_run_settings_refused_in_one_line(extra, needles):
+    refused(["train", "llama3-8b", "dgx-h100-superpod@8", *extra], *needles)
+
+
+@pytest.mark.parametrize("kw", [{"power_limit_w": float("nan")}, {"power_limit_w": float("inf")},
+                                {"power_limit_w": "abc"}, {"power_limit_w": 0}, {"dispatcher": "hybrid"}])
+def test_training_run_settings_refused_in_the_api(kw):
+    with pytest.raises(SuperpodError):
+        sp.train("llama3-8b", "dgx-h100-superpod@8", **kw)
