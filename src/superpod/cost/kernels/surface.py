@@ -1,0 +1,98 @@
+"""Efficiency surfaces: a kernel model's fitted residual by shape, on a grid in log2 of the shape.
+
+What is modelled: the part of a kernel's efficiency that its roofline form does not follow (tile and
+kernel-selection heuristics, regime switches inside a library) as a smooth multiplicative factor of the
+shape. The factor is ``exp(s(x))`` where ``x = log2(shape variables)`` and ``s`` is piecewise multilinear
+between knots (clamped at the grid's edges: outside the measured range the edge value holds, so no
+extrapolation of a trend). One surface belongs to one kernel table (GPU family, framework, dtype, kernel
+source) and is fitted to ``ln(measured / form)`` over that table's rows by smoothed least squares
+(benchmarks/silicon/surface_fit.py); a chip without a fitted surface uses factor 1 (the form alone).
+
+TOML form (beside the kernel's parameters in catalog/calibration/silicon/*.toml)::
+
+    [kernels.NAME.surface]
+    vars = ["m", "n", "k"]                 # shape variables, in the order of the grid axes
+    knots_log2 = [[0.0, 2.0, ...], ...]     # increasing log2 knots per variable
+    ln_factor = [...]                      # ln(factor) at the knots, C order (last variable fastest)
+
+Everything is numpy broadcasting: the shape variables are arrays of any (common) shape.
+
+>>> s = Surface(("m",), (np.array([0.0, 10.0]),), np.array([0.0, np.log(2.0)]))
+>>> [round(float(v), 3) for v in s.factor(m=np.array([1.0, 32.0, 1024.0, 1e6]))]
+[1.0, 1.414, 2.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _locate(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell index and the fractional position inside it, clamped to the grid."""
+    x = np.clip(x, knots[0], knots[-1])
+    i = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, max(len(knots) - 2, 0))
+    if len(knots) == 1:
+        return i, np.zeros_like(x)
+    return i, (x - knots[i]) / (knots[i + 1] - knots[i])
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A multiplicative efficiency factor on a log2 grid of named shape variables."""
+
+    names: tuple[str, ...]
+    knots: tuple[np.ndarray, ...]
+    values: np.ndarray  # ln(factor) at the knots, shape (len(knots[0]), len(knots[1]), ...)
+
+    def corners(self, **shape) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Flat grid indices and multilinear weights of the ``2^d`` cell corners around each point
+        (the interpolation's design: a fit builds its sparse matrix from the same weights)."""
+        missing = [n for n in self.names if n not in shape]
+        if missing:
+            raise KeyError(f"surface needs {missing}")
+        loc = [_locate(np.log2(np.maximum(np.asarray(shape[n], dtype=float), 1e-30)), kn)
+               for n, kn in zip(self.names, self.knots)]
+        dims = tuple(len(kn) for kn in self.knots)
+        idx, wts = [], []
+        for corner in itertools.product((0, 1), repeat=len(dims)):
+            w = 1.0
+            at = []
+            for c, (i, f), size in zip(corner, loc, dims):
+                w = w * (f if c else 1.0 - f)
+                at.append(np.minimum(i + c, size - 1))
+            idx.append(np.ravel_multi_index(tuple(np.broadcast_arrays(*at)), dims))
+            wts.append(np.broadcast_to(w, idx[-1].shape))
+        return idx, wts
+
+    def ln_factor(self, **shape) -> np.ndarray:
+        idx, wts = self.corners(**shape)
+        flat = self.values.ravel()
+        return sum(w * flat[i] for i, w in zip(idx, wts))
+
+    def factor(self, **shape) -> np.ndarray:
+        """``exp(s(log2 shape))``: multiply the form's time by this."""
+        return np.exp(self.ln_factor(**shape))
+
+    @classmethod
+    def from_toml(cls, d: dict) -> Surface:
+        names = tuple(str(v) for v in d["vars"])
+        knots = tuple(np.asarray(k, dtype=float) for k in d["knots_log2"])
+        if len(knots) != len(names) or any(k.ndim != 1 or len(k) == 0 or np.any(np.diff(k) <= 0) for k in knots):
+            raise ValueError("surface: one increasing knot list per variable is needed")
+        dims = tuple(len(k) for k in knots)
+        values = np.asarray(d["ln_factor"], dtype=float)
+        if values.size != int(np.prod(dims)):
+            raise ValueError(f"surface: {values.size} values for a {dims} grid")
+        return cls(names, knots, values.reshape(dims))
+
+    def to_toml(self) -> dict:
+        return {"vars": list(self.names), "knots_log2": [[float(x) for x in k] for k in self.knots],
+                "ln_factor": [round(float(v), 5) for v in self.values.ravel()]}
+
+
+def apply(t: np.ndarray, surface: Surface | None, **shape) -> np.ndarray:
+    """``t`` times the surface's factor at ``shape``; ``t`` unchanged without a surface."""
+    return t if surface is None else t * surface.factor(**shape)
