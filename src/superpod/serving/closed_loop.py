@@ -60,7 +60,7 @@ from superpod.serving.decode import attention_per_layer
 from superpod.serving.forward import chips_of, decode_attention, forward, head_s, prefill_attention
 from superpod.serving.memory import ctx_weight_bytes, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
-from superpod.serving.scheduling import POLICIES, Scheduler, rounds, scheduler  # noqa: F401 (re-exported)
+from superpod.serving.scheduling import POLICIES, Scheduler, advance, rounds, scheduler  # noqa: F401 (re-exported)
 from superpod.serving.steady import preempting, queued_steady, spread_steady
 
 def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_seqs) -> np.ndarray:
@@ -194,21 +194,15 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
             admitted.append((co, 1, left))
             left = 0.0
             break
-        if P <= 0:
-            if not finishing:
-                break  # cannot happen with cap >= 1
-            # decode-only iterations until a cohort finishes or a waiting one may be served
-            m = finishing[0][0] - S
-            if waiting and room > 0 and waiting[0][3] > it:
-                m = min(m, waiting[0][3] - it)
-            m = max(int(m), 1)
-            now += m * step(0.0, D)
-            it += m
-            S += m
-        else:
-            now += step(P, 0.0 if prefill_only else D)
-            it += 1
-            S += 0 if prefill_only else 1
+        if P <= 0 and not finishing:
+            break  # cannot happen with cap >= 1
+        # decode-only iterations until a cohort finishes or a waiting one may be served, or one with prompts
+        join = waiting[0][3] - it if waiting and room > 0 and waiting[0][3] > it else math.inf
+        dt, di, ds = advance(step, P, D, prefill_only, finishing[0][0] - S if finishing else math.inf, join)
+        now += dt
+        it += di
+        S += ds
+        if P > 0:
             for co, take, tokens in admitted:
                 if tokens >= co[1]:  # whole prompts done: they emit their first token
                     if co[4]:

@@ -111,3 +111,16 @@ def scheduler(framework: str) -> Scheduler:
 def rounds() -> int:
     """Requests per client of the benchmark harness (AIConfigurator's aiperf runs: 20)."""
     return int(_file().benchmark.rounds.si)
+
+
+def advance(step, P: float, D: float, prefill_only: bool, to_finish: float, to_join: float) -> tuple[float, int, int]:
+    """The engine's next stretch of iterations, as both request loops run it
+    (:func:`superpod.serving.closed_loop.run` by cohort, :func:`superpod.serving.waves.simulate` by
+    request): with ``P`` prompt tokens scheduled, one iteration (prefill-only under prefill-first,
+    else shared with the ``D`` decoding sequences); with none, the identical decode-only iterations up to
+    the next finish (``to_finish`` iterations away) or the next waiting request allowed to join
+    (``to_join``), priced at once. Returns (seconds, iterations, decode steps taken)."""
+    if P <= 0:
+        m = max(int(min(to_finish, to_join)), 1)
+        return m * step(0.0, D), m, m
+    return step(P, 0.0 if prefill_only else D), 1, 0 if prefill_only else 1

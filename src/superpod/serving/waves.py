@@ -30,7 +30,7 @@ from collections import deque
 
 import numpy as np
 
-from superpod.serving.scheduling import POLICIES
+from superpod.serving.scheduling import POLICIES, advance
 
 
 def lengths(rng: np.random.Generator, L: float, ratio: float, size: int) -> np.ndarray:
@@ -93,20 +93,14 @@ def simulate(step, n: int, isl: float, osl: float, budget: float, policy: str = 
             room -= 0 if w[4] else 1
             left = 0.0
             break
-        if P <= 0:
-            if not finishing:
-                break
-            m = finishing[0][0] - S
-            if waiting and room > 0 and waiting[0][3] > it:
-                m = min(m, waiting[0][3] - it)
-            m = max(int(m), 1)
-            now += m * step(0.0, D)
-            it += m
-            S += m
-        else:
-            now += step(P, 0.0 if prefill_only else D)
-            it += 1
-            S += 0 if prefill_only else 1
+        if P <= 0 and not finishing:
+            break
+        join = waiting[0][3] - it if waiting and room > 0 and waiting[0][3] > it else math.inf
+        dt, di, ds = advance(step, P, D, prefill_only, finishing[0][0] - S if finishing else math.inf, join)
+        now += dt
+        it += di
+        S += ds
+        if P > 0:
             for w, tok in admitted:
                 if tok >= w[1]:
                     waiting.remove(w)
