@@ -12,6 +12,9 @@ def test_unproduct_reads_the_dumped_layouts_back():
     assert _unproduct(4, 1, 2, 2) == (2, 1, 1, 2)
     assert _unproduct(8, 1, 2, 4) == (8, 1, 2, 4)  # a genuine expert-TP x EP layout stays
     assert _unproduct(8, 1, 8, 1) == (8, 1, 8, 1)
+    assert _unproduct(4, 4, 1, 16) == (4, 1, 1, 4)  # vLLM tp4 ep4: its EP is the TP group
+    assert _unproduct(2, 2, 1, 4) == (2, 1, 1, 2)
+    assert _unproduct(4, 2, 1, 8) == (4, 2, 1, 8)  # a genuine TP x DP attention with EP over both stays
 
 
 def test_public_rows_price_as_many_gpus_as_their_id_names():
@@ -19,8 +22,6 @@ def test_public_rows_price_as_many_gpus_as_their_id_names():
     for r in read_rows(default_file()):
         m = re.search(r"_tp(\d+)_ep(\d+)_", r.id)
         if r.raw["mode"] != "agg" or m is None or m.group(2) == "1" or m.group(1) != m.group(2):
-            continue
-        if r.raw["moe_tp_size"] != r.raw["moe_ep_size"]:  # not the dumped product (vLLM states tp x dp)
             continue
         row_settings(r)
         if r.status != "ok":

@@ -66,12 +66,19 @@ def layout_product(raw: dict[str, str]) -> bool:
 
 
 def _unproduct(tp: int, dp: int, moe_tp: int, moe_ep: int) -> tuple[int, int, int, int]:
-    """(tp, dp, moe_tp, moe_ep) of a ``tpT_epE`` run that the dump wrote as ``tp x dp = T x E`` with
-    ``moe_tp = T = moe_ep = E``: ``E`` GPUs, attention TP ``E`` (or attention DP ``E`` where the dump's
-    TP is 1), experts EP ``E``. Any other layout is returned as it is."""
+    """(tp, dp, moe_tp, moe_ep) of a ``tpT_epE`` run (``T = E``) that the dump wrote as products, read
+    back as ``E`` GPUs with experts EP ``E``:
+
+    * ``tp x dp = T x E`` with ``moe_tp = T = moe_ep = E`` (TensorRT-LLM, SGLang): attention TP ``E``, or
+      attention DP ``E`` where the dump's TP is 1;
+    * ``tp = dp = T``, ``moe_tp = 1``, ``moe_ep = T x E`` (vLLM, whose EP is its TP group): attention TP ``T``.
+
+    Any other layout is returned as it is."""
     if moe_tp > 1 and moe_tp == moe_ep and tp * dp == moe_tp * moe_ep:
         g = moe_ep
         return (1, g, 1, g) if dp > 1 else (g, 1, 1, g)
+    if moe_tp == 1 and tp == dp > 1 and moe_ep == tp * dp:
+        return tp, 1, 1, tp
     return tp, dp, moe_tp, moe_ep
 
 
