@@ -42,9 +42,10 @@ class TrainOptions(Options):
                                                "at the share of its peaks the chip's catalog power_curve gives there, HBM "
                                                "bandwidth unchanged (default: the chip's tdp_w, its default limit).",
                                          unit="W", gt=0)
-    dispatcher: Optional[Literal["deepep", "alltoall"]] = opt(None, "MoE token dispatcher: deepep (Megatron-Core flex + "
-                                                  "DeepEP) | alltoall (NCCL all-to-all, explicit permutes, a host sync per "
-                                                  "MoE layer); default: the framework's (megatron: deepep).")
+    dispatcher: Optional[Literal["deepep", "alltoall", "hybridep"]] = opt(
+        None, "MoE token dispatcher: deepep (Megatron-Core flex + DeepEP) | alltoall (NCCL all-to-all, explicit "
+              "permutes, a host sync per MoE layer) | hybridep (flex + HybridEP: DeepEP's function at the NVL72's "
+              "rate); default: the framework's (megatron: deepep).")
     top: int = opt(1, "Also list the K best plans.")
     compare_plan: Optional[str] = opt(None, "Also price this plan, e.g. \"tp=8 pp=16 dp=8 recompute=full\" (settings left out are searched), and say mechanism by mechanism why the best plan is faster.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
