@@ -123,3 +123,44 @@ def test_hybridep_never_slower_than_deepep_and_faster_across_the_nvl72():
         assert float(h[0]) <= float(d[0])
         if ep > 8:
             assert float(h[0]) < 0.7 * float(d[0])
+
+
+# ---- fine-grained recompute (--recompute-modules) ----
+
+def _mods(mods, model="deepseek-v3", system="gb200-nvl72", n=256, **plan):
+    m, hw = load_model(model), _hw(system, n)
+    kw = dict(tp=1, pp=8, vpp=4, ep=32, dp=32, micro_batch=1, zero=1, schedule="interleaved", recompute="selective")
+    kw.update(plan)
+    return step(m, hw, TrainPlan.one(**kw), 4096, 2048, recompute_modules=mods)
+
+
+def test_recompute_modules_bounds():
+    default = _mods(None)
+    core = _mods(("core_attn",))
+    assert float(core.breakdown["recompute_s"][0]) == pytest.approx(float(default.breakdown["recompute_s"][0]))
+    assert np.ravel(core.recompute_flops)[0] == pytest.approx(np.ravel(default.recompute_flops)[0])
+    prev_s, prev_f = 0.0, 0.0
+    for mods in (("layernorm",), ("layernorm", "mla_up_proj"), ("layernorm", "mla_up_proj", "mlp"),
+                 ("layernorm", "mla_up_proj", "mlp", "moe_act"), ("layernorm", "mla_up_proj", "mlp", "moe_act", "moe"),
+                 ("layernorm", "mla_up_proj", "mlp", "moe_act", "moe", "core_attn")):
+        r = _mods(mods)
+        s, f = float(r.breakdown["recompute_s"][0]), float(np.asarray(r.recompute_flops).ravel()[0])
+        assert s > prev_s and f >= prev_f, mods  # more modules never cost less
+        prev_s, prev_f = s, f
+    full = _mods(None, recompute="full")
+    assert prev_s <= float(full.breakdown["recompute_s"][0]) * 1.05  # no module set costs much more than full
+
+
+def test_recompute_modules_are_checked_and_stated():
+    from superpod.errors import InvalidOptionError
+    from superpod.planners.train_estimate import train
+
+    kw = dict(tp=1, pp=8, vpp=4, ep=32, precision="mxfp8", micro_batch=1, schedule="interleaved", global_batch=2048)
+    r = train("deepseek-v3", "gb200-nvl72@256", recompute_modules="mlp, mla_up_proj", **kw)
+    assert r["recompute_modules"] == ["mlp", "mla_up_proj"] and r["plan"]["recompute"] == "selective"
+    with pytest.raises(InvalidOptionError, match="unknown module"):
+        train("deepseek-v3", "gb200-nvl72@256", recompute_modules="attention", **kw)
+    with pytest.raises(InvalidOptionError, match="MLA"):
+        train("llama3-70b", "dgx-h100-superpod@64", recompute_modules="mla_up_proj")
+    with pytest.raises(InvalidOptionError, match="selective"):
+        train("deepseek-v3", "gb200-nvl72@256", recompute_modules="mlp", recompute="full", **kw)

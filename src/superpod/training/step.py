@@ -33,6 +33,7 @@ from superpod.training.host import host_wait_s, linears as host_linears
 from superpod.training.kernels import layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
+from superpod.training.recompute import modules_flops_per_token, modules_s
 from superpod.training.schedules import bubble_s
 
 #: GEMM precision of each training recipe code (``TrainPlan.fp8``): MXFP8 runs FP8 GEMMs with
@@ -88,7 +89,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
          compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
-         pp_layout: bool = False) -> StepResult:
+         pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -117,7 +118,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``ceil(L / pp) x pp`` exceeds ``L`` the stage holding the LM head holds that many fewer layers (at
     most all its ``ceil(L / pp)``: the loss alone on a stage, as ``...|L``), so
     the slowest stage pays only the head's excess over the layers it gave up (never less than the
-    ``ceil(L / pp)`` layers of the fullest stage); else the head sits on a full stage.
+    ``ceil(L / pp)`` layers of the fullest stage); else the head sits on a full stage;
+    ``recompute_modules``: what ``selective`` recompute re-runs (Megatron-Core's ``--recompute-modules``,
+    :mod:`superpod.training.recompute`); None: the attention core.
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -177,11 +180,22 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
     ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s") + eager
     # quantisation passes of the FP8 / MXFP8 / NVFP4 recipes (forward inputs, backward gradients)
-    quant = pick({key: (Ld * quantise_s(model, False, T, tp, hw, RECIPES[key]) if model.dense_layers else 0.0)
-                  + (Lm * quantise_s(model, True, T, tp, hw, RECIPES[key], etp) if model.moe_layers else 0.0)
-                  for key in codes})
+    q_layer = {moe: pick({key: quantise_s(model, moe, T, tp, hw, RECIPES[key], etp) for key in codes})
+               for moe, n in ((False, model.dense_layers), (True, model.moe_layers)) if n}
+    quant = Ld * q_layer.get(False, 0.0) + Lm * q_layer.get(True, 0.0)
+    selective, rc_linears = attn_f, {False: 0.0, True: 0.0}
+    if recompute_modules is not None:  # fine-grained recompute (superpod.training.recompute)
+        selective = 0.0 * T
+        for moe, n_layers in ((False, Ld), (True, Lm)):
+            if moe not in q_layer:
+                continue
+            idx = 1 if moe else 0
+            part = lambda name, idx=idx: pick({k: v[idx][name] for k, v in per_prec.items()})  # noqa: E731
+            sec, lin = modules_s(model, moe, recompute_modules, part, part("attention_s") * (1.0 + slow), q_layer[moe],
+                                 T, tp, ep, etp, hw)
+            selective, rc_linears[moe] = selective + n_layers * sec, lin
     recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
-                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, attn_f, ops], 0.0)
+                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, selective, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
@@ -219,7 +233,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     t_f = t_fwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
     t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
     wait = _host_wait(model, hw, plan, host_ops, dispatcher, per_prec, pick, codes, prec, T, tp, ep, etp, Ld, Lm,
-                      layers, quant, recompute, slow, tp_s + cp_s + pp_s, ep_s, t_f, t_b)
+                      layers, quant, recompute, slow, tp_s + cp_s + pp_s, ep_s, t_f, t_b, rc_linears)
     t_f = t_f + wait["fwd_s"]
     t_b = t_b + wait["bwd_s"]
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
@@ -276,6 +290,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
+    if recompute_modules is not None:
+        attn_fwd = model.layers * modules_flops_per_token(model, recompute_modules,
+                                                          float(attention_flops_per_token(model, s / 2))) * tokens
     recompute_flops = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
                                 [model_flops / 3.0, attn_fwd, model.active_params * tokens], 0.0)
     return StepResult(
@@ -302,7 +319,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
 
 
 def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher, per_prec, pick, codes, prec, T, tp, ep,
-               etp, Ld, Lm, layers, quant, recompute, slow, comm_s, ep_s, t_f, t_b) -> dict[str, np.ndarray]:
+               etp, Ld, Lm, layers, quant, recompute, slow, comm_s, ep_s, t_f, t_b, rc_linears) -> dict[str, np.ndarray]:
     """The GPU's wait for the host on one stage per micro-batch (:mod:`superpod.training.host`): ``fwd_s``,
     ``bwd_s`` and ``host_s`` (the host's launch time). The stage's per-micro-batch quantisation,
     recompute and communication are shared among its layers in proportion to their count."""
@@ -325,7 +342,8 @@ def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher
         post = part("experts_s") + ep_half if moe else zero
         bwd = part("bwd_s") + shared_f + ep_half
         w = host_wait_s(host_ops, op_s, pre, post, bwd, model, moe, ep, etp, quantised, dispatcher,
-                        np.where(np.asarray(plan.recompute) == FULL, sum(host_linears(model, moe, ep, etp)), 0.0))
+                        np.select([np.asarray(plan.recompute) == FULL, np.asarray(plan.recompute) == SELECTIVE],
+                                  [sum(host_linears(model, moe, ep, etp)), rc_linears[moe]], 0.0))
         fwd_w = fwd_w + n_layers * w["fwd_wait_s"]
         bwd_w = bwd_w + n_layers * (w["wait_s"] - w["fwd_wait_s"])
         host = host + n_layers * w["host_s"]
