@@ -164,3 +164,19 @@ def test_recompute_modules_are_checked_and_stated():
         train("llama3-70b", "dgx-h100-superpod@64", recompute_modules="mla_up_proj")
     with pytest.raises(InvalidOptionError, match="selective"):
         train("deepseek-v3", "gb200-nvl72@256", recompute_modules="mlp", recompute="full", **kw)
+
+
+def test_mxfp8_experts_never_faster_than_the_measured_grouped_gemm():
+    from superpod.training.framework import framework
+    from superpod.training.kernels import expert_rate, layer_train_measured_s
+
+    m, gb, h100 = load_model("deepseek-v3"), _hw("gb200-nvl72", 256), _hw("dgx-h100-superpod", 256)
+    rates = framework("megatron").expert_flops
+    cap = expert_rate(rates, gb, "mxfp8")
+    assert cap == pytest.approx(2672e12) and expert_rate(rates, gb, "bf16") is None and expert_rate(rates, h100, "mxfp8") is None
+    args = (m, True, 4096.0, 2048.0, 1.0, 32.0, gb, "fp8", "flash", 0, 1.0, None)
+    free = layer_train_measured_s(*args)
+    capped = layer_train_measured_s(*args, expert_flops=cap)
+    flop = 2 * 4096 * 8 * 3 * 7168 * 2048
+    assert float(capped["experts_s"]) >= flop / cap * 0.999 and float(capped["experts_s"]) >= float(free["experts_s"])
+    assert float(capped["bwd_s"]) - float(free["bwd_s"]) == pytest.approx(2 * (float(capped["fwd_s"]) - float(free["fwd_s"])))

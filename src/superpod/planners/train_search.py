@@ -213,7 +213,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
                elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
                attention_utilisation=_attention_utilisation(fw, hw), host_ops=fw.host_ops,
-               pp_layout=fw.pp_layout, recompute_modules=recompute_modules)
+               pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from superpod.errors import UnknownNameError
 from superpod.spec.calibration import calibration_file
 from superpod.spec.catalog import build
-from superpod.spec.quantity import Bytes, Ratio, Time
+from superpod.spec.quantity import Bytes, Quantity, Ratio, Time
 
 
 class HostOps(BaseModel):
@@ -53,6 +53,7 @@ class Framework(BaseModel):
     kernels: dict | None = Field(default=None, description="measured-kernel fits the stack runs per kernel family (superpod.training.kernels); None: the roofline")
     dispatcher: Literal["deepep", "alltoall", "hybridep"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
     pp_layout: bool = Field(default=False, description="layers placed per pipeline stage freely (Megatron-Core --pipeline-model-parallel-layout): the LM head's stage holds fewer layers")
+    expert_flops: dict[str, dict[str, Quantity]] | None = Field(default=None, description="per recipe and chip: the best FLOP/s the stack's grouped GEMM of the routed experts reaches (a measurement); None: the roofline")
     host_ops: HostOps | None = Field(default=None, description="eager launches per layer (no CUDA graphs): the host-bound regime (superpod.training.host); None: not priced")
 
     def allowed(self) -> dict[str, list]:

@@ -30,7 +30,7 @@ from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
 from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s
 from superpod.training.host import host_wait_s, linears as host_linears
-from superpod.training.kernels import layer_train_measured_s
+from superpod.training.kernels import expert_rate, layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
 from superpod.training.recompute import modules_flops_per_token, modules_s
@@ -89,7 +89,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
          compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
-         pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None) -> StepResult:
+         pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None,
+         expert_flops: dict | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -120,7 +121,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     the slowest stage pays only the head's excess over the layers it gave up (never less than the
     ``ceil(L / pp)`` layers of the fullest stage); else the head sits on a full stage;
     ``recompute_modules``: what ``selective`` recompute re-runs (Megatron-Core's ``--recompute-modules``,
-    :mod:`superpod.training.recompute`); None: the attention core.
+    :mod:`superpod.training.recompute`); None: the attention core; ``expert_flops``: per recipe and chip,
+    the best rate the stack's grouped GEMM of the routed experts reaches (framework data); none: the roofline.
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -141,7 +143,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     codes = [int(c) for c in np.unique(prec)]
     per_prec = {
         key: [layer_train_measured_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl,
-                                     plan.sp, etp, kernels, compute_fraction) if n else None
+                                     plan.sp, etp, kernels, compute_fraction,
+                                     expert_rate(expert_flops, hw, RECIPES[key])) if n else None
               for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
         for key in codes
     }
