@@ -180,3 +180,25 @@ def test_mxfp8_experts_never_faster_than_the_measured_grouped_gemm():
     flop = 2 * 4096 * 8 * 3 * 7168 * 2048
     assert float(capped["experts_s"]) >= flop / cap * 0.999 and float(capped["experts_s"]) >= float(free["experts_s"])
     assert float(capped["bwd_s"]) - float(free["bwd_s"]) == pytest.approx(2 * (float(capped["fwd_s"]) - float(free["fwd_s"])))
+
+
+# ---- expert routing assumption ----
+
+def test_random_routing_is_never_faster_and_tends_to_balanced():
+    from superpod.errors import InvalidOptionError
+    from superpod.planners.train_estimate import train
+    from superpod.training.dispatch import routing_skew
+
+    g = routing_skew("random", np.array([64.0, 1024.0, 32768.0, 1e9]), 32.0)
+    assert np.all(np.diff(g) < 0) and g[-1] == pytest.approx(1.0, abs=1e-3) and g[0] > 1.3
+    assert float(routing_skew("random", 4096.0, 1.0)) == 1.0 and float(routing_skew("balanced", 64.0, 32.0)) == 1.0
+    m, hw = load_model("deepseek-v3"), _hw("gb200-nvl72", 256)
+    for mb in (1, 4):
+        p = TrainPlan.one(tp=1, pp=8, ep=32, dp=32, micro_batch=mb, zero=1)
+        b, r = (step(m, hw, p, 512, 2048, routing=x) for x in ("balanced", "random"))
+        assert float(r.step_s[0]) > float(b.step_s[0])
+        assert float(r.breakdown["ep_comm_s"][0]) > float(b.breakdown["ep_comm_s"][0])
+    kw = dict(tp=1, pp=8, ep=32, global_batch=2048)
+    assert train("deepseek-v3", "gb200-nvl72@256", routing="random", **kw)["routing"] == "random"
+    with pytest.raises(InvalidOptionError, match="routing"):
+        train("deepseek-v3", "gb200-nvl72@256", routing="measured", **kw)

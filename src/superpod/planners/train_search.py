@@ -168,7 +168,7 @@ def _gather(x, shape, i: int):
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
            top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
            power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None,
-           recompute_modules=None) -> SearchResult:
+           recompute_modules=None, routing: str = "balanced") -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
 
     ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
@@ -177,6 +177,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     ``dispatcher``: the MoE token dispatcher (default the framework's, :mod:`superpod.training.dispatch`).
     ``recompute_modules``: Megatron-Core's ``--recompute-modules`` (``"mlp mla_up_proj"`` or a list): what
     selective recompute re-runs (:mod:`superpod.training.recompute`); pins ``recompute`` to selective.
+    ``routing``: ``balanced`` (force-balanced) or ``random`` expert loads (:func:`superpod.training.dispatch.routing_skew`).
     """
     t0 = time.perf_counter()
     if chip is None:
@@ -213,7 +214,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
                elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
                attention_utilisation=_attention_utilisation(fw, hw), host_ops=fw.host_ops,
-               pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops)
+               pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops,
+               routing=routing)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)

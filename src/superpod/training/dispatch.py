@@ -115,6 +115,25 @@ def nccl_alltoall_s(send_bytes, ep, stride, hw: Hardware) -> np.ndarray:
     return np.where(ep > 1, out, 0.0)
 
 
+ROUTINGS = ("balanced", "random")
+
+
+def routing_skew(routing: str, rows_per_rank, ep) -> np.ndarray:
+    """Load of the busiest EP rank over the mean for one MoE layer (formulas.md 3.3).
+
+    ``balanced``: every rank gets the mean (Megatron-Core's ``--moe-router-force-load-balancing``,
+    which both public MoE runs use); ``random``: tokens routed at random, ``mu`` rows per rank on ``ep``
+    ranks, leave ``1 + sqrt(2 ln ep / mu)`` (balls into bins, Raab & Steger 1998), a floor under real
+    routers' skew (hot experts need a measured expert-load histogram, which no source here gives)."""
+    if routing not in ROUTINGS:
+        raise InvalidOptionError(f"--routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
+    ep = floats(ep)
+    if routing == "balanced":
+        return 1.0 + 0.0 * ep * floats(rows_per_rank)
+    mu = np.maximum(floats(rows_per_rank), 1.0)
+    return np.where(ep > 1, 1.0 + np.sqrt(2.0 * np.log(np.maximum(ep, 1.0)) / mu), 1.0)
+
+
 def ranks_per_token(experts: int, top_k: int, ep) -> np.ndarray:
     """Expected EP ranks one token's ``top_k`` experts land on, with ``experts / ep`` experts per rank
     and balanced routing (each top-k set equally likely: Megatron's force-load-balancing)."""

@@ -28,7 +28,7 @@ from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_
 from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
-from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s
+from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s, routing_skew
 from superpod.training.host import host_wait_s, linears as host_linears
 from superpod.training.kernels import expert_rate, layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
@@ -90,7 +90,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
          compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
          pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None,
-         expert_flops: dict | None = None) -> StepResult:
+         expert_flops: dict | None = None, routing: str = "balanced") -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -122,7 +122,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``ceil(L / pp)`` layers of the fullest stage); else the head sits on a full stage;
     ``recompute_modules``: what ``selective`` recompute re-runs (Megatron-Core's ``--recompute-modules``,
     :mod:`superpod.training.recompute`); None: the attention core; ``expert_flops``: per recipe and chip,
-    the best rate the stack's grouped GEMM of the routed experts reaches (framework data); none: the roofline.
+    the best rate the stack's grouped GEMM of the routed experts reaches (framework data); none: the roofline;
+    ``routing``: the expert-load assumption (:func:`superpod.training.dispatch.routing_skew`).
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -148,6 +149,15 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
               for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
         for key in codes
     }
+
+    # routed experts wait for the busiest EP rank (formulas.md 3.3): balanced routing 1, random its spread
+    skew = routing_skew(routing, T / tp * model.moe.top_k * etp, ep) if model.moe_layers else 1.0 + 0.0 * T
+    for key in codes:
+        e = per_prec[key][1]
+        if e is not None and np.any(skew > 1.0):
+            extra = (skew - 1.0) * e["experts_s"]
+            per_prec[key][1] = {**e, "experts_s": e["experts_s"] + extra, "fwd_s": e["fwd_s"] + extra,
+                                "bwd_s": e["bwd_s"] + BWD_GEMM * extra}
 
     def pick(vals):
         out = vals[codes[0]]
@@ -216,12 +226,13 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     if model.moe_layers:
         moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
         dual = np.asarray(plan.schedule) == DUALPIPE
-        mnnvl = (deepep_mnnvl_s(T / tp, model.moe.experts, model.moe.top_k, h, ep, etp, hw)
+        hot_T = skew * T / tp  # the busiest EP rank receives and sends skew x the mean
+        mnnvl = (deepep_mnnvl_s(hot_T, model.moe.experts, model.moe.top_k, h, ep, etp, hw)
                  if dispatcher != "hybridep" else 0.0)  # HybridEP runs at the NVL72's rate
-        a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si,
+        a2a = ep_alltoall_s(hot_T, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si,
                             mnnvl)
         if dispatcher == "alltoall":  # NCCL: BF16 copies per token-expert pair, explicit permutes, host sync
-            nc = alltoall_dispatcher_s(T / tp, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
+            nc = alltoall_dispatcher_s(hot_T, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
                                        mech["ep_comm_sms"].si)
             a2a = {"exposed_s": nc["exposed_s"] + a2a["etp_s"], "wire_s": nc["wire_s"], "etp_s": a2a["etp_s"]}
         ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)

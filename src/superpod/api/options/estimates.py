@@ -47,6 +47,7 @@ class TrainOptions(Options):
         None, "MoE token dispatcher: deepep (Megatron-Core flex + DeepEP) | alltoall (NCCL all-to-all, explicit "
               "permutes, a host sync per MoE layer) | hybridep (flex + HybridEP: DeepEP's function at the NVL72's "
               "rate); default: the framework's (megatron: deepep).")
+    routing: Literal["balanced", "random"] = opt("balanced", "MoE expert loads: balanced (Megatron-Core's --moe-router-force-load-balancing, as the public runs) | random (the busiest EP rank's balls-into-bins excess, 1 + sqrt(2 ln EP / rows per rank)).")
     top: int = opt(1, "Also list the K best plans.")
     compare_plan: Optional[str] = opt(None, "Also price this plan, e.g. \"tp=8 pp=16 dp=8 recompute=full\" (settings left out are searched), and say mechanism by mechanism why the best plan is faster.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "
