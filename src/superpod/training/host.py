@@ -54,8 +54,8 @@ def host_wait_s(ops, op_s: float, pre_gpu_s, post_gpu_s, bwd_gpu_s, model: Model
     ``ops``: the framework's counts (:class:`superpod.training.framework.HostOps`); ``*_gpu_s``: the
     GPU's time of the forward before / after the synchronisation and of the backward (recompute
     included); ``quantised``: bool array, a quantised GEMM recipe; ``recompute_linears``: linears the
-    backward runs again (their forward ops are launched again). Returns ``host_s`` (launch time) and
-    ``wait_s`` (what the step pays beyond the GPU's time)."""
+    backward runs again (their forward ops are launched again). Returns ``host_s`` (launch time),
+    ``fwd_wait_s`` and ``bwd_wait_s`` (what the step pays beyond the GPU's time, forward and backward)."""
     pre_l, post_l = linears(model, moe_layer, ep, etp)
     q = np.asarray(quantised, dtype=bool)
     lin_f = ops.linear[0] + np.where(q, ops.quantised_linear[0], 0.0)
@@ -68,10 +68,9 @@ def host_wait_s(ops, op_s: float, pre_gpu_s, post_gpu_s, bwd_gpu_s, model: Model
         pre_h = pre_h + ops.router[0] + disp[0]  # the preprocess (token counts) precedes the synchronisation
         post_h = post_h + disp[1]
         bwd_h = bwd_h + ops.router[1] + disp[2]
-        fwd = np.maximum(pre_h * op_s, pre_gpu_s) + np.maximum(post_h * op_s, post_gpu_s)
+        # max(host, GPU) per segment, less the GPU's own time
+        fwd_wait = np.maximum(pre_h * op_s - pre_gpu_s, 0.0) + np.maximum(post_h * op_s - post_gpu_s, 0.0)
     else:
-        fwd = np.maximum((pre_h + post_h) * op_s, pre_gpu_s + post_gpu_s)
-    bwd = np.maximum(bwd_h * op_s, bwd_gpu_s)
-    host = (pre_h + post_h + bwd_h) * op_s
-    wait = fwd + bwd - (floats(pre_gpu_s) + floats(post_gpu_s) + floats(bwd_gpu_s))
-    return {"host_s": host, "wait_s": np.maximum(wait, 0.0), "fwd_wait_s": np.maximum(fwd - pre_gpu_s - post_gpu_s, 0.0)}
+        fwd_wait = np.maximum((pre_h + post_h) * op_s - (pre_gpu_s + post_gpu_s), 0.0)
+    bwd_wait = np.maximum(bwd_h * op_s - bwd_gpu_s, 0.0)
+    return {"host_s": (pre_h + post_h + bwd_h) * op_s, "fwd_wait_s": fwd_wait, "bwd_wait_s": bwd_wait}

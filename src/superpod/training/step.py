@@ -337,7 +337,7 @@ def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher
     """The GPU's wait for the host on one stage per micro-batch (:mod:`superpod.training.host`): ``fwd_s``,
     ``bwd_s`` and ``host_s`` (the host's launch time). The stage's per-micro-batch quantisation,
     recompute and communication are shared among its layers in proportion to their count."""
-    zero = 0.0 * (t_f + t_b)
+    zero = 0.0 * T
     if host_ops is None:
         return {"fwd_s": zero, "bwd_s": zero, "host_s": zero}
     op_s = host_ops.op_s.si if host_ops.op_s is not None else host_op_s(hw.chip)
@@ -359,9 +359,9 @@ def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher
                         np.select([np.asarray(plan.recompute) == FULL, np.asarray(plan.recompute) == SELECTIVE],
                                   [sum(host_linears(model, moe, ep, etp)), rc_linears[moe]], 0.0))
         fwd_w = fwd_w + n_layers * w["fwd_wait_s"]
-        bwd_w = bwd_w + n_layers * (w["wait_s"] - w["fwd_wait_s"])
+        bwd_w = bwd_w + n_layers * w["bwd_wait_s"]
         host = host + n_layers * w["host_s"]
-    return {"fwd_s": fwd_w, "bwd_s": np.maximum(bwd_w, 0.0), "host_s": host}
+    return {"fwd_s": fwd_w, "bwd_s": bwd_w, "host_s": host}
 
 
 def _eager_extra_s(model: Model, T, tp, sp, hw: Hardware, passes, Ld, Lm):
