@@ -27,7 +27,8 @@ from superpod.planners.conventions import (
 from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
-from superpod.training.dispatch import check_dispatcher
+from superpod.training.recompute import parse_modules
+from superpod.training.dispatch import check_dispatcher, routing_skew
 
 PRECISIONS = ("bf16", "fp8", "mxfp8", "fp4")
 #: the pinned plan settings that are whole numbers >= 1
@@ -97,7 +98,8 @@ def compare_plans(user: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
 def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096, global_batch: int | None = None,
           global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
           top: int = 1, timeline: bool = False, compare_plan: str | None = None, power_limit_w: float | None = None,
-          dispatcher: str | None = None, **fixed) -> dict[str, Any]:
+          dispatcher: str | None = None, recompute_modules: str | None = None, routing: str = "balanced",
+          **fixed) -> dict[str, Any]:
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, etp, cp,
@@ -107,7 +109,10 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     ``power_limit_w``: the chips' board power limit (default their ``tdp_w``): compute runs at
     the share of the peaks the chip's ``power_curve`` gives (:mod:`superpod.training.power`).
     ``dispatcher``: the MoE token dispatcher, ``deepep`` or NCCL ``alltoall`` (default the
-    framework's; :mod:`superpod.training.dispatch`).
+    framework's; :mod:`superpod.training.dispatch`). ``recompute_modules``: Megatron-Core's
+    ``--recompute-modules`` (``"mlp mla_up_proj"``), priced under selective recompute
+    (:mod:`superpod.training.recompute`). ``routing``: the expert-load assumption, ``balanced`` (default) or
+    ``random`` (:func:`superpod.training.dispatch.routing_skew`).
     """
     user_plan = parse_plan(compare_plan) if compare_plan else None
     if precision not in PRECISIONS:
@@ -138,7 +143,9 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         check_dispatcher(dispatcher)
         if m.moe is None:
             raise InvalidOptionError(f"--dispatcher {dispatcher} needs an MoE model: {m.name} is dense (no tokens to dispatch)")
-    run = {"power_limit_w": power_limit_w, "chip": sized.system.chip, "dispatcher": dispatcher}
+    routing_skew(routing, 1.0, 1.0)  # a bad name is refused before the search
+    run = {"power_limit_w": power_limit_w, "chip": sized.system.chip, "dispatcher": dispatcher,
+           "recompute_modules": recompute_modules, "routing": routing}
     res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, precision=precision,
                  framework=framework, **run)
     plans = [rank_record(p, r) for p in res.plans]
@@ -163,6 +170,8 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         "power_limit_w": res.power_limit_w,
         "compute_fraction": res.compute_fraction,
         "dispatcher": res.dispatcher,
+        "routing": routing if m.moe is not None else None,
+        "recompute_modules": list(parse_modules(recompute_modules, m)) if recompute_modules is not None else None,
         **best,
         "mfu_basis": MFU_BASIS,
         "peak_bf16_flops_per_chip": hw.peak("bf16") if "bf16" in hw.peak_flops else None,
@@ -174,8 +183,9 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
                    "plans_per_s": res.evaluated / max(res.seconds, 1e-9)},
     }
     if user_plan is not None:
+        mods = run["recompute_modules"] if user_plan.get("recompute", "selective") == "selective" else None
         mine = search(m, hw, seq_len, global_batch, chip_fixed(user_plan, hw.chip, r), top=1, precision=precision,
-                      framework=framework, **run).plans[0]
+                      framework=framework, **{**run, "recompute_modules": mods}).plans[0]
         out["compare"] = compare_plans(rank_record(mine, r), best)
     if top > 1:
         out["top"] = plans

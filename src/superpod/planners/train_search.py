@@ -31,6 +31,7 @@ from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
 from superpod.training.kernels import handle as kernel_handle
 from superpod.training.power import compute_fraction, power_limit_w as limit_of
+from superpod.training.recompute import parse_modules
 from superpod.training.mechanisms import MECHANISMS
 from superpod.training.step import RECIPES, StepResult, step
 
@@ -166,13 +167,17 @@ def _gather(x, shape, i: int):
 
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
            top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
-           power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None) -> SearchResult:
+           power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None,
+           recompute_modules=None, routing: str = "balanced") -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
 
     ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
     the share of the peaks the chip's ``power_curve`` gives there (:mod:`superpod.training.power`),
     MFU stays against the nameplate peak. ``chip``: the system's chip spec (default: by name).
     ``dispatcher``: the MoE token dispatcher (default the framework's, :mod:`superpod.training.dispatch`).
+    ``recompute_modules``: Megatron-Core's ``--recompute-modules`` (``"mlp mla_up_proj"`` or a list): what
+    selective recompute re-runs (:mod:`superpod.training.recompute`); pins ``recompute`` to selective.
+    ``routing``: ``balanced`` (force-balanced) or ``random`` expert loads (:func:`superpod.training.dispatch.routing_skew`).
     """
     t0 = time.perf_counter()
     if chip is None:
@@ -187,6 +192,12 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     precision = precision or ("fp8" if fp8 else "bf16")
     code = check_precision(hw, precision)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    if recompute_modules is not None:
+        recompute_modules = parse_modules(recompute_modules, model)
+        if fixed.get("recompute", "selective") != "selective":
+            raise InvalidOptionError(f"--recompute-modules runs under selective recompute (Megatron-Core's "
+                                     f"--recompute-granularity selective), not recompute={fixed['recompute']}")
+        fixed["recompute"] = "selective"
     for k in ("ep", "etp"):
         if model.moe is None and fixed.get(k, 1) != 1:  # never ignore a degree that cannot apply
             raise InvalidOptionError(f"{k}={fixed[k]} needs an MoE model: {model.name} is dense (no experts to spread)")
@@ -202,7 +213,9 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                overhead_per_step_s=fw.overhead_per_step_s.si, cp_overlap=fw.cp_overlap, tp_bwd_overlap=fw.tp_bwd_overlap,
                dp_overlap=fw.dp_overlap, grad_reduce_dtype=fw.grad_reduce_dtype, dispatcher=dispatcher or fw.dispatcher,
                elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
-               attention_utilisation=_attention_utilisation(fw, hw))
+               attention_utilisation=_attention_utilisation(fw, hw), host_ops=fw.host_ops,
+               pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops,
+               routing=routing)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)

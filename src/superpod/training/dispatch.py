@@ -4,6 +4,10 @@
 
 * ``deepep`` (``flex`` with the DeepEP backend): the deduplicated DeepEP normal kernels with the
   global permutation fused into the communication (:func:`superpod.training.mechanisms.ep_alltoall_s`).
+* ``hybridep`` (``flex`` with the HybridEP backend, the article's sec. 2.5): DeepEP's function
+  "fully adapted to the NVL72 architecture" (TMA copies, no redundant traffic), priced as the
+  deduplicated normal kernels at the fabric's calibrated rate without DeepEP's measured MNNVL floor
+  below; its D2D copy out of the registered buffer is fused into the permute (not priced apart).
 * ``alltoall`` (NCCL backend, ``MoEAlltoAllTokenDispatcher``), as the code runs it:
 
   - a host-device synchronisation per MoE layer in the forward pass: the tokens per expert
@@ -25,6 +29,15 @@
   The transfers are never shorter than DeepEP's for the same tokens (a floor: NCCL moves a copy
   per token-expert pair where DeepEP moves one per token-rank pair, over the same links).
   Overlapped only under DualPipe, like DeepEP, with the same SMs taken from compute.
+
+DeepEP's normal kernels across a multi-node NVLink domain (an EP group of more than 8 GPUs inside
+one NVL72) run far below the links' rate: Megatron-Core measured about 400 GB/s dispatch and 190 GB/s
+combine algorithm bandwidth at EP32 on GB200 (training.md 7.2, the article's sec. 2.2.1; "after
+switching to DeepEP, we did not get the communication benefits", so the NCCL backend is no faster).
+:func:`deepep_mnnvl_s` prices the four transfers at those rates over the BF16 rows each rank
+receives (one per token and destination rank, :func:`ranks_per_token`; Megatron-Core dispatches in
+BF16: "EP Dispatch" of MXFP8 data is "not yet supported", sec. 2.1.3); it is a floor under both
+dispatchers' transfers there.
 """
 
 from __future__ import annotations
@@ -40,10 +53,10 @@ from superpod.cost.hardware import BYTES, Hardware
 from superpod.cost.kernel_costs import LEVELS, resolve
 from superpod.cost.kernels.collectives import nccl_s
 from superpod.errors import InvalidOptionError, SuperpodError
-from superpod.spec.calibration import silicon_params
+from superpod.spec.calibration import silicon_params, training_algorithms
 from superpod.spec.catalog import load_chip
 
-DISPATCHERS = ("deepep", "alltoall")
+DISPATCHERS = ("deepep", "alltoall", "hybridep")
 #: eager operations the host launches between the token-count synchronisation and the all-to-all
 #: (input/output split lists, the permutation, the NCCL call): a count from Megatron-Core's
 #: MoEAlltoAllTokenDispatcher (token_dispatcher.py), confidence U
@@ -57,7 +70,8 @@ TABLE_MAX = 8
 def check_dispatcher(name: str) -> str:
     if name not in DISPATCHERS:
         raise InvalidOptionError(f"--dispatcher must be one of {', '.join(DISPATCHERS)} (Megatron-Core's "
-                                 f"--moe-token-dispatcher-type alltoall, or flex with the DeepEP backend), got {name!r}")
+                                 f"--moe-token-dispatcher-type alltoall, or flex with the DeepEP or HybridEP backend), "
+                                 f"got {name!r}")
     return name
 
 
@@ -99,6 +113,49 @@ def nccl_alltoall_s(send_bytes, ep, stride, hw: Hardware) -> np.ndarray:
         sel = (ep > lo) & ((ep <= n) | (n == TABLE_MAX))
         out = np.where(sel & (ep * floats(stride) <= hw.scaleup_domain), nccl_s("alltoall", ep, send_bytes, kern.hw, p), out)
     return np.where(ep > 1, out, 0.0)
+
+
+ROUTINGS = ("balanced", "random")
+
+
+def routing_skew(routing: str, rows_per_rank, ep) -> np.ndarray:
+    """Load of the busiest EP rank over the mean for one MoE layer (formulas.md 3.3).
+
+    ``balanced``: every rank gets the mean (Megatron-Core's ``--moe-router-force-load-balancing``,
+    which both public MoE runs use); ``random``: tokens routed at random, ``mu`` rows per rank on ``ep``
+    ranks, leave ``1 + sqrt(2 ln ep / mu)`` (balls into bins, Raab & Steger 1998), a floor under real
+    routers' skew (hot experts need a measured expert-load histogram, which no source here gives)."""
+    if routing not in ROUTINGS:
+        raise InvalidOptionError(f"--routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
+    ep = floats(ep)
+    if routing == "balanced":
+        return 1.0 + 0.0 * ep * floats(rows_per_rank)
+    mu = np.maximum(floats(rows_per_rank), 1.0)
+    return np.where(ep > 1, 1.0 + np.sqrt(2.0 * np.log(np.maximum(ep, 1.0)) / mu), 1.0)
+
+
+def ranks_per_token(experts: int, top_k: int, ep) -> np.ndarray:
+    """Expected EP ranks one token's ``top_k`` experts land on, with ``experts / ep`` experts per rank
+    and balanced routing (each top-k set equally likely: Megatron's force-load-balancing)."""
+    ep = floats(ep)
+    per = experts / np.maximum(ep, 1.0)
+    miss = np.ones_like(ep)
+    for i in range(top_k):
+        miss = miss * np.clip((experts - per - i) / (experts - i), 0.0, 1.0)
+    return np.minimum(ep * (1.0 - miss), float(top_k))
+
+
+def deepep_mnnvl_s(tokens, experts: int, top_k: int, hidden: int, ep, etp, hw: Hardware) -> np.ndarray:
+    """DeepEP's four transfers (dispatch, combine, their gradients) of one MoE layer for one micro-batch
+    where the EP group spans more than 8 GPUs of one NVLink domain (module docstring); 0 elsewhere."""
+    mech = training_algorithms().mechanisms
+    ep, group = floats(ep), floats(ep) * floats(etp)
+    up = hw.tiers[0] if hw.tiers else None
+    mnnvl = up is not None and up.name.startswith("nvlink") and up.domain > TABLE_MAX
+    rows = floats(tokens) * ranks_per_token(experts, top_k, ep) * hidden * BYTES["bf16"]
+    one = rows / mech["deepep_mnnvl_dispatch_Bps"].si + rows / mech["deepep_mnnvl_combine_Bps"].si
+    on = mnnvl & (group > TABLE_MAX) & (group <= hw.scaleup_domain) & (ep > 1)
+    return np.where(on, 2.0 * one, 0.0)
 
 
 def alltoall_dispatcher_s(tokens, top_k, hidden, ep, etp, hw: Hardware, moe_compute_s, overlap, deepep_wire_s,

@@ -11,7 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from superpod.errors import UnknownNameError
 from superpod.spec.calibration import calibration_file
 from superpod.spec.catalog import build
-from superpod.spec.quantity import Bytes, Ratio, Time
+from superpod.spec.quantity import Bytes, Quantity, Ratio, Time
+
+
+class HostOps(BaseModel):
+    """Eager operations the host launches per layer per micro-batch (:mod:`superpod.training.host`):
+    ``[forward, backward]`` counts; ``dispatcher``: ``[before the synchronisation, after it, backward]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op_s: Time | None = Field(default=None, description="host time of one eager operation (None: the chip's, kernel tables)")
+    linear: tuple[float, float]
+    quantised_linear: tuple[float, float]
+    router: tuple[float, float]
+    layer: tuple[float, float]
+    dispatcher: dict[str, tuple[float, float, float]]
+    source: str
+    confidence: Literal["A", "B", "C", "U"]
 
 
 class Framework(BaseModel):
@@ -35,7 +51,10 @@ class Framework(BaseModel):
     elementwise_passes: tuple[float, float] | None = Field(default=None, description="(hidden, ffn) elementwise passes per token and layer of an unfused (eager) stack; None: the fused count")
     attention_utilisation: dict[str, Ratio] | None = Field(default=None, description="per kernel profile (hopper, ...): share of the dense peak the stack's attention kernel reaches, when it runs an older kernel than the profile's calibrated one (absent: the profile's)")
     kernels: dict | None = Field(default=None, description="measured-kernel fits the stack runs per kernel family (superpod.training.kernels); None: the roofline")
-    dispatcher: Literal["deepep", "alltoall"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
+    dispatcher: Literal["deepep", "alltoall", "hybridep"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
+    pp_layout: bool = Field(default=False, description="layers placed per pipeline stage freely (Megatron-Core --pipeline-model-parallel-layout): the LM head's stage holds fewer layers")
+    expert_flops: dict[str, dict[str, Quantity]] | None = Field(default=None, description="per recipe and chip: the best FLOP/s the stack's grouped GEMM of the routed experts reaches (a measurement); None: the roofline")
+    host_ops: HostOps | None = Field(default=None, description="eager launches per layer (no CUDA graphs): the host-bound regime (superpod.training.host); None: not priced")
 
     def allowed(self) -> dict[str, list]:
         """Candidate restrictions of the plan search: what the stack cannot run is never proposed."""

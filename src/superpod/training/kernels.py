@@ -28,6 +28,12 @@ from superpod.cost.layers import BWD_GEMM, backward_attention_factor, gemm_times
 from superpod.spec.model import Model
 
 
+def expert_rate(rates: dict | None, hw: Hardware, recipe: str) -> float | None:
+    """The framework's measured grouped-GEMM rate of the routed experts for ``recipe`` on ``hw``'s chip."""
+    q = (rates or {}).get(recipe, {}).get(hw.chip) if rates else None
+    return None if q is None else q.si
+
+
 def handle(hw: Hardware, choice: dict | None) -> Kernels | None:
     """The fitted kernels of ``hw``'s chip under a training framework's ``choice``, or None."""
     if not choice or hw.ranks_per_chip != 1:
@@ -40,10 +46,23 @@ def handle(hw: Hardware, choice: dict | None) -> Kernels | None:
 
 
 def layer_train_measured_s(model: Model, moe_layer: bool, tokens, context, tp, ep, hw: Hardware, precision: str,
-                           attention_impl: str, sp, etp, kern: Kernels | None, compute_fraction: float = 1.0
-                           ) -> dict[str, np.ndarray]:
-    """:func:`superpod.cost.layers.layer_train_s` with the BF16 GEMMs on the measured fits (``kern``)."""
+                           attention_impl: str, sp, etp, kern: Kernels | None, compute_fraction: float = 1.0,
+                           expert_flops: float | None = None) -> dict[str, np.ndarray]:
+    """:func:`superpod.cost.layers.layer_train_s` with the BF16 GEMMs on the measured fits (``kern``).
+
+    ``expert_flops``: the rate (FLOP/s) the stack's low-precision grouped GEMM of the routed experts
+    reaches at best (a published measurement, :func:`expert_rate`); the experts never run faster."""
     f = layer_train_s(model, moe_layer, tokens, context, tp, ep, hw, precision, attention_impl, sp, etp=etp)
+    if expert_flops is not None and moe_layer and precision != "bf16":
+        m = model.moe
+        mats = 2 if model.activation == "swiglu" else 1
+        rows = floats(tokens) / floats(tp) * m.top_k * floats(etp)  # token-expert rows this chip's experts run
+        flop = 2.0 * rows * (mats + 1) * model.hidden * m.expert_ffn / floats(etp)
+        slower = np.maximum(flop / (expert_flops * compute_fraction) - f["experts_s"], 0.0)
+        f = dict(f)
+        f["experts_s"] = f["experts_s"] + slower
+        f["fwd_s"] = f["fwd_s"] + slower
+        f["bwd_s"] = f["bwd_s"] + BWD_GEMM * slower
     if kern is None or precision != "bf16":
         return f
     T, t = floats(tokens), floats(tp)

@@ -61,13 +61,14 @@ def cp_exchange_s(kv_chunk_bytes, cp, stride, attn_f_s, attn_b_s, hw: Hardware, 
 
 
 def ep_alltoall_s(tokens, top_k, hidden, ep, etp, hw: Hardware, quantised_dispatch, moe_compute_s, overlap,
-                  comm_sms: float) -> dict[str, np.ndarray]:
+                  comm_sms: float, floor_s=0.0) -> dict[str, np.ndarray]:
     """EP communication of one MoE layer for one micro-batch (formulas.md 3.4).
 
     ``tokens`` per rank (after SP), ``overlap`` (bool array: DualPipe), ``moe_compute_s``
     the layer's forward + backward compute the all-to-alls can hide behind. Returns
     ``exposed_s`` (what the step pays: exposed transfers plus the compute slowed by the SMs
-    the kernels hold while hidden), ``wire_s`` (the four transfers) and ``etp_s``.
+    the kernels hold while hidden), ``wire_s`` (the four transfers, never below ``floor_s``: a measured
+    rate where the kernels run below the links', :func:`superpod.training.dispatch.deepep_mnnvl_s`) and ``etp_s``.
     """
     stride = floats(etp)
     disp = dispatch_token_bytes(hidden, quantised_dispatch)
@@ -77,7 +78,7 @@ def ep_alltoall_s(tokens, top_k, hidden, ep, etp, hw: Hardware, quantised_dispat
     # backward: the gradient of combine is a dispatch of BF16 gradients, that of dispatch a combine
     d_b = moe_a2a_s(tokens, top_k, comb, ep, hw, "dispatch", "normal", stride)["total_s"]
     c_b = moe_a2a_s(tokens, top_k, comb, ep, hw, "combine", "normal", stride)["total_s"]
-    wire = np.where(floats(ep) > 1, d + c + d_b + c_b, 0.0)
+    wire = np.where(floats(ep) > 1, np.maximum(d + c + d_b + c_b, floor_s), 0.0)
     rows_bytes = floats(tokens) * top_k * hidden * BYTES["bf16"] * stride
     etp_one = (collective_s("all_gather", rows_bytes, stride, hw, 1)["total_s"]
                + collective_s("reduce_scatter", rows_bytes, stride, hw, 1)["total_s"])
@@ -156,5 +157,6 @@ MECHANISMS = (
     ("fsdp", "FSDP / ZeRO-3 parameter gathers", "fsdp_comm_exposed_s"),
     ("stragglers", "wait for the slowest replica", "straggler_s"),
     ("optimizer", "optimizer step", "optimizer_s"),
+    ("host", "GPU waiting for the host's launches (no CUDA graphs)", "host_wait_s"),
     ("overhead", "framework overhead", "overhead_s"),
 )

@@ -28,10 +28,12 @@ from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_
 from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
-from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher
-from superpod.training.kernels import layer_train_measured_s
+from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s, routing_skew
+from superpod.training.host import host_wait_s, linears as host_linears
+from superpod.training.kernels import expert_rate, layer_train_measured_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
+from superpod.training.recompute import modules_flops_per_token, modules_s
 from superpod.training.schedules import bubble_s
 
 #: GEMM precision of each training recipe code (``TrainPlan.fp8``): MXFP8 runs FP8 GEMMs with
@@ -86,7 +88,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          attention_impl: str = "flash", overhead_per_step_s: float = 0.0, cp_overlap: bool = True,
          tp_bwd_overlap: bool = True, dp_overlap: bool = True, grad_reduce_dtype: str = "fp32",
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
-         compute_fraction: float = 1.0, attention_utilisation: float | None = None) -> StepResult:
+         compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
+         pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None,
+         expert_flops: dict | None = None, routing: str = "balanced") -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -98,7 +102,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``tp_bwd_overlap`` whether backward TP traffic hides behind weight-gradient GEMMs;
     ``dp_overlap`` whether the gradient reduction starts during the last backward pass;
     ``grad_reduce_dtype`` the format gradients are reduced in (DP and FSDP); ``dispatcher`` the
-    MoE token dispatcher (:mod:`superpod.training.dispatch`: ``deepep`` or NCCL ``alltoall``);
+    MoE token dispatcher (:mod:`superpod.training.dispatch`: ``deepep``, ``hybridep`` or NCCL ``alltoall``);
     ``elementwise_passes``: ``(hidden, ffn)`` elementwise passes per token and layer of a stack
     that runs its norms, RoPE and activations unfused (eager PyTorch), in place of the cost
     layer's fused count (:data:`superpod.cost.layers.ELEMENTWISE_HIDDEN_PASSES`); the extra passes
@@ -107,7 +111,19 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     :mod:`superpod.training.kernels`), their times divided by ``compute_fraction`` (power limit);
     ``attention_utilisation``: the share of the peak the stack's attention kernel reaches when it is
     an older one than the chip's profile prices (compute-bound training attention runs
-    ``prefill_eta_c / attention_utilisation`` times longer, forward, backward and recomputed).
+    ``prefill_eta_c / attention_utilisation`` times longer, forward, backward and recomputed);
+    ``host_ops``: the eager stack's launches per layer (:class:`superpod.training.framework.HostOps`),
+    priced in the host-bound regime (:mod:`superpod.training.host`); None: no host bound;
+    ``pp_layout``: the stack places layers per pipeline stage freely (Megatron-Core's
+    ``--pipeline-model-parallel-layout``, e.g. ``Et|(tt|)*30L`` for DeepSeek-V3 on PP8 VPP4): when
+    ``ceil(L / pp) x pp`` exceeds ``L`` the stage holding the LM head holds that many fewer layers (at
+    most all its ``ceil(L / pp)``: the loss alone on a stage, as ``...|L``), so
+    the slowest stage pays only the head's excess over the layers it gave up (never less than the
+    ``ceil(L / pp)`` layers of the fullest stage); else the head sits on a full stage;
+    ``recompute_modules``: what ``selective`` recompute re-runs (Megatron-Core's ``--recompute-modules``,
+    :mod:`superpod.training.recompute`); None: the attention core; ``expert_flops``: per recipe and chip,
+    the best rate the stack's grouped GEMM of the routed experts reaches (framework data); none: the roofline;
+    ``routing``: the expert-load assumption (:func:`superpod.training.dispatch.routing_skew`).
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -128,10 +144,20 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     codes = [int(c) for c in np.unique(prec)]
     per_prec = {
         key: [layer_train_measured_s(model, moe, T, context, tp, ep, hw, GEMM_FORMAT[RECIPES[key]], attention_impl,
-                                     plan.sp, etp, kernels, compute_fraction) if n else None
+                                     plan.sp, etp, kernels, compute_fraction,
+                                     expert_rate(expert_flops, hw, RECIPES[key])) if n else None
               for moe, n in ((False, model.dense_layers), (True, model.moe_layers))]
         for key in codes
     }
+
+    # routed experts wait for the busiest EP rank (formulas.md 3.3): balanced routing 1, random its spread
+    skew = routing_skew(routing, T / tp * model.moe.top_k * etp, ep) if model.moe_layers else 1.0 + 0.0 * T
+    for key in codes:
+        e = per_prec[key][1]
+        if e is not None and np.any(skew > 1.0):
+            extra = (skew - 1.0) * e["experts_s"]
+            per_prec[key][1] = {**e, "experts_s": e["experts_s"] + extra, "fwd_s": e["fwd_s"] + extra,
+                                "bwd_s": e["bwd_s"] + BWD_GEMM * extra}
 
     def pick(vals):
         out = vals[codes[0]]
@@ -150,23 +176,39 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         return pick({key: e[name] for key, (_, e) in per_prec.items()})
 
     head_f = head_forward_s(model, T, tp, hw)  # last stage; embedding lookup is negligible
+    head_stage_f = head_f
+    if pp_layout:  # the head's stage gives up the layer slots the other stages fill (docstring)
+        slack = np.where(pp > 1, np.minimum(stage_layers * pp - model.layers, stage_layers), 0.0)
+        per_layer_f = total("fwd_s") / stage_layers
+        head_stage_f = np.maximum(head_f - slack * per_layer_f, 0.0)
     slow = 0.0 if attention_utilisation is None else hw.kernels.attention.prefill_eta_c.si / attention_utilisation - 1.0
     attn_f = total("attention_s") * (1.0 + slow)
     attn_extra = total("attention_s") * slow  # an older attention kernel than the chip's profile
     eager = _eager_extra_s(model, T, tp, plan.sp, hw, elementwise_passes, Ld, Lm)
-    t_fwd = total("fwd_s") + head_f + eager + attn_extra
-    t_bwd = total("bwd_s") + BWD_GEMM * head_f + BWD_GEMM * eager + backward_attention_factor(attention_impl) * attn_extra
+    t_fwd = total("fwd_s") + head_stage_f + eager + attn_extra
+    t_bwd = total("bwd_s") + BWD_GEMM * head_stage_f + BWD_GEMM * eager + backward_attention_factor(attention_impl) * attn_extra
     rc = plan.recompute
     # full recompute re-runs each layer's forward, TP traffic included; selective only the attention core
     # TorchTitan's op policy saves every other matmul output and the attention output: half the GEMMs and the
     # elementwise passes run again (torchtitan activation checkpointing, selective_ac_option = "op")
     ops = 0.5 * (total("gemm_s") + total("experts_s")) + total("elementwise_s") + eager
     # quantisation passes of the FP8 / MXFP8 / NVFP4 recipes (forward inputs, backward gradients)
-    quant = pick({key: (Ld * quantise_s(model, False, T, tp, hw, RECIPES[key]) if model.dense_layers else 0.0)
-                  + (Lm * quantise_s(model, True, T, tp, hw, RECIPES[key], etp) if model.moe_layers else 0.0)
-                  for key in codes})
+    q_layer = {moe: pick({key: quantise_s(model, moe, T, tp, hw, RECIPES[key], etp) for key in codes})
+               for moe, n in ((False, model.dense_layers), (True, model.moe_layers)) if n}
+    quant = Ld * q_layer.get(False, 0.0) + Lm * q_layer.get(True, 0.0)
+    selective, rc_linears = attn_f, {False: 0.0, True: 0.0}
+    if recompute_modules is not None:  # fine-grained recompute (superpod.training.recompute)
+        selective = 0.0 * T
+        for moe, n_layers in ((False, Ld), (True, Lm)):
+            if moe not in q_layer:
+                continue
+            idx = 1 if moe else 0
+            part = lambda name, idx=idx: pick({k: v[idx][name] for k, v in per_prec.items()})  # noqa: E731
+            sec, lin = modules_s(model, moe, recompute_modules, part, part("attention_s") * (1.0 + slow), q_layer[moe],
+                                 T, tp, ep, etp, hw)
+            selective, rc_linears[moe] = selective + n_layers * sec, lin
     recompute = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
-                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, attn_f, ops], 0.0)
+                          [total("fwd_s") + total("tp_fwd_s") + quant / 2 + eager + attn_extra, selective, ops], 0.0)
 
     # ---- communication per micro-batch ----
     act_bytes = T * h * BYTES["bf16"]
@@ -184,9 +226,13 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     if model.moe_layers:
         moe_compute = (moe_part("experts_s") + moe_part("gemm_s")) * (1 + BWD_GEMM)
         dual = np.asarray(plan.schedule) == DUALPIPE
-        a2a = ep_alltoall_s(T / tp, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si)
+        hot_T = skew * T / tp  # the busiest EP rank receives and sends skew x the mean
+        mnnvl = (deepep_mnnvl_s(hot_T, model.moe.experts, model.moe.top_k, h, ep, etp, hw)
+                 if dispatcher != "hybridep" else 0.0)  # HybridEP runs at the NVL72's rate
+        a2a = ep_alltoall_s(hot_T, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si,
+                            mnnvl)
         if dispatcher == "alltoall":  # NCCL: BF16 copies per token-expert pair, explicit permutes, host sync
-            nc = alltoall_dispatcher_s(T / tp, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
+            nc = alltoall_dispatcher_s(hot_T, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
                                        mech["ep_comm_sms"].si)
             a2a = {"exposed_s": nc["exposed_s"] + a2a["etp_s"], "wire_s": nc["wire_s"], "etp_s": a2a["etp_s"]}
         ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)
@@ -200,6 +246,10 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
 
     t_f = t_fwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
     t_b = t_bwd + (tp_s + cp_s + ep_s + pp_s) / 2 + recompute / 2 + quant / 2
+    wait = _host_wait(model, hw, plan, host_ops, dispatcher, per_prec, pick, codes, prec, T, tp, ep, etp, Ld, Lm,
+                      layers, quant, recompute, slow, tp_s + cp_s + pp_s, ep_s, t_f, t_b, rc_linears)
+    t_f = t_f + wait["fwd_s"]
+    t_b = t_b + wait["bwd_s"]
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
 
     # ---- data-parallel gradient sync, FSDP gathers and optimizer ----
@@ -213,8 +263,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     zero = plan.zero
     q_grad, q_param = BYTES[grad_reduce_dtype], BYTES["bf16"]  # gradient reduction format, BF16 parameter gathers
     bucket = mech["dp_bucket_params"].si
-    layer_f = (t_fwd - head_f) / np.maximum(layers, 1e-9)
-    layer_b = (t_bwd - BWD_GEMM * head_f + recompute) / np.maximum(layers, 1e-9)  # recompute runs in the backward
+    layer_f = (t_fwd - head_stage_f) / np.maximum(layers, 1e-9)
+    layer_b = (t_bwd - BWD_GEMM * head_stage_f + recompute) / np.maximum(layers, 1e-9)  # recompute runs in the backward
     dense_sync = dp_sync_s(psi * q_grad, psi * q_param, replicas, tp, hw, zero, t_b, bucket / np.maximum(psi, 1.0),
                            dp_overlap)
     expert_sync = dp_sync_s(psi_e * q_grad, psi_e * q_param, e_replicas, ep * etp, hw, np.maximum(zero, 1), t_b,
@@ -246,6 +296,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         "fsdp_comm_exposed_s": z3,
         "straggler_s": stragglers,
         "optimizer_s": optimizer,
+        "host_wait_s": m * (wait["fwd_s"] + wait["bwd_s"]),
         "overhead_s": m * stage_layers * overhead_per_mb_layer_s + overhead_per_step_s,
     }
     step_s = sum(parts.values())
@@ -253,6 +304,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     chips = floats(plan.chips)
     model_flops = model_flops_per_token(model, s) * tokens
     attn_fwd = model.layers * attention_flops_per_token(model, s / 2) * tokens
+    if recompute_modules is not None:
+        attn_fwd = model.layers * modules_flops_per_token(model, recompute_modules,
+                                                          float(attention_flops_per_token(model, s / 2))) * tokens
     recompute_flops = np.select([rc == FULL, rc == SELECTIVE, rc == OPS],
                                 [model_flops / 3.0, attn_fwd, model.active_params * tokens], 0.0)
     return StepResult(
@@ -273,8 +327,41 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
             "dp": {"wire_s": dense_sync["wire_s"] + expert_sync["wire_s"] * (psi_e > 0), "tier": tier_index(replicas, tp, hw)},
             "fsdp": {"wire_s": m * (fs_d["wire_s"] + fs_e["wire_s"] * (psi_e > 0)), "tier": tier_index(replicas, tp, hw)},
             "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
+            "host": {"wire_s": m * wait["host_s"], "tier": -1.0 + 0.0 * T},
         },
     )
+
+
+def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher, per_prec, pick, codes, prec, T, tp, ep,
+               etp, Ld, Lm, layers, quant, recompute, slow, comm_s, ep_s, t_f, t_b, rc_linears) -> dict[str, np.ndarray]:
+    """The GPU's wait for the host on one stage per micro-batch (:mod:`superpod.training.host`): ``fwd_s``,
+    ``bwd_s`` and ``host_s`` (the host's launch time). The stage's per-micro-batch quantisation,
+    recompute and communication are shared among its layers in proportion to their count."""
+    zero = 0.0 * T
+    if host_ops is None:
+        return {"fwd_s": zero, "bwd_s": zero, "host_s": zero}
+    op_s = host_ops.op_s.si if host_ops.op_s is not None else host_op_s(hw.chip)
+    per_layer = 1.0 / np.maximum(layers, 1e-9)
+    shared_f = (comm_s + quant + recompute) / 2 * per_layer  # the stage's other work, per layer, each half
+    quantised = prec > 0
+    fwd_w = bwd_w = host = zero
+    for moe, n_layers in ((False, Ld), (True, Lm)):
+        if not (model.moe_layers if moe else model.dense_layers):
+            continue
+        idx = 1 if moe else 0
+        part = lambda name: pick({k: v[idx][name] for k, v in per_prec.items()})  # noqa: E731
+        attn = part("attention_s") * (1.0 + slow)
+        ep_half = np.where((ep > 1) | (etp > 1), ep_s / 2 / np.maximum(Lm, 1e-9), 0.0) if moe else zero
+        pre = attn + part("gemm_s") + part("elementwise_s") + shared_f
+        post = part("experts_s") + ep_half if moe else zero
+        bwd = part("bwd_s") + shared_f + ep_half
+        w = host_wait_s(host_ops, op_s, pre, post, bwd, model, moe, ep, etp, quantised, dispatcher,
+                        np.select([np.asarray(plan.recompute) == FULL, np.asarray(plan.recompute) == SELECTIVE],
+                                  [sum(host_linears(model, moe, ep, etp)), rc_linears[moe]], 0.0))
+        fwd_w = fwd_w + n_layers * w["fwd_wait_s"]
+        bwd_w = bwd_w + n_layers * w["bwd_wait_s"]
+        host = host + n_layers * w["host_s"]
+    return {"fwd_s": fwd_w, "bwd_s": bwd_w, "host_s": host}
 
 
 def _eager_extra_s(model: Model, T, tp, sp, hw: Hardware, passes, Ld, Lm):

@@ -36,15 +36,18 @@ class TrainOptions(Options):
     cp: Optional[int] = opt(None, "Context-parallel degree in ranks.", unit="ranks")
     micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
     recompute: Optional[Recompute] = opt(None, "none | selective (core attention) | full | ops (TorchTitan op-level: every second matmul and the elementwise ops).")
+    recompute_modules: Optional[str] = opt(None, "Megatron-Core's --recompute-modules under selective recompute, e.g. \"mlp mla_up_proj\": core_attn | mla_up_proj | mlp | shared_experts | moe | moe_act | layernorm (default: core_attn).")
     precision: TrainPrecision = opt("bf16", "Training recipe: bf16 | fp8 (per-tensor FP8 GEMMs) | mxfp8 | fp4 (NVFP4); refused on chips without the units.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     power_limit_w: Optional[float] = opt(None, "Board power limit of every chip (nvidia-smi --power-limit); compute runs "
                                                "at the share of its peaks the chip's catalog power_curve gives there, HBM "
                                                "bandwidth unchanged (default: the chip's tdp_w, its default limit).",
                                          unit="W", gt=0)
-    dispatcher: Optional[Literal["deepep", "alltoall"]] = opt(None, "MoE token dispatcher: deepep (Megatron-Core flex + "
-                                                  "DeepEP) | alltoall (NCCL all-to-all, explicit permutes, a host sync per "
-                                                  "MoE layer); default: the framework's (megatron: deepep).")
+    dispatcher: Optional[Literal["deepep", "alltoall", "hybridep"]] = opt(
+        None, "MoE token dispatcher: deepep (Megatron-Core flex + DeepEP) | alltoall (NCCL all-to-all, explicit "
+              "permutes, a host sync per MoE layer) | hybridep (flex + HybridEP: DeepEP's function at the NVL72's "
+              "rate); default: the framework's (megatron: deepep).")
+    routing: Literal["balanced", "random"] = opt("balanced", "MoE expert loads: balanced (Megatron-Core's --moe-router-force-load-balancing, as the public runs) | random (the busiest EP rank's balls-into-bins excess, 1 + sqrt(2 ln EP / rows per rank)).")
     top: int = opt(1, "Also list the K best plans.")
     compare_plan: Optional[str] = opt(None, "Also price this plan, e.g. \"tp=8 pp=16 dp=8 recompute=full\" (settings left out are searched), and say mechanism by mechanism why the best plan is faster.")
     trace: Optional[Path] = opt(None, "Write one step of the best plan as Chrome/Perfetto trace-event JSON to this file "

@@ -60,6 +60,8 @@ def _print(results, explain: bool, top: int) -> None:
         rows.insert(3, ["power limit (compute clock)", *[
             f"{r['power_limit_w']:,.0f} W ({r['compute_fraction'] * 100:.1f}% of peak)" if r.get("power_limit_w") else "-"
             for r in results]])
+    if any(r.get("recompute_modules") for r in results):  # Megatron-Core --recompute-modules
+        rows.insert(2, ["recompute modules", *[" ".join(r.get("recompute_modules") or ["-"]) for r in results]])
     first = results[0]
     c.print(table(f"Training {first['model']}: {first['global_batch_tokens']:,} tokens per step of {first['seq_len']:,}-token sequences",
                   cols, rows))
