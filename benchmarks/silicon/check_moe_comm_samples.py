@@ -72,7 +72,8 @@ def price(table, rows, params, level):
             p = lookup(params, ["moe_perf", fw, ks, dt, r["distribution"]], gpu, ARCH[gpu], level)
             if p is None:
                 continue
-            surf = params["moe_perf"][fw][ks][dt].get("surface", {}).get(ARCH[gpu]) if level == "gpu" else None
+            node = params["moe_perf"][fw][ks][dt][r["distribution"]]
+            surf = node.get("surface", {}).get(ARCH[gpu]) if level == "gpu" else None
             t = M.moe_s(float(r["num_tokens"]), float(r["hidden_size"]), float(r["inter_size"]), float(r["topk"]),
                         float(r["num_experts"]), float(r["moe_tp_size"]), float(r["moe_ep_size"]), hw, p,
                         M.weight_bytes(dt), hw[M.peak_key(dt, ks)], M.gated_factor(ks),

@@ -78,82 +78,77 @@ def baselines(t, df):
 
 
 SHAPE = ("num_tokens", "hidden_size", "inter_size", "topk", "num_experts", "moe_tp_size", "moe_ep_size")
-SURFACE_KEY = ("fw_dir", "kernel_source", "moe_dtype")
+SURFACE_KEY = ("fw_dir", "kernel_source", "moe_dtype", "distribution")
 
 
 def surface_shape(df) -> dict:
     return M.surface_shape(*(df[c].to_numpy(dtype=float) for c in SHAPE))
 
 
-def monotone_in_tokens(s, g, form_at):
-    """Project a surface so that the priced time never falls as tokens grow: along the tokens-per-expert
-    axis the ln factor may drop between two knots by at most the form's own smallest ln growth there,
-    over the table's shapes (GPUs, distributions; ``form_at(rows)`` prices them) that the grid point's
-    cells in the other axes hold; interpolation in the other axes mixes monotone corners."""
-    kn = s.knots[0]
-    if len(kn) < 2:
-        return s
-    combos = g.drop_duplicates([c for c in SHAPE if c != "num_tokens"] + ["system", "distribution"])
-    rep = combos.loc[combos.index.repeat(len(kn))].reset_index(drop=True)
-    rep["num_tokens"] = np.tile(2.0 ** kn, len(combos)) * rep.num_experts.to_numpy() / rep.topk.to_numpy()
-    lnf = np.log(form_at(rep)).reshape(len(combos), len(kn))
-    grow = np.diff(lnf, axis=1)  # per shape: the form's ln growth per knot interval
-    rest = type(s)(s.names[1:], s.knots[1:], np.zeros(s.values.shape[1:]))
-    sh = surface_shape(combos)
-    idx, wts = rest.corners(**{n: sh[n] for n in s.names[1:]})
-    ncell = int(np.prod(s.values.shape[1:]))
-    bound = np.full((ncell, len(kn) - 1), np.inf)
-    for i, w in zip(idx, wts):
-        i, w = np.asarray(i).ravel(), np.asarray(w).ravel()
-        for c in np.unique(i[w > 0]):
-            bound[c] = np.minimum(bound[c], np.nanmin(grow[(i == c) & (w > 0)], axis=0))
-    bound = np.where(np.isfinite(bound), np.maximum(bound, 0.0), np.inf)  # cells without shapes: free
-    v = s.values.reshape(len(kn), ncell).copy()
-    for k in range(len(kn) - 1):
-        v[k + 1] = np.maximum(v[k + 1], v[k] - bound[:, k])
-    return type(s)(s.names, s.knots, v.reshape(s.values.shape))
-
-
-def fit_surfaces(df, form, octaves=2.0, max_rows=8000, smooth=1.0, form_at=None) -> dict:
-    """{(framework, kernel_source, dtype, family): Surface} through ln(measured / form) of each table's rows
-    (with ``form_at``: made monotone in tokens, :func:`monotone_in_tokens`)."""
+def fit_surfaces(df, form, octaves=(2.5, 2.5, 2.5, 3.0), max_rows=8000, smooth=1.0) -> dict:
+    """{(framework, kernel_source, dtype, distribution, family): Surface} through ln(measured / form) of each
+    table's rows (a knot every ``octaves[i]`` octaves of variable i)."""
     d = df.assign(_r=np.log(df.y_s.to_numpy() / form), _fam=df.system.map(ARCH))
     d = d[np.isfinite(d._r)]
     out = {}
     for key, g in d.groupby([*SURFACE_KEY, "_fam"]):
         shape = surface_shape(g)
         kn = []
-        for v in M.SURFACE_VARS:
+        for v, step in zip(M.SURFACE_VARS, octaves):
             x = np.log2(shape[v])
-            kn.append(SF.knots(shape[v], max(2, int(np.ceil((x.max() - x.min()) / octaves - 1e-9)) + 1)))
+            kn.append(SF.knots(shape[v], max(2, int(np.ceil((x.max() - x.min()) / step - 1e-9)) + 1)))
         f = g if len(g) <= max_rows else g.sample(n=max_rows, random_state=0)
         out[key] = SF.fit(M.SURFACE_VARS, kn, surface_shape(f), f._r.to_numpy(), smooth=smooth)
-        if form_at is not None:
-            out[key] = monotone_in_tokens(out[key], g, form_at)
     return out
 
 
-def surface_factor(df, surfaces) -> np.ndarray:
-    fac = np.ones(len(df))
-    fam = df.system.map(ARCH)
-    for key, g in df.groupby([*SURFACE_KEY, fam]):
-        s = surfaces.get(tuple(key))
-        if s is not None:
-            fac[df.index.get_indexer(g.index)] = s.factor(**surface_shape(g))
-    return fac
+def predict_with_surfaces(t, df, params, surfaces, level) -> np.ndarray:
+    """Seconds per row as superpod prices them (moe.moe_s with the family's surface; the most specific
+    parameter set at ``level``, as silicon_b_fitlib.predict)."""
+    pred = np.full(len(df), np.nan)
+    for key, g in df.groupby(list(t.group_cols)):
+        fw, ks, dt, dist = key
+        for gpu, gg in g.groupby("system"):
+            order = {"gpu": [gpu, ARCH[gpu], "generic"], "family": [ARCH[gpu], "generic"], "generic": ["generic"]}[level]
+            p = next((params[(key, lv)] for lv in order if (key, lv) in params), None)
+            if p is None:
+                continue
+            hw = L.hw_columns(gg.system)
+            surf = None if level == "generic" else surfaces.get((fw, ks, dt, dist, ARCH[gpu]))
+            pred[df.index.get_indexer(gg.index)] = M.moe_s(
+                *(gg[c].to_numpy(dtype=float) for c in SHAPE), hw, p, M.weight_bytes(dt), hw[M.peak_key(dt, ks)],
+                M.gated_factor(ks), surface=surf)
+    return pred
 
 
 def surface_sections(df, surfaces) -> dict:
     out = {}
-    for (fw, ks, dt, fam), s in surfaces.items():
-        g = df[(df.fw_dir == fw) & (df.kernel_source == ks) & (df.moe_dtype == dt) & (df.system.map(ARCH) == fam)]
+    fam_of = df.system.map(ARCH)
+    for (fw, ks, dt, dist, fam), s in surfaces.items():
+        g = df[(df.fw_dir == fw) & (df.kernel_source == ks) & (df.moe_dtype == dt) & (df.distribution == dist)
+               & (fam_of == fam)]
         kv = s.to_toml()
-        kv["ln_factor"] = [round(v, 4) for v in kv["ln_factor"]]
-        kv["knots_log2"] = [[round(x, 4) for x in k] for k in kv["knots_log2"]]
-        kv["source"] = ("AIConfigurator perf database, moe_perf: " + "; ".join(sorted(g.source.unique()))
-                        + f"; efficiency surface over ln(measured / form), {len(g)} rows, all distributions")
+        kv["ln_factor"] = [round(v, 3) for v in kv["ln_factor"]]
+        kv["knots_log2"] = [[round(x, 3) for x in k] for k in kv["knots_log2"]]
+        kv["source"] = (f"AIConfigurator perf database, moe_perf ({fw} {', '.join(sorted(g.ver_dir.unique()))}: "
+                        f"{', '.join(sorted(g.system.unique()))}): ln(measured / form) over {len(g)} rows")
         kv["confidence"] = "C"
-        out[L.tname("moe_perf", fw, ks, dt, "surface", fam)] = kv
+        out[L.tname("moe_perf", fw, ks, dt, dist, "surface", fam)] = kv
+    return out
+
+
+def reuse_form(path, df) -> dict:
+    """{(key, level): params} of a written TOML (the form fit is deterministic: saves its ~10 min)."""
+    import tomllib
+
+    with open(path, "rb") as f:
+        tree = tomllib.load(f)["moe_perf"]
+    out = {}
+    for key, _ in df.groupby(["fw_dir", "kernel_source", "moe_dtype", "distribution"]):
+        node = tree.get(key[0], {}).get(key[1], {}).get(key[2], {}).get(key[3], {})
+        for level, p in node.items():
+            if level != "surface":
+                out[(tuple(key), level)] = {n: float(p[n]) for n in M.PARAMS}
     return out
 
 
@@ -162,19 +157,15 @@ def surface_job(t, rows, a):
     base = L.job(t, rows=rows, baselines=baselines)
 
     def fit(df, gpus, per_gpu, log):
-        params = L.fit_table(t, df, gpus, per_gpu_fits=per_gpu)
+        params = reuse_form(a.form, df) if a.form and per_gpu else L.fit_table(t, df, gpus, per_gpu_fits=per_gpu)
         if a.no_surface:
             return params, {}
-        level = "gpu" if per_gpu else "family"
-        form = L.predict(t, df, params, level)
-        return params, fit_surfaces(df, form, a.surface_octaves, a.surface_rows,
-                                    form_at=lambda rows: L.predict(t, rows, params, level))
+        form = L.predict(t, df, params, "gpu" if per_gpu else "family")
+        octaves = tuple(float(x) for x in a.surface_octaves.split(","))
+        return params, fit_surfaces(df, form, octaves, a.surface_rows, a.surface_smooth)
 
     def predict(df, fitted, level):
-        params, surfaces = fitted
-        pred = L.predict(t, df, params, level)
-        if level != "generic":
-            pred = pred * surface_factor(df, surfaces)
+        pred = predict_with_surfaces(t, df, *fitted, level)
         if a.dump and level == "gpu":
             df.assign(pred=pred).to_parquet(a.dump)
         return pred
@@ -193,8 +184,10 @@ def main(argv=None):
     ap.add_argument("--dump", help="write rows with per-GPU-fit predictions (parquet) for analysis")
     ap.add_argument("--gpus", default="", help="comma-separated subset of GPUs (default: all)")
     ap.add_argument("--no-surface", action="store_true", help="the form alone (no efficiency surfaces)")
-    ap.add_argument("--surface-octaves", type=float, default=2.0, help="surface knot spacing (octaves)")
+    ap.add_argument("--surface-octaves", default="2.5,2.5,2.5,3", help="surface knot spacing per variable (octaves)")
+    ap.add_argument("--form", help="full fit: reuse this TOML's form parameters, fit the surfaces only")
     ap.add_argument("--surface-rows", type=int, default=8000, help="rows sampled per surface fit")
+    ap.add_argument("--surface-smooth", type=float, default=1.0, help="surface smoothing (surface_fit.fit)")
     a = ap.parse_args(argv)
     t = Moe()
     t.max_fit_rows = a.max_fit_rows

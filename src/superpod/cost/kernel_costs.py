@@ -141,12 +141,14 @@ class Kernels:
 
     @lru_cache(maxsize=None)
     def moe_surface(self, moe_dtype: str) -> Surface | None:
-        """The family's efficiency surface of the framework's MoE kernel for ``moe_dtype`` (None: factor 1)."""
+        """The family's efficiency surface of the framework's MoE kernel for ``moe_dtype``, balanced routing
+        (None: factor 1)."""
         ref = _node(self._pick("moe") or {}, moe_dtype)
         if ref is None:
             return None
         fw, src = _split(ref, self.choice["moe_tables"])
-        s = _node(silicon_params("moe_perf"), "moe_perf", fw, src, moe_dtype, "surface", LEVELS[self.family][0])
+        s = _node(silicon_params("moe_perf"), "moe_perf", fw, src, moe_dtype, "balanced", "surface",
+                  LEVELS[self.family][0])
         return Surface.from_toml(s) if s else None
 
     @lru_cache(maxsize=None)

@@ -103,18 +103,8 @@ def roofline_s(tokens, hidden, inter, topk, experts, tp, ep, hw, w_bytes, peak_f
     return np.maximum(flops / peak_flops, weights / hw["hbm_Bps"])
 
 
-def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None,
-          surface=None):
-    """Seconds for one MoE layer's expert compute on one GPU (see module docstring).
-
-    w_bytes: weight bytes per element (weight_bytes(dtype)); peak_flops: dense peak FLOP/s
-    of the math dtype (hw[peak_key(dtype, kernel)]); m: 3 gated, 2 non-gated.
-    fin_tokens: tokens whose routing / un-permute rows this GPU handles (default ``tokens``, as the
-    tables measure it: every token of the layer on every GPU); an all-to-all dispatch (DeepEP) hands
-    each GPU only the rows routed to it, ``tokens / ep``.
-    surface: the kernel table's efficiency surface (a ``superpod.cost.kernels.surface.Surface``, or anything
-    with its ``factor(**shape)``; None: the form alone).
-    """
+def form_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None):
+    """The parametric form alone (module docstring's ``t``), seconds."""
     tokens = np.asarray(tokens, dtype=float)
     hidden = np.asarray(hidden, dtype=float)
     a = tokens * np.asarray(topk, dtype=float) / np.asarray(ep, dtype=float)
@@ -129,8 +119,36 @@ def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flo
     t_m = nbytes / (p["eta_m"] * hw["hbm_Bps"])
     fin = tokens if fin_tokens is None else np.asarray(fin_tokens, dtype=float)
     t_fin = p["c_fin"] * fin * np.asarray(topk, dtype=float) * hidden * 2.0 / hw["hbm_Bps"]
-    t = p["alpha_s"] + t_fin + p["per_expert_s"] * touched + smoothmax(t_c, t_m)
+    return p["alpha_s"] + t_fin + p["per_expert_s"] * touched + smoothmax(t_c, t_m)
+
+
+def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None,
+          surface=None):
+    """Seconds for one MoE layer's expert compute on one GPU (see module docstring).
+
+    w_bytes: weight bytes per element (weight_bytes(dtype)); peak_flops: dense peak FLOP/s
+    of the math dtype (hw[peak_key(dtype, kernel)]); m: 3 gated, 2 non-gated.
+    fin_tokens: tokens whose routing / un-permute rows this GPU handles (default ``tokens``, as the
+    tables measure it: every token of the layer on every GPU); an all-to-all dispatch (DeepEP) hands
+    each GPU only the rows routed to it, ``tokens / ep``.
+    surface: the kernel table's efficiency surface (a ``superpod.cost.kernels.surface.Surface`` over
+    SURFACE_VARS, or anything with its ``names``, ``knots`` and ``factor(**shape)``; None: the form alone).
+    With a surface, the time is the largest of form x factor at ``tokens`` and at the token counts of the
+    surface's tokens-per-expert knots below it (more tokens are never cheaper, whatever the fitted factor
+    does between two knots), and never below :func:`roofline_s`.
+    """
+    args = (hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m)
+    t = form_s(tokens, *args, fin_tokens)
     if surface is None:
         return t
-    t = t * surface.factor(**surface_shape(tokens, hidden, inter, topk, experts, tp, ep))
-    return np.maximum(t, roofline_s(tokens, hidden, inter, topk, experts, tp, ep, hw, w_bytes, peak_flops, m))
+    tokens = np.asarray(tokens, dtype=float)
+    shape = (hidden, inter, topk, experts, tp, ep)
+    t = t * surface.factor(**surface_shape(tokens, *shape))
+    per_token = np.asarray(experts, dtype=float) / np.asarray(topk, dtype=float)  # tokens per unit of te
+    fin = tokens if fin_tokens is None else np.asarray(fin_tokens, dtype=float)
+    for knot in surface.knots[surface.names.index("tokens_per_expert")]:
+        # a knot above ``tokens``: ``tokens`` itself; below one token: one token (no fractional batches)
+        tok = np.minimum(np.maximum(2.0 ** knot * per_token, np.minimum(tokens, 1.0)), tokens)
+        t_k = form_s(tok, *args, fin * tok / np.maximum(tokens, 1e-30)) * surface.factor(**surface_shape(tok, *shape))
+        t = np.maximum(t, t_k)
+    return np.maximum(t, roofline_s(tokens, *shape, hw, w_bytes, peak_flops, m))
