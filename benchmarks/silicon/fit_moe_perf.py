@@ -15,7 +15,7 @@ Then one efficiency surface per (framework, kernel_source, moe_dtype, GPU family
 distributions, fitted to ln(measured / form) of the family's rows (the form at the most specific level of
 the fit: each GPU's own set in the full fit, the family set without the held-out GPU) over
 moe.SURFACE_VARS (tokens per expert, experts per GPU, inter per rank, hidden; a knot every
-``--surface-octaves`` octaves, smoothed): surface_fit.fit on at most ``--surface-rows`` sampled rows per
+``--surface-octaves`` octaves, default 3, smoothed): surface_fit.fit on at most ``--surface-rows`` sampled rows per
 table. A held-out GPU is priced with its family's form and surface fitted without it; the generic level
 (a family nobody measured) has no surface.
 """
@@ -85,7 +85,7 @@ def surface_shape(df) -> dict:
     return M.surface_shape(*(df[c].to_numpy(dtype=float) for c in SHAPE))
 
 
-def fit_surfaces(df, form, octaves=(2.5, 2.5, 2.5, 3.0), max_rows=8000, smooth=1.0) -> dict:
+def fit_surfaces(df, form, octaves=(3.0, 3.0, 3.0, 3.0), max_rows=8000, smooth=1.0) -> dict:
     """{(framework, kernel_source, dtype, distribution, family): Surface} through ln(measured / form) of each
     table's rows (a knot every ``octaves[i]`` octaves of variable i)."""
     d = df.assign(_r=np.log(df.y_s.to_numpy() / form), _fam=df.system.map(ARCH))
@@ -184,7 +184,7 @@ def main(argv=None):
     ap.add_argument("--dump", help="write rows with per-GPU-fit predictions (parquet) for analysis")
     ap.add_argument("--gpus", default="", help="comma-separated subset of GPUs (default: all)")
     ap.add_argument("--no-surface", action="store_true", help="the form alone (no efficiency surfaces)")
-    ap.add_argument("--surface-octaves", default="2.5,2.5,2.5,3", help="surface knot spacing per variable (octaves)")
+    ap.add_argument("--surface-octaves", default="3,3,3,3", help="surface knot spacing per variable (octaves)")
     ap.add_argument("--form", help="full fit: reuse this TOML's form parameters, fit the surfaces only")
     ap.add_argument("--surface-rows", type=int, default=8000, help="rows sampled per surface fit")
     ap.add_argument("--surface-smooth", type=float, default=1.0, help="surface smoothing (surface_fit.fit)")
