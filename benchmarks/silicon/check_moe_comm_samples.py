@@ -63,6 +63,7 @@ def hw_of(params, gpu):
 def price(table, rows, params, level):
     """(measured_s, predicted_s) arrays for the rows of one table (row by row: a check, not a sweep)."""
     meas, pred = [], []
+    surfaces = {}
     for r in rows:
         gpu = r["system"]
         hw = hw_of(params, gpu)
@@ -74,10 +75,12 @@ def price(table, rows, params, level):
                 continue
             node = params["moe_perf"][fw][ks][dt][r["distribution"]]
             surf = node.get("surface", {}).get(ARCH[gpu]) if level == "gpu" else None
+            if surf:
+                surf = surfaces.setdefault((fw, ks, dt, r["distribution"], ARCH[gpu]), Surface.from_toml(surf))
             t = M.moe_s(float(r["num_tokens"]), float(r["hidden_size"]), float(r["inter_size"]), float(r["topk"]),
                         float(r["num_experts"]), float(r["moe_tp_size"]), float(r["moe_ep_size"]), hw, p,
                         M.weight_bytes(dt), hw[M.peak_key(dt, ks)], M.gated_factor(ks),
-                        surface=Surface.from_toml(surf) if surf else None)
+                        surface=surf or None)
             meas.append(float(r["latency"]) * 1e-3)
             pred.append(float(t))
         elif table == "nccl_perf":
