@@ -6,7 +6,8 @@
 Reads src/superpod/catalog/calibration/silicon/samples/<table>_sample.csv.gz (rows of the AIConfigurator perf database) and
 src/superpod/catalog/calibration/silicon/{moe,comm}_perf.toml, prices every row with moe_perf_model /
 comm_perf_model using the most specific parameter set (the GPU's own, else its family, else
-generic) and, with --level generic, the generic set only (a GPU nobody measured). Only numpy
+generic) times the family's MoE efficiency surface and, with --level generic, the generic set only
+without a surface (a GPU of a family nobody measured). Only numpy
 and the standard library: the body of a project test now folded into superpod.planners.kernel_tables (superpod calibration).
 """
 
@@ -26,6 +27,7 @@ sys.path.insert(0, HERE)
 
 from superpod.cost.kernels import collectives as C  # noqa: E402
 from superpod.cost.kernels import moe as M  # noqa: E402
+from superpod.cost.kernels.surface import Surface  # noqa: E402
 
 DATA = os.path.normpath(os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples"))
 ARCH = {"h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "gb200": "blackwell",
@@ -33,7 +35,7 @@ ARCH = {"h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "gb
 FABRIC = {"h100_sxm": "nvlink4", "h200_sxm": "nvlink4", "b200_sxm": "nvlink5", "gb200": "nvlink5",
           "b300_sxm": "nvlink5", "gb300": "nvlink5"}
 # in-sample per-GPU bounds (MAPE) these parameters meet on the samples; see RESULTS_*.md
-BOUNDS = {"moe_perf": 0.20, "nccl_perf": 0.10, "custom_allreduce_perf": 0.12,
+BOUNDS = {"moe_perf": 0.10, "nccl_perf": 0.10, "custom_allreduce_perf": 0.12,
           "wideep_deepep_ll_perf": 0.15, "wideep_deepep_normal_perf": 0.12}
 
 
@@ -61,6 +63,7 @@ def hw_of(params, gpu):
 def price(table, rows, params, level):
     """(measured_s, predicted_s) arrays for the rows of one table (row by row: a check, not a sweep)."""
     meas, pred = [], []
+    surfaces = {}
     for r in rows:
         gpu = r["system"]
         hw = hw_of(params, gpu)
@@ -70,9 +73,14 @@ def price(table, rows, params, level):
             p = lookup(params, ["moe_perf", fw, ks, dt, r["distribution"]], gpu, ARCH[gpu], level)
             if p is None:
                 continue
+            node = params["moe_perf"][fw][ks][dt][r["distribution"]]
+            surf = node.get("surface", {}).get(ARCH[gpu]) if level == "gpu" else None
+            if surf:
+                surf = surfaces.setdefault((fw, ks, dt, r["distribution"], ARCH[gpu]), Surface.from_toml(surf))
             t = M.moe_s(float(r["num_tokens"]), float(r["hidden_size"]), float(r["inter_size"]), float(r["topk"]),
                         float(r["num_experts"]), float(r["moe_tp_size"]), float(r["moe_ep_size"]), hw, p,
-                        M.weight_bytes(dt), hw[M.peak_key(dt, ks)], M.gated_factor(ks))
+                        M.weight_bytes(dt), hw[M.peak_key(dt, ks)], M.gated_factor(ks),
+                        surface=surf or None)
             meas.append(float(r["latency"]) * 1e-3)
             pred.append(float(t))
         elif table == "nccl_perf":

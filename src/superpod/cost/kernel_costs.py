@@ -18,7 +18,8 @@ Models (:mod:`superpod.cost.kernels`, parameters in ``calibration/silicon/*.toml
 * attention core: the framework's prefill and decode kernels (``context_/generation_attention``,
   ``context_/generation_mla`` for MLA), KV format as stored;
 * routed experts: the whole MoE layer of the framework's MoE kernel (``moe_perf``: routing,
-  permutation, grouped GEMMs, un-permutation), balanced routing;
+  permutation, grouped GEMMs, un-permutation), balanced routing, times the family's efficiency
+  surface of that kernel (by tokens per expert, experts per GPU, inter per rank, hidden);
 * TP all-reduce: the faster of the framework's custom one-shot/two-shot all-reduce and NCCL
   (``custom_allreduce_perf``, ``nccl_perf``): frameworks use their own kernel at decode sizes and
   fall back to NCCL beyond its buffer;
@@ -41,6 +42,7 @@ from superpod.cost.kernels import attention as A
 from superpod.cost.kernels import collectives as C
 from superpod.cost.kernels import gemm as G
 from superpod.cost.kernels import moe as M
+from superpod.cost.kernels.surface import Surface
 from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import load_chip
 
@@ -138,6 +140,18 @@ class Kernels:
         return None if p is None else (p, src)
 
     @lru_cache(maxsize=None)
+    def moe_surface(self, moe_dtype: str) -> Surface | None:
+        """The family's efficiency surface of the framework's MoE kernel for ``moe_dtype``, balanced routing
+        (None: factor 1)."""
+        ref = _node(self._pick("moe") or {}, moe_dtype)
+        if ref is None:
+            return None
+        fw, src = _split(ref, self.choice["moe_tables"])
+        s = _node(silicon_params("moe_perf"), "moe_perf", fw, src, moe_dtype, "balanced", "surface",
+                  LEVELS[self.family][0])
+        return Surface.from_toml(s) if s else None
+
+    @lru_cache(maxsize=None)
     def comm_params(self, table: str, *keys: str) -> dict | None:
         return self._level(_node(silicon_params("comm_perf"), table, *keys), net=True)
 
@@ -209,7 +223,8 @@ class Kernels:
         tokens = np.asarray(tokens, dtype=float)
         m = 3.0 if gated else 2.0
         t = M.moe_s(np.maximum(tokens, 1e-9), hidden, inter, topk, experts, moe_tp, moe_ep, self.hw, p,
-                    M.weight_bytes(moe_dtype), self.hw[M.peak_key(moe_dtype, src)], m, fin_tokens)
+                    M.weight_bytes(moe_dtype), self.hw[M.peak_key(moe_dtype, src)], m, fin_tokens,
+                    surface=self.moe_surface(moe_dtype))
         return np.where(tokens > 0, t, 0.0)
 
     def allreduce_s(self, n, nbytes) -> np.ndarray:

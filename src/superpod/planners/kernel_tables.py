@@ -25,6 +25,7 @@ from superpod.cost.kernels import attention as A
 from superpod.cost.kernels import collectives as C
 from superpod.cost.kernels import gemm as G
 from superpod.cost.kernels import moe as M
+from superpod.cost.kernels.surface import Surface
 from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import catalog_root
 
@@ -180,9 +181,10 @@ def _price_moe(rows, P):
         hw = _hw_comm("moe_perf", system, P)
         c = {n: _col(rows, idx, n) for n in ("num_tokens", "hidden_size", "inter_size", "topk", "num_experts",
                                               "moe_tp_size", "moe_ep_size")}
+        surf = _node(pm, "moe_perf", fw, ks, dt, dist, "surface", FAMILY[system][0])
         pred[idx] = M.moe_s(c["num_tokens"], c["hidden_size"], c["inter_size"], c["topk"], c["num_experts"],
                             c["moe_tp_size"], c["moe_ep_size"], hw, p, M.weight_bytes(dt), hw[M.peak_key(dt, ks)],
-                            M.gated_factor(ks))
+                            M.gated_factor(ks), surface=Surface.from_toml(surf) if surf else None)
     return meas, pred, rows
 
 

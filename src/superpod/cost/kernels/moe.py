@@ -28,6 +28,18 @@ transfers to a chip nobody measured given its dense peaks and HBM bandwidth. Rou
 set: a skewed batch touches fewer experts (c_touch) and its hottest expert lengthens the
 grouped GEMM (lower eta_c).
 
+Efficiency surface (:mod:`superpod.cost.kernels.surface`, fitted per kernel table and GPU family to
+ln(measured / form), shared by the routing distributions): a multiplicative factor over
+``SURFACE_VARS`` = tokens per expert (tokens * topk / experts: the grouped-GEMM rows each expert
+gets, whatever the EP), experts per GPU, intermediate size per rank and hidden size. It carries what
+the 7-parameter form cannot: tile and tactic switches of each library's grouped GEMM by rows per
+expert and per-rank width, its per-token routing passes by hidden size, and the collector's own
+routing (DeepSeek-shaped rows of kernels that route inside, e.g. FlashInfer TRT-LLM MoE, send the
+balanced logits' tokens to the first expert groups: the measured rank 0 of EP 2 gets every
+assignment, see benchmarks/silicon/RESULTS_moe_perf.md). Without a surface (a family nobody
+measured) the factor is 1. The result never falls below the roofline at the chip's peak and HBM
+bandwidth (the FLOPs at ``peak_flops``, the touched experts' weights at ``hbm_Bps``).
+
 Hardware facts (dict of floats or per-row arrays): bf16_flops, fp8_flops, fp4_flops
 (dense, FLOP/s; a chip without FP4 gives its FP8 figure), hbm_Bps.
 All inputs broadcast; the result is seconds.
@@ -49,6 +61,8 @@ DTYPES = {
 }
 
 PARAMS = ("alpha_s", "c_fin", "per_expert_s", "eta_c", "eta_m", "m_half", "c_touch")
+#: shape variables of the efficiency surface (see :func:`surface_shape`)
+SURFACE_VARS = ("tokens_per_expert", "local_experts", "inter_per_rank", "hidden")
 
 
 def weight_bytes(moe_dtype) -> float:
@@ -68,15 +82,29 @@ def smoothmax(a, b, q=4.0):
     return (a ** q + b ** q) ** (1.0 / q)
 
 
-def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None):
-    """Seconds for one MoE layer's expert compute on one GPU (see module docstring).
+def surface_shape(tokens, hidden, inter, topk, experts, tp, ep) -> dict:
+    """The surface's shape variables of a layer: tokens per expert, experts per GPU, inter per rank, hidden."""
+    t = np.asarray(tokens, dtype=float)
+    return {"tokens_per_expert": t * np.asarray(topk, dtype=float) / np.asarray(experts, dtype=float),
+            "local_experts": np.asarray(experts, dtype=float) / np.asarray(ep, dtype=float),
+            "inter_per_rank": np.asarray(inter, dtype=float) / np.asarray(tp, dtype=float),
+            "hidden": np.asarray(hidden, dtype=float)}
 
-    w_bytes: weight bytes per element (weight_bytes(dtype)); peak_flops: dense peak FLOP/s
-    of the math dtype (hw[peak_key(dtype, kernel)]); m: 3 gated, 2 non-gated.
-    fin_tokens: tokens whose routing / un-permute rows this GPU handles (default ``tokens``, as the
-    tables measure it: every token of the layer on every GPU); an all-to-all dispatch (DeepEP) hands
-    each GPU only the rows routed to it, ``tokens / ep``.
-    """
+
+def roofline_s(tokens, hidden, inter, topk, experts, tp, ep, hw, w_bytes, peak_flops, m=3.0):
+    """The bound no kernel beats: the layer's FLOPs at the dense peak, or the weights of the experts
+    its tokens can reach (at most one per assignment) read once at the HBM bandwidth."""
+    a = np.asarray(tokens, dtype=float) * np.asarray(topk, dtype=float) / np.asarray(ep, dtype=float)
+    e_l = np.asarray(experts, dtype=float) / np.asarray(ep, dtype=float)
+    i_l = np.asarray(inter, dtype=float) / np.asarray(tp, dtype=float)
+    hidden = np.asarray(hidden, dtype=float)
+    flops = 2.0 * a * hidden * i_l * m
+    weights = np.minimum(a, e_l) * m * hidden * i_l * w_bytes
+    return np.maximum(flops / peak_flops, weights / hw["hbm_Bps"])
+
+
+def form_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None):
+    """The parametric form alone (module docstring's ``t``), seconds."""
     tokens = np.asarray(tokens, dtype=float)
     hidden = np.asarray(hidden, dtype=float)
     a = tokens * np.asarray(topk, dtype=float) / np.asarray(ep, dtype=float)
@@ -92,3 +120,35 @@ def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flo
     fin = tokens if fin_tokens is None else np.asarray(fin_tokens, dtype=float)
     t_fin = p["c_fin"] * fin * np.asarray(topk, dtype=float) * hidden * 2.0 / hw["hbm_Bps"]
     return p["alpha_s"] + t_fin + p["per_expert_s"] * touched + smoothmax(t_c, t_m)
+
+
+def moe_s(tokens, hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m=3.0, fin_tokens=None,
+          surface=None):
+    """Seconds for one MoE layer's expert compute on one GPU (see module docstring).
+
+    w_bytes: weight bytes per element (weight_bytes(dtype)); peak_flops: dense peak FLOP/s
+    of the math dtype (hw[peak_key(dtype, kernel)]); m: 3 gated, 2 non-gated.
+    fin_tokens: tokens whose routing / un-permute rows this GPU handles (default ``tokens``, as the
+    tables measure it: every token of the layer on every GPU); an all-to-all dispatch (DeepEP) hands
+    each GPU only the rows routed to it, ``tokens / ep``.
+    surface: the kernel table's efficiency surface (a ``superpod.cost.kernels.surface.Surface`` over
+    SURFACE_VARS, or anything with its ``names``, ``knots`` and ``factor(**shape)``; None: the form alone).
+    With a surface, the time is the largest of form x factor at ``tokens`` and at the token counts of the
+    surface's tokens-per-expert knots below it (more tokens are never cheaper, whatever the fitted factor
+    does between two knots), and never below :func:`roofline_s`.
+    """
+    args = (hidden, inter, topk, experts, tp, ep, hw, p, w_bytes, peak_flops, m)
+    t = form_s(tokens, *args, fin_tokens)
+    if surface is None:
+        return t
+    tokens = np.asarray(tokens, dtype=float)
+    shape = (hidden, inter, topk, experts, tp, ep)
+    t = t * surface.factor(**surface_shape(tokens, *shape))
+    per_token = np.asarray(experts, dtype=float) / np.asarray(topk, dtype=float)  # tokens per unit of te
+    fin = tokens if fin_tokens is None else np.asarray(fin_tokens, dtype=float)
+    for knot in surface.knots[surface.names.index("tokens_per_expert")]:
+        # a knot above ``tokens``: ``tokens`` itself; below one token: one token (no fractional batches)
+        tok = np.minimum(np.maximum(2.0 ** knot * per_token, np.minimum(tokens, 1.0)), tokens)
+        t_k = form_s(tok, *args, fin * tok / np.maximum(tokens, 1e-30)) * surface.factor(**surface_shape(tok, *shape))
+        t = np.maximum(t, t_k)
+    return np.maximum(t, roofline_s(tokens, *shape, hw, w_bytes, peak_flops, m))
