@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from superpod.cost.kernels import attention as A  # noqa: E402
 from superpod.cost.kernels import gemm as G  # noqa: E402
+from superpod.cost.kernels.surface import Surface  # noqa: E402
 
 DATA = os.path.join(HERE, "..", "..", "src", "superpod", "catalog", "calibration", "silicon", "samples")
 
@@ -92,6 +93,7 @@ def check(max_mape: float) -> dict:
                 if name in q:
                     q[name] = q[name] * p["gpu_eta_c"].get(r.system, 1.0)
             q["eta_m"] = q["eta_m"] * p["gpu_eta_m"].get(r.system, 1.0)
+            q["surface"] = Surface.from_toml(p["surface"]) if "surface" in p else None
             kv_b = 1.0 if "fp8" in r.kv_cache_dtype else 2.0
             if table.startswith("context"):
                 fp8 = getattr(r, dt_col) == "fp8"

@@ -106,6 +106,8 @@ class Kernels:
 
     @lru_cache(maxsize=None)
     def attention_params(self, table: str, attn_dtype: str, kv_dtype: str) -> dict | None:
+        """The kernel's form parameters (the GPU's multipliers applied) and its efficiency ``surface``
+        (shared by the family; None where none was fitted), or None without a fit."""
         ref = self._pick(table)
         if ref is None:
             return None
@@ -121,6 +123,7 @@ class Kernels:
             if name in q:
                 q[name] *= float(p.get("gpu_eta_c", {}).get(g, 1.0))
         q["eta_m"] *= float(p.get("gpu_eta_m", {}).get(g, 1.0))
+        q["surface"] = Surface.from_toml(p["surface"]) if isinstance(p.get("surface"), dict) else None
         return q
 
     def _level(self, node: Any, net: bool = False) -> dict | None:

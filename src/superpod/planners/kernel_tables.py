@@ -150,6 +150,7 @@ def _price_attention(table, rows, P):
             if name in q:
                 q[name] = q[name] * p["gpu_eta_c"].get(system, 1.0)
         q["eta_m"] = q["eta_m"] * p["gpu_eta_m"].get(system, 1.0)
+        q["surface"] = Surface.from_toml(p["surface"]) if "surface" in p else None
         kv_b = 1.0 if "fp8" in kv else 2.0
         b, h = _col(rows, idx, "batch_size"), _col(rows, idx, "num_heads")
         if not mla:
