@@ -68,13 +68,14 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
     a_b, b_b = np.asarray(a_bytes, dtype=float)[None, ...], np.asarray(b_bytes, dtype=float)[None, ...]
     eta_c, r, k0, eta_m, p, sat = (np.asarray(x, dtype=float)[None, ...] for x in (eta_c, r, k0, eta_m, p, sat))
     nb = np.asarray(batch, dtype=float)[None, ...]
-    best = None
+    best = None  # min over candidates of t_c^p + t_m^p (the p-th root is monotone: taken once, at the end)
     tm = TILES[:, 0].reshape((-1,) + (1,) * (m.ndim - 1))
     tn = TILES[:, 1].reshape((-1,) + (1,) * (m.ndim - 1))
     eta_tile = (1.0 + 2.0 * r) / (1.0 + r * (128.0 / tm + 128.0 / tn))
+    rows0_t = np.ceil(m / tm)
     for s in SPLITS:
         cols = np.ceil(n / tn) * s * nb  # CTAs per row tile
-        rows0 = np.ceil(m / tm)
+        rows0 = rows0_t
         partial = 2.0 * s * m * n * 4.0 if s > 1 else 0.0
         nbytes = nb * (m * k * a_b + k * n * b_b + m * n * C_BYTES + partial)
         # row tiles launched: the m rows need rows0; a kernel may launch more (masked, padded rows) to
@@ -87,8 +88,8 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
         # compute grows with the waves W and the memory time falls as 1 / W until saturation, so the best
         # wave count is near W* = sqrt(t_m(1 wave) / t_c(1 wave)): try the band ends around it
         t_c1 = 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
-        t_m1 = nbytes * sat / (eta_m * hbm)
-        w_star = np.clip(np.sqrt(t_m1 / t_c1), w0, np.maximum(np.ceil(sat), w0))
+        t_m0 = nbytes / (eta_m * hbm)  # memory time at full bandwidth
+        w_star = np.clip(np.sqrt(t_m0 * sat / t_c1), w0, np.maximum(np.ceil(sat), w0))
         cands = [rows0, r_sat] + [np.maximum(np.minimum(np.floor(w * sms / cols), r_sat), rows0)
                                   for w in (w0, np.floor(w_star) - 1.0, np.floor(w_star), np.ceil(w_star),
                                             np.ceil(w_star) + 1.0)]
@@ -98,12 +99,11 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
                 continue  # the same launch as a candidate already priced (about a third of them)
             seen.append(rows)
             tiles = rows * cols
-            waves = np.ceil(tiles / sms)
-            t_c = waves * 2.0 * tm * tn * (k / s + k0) / (eta_c * eta_tile * peak / sms)
-            bw = eta_m * hbm * np.minimum(1.0, tiles / (sat * sms))  # few CTAs cannot saturate HBM
-            t_m = nbytes / bw
-            t = ((t_c ** p + t_m ** p) ** (1.0 / p)).min(axis=0)
+            t_c = np.ceil(tiles / sms) * t_c1
+            t_m = t_m0 / np.minimum(1.0, tiles / (sat * sms))  # few CTAs cannot saturate HBM
+            t = (t_c ** p + t_m ** p).min(axis=0)
             best = t if best is None else np.minimum(best, t)
+    best = best ** (1.0 / p[0])
     m0, k0_ = m[0], k[0]
     extra = (np.asarray(q_act, dtype=float) * m0 * k0_ + np.asarray(q_wt, dtype=float) * n[0] * k0_) * 3.0 * nb[0]
     return best + np.asarray(t0_s, dtype=float) + extra / hbm[0]
