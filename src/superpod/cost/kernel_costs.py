@@ -41,6 +41,7 @@ from superpod.cost.kernels import attention as A
 from superpod.cost.kernels import collectives as C
 from superpod.cost.kernels import gemm as G
 from superpod.cost.kernels import moe as M
+from superpod.cost.kernels.surface import Surface
 from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import load_chip
 
@@ -90,17 +91,26 @@ class Kernels:
     def _pick(self, kind: str) -> Any:
         return _node(self.choice, self.family, kind)
 
-    @lru_cache(maxsize=None)
-    def gemm_params(self, dtype: str) -> tuple[dict, float, float] | None:
+    def _gemm_node(self, dtype: str) -> dict | None:
         ref = _node(self._pick("gemm") or {}, dtype)
         if ref is None:
             return None
         fw, src = _split(ref, self.choice["tables"])
-        p = _node(silicon_params("gemm"), "gemm", self.family, fw, dtype, src)
+        return _node(silicon_params("gemm"), "gemm", self.family, fw, dtype, src)
+
+    @lru_cache(maxsize=None)
+    def gemm_params(self, dtype: str) -> tuple[dict, float, float] | None:
+        p = self._gemm_node(dtype)
         if p is None:
             return None
         g = self.gpu or ""
         return _floats(p), float(p.get("gpu_eta_c", {}).get(g, 1.0)), float(p.get("gpu_t0", {}).get(g, 1.0))
+
+    @lru_cache(maxsize=None)
+    def gemm_surface(self, dtype: str) -> Surface | None:
+        """The kernel table's efficiency surface (shared by the family's GPUs), or None."""
+        s = _node(self._gemm_node(dtype), "surface")
+        return Surface.from_toml(s) if isinstance(s, dict) else None
 
     @lru_cache(maxsize=None)
     def attention_params(self, table: str, attn_dtype: str, kv_dtype: str) -> dict | None:
@@ -185,13 +195,16 @@ class Kernels:
             return known_t[pos]
         new = np.unique(rows[~found])
         p, mc, mt = self.gemm_params(GEMM_DTYPE[quant])
-        t_new = G.gemm_s(new, n, k, GEMM_DTYPE[quant], self.fit_hw or self.hw, p, mc, mt, batch=batch)
+        hw, surf = self.fit_hw or self.hw, self.gemm_surface(GEMM_DTYPE[quant])
+        memo = self._memo.setdefault(("gemm_anchors", quant), {})
+        t_new = G.gemm_s(new, n, k, GEMM_DTYPE[quant], hw, p, mc, mt, batch=batch, surface=surf, memo=memo)
         all_m = np.concatenate([known_m, new])
         order = np.argsort(all_m, kind="stable")
         known_m, known_t = all_m[order], np.concatenate([known_t, t_new])[order]
         if len(known_m) > 200_000:  # bounded: keep only what this call needs
             known_m, known_t = np.unique(rows), None
-            known_t = G.gemm_s(known_m, n, k, GEMM_DTYPE[quant], self.fit_hw or self.hw, p, mc, mt, batch=batch)
+            known_t = G.gemm_s(known_m, n, k, GEMM_DTYPE[quant], hw, p, mc, mt, batch=batch, surface=surf,
+                               memo=memo)
         self._memo[key] = (known_m, known_t)
         return known_t[np.searchsorted(known_m, rows)]
 

@@ -25,6 +25,7 @@ from superpod.cost.kernels import attention as A
 from superpod.cost.kernels import collectives as C
 from superpod.cost.kernels import gemm as G
 from superpod.cost.kernels import moe as M
+from superpod.cost.kernels.surface import Surface
 from superpod.spec.calibration import silicon_params
 from superpod.spec.catalog import catalog_root
 
@@ -126,7 +127,9 @@ def _price_gemm(table, rows, P):
             t = G.gemm_s(_col(rows, idx, "num_tokens"), p["n"], p["k"], k[3], hw, p, mc, mt,
                          batch=_col(rows, idx, "num_heads"))
         else:
-            t = G.gemm_s(_col(rows, idx, "m"), _col(rows, idx, "n"), _col(rows, idx, "k"), k[2], hw, p, mc, mt)
+            surf = Surface.from_toml(p["surface"]) if isinstance(p.get("surface"), dict) else None
+            t = G.gemm_s(_col(rows, idx, "m"), _col(rows, idx, "n"), _col(rows, idx, "k"), k[2], hw, p, mc, mt,
+                         surface=surf)
         pred[idx] = t
     return meas, pred, rows
 
