@@ -144,12 +144,15 @@ def gemm_s(m, n, k, dtype: str, hw: dict, params: dict, gpu_eta_c: float = 1.0, 
         return form(m, n, k, batch)
     m, n, k, batch = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, batch)))
     rest = np.stack([n.ravel(), k.ravel(), batch.ravel()], axis=1)
-    shapes, which = np.unique(rest, axis=0, return_inverse=True)
-    which = which.ravel()
+    if len(rest) and np.all(rest == rest[:1]):  # one layer shape (the common case): no sort
+        shapes, which = rest[:1], np.zeros(len(rest), dtype=np.intp)
+    else:
+        shapes, which = np.unique(rest, axis=0, return_inverse=True)
+        which = which.ravel()
     mm = m.ravel()
     out = np.empty(mm.shape)
     for j, (nn, kk, bb) in enumerate(shapes):
-        sel = which == j
+        sel = slice(None) if len(shapes) == 1 else which == j
         anchors = None if memo is None else memo.get((nn, kk, bb))
         if anchors is None:
             anchors = surface_anchors(nn, kk, bb, form, surface)
