@@ -57,14 +57,17 @@ def check(max_mape: float) -> dict:
     out = {}
 
     d = sample("gemm_perf")
-    pred = []
-    for r in d.itertuples():
-        hw = hws[r.system]
-        p = lookup(pg, "gemm", hw["arch"], r.framework, r.gemm_dtype, r.kernel_source)
-        pred.append(np.nan if p is None else G.gemm_s(r.m, r.n, r.k, r.gemm_dtype, hw, p,
-                                                      p["gpu_eta_c"].get(r.system, 1.0),
-                                                      p["gpu_t0"].get(r.system, 1.0))[()])
-    out["gemm_perf"] = (d, np.array(pred, dtype=float))
+    pred = np.full(len(d), np.nan)
+    for (system, fw, dt, ks), g in d.groupby(["system", "framework", "gemm_dtype", "kernel_source"]):
+        hw = hws[system]
+        p = lookup(pg, "gemm", hw["arch"], fw, dt, ks)
+        if p is None:
+            continue
+        surf = Surface.from_toml(p["surface"]) if "surface" in p else None  # the table's efficiency surface
+        pred[d.index.get_indexer(g.index)] = G.gemm_s(g["m"].to_numpy(float), g["n"].to_numpy(float),
+                                                      g["k"].to_numpy(float), dt, hw, p, p["gpu_eta_c"].get(system, 1.0),
+                                                      p["gpu_t0"].get(system, 1.0), surface=surf)
+    out["gemm_perf"] = (d, pred)
 
     d = sample("mla_bmm_perf")
     pred = []

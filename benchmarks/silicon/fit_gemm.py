@@ -14,6 +14,13 @@ peak-efficiency multiplier ``gpu_eta_c`` (normalised to geometric mean 1, so 1 i
 nobody measured) and launch-latency multiplier ``gpu_t0`` (host CPU and driver: Grace vs x86). Errors are reported on every row of the tables, per table and per (GPU, dtype, kernel),
 over all shapes and restricted to the token ranges serving uses (decode m = 1..512, prefill m = 1k..32k);
 the summary also shows a plain roofline. The loop (fit, report, leave one GPU out, TOML) is fit_driver.py's.
+
+Efficiency surface per kernel (after the form): ``ln(measured / form)`` over (m, n, k) of the kernel's rows
+(every GPU of the family, each with its own multipliers), fitted by surface_fit.py on a log2 grid (knots
+every 2 octaves of m, 1.4 octaves of n and k), shared by the family like the form's parameters; written
+as ``[gemm.<arch>.<fw>.<dtype>.<kernel>.surface]``. ``--keep FILE.toml`` keeps that file's form parameters
+and multipliers and fits only the surfaces (minutes instead of the form's quarter hour; its leave-one-GPU-out
+keeps the shared form parameters, which saw the GPU, and fits the surface and sets the multipliers without it).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from scipy.optimize import least_squares
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common_gemm_attention as C  # noqa: E402
 import fit_driver as D  # noqa: E402
-from gemm_model import DTYPES, PARAM_NAMES, gemm_s_raw  # noqa: E402
+import surface_fit as SF  # noqa: E402
+from gemm_model import DTYPES, PARAM_NAMES, gemm_s, gemm_s_raw  # noqa: E402
 
 KEY = ["arch", "framework", "gemm_dtype", "kernel_source"]
 RANGES = {"decode": lambda g: g["m"] <= 512, "prefill": lambda g: (g["m"] >= 1024) & (g["m"] <= 32768)}
@@ -39,6 +47,13 @@ LO = np.array([0.05, 0.0, 0.0, 0.2, 0.0, 1.0, 0.0, 0.02, 0.0])
 HI = np.array([1.0, 5.0, 8192.0, 1.0, 1e-3, 12.0, 5.0, 8.0, 20.0])
 NP = len(X0)
 CHUNK = 200_000
+#: surface grid (log2 knots) of m, n and k; rows per kernel the surface is fitted on
+SURFACE_KNOTS = (np.arange(0.0, 16.1, 2.0), np.linspace(5.0, 16.0, 9), np.linspace(5.0, 16.0, 9))
+SURFACE_ROWS = 30_000
+SURFACE_SMOOTH, SURFACE_RIDGE = 1.0, 1e-3
+SURFACE_SOURCE = ("efficiency surface: smoothed least-squares fit of ln(measured / form) over (m, n, k) of the "
+                  "AIConfigurator perf database gemm_perf rows of the entry above (measured times made "
+                  "non-decreasing in m per GPU and shape); benchmarks/silicon/fit_gemm.py")
 
 
 def hw_columns(d: pd.DataFrame, hws: dict) -> dict:
@@ -67,6 +82,62 @@ def predict(d: pd.DataFrame, hws: dict, x: np.ndarray, mc: np.ndarray, mt: np.nd
         s = d.iloc[i:i + CHUNK]
         out[i:i + CHUNK] = _call(s["m"].to_numpy(float), s["n"].to_numpy(float), s["k"].to_numpy(float),
                                  hw_columns(s, hws), x, mc[i:i + CHUNK], mt[i:i + CHUNK])
+    return out
+
+
+def predict_surface(d: pd.DataFrame, hws: dict, x: np.ndarray, mult: dict, surface, holdout: bool) -> np.ndarray:
+    """Seconds for one kernel's rows ``d`` with its surface (the pricing of superpod.cost.kernels.gemm.gemm_s:
+    the factor on row-count anchors, monotone in m, floored at the roofline), per GPU."""
+    out = np.empty(len(d))
+    params = dict(zip(PARAM_NAMES, (float(v) for v in x)))
+    pos = np.arange(len(d))
+    for system, idx in d.groupby("system").indices.items():
+        mc, mt = (1.0, 1.0) if holdout else mult.get(system, (1.0, 1.0))
+        g = d.iloc[idx]
+        out[pos[idx]] = gemm_s(g["m"].to_numpy(float), g["n"].to_numpy(float), g["k"].to_numpy(float),
+                               g["gemm_dtype"].iloc[0], hws[system], params, mc, mt,
+                               batch=g["batch"].to_numpy(float) if "batch" in g else 1.0, surface=surface)
+    return out
+
+
+def monotone_in_m(g: pd.DataFrame) -> np.ndarray:
+    """Measured seconds made non-decreasing in m per (GPU, n, k) (isotonic regression of ln t): the target
+    of the surface. The pricing never lets a time fall as m grows, so a measured dip (e.g. m = 1 slower than
+    m = 2..16 in vLLM's FP8 kernels) would otherwise be carried forward over the whole decode range."""
+    from scipy.optimize import isotonic_regression
+    out = np.empty(len(g))
+    lt = np.log(g["t_s"].to_numpy(float))
+    mm = g["m"].to_numpy(float)
+    for idx in g.groupby(["system", "n", "k"]).indices.values():
+        order = idx[np.argsort(mm[idx], kind="stable")]
+        out[order] = isotonic_regression(lt[order]).x
+    return np.exp(out)
+
+
+def fit_surface(g: pd.DataFrame, hws: dict, x: np.ndarray, mult: dict, seed: int = 0):
+    """The kernel's efficiency surface over (m, n, k): ln(monotone measured / form) of a sample of its rows."""
+    g = g.assign(t_s=monotone_in_m(g))
+    s = C.stratified_sample(g, ["system"], max(1, SURFACE_ROWS // g["system"].nunique()), seed)
+    mc = s["system"].map(lambda u: mult.get(u, (1.0, 1.0))[0]).to_numpy(float)
+    mt = s["system"].map(lambda u: mult.get(u, (1.0, 1.0))[1]).to_numpy(float)
+    y = np.log(s["t_s"].to_numpy() / predict(s, hws, x, mc, mt))
+    shape = {c: s[c].to_numpy(float) for c in "mnk"}
+    return SF.fit(("m", "n", "k"), SURFACE_KNOTS, shape, y, smooth=SURFACE_SMOOTH, ridge=SURFACE_RIDGE)
+
+
+def kept(path: str) -> dict:
+    """``--keep``: the form parameters and per-GPU multipliers of a shipped gemm.toml, by kernel."""
+    import tomllib
+    with open(path, "rb") as f:
+        t = tomllib.load(f)["gemm"]
+    out = {}
+    for arch, a in t.items():
+        for fw, b in a.items():
+            for dt, c in b.items():
+                for ks, p in c.items():
+                    out[(arch, fw, dt, ks)] = (np.array([float(p[n]) for n in PARAM_NAMES]),
+                                               {u: (float(p["gpu_eta_c"][u]), float(p["gpu_t0"].get(u, 1.0)))
+                                                for u in p["gpu_eta_c"]})
     return out
 
 
@@ -108,12 +179,17 @@ def fit_kernel(g: pd.DataFrame, hws: dict, n_fit: int, seed: int = 0):
     return x, {u: (float(c), float(t)) for u, c, t in zip(gpus, mc, mt)}
 
 
-def fit_all(d: pd.DataFrame, hws: dict, n_fit: int, log=print, key_cols=KEY) -> dict:
+def fit_all(d: pd.DataFrame, hws: dict, n_fit: int, log=print, key_cols=KEY, keep: dict | None = None,
+            surfaces: bool = False) -> dict:
     fits = {}
     for key, g in d.groupby(key_cols, sort=True):
         t = time.time()
-        x, mult = fit_kernel(g, hws, n_fit)
-        fits[key] = (x, mult, sorted(g["table"].unique()))
+        if keep is not None and key in keep:
+            x, mult = keep[key][0], {u: v for u, v in keep[key][1].items() if u in set(g["system"])}
+        else:
+            x, mult = fit_kernel(g, hws, n_fit)
+        surf = fit_surface(g, hws, x, mult) if surfaces else None
+        fits[key] = (x, mult, sorted(g["table"].unique()), surf)
         log(f"  fit {'/'.join(key):60s} {len(g):7d} rows  {time.time() - t:5.1f}s  "
             + " ".join(f"{n}={v:.3g}" for n, v in zip(PARAM_NAMES, x)))
     return fits
@@ -125,7 +201,10 @@ def evaluate(d: pd.DataFrame, hws: dict, fits: dict, holdout: bool = False, key_
     for key, g in d.groupby(key_cols, sort=True):
         if key not in fits:
             continue
-        x, mult, _ = fits[key]
+        x, mult, _, surf = fits[key]
+        if surf is not None:
+            d.loc[g.index, "pred_s"] = predict_surface(g, hws, x, mult, surf, holdout)
+            continue
         one = np.ones(len(g))
         mc = one if holdout else g["system"].map(lambda u: mult.get(u, (1.0, 1.0))[0]).to_numpy(float)
         mt = one if holdout else g["system"].map(lambda u: mult.get(u, (1.0, 1.0))[1]).to_numpy(float)
@@ -141,10 +220,14 @@ def sections(fits: dict, hws: dict, version_of: dict) -> dict:
     for s, h in hws.items():
         tables[f"hardware|{s}"] = {"bf16_flops": h["peak_flops"]["bf16"], "fp8_flops": h["peak_flops"]["fp8"],
                                    "fp4_flops": h["peak_flops"]["fp4"], "hbm_Bps": h["hbm_Bps"],
-                                   "sm_count": h["sm_count"], "arch": h["arch"], "source": h["source"]}
-    for key, (x, mult, srcs) in fits.items():
+                                   "sm_count": h["sm_count"], "arch": h["arch"], "source": h["source"],
+                                   "confidence": "B"}
+    for key, (x, mult, srcs, surf) in fits.items():
         arch, fw, dt, ks = key
         tables[f"gemm|{arch}|{fw}|{dt}|{ks}"] = body(x, mult, srcs, "gemm_perf", fw, version_of[fw], ks)
+        if surf is not None:
+            tables[f"gemm|{arch}|{fw}|{dt}|{ks}|surface"] = surf.to_toml() | {"source": SURFACE_SOURCE,
+                                                                                 "confidence": "C"}
     return tables
 
 
@@ -177,7 +260,7 @@ def predict_rows(d: pd.DataFrame, hws: dict, fits: dict, level: str, key_cols=KE
 
 
 def job(n_fit: int, table: str = "gemm_perf", load=None, key_cols=KEY, by=None, shape=("m", "n", "k"),
-        section=None) -> D.Job:
+        section=None, keep: str | None = None, surfaces: bool = False) -> D.Job:
     """The driver's view of a GEMM-model fit (also MLA's batched GEMMs: fit_mla_bmm.py)."""
     state: dict = {}
     by = by or ["system", "gemm_dtype", "kernel_source"]
@@ -200,7 +283,8 @@ def job(n_fit: int, table: str = "gemm_perf", load=None, key_cols=KEY, by=None, 
         return sections(fits, state["hws"], state["version_of"])
 
     return D.Job(table=table, rows=rows,
-                 fit=lambda d, gpus, per_gpu, log: fit_all(d, state["hws"], n_fit, log=log, key_cols=key_cols),
+                 fit=lambda d, gpus, per_gpu, log: fit_all(d, state["hws"], n_fit, log=log, key_cols=key_cols,
+                                                           keep=kept(keep) if keep else None, surfaces=surfaces),
                  predict=lambda d, fits, level: predict_rows(d, state["hws"], fits, level, key_cols),
                  report=report, sections=make, ranges=lambda d: {k: f(d) for k, f in RANGES.items()},
                  levels=("gpu",), holdout_levels=("family",),
@@ -210,8 +294,11 @@ def job(n_fit: int, table: str = "gemm_perf", load=None, key_cols=KEY, by=None, 
 def main(argv=None) -> None:
     ap = D.parser(__doc__, ["gemm_perf"])
     ap.add_argument("--n-fit", type=int, default=24_000, help="sample rows per kernel for the fit")
+    ap.add_argument("--keep", help="keep this gemm.toml's form parameters and multipliers; fit the surfaces only")
+    ap.add_argument("--no-surface", action="store_true", help="the form alone (no efficiency surfaces)")
     a = ap.parse_args(argv)
-    D.main(a, {"gemm_perf": job(a.n_fit)}, lambda path, sec: C.write_toml(path, HEADER, sec))
+    D.main(a, {"gemm_perf": job(a.n_fit, keep=a.keep, surfaces=not a.no_surface)},
+           lambda path, sec: C.write_toml(path, HEADER, sec))
 
 
 if __name__ == "__main__":

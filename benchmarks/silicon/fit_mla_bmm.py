@@ -41,7 +41,7 @@ def load(root: str) -> pd.DataFrame:
 def section(fits: dict, version_of: dict) -> dict:
     """TOML sections, one per kernel (hardware facts as in gemm.toml)."""
     tables = {}
-    for key, (x, mult, srcs) in fits.items():
+    for key, (x, mult, srcs, *_) in fits.items():
         arch, fw, op, dt, ks = key
         k, n = SHAPES[op]
         tables[f"mla_bmm|{arch}|{fw}|{op}|{dt}|{ks}"] = F.body(x, mult, srcs, "mla_bmm_perf", fw, version_of[fw], ks,

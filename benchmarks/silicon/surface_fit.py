@@ -8,6 +8,10 @@ that leaves the form's own trend where the rows say nothing (cells without rows 
 neighbours by the smoothing, towards 0 by the ridge). Solved as one sparse least-squares problem
 (scipy.sparse.linalg.lsqr). ``knots(values, n)`` proposes ``n`` log2 knots spanning the values.
 
+``increasing="m"``: the surface never falls along that axis (its knot values are a running sum of
+non-negative steps; bounded least squares, scipy.optimize.lsq_linear): a factor on a time that must not
+fall as that shape grows (GEMM rows, MoE tokens) keeps it so.
+
 Needs the ``fit`` extra (scipy); superpod itself only reads the fitted grid.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import lsq_linear
 from scipy.sparse.linalg import lsqr
 
 from superpod.cost.kernels.surface import Surface
@@ -45,7 +50,18 @@ def _second_differences(dims: tuple[int, ...]) -> sparse.csr_matrix:
     return sparse.vstack(blocks).tocsr() if blocks else sparse.csr_matrix((0, total))
 
 
-def fit(names, knots_log2, shape: dict, y, smooth: float = 1.0, ridge: float = 1e-3, weight=None) -> Surface:
+def _running_sum(dims: tuple[int, ...], axis: int) -> sparse.csr_matrix:
+    """Knot values from steps: ``v[.., i, ..] = sum_{j <= i} z[.., j, ..]`` along ``axis``."""
+    mats = [sparse.identity(s) if a != axis else sparse.csr_matrix(np.tril(np.ones((s, s))))
+            for a, s in enumerate(dims)]
+    op = mats[0]
+    for mat in mats[1:]:
+        op = sparse.kron(op, mat)
+    return op.tocsr()
+
+
+def fit(names, knots_log2, shape: dict, y, smooth: float = 1.0, ridge: float = 1e-3, weight=None,
+        increasing: str | None = None) -> Surface:
     """Smoothed least-squares surface through ``y`` (ln residual per row) at the rows' ``shape``."""
     knots_log2 = tuple(np.asarray(k, dtype=float) for k in knots_log2)
     dims = tuple(len(k) for k in knots_log2)
@@ -63,5 +79,18 @@ def fit(names, knots_log2, shape: dict, y, smooth: float = 1.0, ridge: float = 1
     reg = sparse.identity(total) * np.sqrt(ridge)
     lhs = sparse.vstack([a, pen, reg]).tocsr()
     rhs = np.concatenate([y * sw, np.zeros(pen.shape[0] + total)])
-    sol = lsqr(lhs, rhs, atol=1e-10, btol=1e-10, iter_lim=20000)[0]
-    return Surface(tuple(names), knots_log2, sol.reshape(dims))
+    if increasing is None:
+        sol = lsqr(lhs, rhs, atol=1e-10, btol=1e-10, iter_lim=20000)[0]
+        return Surface(tuple(names), knots_log2, sol.reshape(dims))
+    axis = list(names).index(increasing)
+    cum = _running_sum(dims, axis)
+    first = np.zeros(dims, dtype=bool)
+    first[(slice(None),) * axis + (0,)] = True  # the first knot along the axis is free, the steps >= 0
+    lo = np.where(first.ravel(), -np.inf, 0.0)
+    # the same least squares on the (small, dense) normal equations: min |R z - R^-T c| with R^T R = M
+    a = (lhs @ cum).tocsr()
+    m = (a.T @ a).toarray()
+    r = np.linalg.cholesky(m + 1e-12 * np.trace(m) / len(m) * np.eye(len(m))).T
+    c = np.linalg.solve(r.T, a.T @ rhs)
+    z = lsq_linear(r, c, bounds=(lo, np.inf), method="bvls").x
+    return Surface(tuple(names), knots_log2, (cum @ z).reshape(dims))

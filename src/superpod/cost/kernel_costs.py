@@ -92,17 +92,26 @@ class Kernels:
     def _pick(self, kind: str) -> Any:
         return _node(self.choice, self.family, kind)
 
-    @lru_cache(maxsize=None)
-    def gemm_params(self, dtype: str) -> tuple[dict, float, float] | None:
+    def _gemm_node(self, dtype: str) -> dict | None:
         ref = _node(self._pick("gemm") or {}, dtype)
         if ref is None:
             return None
         fw, src = _split(ref, self.choice["tables"])
-        p = _node(silicon_params("gemm"), "gemm", self.family, fw, dtype, src)
+        return _node(silicon_params("gemm"), "gemm", self.family, fw, dtype, src)
+
+    @lru_cache(maxsize=None)
+    def gemm_params(self, dtype: str) -> tuple[dict, float, float] | None:
+        p = self._gemm_node(dtype)
         if p is None:
             return None
         g = self.gpu or ""
         return _floats(p), float(p.get("gpu_eta_c", {}).get(g, 1.0)), float(p.get("gpu_t0", {}).get(g, 1.0))
+
+    @lru_cache(maxsize=None)
+    def gemm_surface(self, dtype: str) -> Surface | None:
+        """The kernel table's efficiency surface (shared by the family's GPUs), or None."""
+        s = _node(self._gemm_node(dtype), "surface")
+        return Surface.from_toml(s) if isinstance(s, dict) else None
 
     @lru_cache(maxsize=None)
     def attention_params(self, table: str, attn_dtype: str, kv_dtype: str) -> dict | None:
@@ -164,20 +173,56 @@ class Kernels:
 
     def gemm_s(self, m, n, k, quant: str, batch=1.0) -> np.ndarray:
         """Seconds of one ``[m, k] x [k, n]`` GEMM in ``quant`` (rows ``m`` = 0 cost nothing).
-        Memoised on the shapes: a closed-loop run prices the same layer shapes row after row."""
+        Tabulated per layer shape: a serving estimate prices the same ``(n, k)`` weights at the same
+        row counts for thousands of plans, so each ``(quant, n, k, batch)`` keeps the times of the row
+        counts already priced and only new ones reach the model (element by element the same numbers)."""
         m, n, k, batch = (np.asarray(x, dtype=float) for x in (m, n, k, batch))
         key = (quant, *((x.shape, x.tobytes()) for x in (m, n, k, batch)))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        p, mc, mt = self.gemm_params(GEMM_DTYPE[quant])
-        t = G.gemm_s(np.maximum(m, 1.0), n, k, GEMM_DTYPE[quant], self.fit_hw or self.hw, p, mc, mt, batch=batch)
-        out = np.where(m > 0, t, 0.0)
+        m, n, k, batch = np.broadcast_arrays(m, n, k, batch)
+        rows = np.maximum(m, 1.0).ravel()
+        rest = np.stack([n.ravel(), k.ravel(), batch.ravel()], axis=1)
+        if len(rest) and np.all(rest == rest[:1]):  # one layer shape (the common case): no sort
+            shapes, which = rest[:1], np.zeros(len(rest), dtype=np.intp)
+        else:
+            shapes, which = np.unique(rest, axis=0, return_inverse=True)
+            which = which.ravel()
+        t = np.empty(rows.shape)
+        for j, (nn, kk, bb) in enumerate(shapes):
+            sel = slice(None) if len(shapes) == 1 else which == j
+            t[sel] = self._gemm_rows(quant, float(nn), float(kk), float(bb), rows[sel])
+        out = np.where(m > 0, t.reshape(m.shape), 0.0)
         out.setflags(write=False)
         if len(self._memo) > 20000:
             self._memo.clear()
         self._memo[key] = out
         return out
+
+    def _gemm_rows(self, quant: str, n: float, k: float, batch: float, rows: np.ndarray) -> np.ndarray:
+        """Seconds of GEMMs of one layer shape at row counts ``rows`` (>= 1), from this shape's table of
+        row counts already priced; the new ones are priced by the model and join it."""
+        key = ("gemm_rows", quant, n, k, batch)
+        known_m, known_t = self._memo.get(key, (np.empty(0), np.empty(0)))
+        pos = np.minimum(np.searchsorted(known_m, rows), max(len(known_m) - 1, 0))
+        found = known_m[pos] == rows if len(known_m) else np.zeros(rows.shape, dtype=bool)
+        if found.all():
+            return known_t[pos]
+        new = np.unique(rows[~found])
+        p, mc, mt = self.gemm_params(GEMM_DTYPE[quant])
+        hw, surf = self.fit_hw or self.hw, self.gemm_surface(GEMM_DTYPE[quant])
+        memo = self._memo.setdefault(("gemm_anchors", quant), {})
+        t_new = G.gemm_s(new, n, k, GEMM_DTYPE[quant], hw, p, mc, mt, batch=batch, surface=surf, memo=memo)
+        all_m = np.concatenate([known_m, new])
+        order = np.argsort(all_m, kind="stable")
+        known_m, known_t = all_m[order], np.concatenate([known_t, t_new])[order]
+        if len(known_m) > 200_000:  # bounded: keep only what this call needs
+            known_m, known_t = np.unique(rows), None
+            known_t = G.gemm_s(known_m, n, k, GEMM_DTYPE[quant], hw, p, mc, mt, batch=batch, surface=surf,
+                               memo=memo)
+        self._memo[key] = (known_m, known_t)
+        return known_t[np.searchsorted(known_m, rows)]
 
     def generation_s(self, seqs, ctx, heads, kv_heads, head_dim, kv_dtype: str, window=0.0, mla=None):
         """One decode step's attention core for ``seqs`` sequences (one query row each; ``heads``

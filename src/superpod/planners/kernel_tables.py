@@ -127,7 +127,9 @@ def _price_gemm(table, rows, P):
             t = G.gemm_s(_col(rows, idx, "num_tokens"), p["n"], p["k"], k[3], hw, p, mc, mt,
                          batch=_col(rows, idx, "num_heads"))
         else:
-            t = G.gemm_s(_col(rows, idx, "m"), _col(rows, idx, "n"), _col(rows, idx, "k"), k[2], hw, p, mc, mt)
+            surf = Surface.from_toml(p["surface"]) if isinstance(p.get("surface"), dict) else None
+            t = G.gemm_s(_col(rows, idx, "m"), _col(rows, idx, "n"), _col(rows, idx, "k"), k[2], hw, p, mc, mt,
+                         surface=surf)
         pred[idx] = t
     return meas, pred, rows
 
