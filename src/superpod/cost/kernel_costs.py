@@ -183,12 +183,7 @@ class Kernels:
             return hit
         m, n, k, batch = np.broadcast_arrays(m, n, k, batch)
         rows = np.maximum(m, 1.0).ravel()
-        rest = np.stack([n.ravel(), k.ravel(), batch.ravel()], axis=1)
-        if len(rest) and np.all(rest == rest[:1]):  # one layer shape (the common case): no sort
-            shapes, which = rest[:1], np.zeros(len(rest), dtype=np.intp)
-        else:
-            shapes, which = np.unique(rest, axis=0, return_inverse=True)
-            which = which.ravel()
+        shapes, which = G.layer_shapes(n, k, batch)
         t = np.empty(rows.shape)
         for j, (nn, kk, bb) in enumerate(shapes):
             sel = slice(None) if len(shapes) == 1 else which == j

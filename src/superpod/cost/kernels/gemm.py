@@ -126,6 +126,16 @@ def gemm_s_raw(m, n, k, peak_flops, hbm_Bps, sm_count, a_bytes, b_bytes,
 ANCHORS = np.unique(np.concatenate([np.arange(1.0, 65.0), 2.0 ** np.arange(6.0, 16.0 + 1e-9, 1.0 / 16.0)]))
 
 
+def layer_shapes(n, k, batch) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(n, k, batch)`` layer shapes of broadcast arrays and, per element, which one it is
+    (one shape, the common case, needs no sort)."""
+    rest = np.stack([np.ravel(n), np.ravel(k), np.ravel(batch)], axis=1)
+    if len(rest) and np.all(rest == rest[:1]):
+        return rest[:1], np.zeros(len(rest), dtype=np.intp)
+    shapes, which = np.unique(rest, axis=0, return_inverse=True)
+    return shapes, which.ravel()
+
+
 def gemm_s(m, n, k, dtype: str, hw: dict, params: dict, gpu_eta_c: float = 1.0, gpu_t0: float = 1.0,
            batch=1.0, surface=None, memo: dict | None = None):
     """Seconds for GEMMs of one dtype on one chip: ``hw`` holds the hardware facts, ``params`` the fit
@@ -143,12 +153,7 @@ def gemm_s(m, n, k, dtype: str, hw: dict, params: dict, gpu_eta_c: float = 1.0, 
     if surface is None:
         return form(m, n, k, batch)
     m, n, k, batch = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, batch)))
-    rest = np.stack([n.ravel(), k.ravel(), batch.ravel()], axis=1)
-    if len(rest) and np.all(rest == rest[:1]):  # one layer shape (the common case): no sort
-        shapes, which = rest[:1], np.zeros(len(rest), dtype=np.intp)
-    else:
-        shapes, which = np.unique(rest, axis=0, return_inverse=True)
-        which = which.ravel()
+    shapes, which = layer_shapes(n, k, batch)
     mm = m.ravel()
     out = np.empty(mm.shape)
     for j, (nn, kk, bb) in enumerate(shapes):
