@@ -95,6 +95,7 @@ def test_every_tab_renders_its_chart(opened):
         _tab(page, name)
         assert page.locator('[data-testid="stException"]').count() == 0, name
         panel = page.locator('[role="tabpanel"] >> visible=true')
+        panel.locator('[data-testid="stDownloadButton"]').nth(1).wait_for(timeout=TIMEOUT_MS)  # the tab has rendered
         assert panel.locator('[data-testid="stDownloadButton"]').count() >= 2, f"{name}: no downloads"
         if name == "Serve":  # the deployment sections: the Pareto frontier is drawn
             panel.locator(CHART).filter(has_text="Pareto frontier").first.wait_for(timeout=TIMEOUT_MS)

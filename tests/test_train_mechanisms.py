@@ -212,7 +212,6 @@ EXCEPTIONS = {
     "N21-1.7b", "N21-3.6b", "N21-7.5b", "N21-18.4b", "N21-39.1b", "N21-76.1b", "N21-145.6b", "N21-310.1b",
     "N21-529.6b", "N21-1t", "K22-22B-full", "K22-175B-full", "K22-530B-full", "K22-1T-full",
     "MC-Qwen3-235B", "MC-DSV3-GB200", "TT-70B-2D",
-    "L3-8K",  # TP8 (no async TP in Llama 3's stack) vs TP2 x CP8: the search trades TP all-reduces for K/V gathers
     "TT-8B-FSDP",  # TorchTitan's op-level checkpointing (half the matmuls again) where memory allows none (1.16x)
 }
 
