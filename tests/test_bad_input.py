@@ -161,13 +161,16 @@ def test_nan_and_validator_messages_say_what_is_wrong_once():
     (["--power-limit-w", "300"], ["--power-limit-w 300", "400 W to 700 W"]),
     (["--dispatcher", "hybrid"], ["--dispatcher", "deepep, alltoall"]),
     (["--dispatcher", "alltoall"], ["needs an MoE model", "dense"]),
+    (["--routing", "skewed"], ["--routing", "balanced, random"]),
+    (["--recompute-modules", "bogus"], ["--recompute-modules", "unknown module 'bogus'"]),
 ])
 def test_training_run_settings_refused_in_one_line(extra, needles):
     refused(["train", "llama3-8b", "dgx-h100-superpod@8", *extra], *needles)
 
 
 @pytest.mark.parametrize("kw", [{"power_limit_w": float("nan")}, {"power_limit_w": float("inf")},
-                                {"power_limit_w": "abc"}, {"power_limit_w": 0}, {"dispatcher": "hybrid"}])
+                                {"power_limit_w": "abc"}, {"power_limit_w": 0}, {"dispatcher": "hybrid"},
+                                {"routing": "skewed"}, {"recompute_modules": "bogus"}])
 def test_training_run_settings_refused_in_the_api(kw):
     with pytest.raises(SuperpodError):
         sp.train("llama3-8b", "dgx-h100-superpod@8", **kw)
