@@ -197,11 +197,7 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
         if P <= 0 and not finishing:
             break  # cannot happen with cap >= 1
         # decode-only iterations until a cohort finishes or a waiting one may be served, or one with prompts
-        join = waiting[0][3] - it if waiting and room > 0 and waiting[0][3] > it else math.inf
-        dt, di, ds = advance(step, P, D, prefill_only, finishing[0][0] - S if finishing else math.inf, join)
-        now += dt
-        it += di
-        S += ds
+        now, it, S = advance(step, P, D, prefill_only, finishing, waiting, room, now, it, S)
         if P > 0:
             for co, take, tokens in admitted:
                 if tokens >= co[1]:  # whole prompts done: they emit their first token

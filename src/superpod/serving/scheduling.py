@@ -113,14 +113,19 @@ def rounds() -> int:
     return int(_file().benchmark.rounds.si)
 
 
-def advance(step, P: float, D: float, prefill_only: bool, to_finish: float, to_join: float) -> tuple[float, int, int]:
+def advance(step, P: float, D: float, prefill_only: bool, finishing, waiting, room: int,
+            now: float, it: int, S: int) -> tuple[float, int, int]:
     """The engine's next stretch of iterations, as both request loops run it
     (:func:`superpod.serving.closed_loop.run` by cohort, :func:`superpod.serving.waves.simulate` by
     request): with ``P`` prompt tokens scheduled, one iteration (prefill-only under prefill-first,
     else shared with the ``D`` decoding sequences); with none, the identical decode-only iterations up to
-    the next finish (``to_finish`` iterations away) or the next waiting request allowed to join
-    (``to_join``), priced at once. Returns (seconds, iterations, decode steps taken)."""
-    if P <= 0:
-        m = max(int(min(to_finish, to_join)), 1)
-        return m * step(0.0, D), m, m
-    return step(P, 0.0 if prefill_only else D), 1, 0 if prefill_only else 1
+    the next finish (``finishing``: a heap whose head holds its decode step first) or the next waiting
+    request allowed to join (``waiting``: entries whose ``[3]`` is the first iteration they may join;
+    only with ``room``), priced at once. Returns the loop's (seconds, iteration, decode step) after it."""
+    if P > 0:
+        return now + step(P, 0.0 if prefill_only else D), it + 1, S + (0 if prefill_only else 1)
+    m = finishing[0][0] - S if finishing else math.inf
+    if waiting and room > 0 and waiting[0][3] > it:
+        m = min(m, waiting[0][3] - it)
+    m = max(int(m), 1)
+    return now + m * step(0.0, D), it + m, S + m

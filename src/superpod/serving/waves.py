@@ -95,11 +95,7 @@ def simulate(step, n: int, isl: float, osl: float, budget: float, policy: str = 
             break
         if P <= 0 and not finishing:
             break
-        join = waiting[0][3] - it if waiting and room > 0 and waiting[0][3] > it else math.inf
-        dt, di, ds = advance(step, P, D, prefill_only, finishing[0][0] - S if finishing else math.inf, join)
-        now += dt
-        it += di
-        S += ds
+        now, it, S = advance(step, P, D, prefill_only, finishing, waiting, room, now, it, S)
         if P > 0:
             for w, tok in admitted:
                 if tok >= w[1]:
