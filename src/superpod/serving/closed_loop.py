@@ -130,12 +130,15 @@ class Table:
 
 
 def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed", cap: int | None = None,
-        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4) -> dict[str, float]:
+        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4, recv: int = 1) -> dict[str, float]:
     """Simulate the closed-loop benchmark on one scheduler.
 
     ``step(P, D)``: seconds of an iteration with ``P`` prompt tokens and ``D`` decoding
     sequences; ``n`` clients, ``rounds`` requests each; ``cap``: sequences the engine runs at
-    once (KV memory), the rest queue. The first ``simulated_rounds`` rounds are simulated; the
+    once (KV memory), the rest queue; ``recv``: decode iterations between two looks at the request
+    queue (:meth:`Scheduler.interval`): a request that arrives during a run of decodes waits for the
+    next look (every ``recv`` decode iterations since the last one); an iteration that carries prompts
+    is followed by a look at once. The first ``simulated_rounds`` rounds are simulated; the
     requests after the first wave stand for the steady state of the remaining rounds. Returns
     the mean TTFT and TPOT over all requests (as the benchmark reports them), the steady-state
     means (``steady_*``), output tokens/s, and the running batch and queue.
@@ -161,6 +164,8 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     now, it = 0.0, 0
     stats = np.zeros(6)  # [count, sum ttft, sum tpot, after-first-wave count, sum ttft, sum tpot]
     t_wave = 0.0
+    recv = max(int(recv), 1)
+    looked = 0  # the iteration at which the scheduler last looked at its queue (looks follow every `recv`)
 
     while waiting or finishing:
         if not finishing and waiting[0][3] > it:  # idle: the next arrival is served at once
@@ -198,6 +203,10 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
             break  # cannot happen with cap >= 1
         # decode-only iterations until a cohort finishes or a waiting one may be served, or one with prompts
         now, it, S = advance(step, P, D, prefill_only, finishing, waiting, room, now, it, S)
+        if P > 0 and recv > 1:  # a prompt iteration is followed by a look: whoever waits joins the next one
+            looked = it
+            for co in waiting:
+                co[3] = min(co[3], it)
         if P > 0:
             for co, take, tokens in admitted:
                 if tokens >= co[1]:  # whole prompts done: they emit their first token
@@ -231,8 +240,9 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
             new = min(cnt, total - issued)
             if new > 0:
                 issued += new
-                # the request reaches the engine while the next iteration is already scheduled
-                waiting.append([new, isl, now, it + 1, False])
+                # the request reaches the engine while the next iteration is already scheduled; the
+                # scheduler sees it at its next look
+                waiting.append([new, isl, now, looked + math.ceil((it + 1 - looked) / recv) * recv, False])
     cnt, s_ttft, s_tpot, sc, st_ttft, st_tpot = stats
     wave_ttft, wave_tpot = (s_ttft - st_ttft) / max(cnt - sc, 1), (s_tpot - st_tpot) / max(cnt - sc, 1)
     steady_ttft = st_ttft / sc if sc else wave_ttft
@@ -262,13 +272,16 @@ def max_sequences(c: Ctx, plan: ServePlan, context: float, framework: str | None
 
 
 def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = None,
-                rounds_per_client: int | None = None, length_ratio: float = 1.0) -> dict[str, float]:
+                rounds_per_client: int | None = None, length_ratio: float = 1.0,
+                sched: Scheduler | None = None) -> dict[str, float]:
     """Price one co-located plan (a single plan; ``plan.batch`` = requests in flight per chip) as
     the closed-loop benchmark runs it; see the module docstring.
 
     ``length_ratio < 1``: the benchmark draws each request's prompt and output lengths uniformly
     in ``[ratio L, L]`` (``--random-range-ratio``); the first wave is simulated at the mean
-    lengths and the steady state is :func:`spread_steady` (the waves dissolve).
+    lengths and the steady state is :func:`spread_steady` (the waves dissolve). ``sched``: the
+    scheduler as the server was launched (token budget, caps, queue interval), instead of the
+    framework's defaults.
 
     Returns ``ttft_s``/``tpot_s`` (means over the benchmark's requests), their steady-state
     values, ``output_tokens_per_s_per_chip``, ``running_batch``/``queued`` (requests per
@@ -276,7 +289,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     :class:`~superpod.errors.DoesNotFitError` when not even one request fits, with how much is missing.
     """
     m = c.model
-    sch = scheduler(framework or c.fw.name)
+    sch = sched if sched is not None else scheduler(framework or c.fw.name)
     tp_c = float(chips_of(plan.tp, c.dev)[0])
     dp = float(np.ravel(plan.dp)[0])
     n = max(int(round(float(np.ravel(plan.batch)[0]) * tp_c)), 1)
@@ -295,6 +308,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     budget = sch.budget(c.hw.hbm_bytes, dp)
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
     R = rounds_per_client or rounds()
+    recv = sch.interval()
     seq_cap = sch.running_cap(c.hw.hbm_bytes, dp)
     # requests the engine admits at once: its cap on running requests, and what its cache holds
     # where it reserves (TensorRT-LLM); the rest wait in the queue before their first token
@@ -306,9 +320,9 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     table = Table.cached(c, plan, wl, max(budget, s_in), admit)
 
     def loop(k: int) -> dict[str, float]:
-        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R)
+        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R, recv=recv)
         if spread:  # the first wave as simulated; the steady state with the waves dissolved, queued beyond k
-            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps), n, k, osl)
+            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps, recv), n, k, osl)
             share = 1.0 / R
             out |= st | {"ttft_s": share * out["first_wave_ttft_s"] + (1 - share) * st["steady_ttft_s"],
                          "tpot_s": share * out["tpot_s"] + (1 - share) * st["steady_tpot_s"]}
@@ -323,7 +337,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
         r[k] += lat
     r["request_latency_s"] = lat
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
-    r |= {"policy": sch.policy, "token_budget": budget, "concurrency": float(n), "weight_bytes": w,
+    r |= {"policy": sch.policy, "token_budget": budget, "recv_interval": float(recv), "concurrency": float(n), "weight_bytes": w,
           "kv_bytes_per_chip": run_k * per_seq / tp_c, "max_running": float(min(fits, seq_cap)), "kv_fits": float(fits),
           "held_tokens": held}
     return r

@@ -45,6 +45,17 @@ class Scheduler(BaseModel):
     swa_tokens_ratio: Ratio | None = None
     swa_kv_source: str = ""
     request_latency: Time | None = None
+    recv_interval: Count | None = None
+    decode_steps: Count | None = None
+
+    def interval(self) -> int:
+        """Decode iterations between two looks at the request queue: SGLang's ``--scheduler-recv-interval``
+        N (``SchedulerRecvSkipper``: a decode iteration adds 1 to a counter, a prefill or idle loop fills it;
+        the scheduler receives new requests when it reaches N) times ``--num-continuous-decode-steps`` K (each
+        scheduled decode batch runs K steps before the loop turns). 1 (every iteration) without either."""
+        n = self.recv_interval.si if self.recv_interval is not None else 1.0
+        k = self.decode_steps.si if self.decode_steps is not None else 1.0
+        return max(int(round(n * k)), 1)
 
     def request_s(self) -> float:
         """Seconds a request's first token spends outside the engine's iterations (0 if none)."""

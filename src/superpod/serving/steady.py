@@ -14,7 +14,7 @@ import math
 
 
 def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed",
-                  tokens_per_iter: float = 1.0) -> dict[str, float]:
+                  tokens_per_iter: float = 1.0, recv: int = 1) -> dict[str, float]:
     """Steady state of the closed loop when the benchmark draws each request's lengths at random
     (vLLM's ``benchmark_serving.py --random-range-ratio``, as InferenceMAX runs it): the requests'
     lives differ, so after the first wave the clients come back at independent times and the
@@ -26,14 +26,22 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
     next, beside the other arrivals (``mixed``/``chunked``: with the decodes; ``prefill-first``:
     in a prefill-only iteration that the decodes sit through). When the prompts exceed the
     budget the loop is prefill-bound: ``B / s_in`` requests leave an iteration and the rest
-    wait in the queue. ``isl``/``osl`` are the mean lengths. Returns ``steady_ttft_s``,
-    ``steady_tpot_s`` and ``output_tokens_per_s``.
+    wait in the queue. ``isl``/``osl`` are the mean lengths.
+
+    ``recv``: decode iterations between two looks at the queue (SGLang ``--scheduler-recv-interval``,
+    :meth:`~superpod.serving.scheduling.Scheduler.interval`). Arrivals then wait for the next look,
+    ``(recv + 1) / 2`` iterations on average instead of one, and a look finds the ``a recv`` that came
+    since the last: under prefill-first they share one prefill iteration (a share ``1 - exp(-a recv)``
+    of the looks finds any), so TTFT carries the window's prompts beside its own; under the other
+    policies only the wait is added. ``recv = 1`` is the engine that looks every iteration.
+
+    Returns ``steady_ttft_s``, ``steady_tpot_s`` and ``output_tokens_per_s``.
 
     >>> st = spread_steady(lambda P, D: 0.01 + 1e-5 * P if (P or D) else 0.0, 8, 1024, 1024, 8192)
     >>> round(st["steady_ttft_s"] * 1e3, 1)  # the skipped iteration + the own prefill
     30.4
     """
-    n = max(int(n), 1)
+    n, recv = max(int(n), 1), max(int(recv), 1)
     isl, budget = max(float(isl), 1.0), max(float(budget), 1.0)
     steps_out = max(math.ceil(max(osl - 1.0, 0.0) / tokens_per_iter), 1)
     prefill_only = policy == "prefill-first"
@@ -45,18 +53,21 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
     wait_it = max(2.0, bound_it)  # iterations from arrival to first token, first guess
     for _ in range(12):  # fixed point: the arrival rate depends on the wait
         a = n / (steps_out + wait_it)
-        P = min(a * isl, room)
         if prefill_only:
+            P = min(a * recv * isl, room)  # the other prompts a look finds
             t_dec = step(0.0, n)
             t_pre = step(min(isl, room) + P, 0.0)
-            busy = 1.0 - math.exp(-a)  # share of decode iterations followed by a prefill iteration
-            t_it = t_dec + busy * t_pre
-            ttft = t_dec + chunks * t_pre
+            busy = 1.0 - math.exp(-a * recv)  # share of looks followed by a prefill iteration
+            # prefill iterations per decode iteration: one per look that finds someone, but never fewer than
+            # the prompt tokens need (a queue that is never empty is prefilled without waiting for a look)
+            t_it = t_dec + max(busy / recv, min(a * isl / room, 1.0 - math.exp(-a))) * t_pre
+            ttft = t_dec * (recv + 1) / 2.0 + chunks * t_pre
         else:  # iterations carry whole prompt chunks, not a mean trickle (the MoE and GEMM
             # costs are concave in tokens), so the mean iteration mixes the two kinds
+            P = min(a * isl, room)
             busy = min(max(1.0 - math.exp(-a * chunks), P / room), 1.0)  # all of them when prefill-bound
             t_it = (1.0 - busy) * step(0.0, n) + busy * step(min(P / max(busy, 1e-12), room), n)
-            ttft = t_it + chunks * step(min(isl, room) + P, n)
+            ttft = t_it * (recv + 1) / 2.0 + chunks * step(min(isl, room) + P, n)
         ttft = max(ttft, bound_it * t_it)
         new = ttft / max(t_it, 1e-12)
         if abs(new - wait_it) < 1e-6 * max(new, 1.0):
