@@ -79,3 +79,42 @@ def test_closed_loop_takes_the_launched_scheduler():
     assert base["recv_interval"] == 1 and slow["recv_interval"] == 30
     assert slow["ttft_s"] > base["ttft_s"] + 10 * (base["tpot_s"] * 0.5)
     assert slow["tpot_s"] == pytest.approx(base["tpot_s"], rel=0.05)
+
+
+def both(**kw):
+    from superpod import serve
+
+    return serve("llama3-70b", "dgx-h100-superpod", chips=8, phase="both", concurrency=64, input_len=1024,
+                 output_len=1024, framework="sglang", **kw).to_dict()["both"]
+
+
+def test_serve_states_the_server_as_launched():
+    """`superpod serve --concurrency` takes the server's scheduler flags and the benchmark's length draw."""
+    base, ran = both(), both(random_range_ratio=0.8)
+    slow = both(random_range_ratio=0.8, recv_interval=30, token_budget=4096, max_running=48)
+    assert base["recv_interval"] == 1 and slow["recv_interval"] == 30
+    assert slow["token_budget"] == 4096 and slow["max_running"] == 48
+    assert ran["ttft_s"] < base["ttft_s"]  # random lengths dissolve the waves after the first
+    assert slow["ttft_s"] > ran["ttft_s"]  # the looks every 30 iterations, the cap of 48 (16 queue)
+
+
+@pytest.mark.parametrize("flag", ["--recv-interval 30", "--token-budget 4096", "--max-running 8",
+                                  "--random-range-ratio 0.8"])
+def test_scheduler_flags_need_a_fixed_concurrency_run(flag):
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli import app
+
+    r = CliRunner().invoke(app, ["serve", "llama3-70b", "dgx-h100-superpod", *flag.split()])
+    assert r.exit_code == 2 and "--concurrency" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "x"])
+def test_scheduler_flags_refuse_nonsense(bad):
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli import app
+
+    r = CliRunner().invoke(app, ["serve", "llama3-70b", "dgx-h100-superpod", "--phase", "both", "--concurrency", "8",
+                                 "--recv-interval", bad])
+    assert r.exit_code == 2 and "Traceback" not in r.output

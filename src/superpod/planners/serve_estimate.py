@@ -62,6 +62,7 @@ from superpod.serving.pd import size_pools
 from superpod.serving.plan import ServePlan, Workload
 from superpod.serving.prefill import BREAKDOWN as PREFILL_PARTS
 from superpod.serving.prefill import prefill
+from superpod.serving.scheduling import launched_scheduler
 from superpod.spec.catalog import load_system
 
 PHASES = ("prefill", "decode", "both", "pd")
@@ -146,14 +147,18 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           slo_percentile: int = 90, target_output_tokens_per_s: float | None = None,
           target_requests_per_s: float | None = None, electricity: str | float | None = None,
           capex_per_chip_usd: float | None = None, years: float | None = None, pue: float | None = None,
-          pareto: bool = False) -> dict[str, Any]:
+          pareto: bool = False, token_budget: int | None = None, max_running: int | None = None,
+          recv_interval: int | None = None, random_range_ratio: float | None = None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
     routed expert over that many ranks (``moe_tp x moe_ep`` ranks hold the experts once).
     ``--phase pd`` and ``both`` add the integer ``deployment`` of the chips and its capacity under
     the SLOs at ``slo_percentile`` (:mod:`.serve_capacity`); targets add the ``fleet``, cost options
-    the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`)."""
+    the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`).
+    ``token_budget``, ``max_running``, ``recv_interval``: the co-located scheduler as the server was
+    launched, and ``random_range_ratio`` the benchmark's length draw, for ``concurrency`` (the closed
+    loop of a benchmark)."""
     system, chips = split_sized(system, chips)  # ``name@N`` sizes the system, as in train and scale
     if ep is not None and moe_ep is not None and ep != moe_ep:
         raise InvalidOptionError(f"--ep is an alias of --moe-ep: got --ep {ep} and --moe-ep {moe_ep}; give one")
@@ -233,7 +238,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
             "chips": n_chips, "kv_bytes_per_chip": v["kv_bytes_per_chip"], "weight_bytes_per_chip": v["weight_bytes"],
         }
         if concurrency is not None:
-            out["both"] |= _closed_loop_fields(c, row, wl, concurrency / pool_chips)
+            launched = {"token_budget": token_budget, "max_running": max_running, "recv_interval": recv_interval}
+            out["both"] |= _closed_loop_fields(c, row, wl, concurrency / pool_chips, launched, random_range_ratio or 1.0)
         breakdown["both"] = _breakdown(v, BOTH_PARTS)
         rows["both"] = row
     if phase == "pd":
@@ -294,18 +300,23 @@ def _prefill_policy(c: Ctx, wl: Workload, grid_args: dict, row: dict, v: dict) -
     return row, v
 
 
-def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float) -> dict[str, Any]:
+def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float,
+                        launched: dict[str, int | None] | None = None, length_ratio: float = 1.0) -> dict[str, Any]:
     """``--concurrency N`` co-located: the closed loop of a benchmark at N requests in flight
     (:func:`superpod.serving.closed_loop.closed_loop`): TTFT/TPOT as the benchmark reports them,
-    the steady state, the running batch and the queue the KV cache leaves."""
-    r = closed_loop(c, ServePlan.one(**(row | {"batch": per_chip})), wl)
+    the steady state, the running batch and the queue the KV cache leaves. ``launched``: scheduler
+    settings the user gave (:func:`superpod.serving.scheduling.launched_scheduler`); ``length_ratio``: the
+    benchmark's random length draw (``--random-range-ratio``)."""
+    r = closed_loop(c, ServePlan.one(**(row | {"batch": per_chip})), wl, sched=launched_scheduler(c.fw.name, launched),
+                    length_ratio=length_ratio)
     tp_c = max(row["tp"] / c.dev, 1.0)
     tput = r["output_tokens_per_s_per_chip"]
     return {"ttft_s": r["ttft_s"], "tpot_s": r["tpot_s"], "steady_ttft_s": r["steady_ttft_s"],
             "steady_tpot_s": r["steady_tpot_s"], "first_wave_ttft_s": r["first_wave_ttft_s"],
             "output_tokens_per_s_per_chip": tput, "input_tokens_per_s_per_chip": tput * wl.input_len / max(wl.output_len, 1.0),
             "running_batch_per_chip": r["running_batch"] / tp_c, "queued_per_chip": r["queued"] / tp_c,
-            "scheduler_policy": r["policy"], "token_budget": r["token_budget"],
+            "scheduler_policy": r["policy"], "token_budget": r["token_budget"], "recv_interval": r["recv_interval"],
+            "max_running": r["max_running"],
             "benchmark_requests_per_client": r["requests"] / max(r["concurrency"], 1.0),
             "kv_bytes_per_chip": r["kv_bytes_per_chip"]}
 

@@ -18,7 +18,7 @@ from superpod.serving.memory import kv_bytes_per_sequence
 from superpod.serving.plan import ServePlan
 from superpod.spec.calibration import calibration_file
 from superpod.spec.files import build
-from superpod.spec.quantity import Bytes, Count, Ratio, Time
+from superpod.spec.quantity import Bytes, Count, Quantity, Ratio, Time
 
 POLICIES = ("mixed", "chunked", "prefill-first")
 
@@ -117,6 +117,25 @@ def scheduler(framework: str) -> Scheduler:
     """The framework's scheduler, or the ``default`` entry."""
     by = {f.name: f for f in _file().frameworks}
     return by.get(framework, by["default"])
+
+
+def launched_scheduler(framework: str, settings: dict[str, float | None] | None = None) -> Scheduler:
+    """The framework's scheduler with the settings a server was launched with (``token_budget``,
+    ``max_running``, ``recv_interval``, ``decode_steps``; ``None`` keeps the framework's). A token
+    budget or running cap given is the server flag's value: it replaces the framework's per-HBM defaults and
+    is shared over attention-DP ranks as the framework shares its flag (``budget_per_dp_rank``,
+    ``max_running_per_dp_rank``)."""
+    base = scheduler(framework)
+    given = {k: v for k, v in (settings or {}).items() if v is not None}
+    if not given:
+        return base
+    upd: dict = {k: Quantity(value=float(v), unit="count", source="as launched (user setting)", confidence="A")
+                 for k, v in given.items()}
+    if "token_budget" in upd:
+        upd["token_budget_large_hbm"] = None
+    if "max_running" in upd:
+        upd["max_running_small_hbm"] = None
+    return base.model_copy(update=upd)
 
 
 def rounds() -> int:

@@ -124,6 +124,20 @@ class ServeOptions(Options):
                             unit="ranks")
     mtp: Optional[int] = opt(None, "MTP / speculative draft tokens per step.", unit="tokens")
     mtp_accept: Optional[float] = opt(None, "Per-token acceptance of the draft tokens.", unit="fraction")
+    token_budget: Optional[int] = opt(None, "With --concurrency: prompt + decode tokens per scheduler iteration, as the "
+                                            "server was launched (vLLM --max-num-batched-tokens, SGLang "
+                                            "--chunked-prefill-size, TensorRT-LLM --max_num_tokens; default the "
+                                            "framework's).", unit="tokens", ge=1)
+    max_running: Optional[int] = opt(None, "With --concurrency: requests one scheduler runs at once (vLLM --max-num-seqs, "
+                                           "SGLang --max-running-requests, TensorRT-LLM --max_batch_size); the rest "
+                                           "queue.", unit="requests", ge=1)
+    recv_interval: Optional[int] = opt(None, "With --concurrency: decode iterations between the scheduler's looks at "
+                                             "its queue (SGLang --scheduler-recv-interval x "
+                                             "--num-continuous-decode-steps; default 1).", unit="iterations", ge=1)
+    random_range_ratio: Optional[float] = opt(None, "With --concurrency: the benchmark draws each prompt and output "
+                                                    "length uniformly in [R L, L] (vLLM benchmark_serving.py "
+                                                    "--random-range-ratio R; default 1, fixed lengths).",
+                                              unit="fraction", gt=0, le=1)
     eplb: Eplb = opt("balanced", "perfect (idealised balance) | balanced (real routing, EPLB) | none.")
     overlap: Optional[bool] = opt(None, "Two-micro-batch overlap of MoE communication (default: searched).",
                                   flag="--overlap/--no-overlap")
@@ -169,6 +183,10 @@ class ServeOptions(Options):
                                          "request mix): use --phase prefill, decode or both")
         if self.rate is not None and self.phase != "pd":
             raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
+        for f in ("token_budget", "max_running", "recv_interval", "random_range_ratio"):
+            if getattr(self, f) is not None and (self.phase != "both" or self.concurrency is None):
+                raise InvalidOptionError(f"{name(f)} describes a co-located benchmark at fixed concurrency: it "
+                                         f"needs --phase both with {name('concurrency')}")
         sizing = [f for f in ("target_output_tokens_per_s", "target_requests_per_s", "electricity", "capex_per_chip_usd",
                               "years", "pue", "save_deployment") if getattr(self, f) is not None] + (["pareto"] if self.pareto else [])
         if sizing and (self.phase not in ("pd", "both") or self.concurrency is not None or self.batch_per_chip is not None):
