@@ -8,8 +8,9 @@
 2. **Same-architecture pairs**: DeepSeek-R1 and DeepSeek-V3 have the same architecture and weights
    shape, so at the same framework, version, GPU, format, lengths, concurrency and layout their decode
    steps do the same kernel work. A TPOT ratio far from 1 says the runs differ in something the rows do
-   not state (e.g. speculative decoding): superpod prices what a row states, so such rows keep an error
-   of that size.
+   not state (e.g. speculative decoding). The TensorRT-LLM R1 rows that ran InferenceMAX's MTP configs
+   were found this way and are priced with MTP (catalog/validation/silicon/speculative.toml); any other
+   such pair keeps an error of that size.
 
 Reads the CSV (needs pandas: the ``fit`` extra); prints the groups.
 """

@@ -1,7 +1,8 @@
 """The rows of a measured-serving file (AIConfigurator's ``silicon_sample.csv`` format) and the
 settings each row states, mapped to superpod's names: catalog system, framework and model
 (``catalog/validation/silicon/*.toml``), GEMM and expert formats, pool layouts, the run's concurrency
-and the benchmark client that measured it. A row superpod cannot express gets ``status`` and ``reason``
+and the benchmark client that measured it, and the speculative decoding a run used that its row does
+not state (``speculative.toml``: sourced per image and date, confidence C). A row superpod cannot express gets ``status`` and ``reason``
 here; pricing is :mod:`superpod.planners.validation_silicon`'s.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from superpod.cost.hardware import Hardware
 from superpod.errors import SpecError
+from superpod.serving.framework import mtp
 from superpod.spec.catalog import catalog_root, load_system, read_toml
 
 #: GEMM number formats of the rows -> superpod's ``quant``
@@ -56,6 +58,39 @@ def harness(raw: dict[str, str]) -> tuple[int | None, float]:
             return int(h["rounds"]["value"]), float(h["length_ratio"]["value"])
     d = next((h for h in hs if h["name"] == "default"), None)
     return (int(d["rounds"]["value"]), float(d["length_ratio"]["value"])) if d else (None, 1.0)
+
+
+@lru_cache(maxsize=1)
+def _speculative_rules() -> list[dict[str, Any]]:
+    path = catalog_root() / "validation" / "silicon" / "speculative.toml"
+    return list(read_toml(path).get("rule", [])) if path.is_file() else []
+
+
+def _measured_date(src: str) -> str:
+    for part in src.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "measured":
+            return value
+    return ""
+
+
+def speculative(raw: dict[str, str], attention_dp: bool) -> tuple[int, float, str] | None:
+    """(draft tokens, per-token acceptance, rule name) of a run that used speculative decoding its
+    row does not state (``catalog/validation/silicon/speculative.toml``), or None. The acceptance is
+    superpod's default (``[mtp.default_accept]``, frameworks/serving.toml), never fitted to the rows."""
+    src = raw.get("silicon_data_source") or ""
+    for rule in _speculative_rules():
+        if (raw.get("backend") != rule["backend"] or raw.get("model_path") != rule["model_path"]
+                or raw.get("mode") != rule.get("mode", raw.get("mode"))):
+            continue
+        if not all(s in src for s in rule.get("source_contains", [])):
+            continue
+        dates = rule.get("measured")
+        if dates and not any(_measured_date(src).startswith(d) for d in dates):
+            continue
+        depth = int(rule["depth_attention_dp"] if attention_dp and "depth_attention_dp" in rule else rule["depth"])
+        return depth, float(mtp().default_accept.si), rule["name"]
+    return None
 
 
 def layout_product(raw: dict[str, str]) -> bool:
@@ -108,7 +143,8 @@ class Row:
                 "precision": r.get("precision") or "bf16",
                 "predicted_ttft_ms": self.predicted_ttft_ms, "predicted_tpot_ms": self.predicted_tpot_ms,
                 "measured_ttft_ms": float(r["silicon_ttft_ms"]), "measured_tpot_ms": float(r["silicon_tpot_ms"]),
-                "model_supported": self.model_supported, "deployment_stated": self.deployment_stated}
+                "model_supported": self.model_supported, "deployment_stated": self.deployment_stated,
+                "mtp_k": int(self.settings.get("mtp_k", 0))}
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -189,6 +225,9 @@ def row_settings(row: Row) -> None:
                         fp8_blocks=blocks,
                         tp=tp, dp=dp, moe_tp=moe_tp, moe_ep=moe_ep, batch=float(batch),
                         isl=float(r["isl"]), osl=float(r["osl"]), mode=mode)
+    spec = speculative(r, dp > 1)
+    if spec is not None:
+        row.settings.update(mtp_k=spec[0], mtp_accept=spec[1], mtp_rule=spec[2])
     if mode == "disagg":
         p_tp = int(row.num("prefill_tp_size", 1))
         p_dp, p_moe_tp, p_moe_ep = _layout(row, "prefill_", p_tp)

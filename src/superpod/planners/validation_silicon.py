@@ -17,7 +17,9 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
   (:func:`superpod.serving.disaggregated.disaggregated`).
 
 Expert layouts are the rows' own (``moe_tp`` x ``moe_ep``, :class:`~superpod.serving.plan.ServePlan`);
-the KV cache is the framework's default for the GEMM format; no two-micro-batch overlap (off by
+the KV cache is the framework's default for the GEMM format; runs that used MTP their row does not
+state are priced with it (``catalog/validation/silicon/speculative.toml``,
+:func:`superpod.planners.silicon_rows.speculative`); no two-micro-batch overlap (off by
 default in all three: SGLang ``--enable-two-batch-overlap``, vLLM ``--enable-dbo``, TensorRT-LLM); weight-only formats (``int4_wo``, FP4
 experts on Hopper) store the experts in 4 bits and run BF16 GEMMs.
 A row superpod cannot express (a model or number format it lacks,
@@ -92,7 +94,7 @@ def _price_group(rows: list[Row]) -> None:
         gpus = st["tp"] * st["dp"]
         try:
             plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
-                                 overlap=0)
+                                 overlap=0, mtp_k=st.get("mtp_k", 0), mtp_accept=st.get("mtp_accept", 0.0))
             if st["mode"] == "agg":
                 ttft, tpot = _price_agg(c, plan, wl, *harness(r.raw))
             else:

@@ -56,7 +56,7 @@ from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
 from superpod.serving.context import Ctx
 from superpod.errors import DoesNotFitError
-from superpod.serving.decode import attention_per_layer
+from superpod.serving.decode import attention_per_layer, draft_s
 from superpod.serving.forward import chips_of, decode_attention, forward, head_s, prefill_attention
 from superpod.serving.memory import ctx_weight_bytes, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
@@ -66,7 +66,9 @@ from superpod.serving.steady import preempting, queued_steady, spread_steady
 def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_seqs) -> np.ndarray:
     """Seconds of one iteration of one scheduler (an attention-DP rank's TP group) carrying
     ``prefill_tokens`` prompt tokens and ``decode_seqs`` decoding sequences (arrays broadcast;
-    ``plan`` must be a single plan). Zero work costs zero."""
+    ``plan`` must be a single plan). With ``k`` draft tokens every decoding sequence runs ``1 + k``
+    tokens through the model and the MTP module drafts ``k`` times (:func:`draft_s`). Zero work
+    costs zero."""
     m = c.model
     tp_c = chips_of(plan.tp, c.dev)
     P = np.asarray(prefill_tokens, dtype=float) / tp_c  # per chip
@@ -84,6 +86,7 @@ def iteration_s(c: Ctx, plan: ServePlan, wl: Workload, prefill_tokens, decode_se
     main = forward(c, plan, np.maximum(T, 1e-9), f_d, b_d, "decode", extra_attention_s=pre_attn, attn_kernel=decode_attention(c, plan, D, 1.0 + k, wl.decode_context))
     rows = D * (1.0 + k) + np.where(P > 0, 1.0 / tp_c, 0.0)  # the LM head runs for decodes and finished prompts
     t = main["total_s"] + head_s(c, np.maximum(rows, 1e-9), tp_c) + c.fw.si("step_overhead_s")
+    t = t + draft_s(c, plan, D, wl.decode_context)  # k passes of the MTP module over the decodes
     return np.where(T > 0, t, 0.0)
 
 

@@ -8,7 +8,8 @@ steady state: a finished request must have been prefilled, so each iteration pro
 ``P = N * E[tokens/step] * s_in / s_out`` prompt tokens per chip alongside the decode
 tokens. The iteration prices all ``N (1 + k) + P`` tokens through the GEMMs, the decode
 attention over the mean context ``s_in + s_out/2`` and the prefill attention over the
-prompt (causal, ``s_in/2`` on average). Then ``TPOT = t_iter / E[tokens/step]``, output
+prompt (causal, ``s_in/2`` on average), and with ``k`` draft tokens the MTP module's ``k``
+drafting passes over the ``N`` decodes (:func:`superpod.serving.decode.draft_s`). Then ``TPOT = t_iter / E[tokens/step]``, output
 tokens/s per chip = ``N / TPOT`` (output tokens include the first, as trtllm-bench counts
 them), and ``TTFT = ceil(s_in / prompt tokens per iteration of the instance) * t_iter``.
 
@@ -23,13 +24,13 @@ import numpy as np
 
 from superpod.cost.compute import attention_s
 from superpod.cost.layers import attention_flops_per_token
-from superpod.serving.decode import attention_per_layer, memory_fields
+from superpod.serving.decode import attention_per_layer, draft_s, memory_fields
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, decode_attention, forward, head_s, step_result
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan, Workload, tokens_per_step
 
-BREAKDOWN = PARTS + ("head_s",)
+BREAKDOWN = PARTS + ("head_s", "mtp_draft_s")
 
 
 def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
@@ -49,14 +50,15 @@ def colocated(c: Ctx, plan: ServePlan, wl: Workload) -> dict[str, np.ndarray]:
     prefill_attn = attention_s(f_p, 0.0 * f_p, c.hw, "prefill").total_s
     main = forward(c, plan, T, f_d, b_d, "decode", extra_attention_s=prefill_attn, attn_kernel=decode_attention(c, plan, N, 1.0 + k, ctx))
     head = head_s(c, N * (1.0 + k), tp_c)
-    step = main["total_s"] + head + c.fw.si("step_overhead_s")
+    draft = draft_s(c, plan, N, ctx)
+    step = main["total_s"] + head + draft + c.fw.si("step_overhead_s")
     tpot = step / tps
     w = ctx_weight_bytes(c, plan)
     per_seq = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) * ctx
     usable = usable_bytes(c.hw.hbm_bytes, c.fw, w)
     kv = N * per_seq
     iters = np.maximum(np.ceil(s_in / np.maximum(P * tp_c, 1e-9)), 1.0)
-    parts = {"head_s": head, "overhead_s": main["overhead_s"] + c.fw.si("step_overhead_s")}
+    parts = {"head_s": head, "mtp_draft_s": draft, "overhead_s": main["overhead_s"] + c.fw.si("step_overhead_s")}
     return step_result(main, plan, step, parts, {
         "tpot_s": tpot,
         "ttft_s": iters * step,

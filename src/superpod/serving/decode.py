@@ -38,6 +38,27 @@ def attention_per_layer(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
     return T * f_tok, np.asarray(seqs, dtype=float) * t * ctx * kv_tok
 
 
+def draft_s(c: Ctx, plan: ServePlan, seqs, context) -> np.ndarray:
+    """Seconds of MTP drafting in one decode step on one chip (formulas.md 8.5): ``k`` sequential
+    passes of the MTP module (one layer, ``eh_proj`` and the LM head) on one token of each of the
+    ``seqs`` sequences per chip; 0 without draft tokens or sequences. A model without MTP modules
+    is taken to draft with one layer of its own shape."""
+    m = c.model
+    k = np.asarray(plan.mtp_k, dtype=float)
+    B = np.asarray(seqs, dtype=float)
+    if not np.any(k > 0):
+        return np.zeros(np.broadcast(k, B).shape)
+    tp_c = chips_of(plan.tp, c.dev)
+    Bp = np.maximum(B, 1e-9)
+    last_moe = m.is_moe_layer(m.layers - 1)
+    fd, bd = attention_per_layer(c, plan, Bp, 1.0, context)
+    draft_fwd = forward(c, plan, Bp, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
+                        attn_kernel=decode_attention(c, plan, Bp, 1.0, context))
+    kg = kernel_gemm(c)
+    eh = kg(Bp * tp_c, m.hidden, 2 * m.hidden, c.quant) if kg else gemm_s(Bp * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
+    return np.where((k > 0) & (B > 0), k * (draft_fwd["total_s"] + eh + head_s(c, Bp, tp_c)), 0.0)
+
+
 def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     """Price every plan's decode step at mean context ``context`` tokens.
 
@@ -53,15 +74,7 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     T = B * (1.0 + k)
     main = forward(c, plan, T, f, b, "decode", attn_kernel=decode_attention(c, plan, B, 1.0 + k, context))
     head = head_s(c, T, tp_c)
-    # drafting: k sequential passes of the MTP module (one layer + eh_proj + head) per step;
-    # a model without MTP modules is taken to draft with one layer of its own shape
-    last_moe = m.is_moe_layer(m.layers - 1)
-    fd, bd = attention_per_layer(c, plan, B, 1.0, context)
-    draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
-                        attn_kernel=decode_attention(c, plan, B, 1.0, context))
-    kg = kernel_gemm(c)
-    eh = kg(B * tp_c, m.hidden, 2 * m.hidden, c.quant) if kg else gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
-    draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
+    draft = draft_s(c, plan, B, context)
     step_over = c.fw.si("step_overhead_s")
     step = main["total_s"] + head + draft + step_over
     tps = tokens_per_step(k, plan.mtp_accept)
