@@ -130,12 +130,15 @@ class Table:
 
 
 def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed", cap: int | None = None,
-        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4) -> dict[str, float]:
+        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4,
+        recv_every: int = 1) -> dict[str, float]:
     """Simulate the closed-loop benchmark on one scheduler.
 
     ``step(P, D)``: seconds of an iteration with ``P`` prompt tokens and ``D`` decoding
     sequences; ``n`` clients, ``rounds`` requests each; ``cap``: sequences the engine runs at
-    once (KV memory), the rest queue. The first ``simulated_rounds`` rounds are simulated; the
+    once (KV memory), the rest queue; ``recv_every``: the engine takes new requests only at
+    iterations that are multiples of it (SGLang ``--scheduler-recv-interval``,
+    :meth:`Scheduler.recv_every`; an idle engine takes them at once). The first ``simulated_rounds`` rounds are simulated; the
     requests after the first wave stand for the steady state of the remaining rounds. Returns
     the mean TTFT and TPOT over all requests (as the benchmark reports them), the steady-state
     means (``steady_*``), output tokens/s, and the running batch and queue.
@@ -232,7 +235,9 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
             if new > 0:
                 issued += new
                 # the request reaches the engine while the next iteration is already scheduled
-                waiting.append([new, isl, now, it + 1, False])
+                # (with a receive interval, at the next iteration the scheduler looks for them)
+                join = it + 1 if recv_every <= 1 else -(-(it + 1) // recv_every) * recv_every
+                waiting.append([new, isl, now, join, False])
     cnt, s_ttft, s_tpot, sc, st_ttft, st_tpot = stats
     wave_ttft, wave_tpot = (s_ttft - st_ttft) / max(cnt - sc, 1), (s_tpot - st_tpot) / max(cnt - sc, 1)
     steady_ttft = st_ttft / sc if sc else wave_ttft
@@ -262,13 +267,16 @@ def max_sequences(c: Ctx, plan: ServePlan, context: float, framework: str | None
 
 
 def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = None,
-                rounds_per_client: int | None = None, length_ratio: float = 1.0) -> dict[str, float]:
+                rounds_per_client: int | None = None, length_ratio: float = 1.0,
+                sched: Scheduler | None = None) -> dict[str, float]:
     """Price one co-located plan (a single plan; ``plan.batch`` = requests in flight per chip) as
     the closed-loop benchmark runs it; see the module docstring.
 
     ``length_ratio < 1``: the benchmark draws each request's prompt and output lengths uniformly
     in ``[ratio L, L]`` (``--random-range-ratio``); the first wave is simulated at the mean
-    lengths and the steady state is :func:`spread_steady` (the waves dissolve).
+    lengths and the steady state is :func:`spread_steady` (the waves dissolve). ``sched``: a
+    scheduler to run instead of the framework's (e.g. one with a launch's token budget, cap on
+    running requests, memory fraction or receive interval, ``planners/silicon_servers``).
 
     Returns ``ttft_s``/``tpot_s`` (means over the benchmark's requests), their steady-state
     values, ``output_tokens_per_s_per_chip``, ``running_batch``/``queued`` (requests per
@@ -276,14 +284,14 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     :class:`~superpod.errors.DoesNotFitError` when not even one request fits, with how much is missing.
     """
     m = c.model
-    sch = scheduler(framework or c.fw.name)
+    sch = sched if sched is not None else scheduler(framework or c.fw.name)
     tp_c = float(chips_of(plan.tp, c.dev)[0])
     dp = float(np.ravel(plan.dp)[0])
     n = max(int(round(float(np.ravel(plan.batch)[0]) * tp_c)), 1)
     spread = float(length_ratio) < 1.0
     mean = (1.0 + float(length_ratio)) / 2.0 if spread else 1.0
     w = float(np.ravel(ctx_weight_bytes(c, plan))[0])
-    usable = float(np.ravel(usable_bytes(c.hw.hbm_bytes, c.fw, w))[0])
+    usable = sch.usable_kv_bytes(c.hw.hbm_bytes, c.fw, w)
     held = sch.held_tokens(wl.input_len * mean, wl.output_len * mean)
     per_seq = sch.kv_per_sequence(c, plan, held)
     fits = math.floor(max(usable, 0.0) / per_seq * tp_c) if per_seq > 0 else n
@@ -296,6 +304,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     tps = float(np.ravel(tokens_per_step(plan.mtp_k, plan.mtp_accept))[0])
     R = rounds_per_client or rounds()
     seq_cap = sch.running_cap(c.hw.hbm_bytes, dp)
+    q = sch.recv_every()
     # requests the engine admits at once: its cap on running requests, and what its cache holds
     # where it reserves (TensorRT-LLM); the rest wait in the queue before their first token
     admit = int(min(n, seq_cap, fits if sch.kv_reserve == "max" else math.inf))
@@ -306,9 +315,9 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     table = Table.cached(c, plan, wl, max(budget, s_in), admit)
 
     def loop(k: int) -> dict[str, float]:
-        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R)
+        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R, recv_every=q)
         if spread:  # the first wave as simulated; the steady state with the waves dissolved, queued beyond k
-            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps), n, k, osl)
+            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps, q), n, k, osl)
             share = 1.0 / R
             out |= st | {"ttft_s": share * out["first_wave_ttft_s"] + (1 - share) * st["steady_ttft_s"],
                          "tpot_s": share * out["tpot_s"] + (1 - share) * st["steady_tpot_s"]}

@@ -14,7 +14,7 @@ import math
 
 
 def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed",
-                  tokens_per_iter: float = 1.0) -> dict[str, float]:
+                  tokens_per_iter: float = 1.0, recv_every: int = 1) -> dict[str, float]:
     """Steady state of the closed loop when the benchmark draws each request's lengths at random
     (vLLM's ``benchmark_serving.py --random-range-ratio``, as InferenceMAX runs it): the requests'
     lives differ, so after the first wave the clients come back at independent times and the
@@ -26,7 +26,10 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
     next, beside the other arrivals (``mixed``/``chunked``: with the decodes; ``prefill-first``:
     in a prefill-only iteration that the decodes sit through). When the prompts exceed the
     budget the loop is prefill-bound: ``B / s_in`` requests leave an iteration and the rest
-    wait in the queue. ``isl``/``osl`` are the mean lengths. Returns ``steady_ttft_s``,
+    wait in the queue. ``recv_every = q > 1`` (SGLang ``--scheduler-recv-interval``): the scheduler
+    looks for new requests only every ``q`` decode iterations, so an arrival waits ``(q + 1) / 2``
+    iterations on average (instead of the one already scheduled) and the arrivals of a cycle share
+    one prefill (``prefill-first``: ``1 - exp(-a q)`` of the cycles carry one). ``isl``/``osl`` are the mean lengths. Returns ``steady_ttft_s``,
     ``steady_tpot_s`` and ``output_tokens_per_s``.
 
     >>> st = spread_steady(lambda P, D: 0.01 + 1e-5 * P if (P or D) else 0.0, 8, 1024, 1024, 8192)
@@ -43,20 +46,21 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
     # n s_in / room iterations: past that the loop is prefill-bound and the rest is queueing
     bound_it = max(n * isl / room - steps_out, 0.0)
     wait_it = max(2.0, bound_it)  # iterations from arrival to first token, first guess
+    q = max(int(recv_every), 1)
     for _ in range(12):  # fixed point: the arrival rate depends on the wait
         a = n / (steps_out + wait_it)
         P = min(a * isl, room)
         if prefill_only:
             t_dec = step(0.0, n)
-            t_pre = step(min(isl, room) + P, 0.0)
-            busy = 1.0 - math.exp(-a)  # share of decode iterations followed by a prefill iteration
+            t_pre = step(min(isl, room) + min(a * q * isl, room), 0.0)
+            busy = (1.0 - math.exp(-a * q)) / q  # share of decode iterations followed by a prefill iteration
             t_it = t_dec + busy * t_pre
-            ttft = t_dec + chunks * t_pre
+            ttft = t_dec + (q - 1) / 2.0 * t_it + chunks * t_pre
         else:  # iterations carry whole prompt chunks, not a mean trickle (the MoE and GEMM
             # costs are concave in tokens), so the mean iteration mixes the two kinds
             busy = min(max(1.0 - math.exp(-a * chunks), P / room), 1.0)  # all of them when prefill-bound
             t_it = (1.0 - busy) * step(0.0, n) + busy * step(min(P / max(busy, 1e-12), room), n)
-            ttft = t_it + chunks * step(min(isl, room) + P, n)
+            ttft = t_it + (q - 1) / 2.0 * t_it + chunks * step(min(isl, room) + P, n)
         ttft = max(ttft, bound_it * t_it)
         new = ttft / max(t_it, 1e-12)
         if abs(new - wait_it) < 1e-6 * max(new, 1.0):
