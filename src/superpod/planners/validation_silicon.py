@@ -17,7 +17,10 @@ with the row's own deployment (no search) and compares the mean TTFT and TPOT:
   (:func:`superpod.serving.disaggregated.disaggregated`).
 
 Expert layouts are the rows' own (``moe_tp`` x ``moe_ep``, :class:`~superpod.serving.plan.ServePlan`);
-the KV cache is the framework's default for the GEMM format; runs that used MTP their row does not
+the KV cache is the framework's default for the GEMM format, unless the co-located row is one of
+InferenceMAX's whose launch script states it: then its KV format, token budget, cap on running
+requests, memory fraction and (SGLang) receive interval are the script's
+(``catalog/validation/silicon/servers.toml``, :func:`apply_server`); runs that used MTP their row does not
 state are priced with it (``catalog/validation/silicon/speculative.toml``,
 :func:`superpod.planners.silicon_rows.speculative`); no two-micro-batch overlap (off by
 default in all three: SGLang ``--enable-two-batch-overlap``, vLLM ``--enable-dbo``, TensorRT-LLM); weight-only formats (``int4_wo``, FP4
@@ -49,7 +52,8 @@ from superpod.planners.silicon_rows import (
     read_rows,
     row_settings,
 )
-from superpod.serving.closed_loop import closed_loop, max_sequences
+from superpod.planners import silicon_servers
+from superpod.serving.closed_loop import closed_loop, max_sequences, scheduler
 from superpod.serving.context import make_ctx
 from superpod.serving.disaggregated import disaggregated
 from superpod.serving.plan import ServePlan, Workload
@@ -96,7 +100,8 @@ def _price_group(rows: list[Row]) -> None:
             plan = ServePlan.one(tp=st["tp"], ep=ep, moe_tp=mtp, dp=st["dp"], batch=st["batch"] * st["dp"] / gpus,
                                  overlap=0, mtp_k=st.get("mtp_k", 0), mtp_accept=st.get("mtp_accept", 0.0))
             if st["mode"] == "agg":
-                ttft, tpot = _price_agg(c, plan, wl, *harness(r.raw))
+                sched = scheduler(c.fw.name).model_copy(update=st["sched"]) if st.get("sched") else None
+                ttft, tpot = _price_agg(c, plan, wl, *harness(r.raw), sched=sched)
             else:
                 pmoe = _moe(c, st["p_tp"], st["p_dp"], st["p_moe_tp"], st["p_moe_ep"])
                 if isinstance(pmoe, str):
@@ -114,13 +119,14 @@ def _price_group(rows: list[Row]) -> None:
 
 
 def _price_agg(c, plan: ServePlan, wl: Workload, rounds: int | None = None,
-               length_ratio: float = 1.0) -> tuple[float, float]:
+               length_ratio: float = 1.0, sched=None) -> tuple[float, float]:
     """One co-located worker (``plan.batch``: its clients per chip) as the closed-loop benchmark
     runs it (with the row's harness: requests per client, random or fixed lengths); a run at a
     concurrency above batch x dp spreads it over that many workers, each at its batch. The KV
     cache runs what fits and queues (or, paged, preempts) the rest; above the framework's cap on
-    running requests the rest queue."""
-    out = closed_loop(c, plan, wl, rounds_per_client=rounds, length_ratio=length_ratio)
+    running requests the rest queue. ``sched``: the framework's scheduler with the row's launch
+    settings (:func:`apply_server`), or None for the framework's own."""
+    out = closed_loop(c, plan, wl, rounds_per_client=rounds, length_ratio=length_ratio, sched=sched)
     return out["ttft_s"], out["tpot_s"]
 
 
@@ -151,6 +157,23 @@ def _price_disagg(c, r: Row, plan: ServePlan, pplan: ServePlan, wl: Workload) ->
         raise DoesNotFitError(f"the prefill worker's weights and batch exceed the memory by "
                               f"{-out['prefill_free_bytes'] / 1e9:.1f} GB per GPU")
     return out["ttft_s"], out["tpot_s"]
+
+
+def apply_server(row: Row) -> None:
+    """Put the launch settings InferenceMAX's scripts give the row's group
+    (``catalog/validation/silicon/servers.toml``, :mod:`superpod.planners.silicon_servers`) into its
+    settings: the KV-cache format (``kv``) and the scheduler fields to replace (``sched``); a row
+    no entry matches is left as it is."""
+    s = row.settings
+    names = {"isl": float(row.raw["isl"]), "osl": float(row.raw["osl"]),
+             "conc": _run_concurrency(row, s["batch"] * s["dp"]), "tp": s["tp"], "dp": s["dp"],
+             "gpus": s["tp"] * s["dp"]}
+    srv = silicon_servers.server(row.raw, s["framework"], names)
+    if srv is None:
+        return
+    if srv.kv_dtype is not None:
+        s["kv"] = srv.kv_dtype
+    s["sched"], s["server"] = srv.update, srv.name
 
 
 def _mape(pairs: list[tuple[float, float]]) -> float | None:
@@ -199,6 +222,7 @@ def validate_silicon(path: str | Path | None = None) -> dict[str, Any]:
     for r in rows:
         row_settings(r)
         if r.status == "ok":
+            apply_server(r)
             s = r.settings
             groups[(s["model"], s["system"], s["framework"], s["quant"], s["kv"], s["experts"], s["fp8_blocks"])].append(r)
     for g in groups.values():

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from superpod.serving.context import Ctx
-from superpod.serving.memory import kv_bytes_per_sequence
+from superpod.serving.memory import kv_bytes_per_sequence, usable_bytes
 from superpod.serving.plan import ServePlan
 from superpod.spec.calibration import calibration_file
 from superpod.spec.files import build
@@ -47,6 +47,11 @@ class Scheduler(BaseModel):
     request_latency: Time | None = None
     recv_interval: Count | None = None
     decode_steps: Count | None = None
+    #: a launch's memory fraction (SGLang ``--mem-fraction-static``, vLLM ``--gpu-memory-utilization``,
+    #: TensorRT-LLM ``free_gpu_memory_fraction``) replacing the framework's ``kv_mem_fraction``;
+    #: ``kv_mem_fraction_of`` says of what (:meth:`usable_kv_bytes`)
+    kv_mem_fraction: Ratio | None = None
+    kv_mem_fraction_of: Literal["free", "total", "static"] = "free"
 
     def interval(self) -> int:
         """Decode iterations between two looks at the request queue: SGLang's ``--scheduler-recv-interval``
@@ -56,6 +61,25 @@ class Scheduler(BaseModel):
         n = self.recv_interval.si if self.recv_interval is not None else 1.0
         k = self.decode_steps.si if self.decode_steps is not None else 1.0
         return max(int(round(n * k)), 1)
+
+    def usable_kv_bytes(self, hbm_bytes: float, fw, weight_bytes: float) -> float:
+        """HBM per chip left for the KV cache: the framework's rule (:func:`usable_bytes`) unless the
+        launch states a memory fraction ``f``, which the three engines take of different things:
+
+        * ``free`` (TensorRT-LLM ``kv_cache_config.free_gpu_memory_fraction``): of the memory free
+          after the weights and the runtime's buffers, ``(HBM - reserve - weights) f``;
+        * ``total`` (vLLM ``--gpu-memory-utilization``): of the whole HBM, which holds the weights,
+          the activations and graphs (the runtime reserve) and the KV cache, ``f HBM - weights - reserve``;
+        * ``static`` (SGLang ``--mem-fraction-static``): of the whole HBM for the weights and the KV
+          pool only (activations live in the rest), ``f HBM - weights``."""
+        if self.kv_mem_fraction is None:
+            return float(np.ravel(usable_bytes(hbm_bytes, fw, weight_bytes))[0])
+        f = self.kv_mem_fraction.si
+        if self.kv_mem_fraction_of == "free":
+            return (hbm_bytes - fw.si("runtime_reserve_bytes") - weight_bytes) * f
+        if self.kv_mem_fraction_of == "total":
+            return f * hbm_bytes - weight_bytes - fw.si("runtime_reserve_bytes")
+        return f * hbm_bytes - weight_bytes
 
     def request_s(self) -> float:
         """Seconds a request's first token spends outside the engine's iterations (0 if none)."""
