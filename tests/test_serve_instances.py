@@ -54,7 +54,7 @@ def test_gb200_decode_tiles_the_rack_with_ep24():
     assert (ep48["instances"], ep48["chips_used"], ep48["chips_left"]) == (1, 48, 24)
     assert ep48["tokens_per_s_per_chip"] > d["tokens_per_s_per_chip"]  # per chip EP48 wins ...
     assert d["tokens_per_s_per_system"] > ep48["tokens_per_s_per_system"]  # ... per system EP24 does
-    assert d["tokens_per_s_per_system"] == pytest.approx(741_000, rel=0.01)  # 698,000 before the MLA decode surfaces (s5-attn)
+    assert d["tokens_per_s_per_system"] == pytest.approx(750_000, rel=0.01)  # 698,000 before the MLA decode surfaces (s5-attn); 741,000 before HBM in binary units
 
 
 def test_search_maximises_whole_system_throughput():

@@ -37,6 +37,8 @@ for _p, _f in _BIN.items():
     UNITS[f"{_p}B/s"] = ("Bps", _f)
 UNITS.update(
     {
+        # vendors' HBM terabytes: thousands of binary GB (NVIDIA's NVL72 "13.4 TB" = 72 x 186 GiB)
+        "TB (1000 GiB)": ("bytes", 1e3 * 2.0**30),
         "kW": ("power", 1e3),
         "kB": ("bytes", 1e3),
         "s": ("time", 1.0),
