@@ -24,12 +24,15 @@ GRID_S = np.arange(0.0, 0.300, 0.001)
 
 
 def rows_without_latency() -> list[dict]:
+    """``validate silicon`` with no request latency: the framework's scheduler and the launched one
+    (rows with InferenceMAX's server settings) both come from ``scheduler``, patched where each is bound."""
     real = cl.scheduler
-    cl.scheduler = lambda name: real(name).model_copy(update={"request_latency": None})
+    free = lambda name: real(name).model_copy(update={"request_latency": None})  # noqa: E731
+    cl.scheduler = vs.scheduler = free
     try:
         return vs.validate_silicon()["rows"]
     finally:
-        cl.scheduler = real
+        cl.scheduler = vs.scheduler = real
 
 
 def main() -> None:
