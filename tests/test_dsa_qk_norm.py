@@ -138,3 +138,15 @@ def test_qk_norm_all_reduce_is_never_free_under_tp(minimax, roofline):
         else:
             assert extra[-1] > 0 and a["elementwise_s"][0] > z["elementwise_s"][0]
     assert all(x > 0 for x in extra[1:])
+
+
+def test_dsa_sparse_prefill_pads_heads_to_the_kernel_tile(glm):
+    """FlashMLA's sparse prefill kernel runs 64 (Hopper) or 128 (Blackwell) query heads a tile: under TP
+    the padded tile, not the real local heads, sets the cost."""
+    from superpod.serving.kernel_attention import sparse_head_tile, sparse_prefill_s
+    dsa, _ = glm
+    assert sparse_head_tile(dsa) == 128
+    assert sparse_head_tile(_ctx(dsa.model, "h200-cluster")) == 64
+    one = [float(sparse_prefill_s(dsa, ServePlan.one(tp=tp, ep=1, moe_tp=tp, batch=1.0), 8192.0, 2048.0, 1.0,
+                                  8192.0)[0]) for tp in (1, 2, 8)]
+    assert max(one) <= 1.02 * min(one)  # 64, 32 and 8 local heads all run one 128-head tile

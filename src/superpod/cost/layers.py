@@ -89,6 +89,14 @@ def attention_flops_per_token(model: Model, context) -> np.ndarray:
     return per * ctx
 
 
+def sparse_mla_flops_per_token(model: Model, keys, heads) -> np.ndarray:
+    """Core FLOPs per query token of DSA's sparse MLA kernel in its absorbed (MQA) form, as FlashMLA's
+    sparse kernel runs it: ``heads`` query heads (the kernel's padded count) over ``keys`` selected
+    latents, ``2 heads (r_kv + d_rope + r_kv) keys`` (QK over the 576-wide latent, PV over its 512)."""
+    a = model.mla
+    return 2.0 * floats(heads) * (2 * a.kv_lora_rank + a.qk_rope_head_dim) * floats(keys)
+
+
 def indexer_core(model: Model, queries, keys, sequences) -> tuple[np.ndarray, np.ndarray]:
     """FLOPs and bytes of the DSA indexer's scoring and top-k on one chip (0 without DSA):
     ``queries`` query tokens each scoring ``keys`` cached keys (mean) of ``sequences`` sequences.

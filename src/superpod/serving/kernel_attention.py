@@ -8,10 +8,15 @@ Sliding-window layers are averaged in with their window. Kernel models: :mod:`su
 (parameters ``catalog/calibration/silicon/attention.toml``), chosen per framework in
 ``calibration/frameworks/serving.toml [frameworks.kernels]``.
 
-DeepSeek sparse attention (:class:`~superpod.spec.attention.SparseAttention`): the MLA core is the
-measured MLA kernel over ``min(context, top_k)`` keys (decode) or the causal kernel scaled by the
-query-key pairs top-k leaves (prefill); the fits measure the dense FlashMLA kernels, not the sparse ones
-(confidence C). The indexer adds, per layer (:func:`indexer_s`): the FP8 scoring as a batched FP8 GEMM
+DeepSeek sparse attention (:class:`~superpod.spec.attention.SparseAttention`): the decode MLA core is
+the measured MLA kernel over ``min(context, top_k)`` keys (the fit measures the dense FlashMLA kernel, not
+the sparse one; confidence C). A prefill whose context exceeds top-k runs FlashMLA's sparse prefill kernel
+(SGLang ``NativeSparseAttnBackend._forward_flashmla_sparse``, its default NSA prefill backend): the
+absorbed form over the selected latents with the query heads padded to the kernel's tile, 64 on Hopper
+and 128 on Blackwell (:func:`sparse_head_tile`; GLM-5 under TP 8 runs 8 real heads in a 64/128-head
+tile), priced at the prefill attention efficiency, itself FlashMLA's sparse-prefill figure
+(640 TFLOPS on H800, ``calibration/kernels/hopper.toml``) (:func:`sparse_prefill_s`); a shorter prefill
+runs the dense kernel (the context fit). The indexer adds, per layer (:func:`indexer_s`): the FP8 scoring as a batched FP8 GEMM
 through the same GEMM fit (decode: per sequence ``[q heads, dim] x [dim, context]``; prefill: the
 group's queries by the mean causal context), the top-k as one kernel reading the fp32 logits at the
 HBM roofline plus one launch, and :data:`INDEXER_VECTOR_KERNELS` small vector kernels, each one
@@ -23,10 +28,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from superpod.cost.compute import stream_s
+from superpod.cost.compute import attention_s, stream_s
 from superpod.cost.hardware import BYTES
+from superpod.cost.layers import sparse_mla_flops_per_token
+from superpod.errors import SuperpodError
 from superpod.serving.context import Ctx
 from superpod.serving.plan import ServePlan
+from superpod.spec.catalog import load_chip
+
+#: query heads one tile of FlashMLA's sparse kernel computes, per kernel family (SGLang
+#: ``_forward_flashmla_sparse``: "requires num_heads to be a multiple of 64 (Hopper) or 128 (Blackwell)")
+SPARSE_HEAD_TILE = {"sm90": 64.0, "sm100": 128.0}
+
+
+def sparse_head_tile(c: Ctx) -> float:
+    """Heads the sparse MLA kernel pads the local query heads to: 64 on Hopper, 128 on Blackwell, none
+    (1) on a chip outside those kernel families."""
+    fam = c.kernels.family if c.kernels is not None else None
+    if fam is None:
+        try:
+            fam = load_chip(c.hw.chip).kernel_family
+        except SuperpodError:
+            fam = None
+    return SPARSE_HEAD_TILE.get(fam or "", 1.0)
+
+
+def sparse_prefill_s(c: Ctx, plan: ServePlan, queries, keys, sequences, context) -> np.ndarray:
+    """Seconds of one layer's sparse MLA prefill kernel on one chip: ``queries`` query tokens of the
+    TP group (every rank runs them over its heads), ``keys`` selected latents each (mean),
+    ``sequences`` sequences of ``context`` cached latents read once (the selections overlap in L2);
+    the local heads padded to :func:`sparse_head_tile`."""
+    m = c.model
+    t = np.maximum(np.asarray(plan.tp, dtype=float), 1.0)
+    tile = sparse_head_tile(c)
+    heads = np.ceil(m.heads / t / tile) * tile
+    Q = np.asarray(queries, dtype=float)
+    flops = Q * sparse_mla_flops_per_token(m, keys, heads)
+    lat = m.mla.kv_lora_rank + m.mla.qk_rope_head_dim
+    nbytes = (np.asarray(sequences, dtype=float) * np.asarray(context, dtype=float) * lat * c.kv_el
+              + Q * m.heads / t * (lat + m.mla.kv_lora_rank) * BYTES["bf16"])
+    return attention_s(flops, nbytes, c.hw, "prefill").total_s
 
 #: the indexer's vector kernels per layer in a step that scores (SGLang ``Indexer.forward_cuda``): the
 #: key LayerNorm, RoPE of q and k, the Hadamard rotation of q and of k, the FP8 quantisation of q and
@@ -130,15 +171,17 @@ def prefill_attention(c: Ctx, plan: ServePlan, tokens, new, prefix):
     whole = np.maximum(prompts, 1.0)
     pairs = (new * float(prefix) + new * new / 2.0) / (new * (new + 1.0) / 2.0)
     d = m.sparse_attention
-    # DSA: the query-key pairs top-k leaves, over the full causal ones
-    sparse = 1.0 if d is None else float(d.causal_keys(prefix, new)) / (float(prefix) + (new + 1.0) / 2.0)
-    score = d is not None and float(prefix) + new > d.index_topk
-    queries = np.asarray(tokens, dtype=float) * t  # the indexer is replicated over TP
+    score = d is not None and float(prefix) + new > d.index_topk  # DSA: the sparse path (else dense attention)
+    queries = np.asarray(tokens, dtype=float) * t  # the group's queries: the indexer is replicated over TP
 
     def at(share):
-        def one(w):
-            return k.context_s(whole * share, new, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
-        core = _window_mix(c, one) * np.minimum(prompts / whole, 1.0) * np.maximum(pairs, 1.0) * sparse
+        if score:
+            core = sparse_prefill_s(c, plan, queries * share, d.causal_keys(prefix, new), prompts * share,
+                                    float(prefix) + new)
+        else:
+            def one(w):
+                return k.context_s(whole * share, new, heads, kv_heads, m.head_dim, c.quant, c.kv_dtype, w, mla)
+            core = _window_mix(c, one) * np.minimum(prompts / whole, 1.0) * np.maximum(pairs, 1.0)
         if d is None:
             return core
         return core + indexer_s(c, queries * share, float(prefix) + new / 2.0, prompts * share, score=score)
