@@ -24,7 +24,7 @@ from superpod.planners.silicon_rows import default_file, read_rows, row_settings
 from superpod.serving.context import make_ctx
 from superpod.serving.decode import attention_per_layer
 from superpod.serving.forward import chips_of, forward, head_s, kernel_gemm, replicas
-from superpod.serving.kernel_attention import decode_attention
+from superpod.serving.kernel_attention import decode_attention, indexer_s
 from superpod.serving.plan import ServePlan, Workload
 
 
@@ -67,6 +67,9 @@ def main(argv=None) -> None:
               f"moe_tp {mtp} ep {ep} batch {s['batch']:.0f} ctx {one(wl.decode_context):.0f} | step {step * 1e3:.2f} ms: "
               f"head={one(head) * 1e3:.2f} {parts} | pred {m['predicted_tpot_ms']:.2f} meas {m['measured_tpot_ms']:.2f} "
               f"(x{m['predicted_tpot_ms'] / m['measured_tpot_ms']:.2f})")
+        if c.model.sparse_attention is not None:  # the DSA indexer's share of attention (kernel_attention.indexer_s)
+            ix = indexer_s(c, D * tp_c, wl.decode_context, D * tp_c, query_per_seq=1.0)
+            print(f"    of attention, the DSA indexer (scoring, top-k, vector kernels): {one(ix) * 1e6:.1f} us per layer")
         if a.gemms:
             for moe in (False, True) if c.model.moe is not None else (False,):
                 for g, t in gemm_times(c.model, moe, D * tp_c, tp_c, c.hw, c.quant, router_precision="bf16",

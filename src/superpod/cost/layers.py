@@ -49,6 +49,11 @@ def gemms(model: Model, moe_layer: bool) -> list[Gemm]:
             Gemm("kv_b", a.kv_lora_rank, nq * (a.qk_nope_head_dim + a.v_head_dim), "col"),
             Gemm("attn_out", nq * a.v_head_dim, h, "row"),
         ]
+        d = model.sparse_attention
+        if d is not None:  # the DSA indexer's projections, replicated over TP (SparseAttention)
+            out += [Gemm("index_q", a.q_lora_rank, d.index_heads * d.index_head_dim, "none"),
+                    Gemm("index_k", h, d.index_head_dim, "none"),
+                    Gemm("index_weights", h, d.index_heads, "none")]
     else:
         hq, hkv = nq * model.head_dim, model.kv_heads * model.head_dim
         out += [Gemm("qkv", h, hq + 2 * hkv, "col"), Gemm("attn_out", hq, h, "row")]
@@ -68,14 +73,43 @@ def attention_flops_per_token(model: Model, context) -> np.ndarray:
     """Forward attention-core FLOPs per query token attending to ``context`` tokens.
 
     MHA/GQA: 4 h_q s_ctx (scores + context); MLA in prefill (MHA) form:
-    2 n_q (d_nope + d_rope) s_ctx + 2 n_q d_v s_ctx (formulas.md sec. 1.2, 2.2).
+    2 n_q (d_nope + d_rope) s_ctx + 2 n_q d_v s_ctx (formulas.md sec. 1.2, 2.2). Under DSA the
+    core reads at most ``index_topk`` keys: ``min(context, top_k)`` (a mean context gives an upper
+    bound of the mean over queries; :meth:`SparseAttention.causal_keys` is the exact prompt mean).
+    The indexer's own scoring is :func:`indexer_core`.
     """
     if model.mla is not None:
         a = model.mla
         per = 2 * model.heads * (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim)
     else:
         per = 4 * model.heads * model.head_dim
-    return per * np.asarray(context, dtype=float)
+    ctx = np.asarray(context, dtype=float)
+    if model.sparse_attention is not None:
+        ctx = model.sparse_attention.keys(ctx)
+    return per * ctx
+
+
+def sparse_mla_flops_per_token(model: Model, keys, heads) -> np.ndarray:
+    """Core FLOPs per query token of DSA's sparse MLA kernel in its absorbed (MQA) form, as FlashMLA's
+    sparse kernel runs it: ``heads`` query heads (the kernel's padded count) over ``keys`` selected
+    latents, ``2 heads (r_kv + d_rope + r_kv) keys`` (QK over the 576-wide latent, PV over its 512)."""
+    a = model.mla
+    return 2.0 * floats(heads) * (2 * a.kv_lora_rank + a.qk_rope_head_dim) * floats(keys)
+
+
+def indexer_core(model: Model, queries, keys, sequences) -> tuple[np.ndarray, np.ndarray]:
+    """FLOPs and bytes of the DSA indexer's scoring and top-k on one chip (0 without DSA):
+    ``queries`` query tokens each scoring ``keys`` cached keys (mean) of ``sequences`` sequences.
+    Scoring: ``2 heads dim`` FLOPs per query and key (FP8), the index keys read once per sequence
+    (:attr:`SparseAttention.key_cache_bytes` each); top-k: the fp32 logits (one per query and key)
+    written by the scorer and read by the selection (SparseAttention lists the kernels)."""
+    d = model.sparse_attention
+    if d is None:
+        z = np.zeros(np.broadcast_shapes(np.shape(queries), np.shape(keys), np.shape(sequences)))
+        return z, z
+    Q, K, S = floats(queries), floats(keys), floats(sequences)
+    flops = 2.0 * d.index_heads * d.index_head_dim * Q * K
+    return flops, S * K * d.key_cache_bytes + 2.0 * Q * K * BYTES["fp32"]
 
 
 def model_flops_per_token(model: Model, seq_len) -> np.ndarray:
@@ -89,13 +123,17 @@ def model_flops_per_token(model: Model, seq_len) -> np.ndarray:
     return 6.0 * model.active_params + 3.0 * model.layers * attention_flops_per_token(model, s / 2)
 
 
+#: dense GEMMs a quantised checkpoint keeps in its unquantised format (``router_precision``)
+UNQUANTISED = ("router", "index_weights")
+
+
 def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precision: str = "bf16", *,
                shared_tokens=None, router_precision: str | None = None, weight_copies=None,
                pricer=None) -> list[tuple[Gemm, np.ndarray]]:
     """Time of each dense GEMM of one layer on one chip, split over a TP group of ``tp``.
 
     ``tokens`` rows run through every GEMM (``shared_tokens`` through the shared experts
-    when given); ``router_precision`` overrides the format of the router GEMM;
+    when given); ``router_precision`` overrides the format of the :data:`UNQUANTISED` GEMMs;
     ``weight_copies`` weight replicas per chip are each read once (default one copy);
     ``pricer(m, n, k, precision)``: seconds of one GEMM from another model (serving's
     measured-kernel fits, :mod:`superpod.cost.kernel_costs`) instead of the roofline.
@@ -106,7 +144,8 @@ def gemm_times(model: Model, moe_layer: bool, tokens, tp, hw: Hardware, precisio
         k = g.k / t if g.shard == "row" else g.k + 0 * t
         n = g.n / t if g.shard == "col" else g.n + 0 * t
         m = shared_tokens if shared_tokens is not None and g.name.startswith("shared") else tokens
-        prec = router_precision if router_precision is not None and g.name == "router" else precision
+        # the router and the DSA head-weight projection stay unquantised (SGLang runs weights_proj in fp32)
+        prec = router_precision if router_precision is not None and g.name in UNQUANTISED else precision
         if pricer is not None:
             out.append((g, pricer(m, n, k, prec)))
             continue

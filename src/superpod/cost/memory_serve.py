@@ -27,10 +27,14 @@ def kv_bytes_per_token_per_layer(model: Model, kv_bytes=2, tp=1) -> np.ndarray:
       656 B per token per layer (scales and a BF16 RoPE part): pass ``kv_bytes=656/576``.
     * MHA/GQA: ``2 * max(1, ceil(n_kv / t)) * d_h * q_kv``; with t > n_kv each rank keeps
       a replica of one KV head.
+    * DSA adds the indexer's key cache, FP8 with its scales whatever the KV format, replicated
+      over TP like the latent (:attr:`SparseAttention.key_cache_bytes`: 132 B for GLM-5).
     """
     t, q = floats(tp), floats(kv_bytes)
     if model.mla is not None:
-        return (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * q + 0 * t
+        d = model.sparse_attention
+        index = d.key_cache_bytes if d is not None else 0.0
+        return (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * q + index + 0 * t
     return 2 * model.kv_heads_per_rank(t) * model.head_dim * q
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.compute import gemm_s
+from superpod.cost.layers import indexer_core
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, decode_attention, forward, head_s, kernel_gemm, step_result
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
@@ -23,19 +24,25 @@ from superpod.serving.plan import ServePlan, tokens_per_step
 
 
 def attention_per_layer(c: Ctx, plan: ServePlan, seqs, query_per_seq, context):
-    """Attention-core FLOPs and bytes of one decode layer on one chip."""
+    """Attention-core FLOPs and bytes of one decode layer on one chip. Under DSA the MLA core reads
+    ``min(context, top_k)`` latents per sequence and the indexer, replicated over the TP group, scores
+    the whole context for the group's queries (:func:`superpod.cost.layers.indexer_core`)."""
     m = c.model
     ctx = np.asarray(context, dtype=float)
     t = np.maximum(plan.tp, 1.0)
-    T = np.asarray(seqs, dtype=float) * query_per_seq
+    S = np.asarray(seqs, dtype=float)
+    T = S * query_per_seq
+    d = m.sparse_attention
+    keys = ctx if d is None else d.keys(ctx)
     if m.mla is not None:
         a = m.mla
-        f_tok = 2.0 * m.heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim) * ctx
+        f_tok = 2.0 * m.heads * (2 * a.kv_lora_rank + a.qk_rope_head_dim) * keys
         kv_tok = (a.kv_lora_rank + a.qk_rope_head_dim) * c.kv_el  # latent: every TP rank reads all of it
     else:
-        f_tok = 4.0 * m.heads * m.head_dim * ctx
+        f_tok = 4.0 * m.heads * m.head_dim * keys
         kv_tok = 2.0 * m.kv_heads_per_rank(t) * m.head_dim * c.kv_el
-    return T * f_tok, np.asarray(seqs, dtype=float) * t * ctx * kv_tok
+    f_i, b_i = indexer_core(m, T * t, ctx, S * t)
+    return T * f_tok + f_i, S * t * keys * kv_tok + b_i
 
 
 def draft_s(c: Ctx, plan: ServePlan, seqs, context) -> np.ndarray:

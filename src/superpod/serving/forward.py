@@ -33,7 +33,11 @@ Per layer on one chip (formulas.md sec. 2, 3, 7, 8):
   (``ep x moe_tp <= tp``) already holds every token on every rank, each rank runs its local experts
   and the layer's TP all-reduce sums the outputs (TensorRT-LLM, vLLM and SGLang use all-to-all
   kernels only under attention DP);
-* TP: two all-reduces of the group's activations per layer.
+* TP: two all-reduces of the group's activations per layer; a model whose q/k RMSNorm spans all
+  heads (``qk_norm_per_layer``, MiniMax-M2) adds one all-reduce of the per-token partial sums of
+  squares of q and k (``[tokens, 2]`` fp32: vLLM ``MiniMaxText01RMSNormTP.forward_qk``, one fused
+  all-reduce since vLLM PR #31493; SGLang ``MiniMaxM2RMSNormTP`` the same) and its two vector kernels
+  (sums of squares before it, the scaling after it: :func:`qk_norm_s`).
 
 A framework's ``layer_floor_s`` is the least time one layer's kernels take however small the
 batch (CUDA-graph replay of a layer's dozen-odd kernels, each at least a launch interval): a
@@ -67,7 +71,9 @@ from superpod.serving.framework import eplb
 from superpod.serving.kernel_attention import decode_attention, prefill_attention  # noqa: F401 (re-exported)
 from superpod.serving.plan import ServePlan
 
-ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv")
+ATTN_GEMMS = ("q_a", "q_b", "q", "kv_a", "kv_b", "attn_out", "qkv", "index_q", "index_k", "index_weights")
+#: partial sums a q/k norm over all heads all-reduces per token under TP: one for q, one for k
+QK_NORM_SUMS = 2.0
 PARTS = ("gemm_s", "attention_s", "experts_s", "elementwise_s", "tp_comm_s", "ep_comm_s", "overhead_s")
 
 
@@ -201,8 +207,22 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
     # fused_allreduce_norm) does those passes inside it
     fused = c.kernels is not None and c.kernels.choice.get("fused_allreduce_norm", False)
     hp = np.where(tp_c > 1, ELEMENTWISE_HIDDEN_PASSES - FUSED_NORM_PASSES, ELEMENTWISE_HIDDEN_PASSES) if fused else None
-    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw, hidden_passes=hp)
+    out["elementwise_s"] = elementwise_s(m, T, f_loc, c.hw, hidden_passes=hp) + qk_norm_s(c, T, tp_c)
     return out
+
+
+def qk_norm_s(c: Ctx, T, tp_c) -> np.ndarray:
+    """The two vector kernels of a q/k norm over all heads under TP (``qk_norm_per_layer``; 0 otherwise
+    or without TP): the per-token sums of squares of this rank's q and k slices, then their scaling by
+    the all-reduced sums (vLLM ``_minimax_qk_var_kernel`` / ``_minimax_rms_apply_kernel``): the slices
+    read twice and written once in BF16, each kernel at least one launch (the GEMM calibration's ``launch_s``)."""
+    m = c.model
+    t = np.asarray(tp_c, dtype=float)
+    if not m.qk_norm_per_layer:
+        return np.zeros(np.broadcast_shapes(np.shape(T), t.shape))
+    width = (m.heads + m.kv_heads) * m.head_dim / t  # this rank's q and k
+    nbytes = 3.0 * np.asarray(T, dtype=float) * t * width * BYTES["bf16"]  # the group's tokens
+    return np.where(t > 1, 2.0 * c.hw.kernels.gemm.launch_s.si + stream_s(nbytes, c.hw), 0.0)
 
 
 def wide_ep(c: Ctx, plan: ServePlan) -> np.ndarray:
@@ -302,15 +322,19 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
             rs = collective_s("reduce_scatter", gather * Tm * c.combine_bytes(), gather, c.hw, 1)["total_s"]
         return np.where(gather > 1, ag + rs, 0.0)
 
-    # TP all-reduces of the group's activations, twice per layer
+    # TP all-reduces of the group's activations, twice per layer, and a q/k norm over all heads'
     def tp_comm(Tm):
         # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
         t = np.maximum(plan.tp, 1.0)
         size = t * Tm * m.hidden * BYTES["bf16"]
-        if kern is not None and float(np.max(t)) <= c.hw.scaleup_domain:
-            # the framework's one-shot/two-shot all-reduce at decode sizes, NCCL beyond (measured fits)
-            return np.where(t > 1, 2.0 * kern.allreduce_s(t, size), 0.0)
-        return np.where(t > 1, 2.0 * collective_s("all_reduce", size, t, c.hw, 1)["total_s"], 0.0)
+        kernel = kern is not None and float(np.max(t)) <= c.hw.scaleup_domain
+
+        def ar(nbytes):  # the framework's one-shot/two-shot all-reduce at decode sizes, NCCL beyond (measured fits)
+            return kern.allreduce_s(t, nbytes) if kernel else collective_s("all_reduce", nbytes, t, c.hw, 1)["total_s"]
+        out = 2.0 * ar(size)
+        if m.qk_norm_per_layer:
+            out = out + ar(t * Tm * QK_NORM_SUMS * BYTES["fp32"])
+        return np.where(t > 1, out, 0.0)
 
     extra = np.asarray(extra_attention_s, dtype=float)
     full = per_layer(T, attn_f, attn_b, extra, 1.0)

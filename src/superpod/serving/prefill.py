@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from superpod.cost.hardware import BYTES
-from superpod.cost.layers import attention_flops_per_token, attention_io_bytes
+from superpod.cost.layers import attention_flops_per_token, attention_io_bytes, indexer_core, sparse_mla_flops_per_token
 from superpod.serving.context import Ctx
 from superpod.serving.forward import PARTS, chips_of, forward, head_s, prefill_attention, step_result
+from superpod.serving.kernel_attention import sparse_head_tile
 from superpod.serving.memory import ctx_weight_bytes, kv_bytes_per_sequence_token, usable_bytes
 from superpod.serving.plan import ServePlan
 
@@ -46,12 +47,19 @@ def prefill(c: Ctx, plan: ServePlan, input_len: float, cache_hit: float = 0.0) -
     prefix = float(input_len) * hit
     tp_c = chips_of(plan.tp, c.dev)
     seqs = T / new
-    ctx = prefix + new / 2.0
+    d = m.sparse_attention
+    ctx = prefix + new / 2.0 if d is None else d.causal_keys(prefix, new)  # DSA: at most top-k keys a query
     f = T * attention_flops_per_token(m, ctx)
     # q, k, v, o activations in BF16 plus the cached prefix's KV read once per sequence
     io = attention_io_bytes(m, T, tp_c)
     kv_tok = kv_bytes_per_sequence_token(m, plan, c.kv_el, c.dev) / m.layers
     b = io + seqs * prefix * kv_tok
+    if d is not None and prefix + new > d.index_topk:  # the sparse path: the indexer scores the causal context
+        # and the sparse MLA kernel runs the group's queries over its padded heads (kernel_attention)
+        heads = np.ceil(m.heads / tp_c / sparse_head_tile(c)) * sparse_head_tile(c)
+        f = T * tp_c * sparse_mla_flops_per_token(m, ctx, heads)
+        f_i, b_i = indexer_core(m, T * tp_c, prefix + new / 2.0, seqs * tp_c)
+        f, b = f + f_i, b + b_i
     main = forward(c, plan, T, f, b, "prefill", attn_kernel=prefill_attention(c, plan, T, new, prefix))
     head = head_s(c, np.maximum(seqs, 1.0 / tp_c), tp_c)
     step = main["total_s"] + head

@@ -1,14 +1,16 @@
 """Attention variants beyond MHA/GQA/MLA that a :class:`~superpod.spec.model.Model` can
 carry: linear-attention layers of a hybrid stack and DeepSeek sparse attention (DSA).
 
-They are counted exactly in the parameter totals; the cost layer does not price their
-kernels yet (``Model.unmodelled_features`` says so per model).
+They are counted exactly in the parameter totals. The serving cost prices DSA (its indexer and
+the core attention over the selected tokens, :class:`SparseAttention`); linear attention's kernels
+are not priced yet (``Model.unmodelled_features`` says so per model).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -65,6 +67,16 @@ class SparseAttention(BaseModel):
     layer the indexer holds ``wq_b`` q_lora_rank x (heads * dim), ``wk`` h x dim, a LayerNorm
     over dim (weight and bias) and ``weights_proj`` h x heads (transformers
     ``GLmMoeDsaIndexer``; DeepSeek-V3.2 ``Indexer``); it caches one dim-wide key per token.
+
+    What a serving step runs per layer (SGLang ``nsa_indexer.Indexer.forward_cuda``; vLLM's
+    DeepSeek-V3.2 indexer the same): ``wq_b`` and ``wk`` (replicated over TP, in the checkpoint's
+    format), ``weights_proj`` (unquantised), the key LayerNorm, RoPE, a Hadamard rotation and FP8
+    quantisation of q and k, the store of the FP8 key (+ one fp32 scale per 128: 132 B per token
+    and layer) into the index cache, the FP8 scoring of every cached key (DeepGEMM
+    ``fp8_paged_mqa_logits`` in decode, ``fp8_mqa_logits`` in prefill: ``2 heads dim`` FLOPs per
+    query and key, fp32 logits summed over heads), and a top-k over each query's logits; the MLA
+    core then attends to at most ``index_topk`` keys per query (:meth:`keys`). A prefill whose
+    longest sequence fits in ``index_topk`` skips the scoring (SGLang ``_forward_cuda_k_only``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,4 +90,22 @@ class SparseAttention(BaseModel):
         """Parameters of one layer's indexer."""
         n, d = self.index_heads, self.index_head_dim
         return q_lora_rank * n * d + hidden * d + 2 * d + hidden * n
+
+    @property
+    def key_cache_bytes(self) -> float:
+        """Index-cache bytes per token and layer: the FP8 key and one fp32 scale per 128 of it
+        (SGLang ``NSATokenToKVPool``: ``head_dim_with_sf = 132`` for 128)."""
+        return float(self.index_head_dim + 4 * -(-self.index_head_dim // 128))
+
+    def keys(self, context) -> np.ndarray:
+        """Keys the core attention reads per query at ``context`` cached tokens: ``min(context, top_k)``."""
+        return np.minimum(np.asarray(context, dtype=float), float(self.index_topk))
+
+    def causal_keys(self, prefix, new) -> np.ndarray:
+        """Mean keys per query of a prompt of ``new`` tokens after ``prefix`` cached ones: query ``i``
+        (1..new) attends to ``min(prefix + i, top_k)`` (full attention: ``prefix + (new + 1)/2``)."""
+        p, n = np.asarray(prefix, dtype=float), np.maximum(np.asarray(new, dtype=float), 1.0)
+        k = float(self.index_topk)
+        m = np.clip(k - p, 0.0, n)  # queries still under the top-k
+        return (m * p + m * (m + 1.0) / 2.0 + (n - m) * k) / n
 

@@ -209,13 +209,6 @@ class Model(BaseModel):
                 f"linear attention ({self.linear_attention.kind}) on {self.linear_attention_layers} of {L} layers: "
                 "its recurrent state and kernels are not modelled"
             )
-        if self.sparse_attention is not None:
-            d = self.sparse_attention
-            out.append(
-                f"sparse attention ({d.kind}, indexer {d.index_heads}x{d.index_head_dim}, top-{d.index_topk}): "
-                "the indexer (its projections, key cache and scoring) and attention over only the selected tokens "
-                "are not modelled"
-            )
         return tuple(out)
 
     @property
