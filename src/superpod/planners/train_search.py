@@ -215,7 +215,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
                attention_utilisation=_attention_utilisation(fw, hw), host_ops=fw.host_ops,
                pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops,
-               routing=routing)
+               routing=routing, fp8_dispatch=fw.fp8_dispatch)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
     need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)

@@ -1,0 +1,60 @@
+"""The host model of eager training stacks (training/host.py): the host runs ahead of the GPU between
+synchronisations, partial CUDA graphs replay their parts by one launch, and Megatron-Core's BF16 dispatch."""
+
+import numpy as np
+import pytest
+
+from superpod.cost.hardware import Hardware
+from superpod.cost.plan import TrainPlan
+from superpod.spec.catalog import load_model, load_system
+from superpod.training.framework import framework
+from superpod.training.host import GRAPH_SCOPES, stretch_s
+from superpod.training.step import step
+
+
+def test_a_stretch_is_between_the_max_and_the_sum_of_host_and_gpu():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        parts = [(float(h), float(g)) for h, g in rng.uniform(0, 1, (rng.integers(1, 6), 2))]
+        t = float(stretch_s(parts))
+        H, G = sum(h for h, _ in parts), sum(g for _, g in parts)
+        assert max(H, G) - 1e-12 <= t <= H + G + 1e-12
+    assert float(stretch_s([(2.0, 1.0)])) == 2.0 and float(stretch_s([(1.0, 2.0)])) == 2.0
+    # GPU work issued first hides the host's later launches; issued last, it starts only behind them
+    assert float(stretch_s([(0.1, 1.0), (1.0, 0.0)])) == pytest.approx(1.1)
+    assert float(stretch_s([(1.0, 0.0), (0.1, 1.0)])) == pytest.approx(2.0)
+
+
+def _dsv3(ops, dispatcher="alltoall", **kw):
+    m, hw = load_model("deepseek-v3"), Hardware.of(load_system("gb200-nvl72").at(256))
+    p = TrainPlan.one(tp=1, pp=8, vpp=4, ep=32, dp=32, micro_batch=1, zero=1, schedule="interleaved", fp8=2,
+                      recompute="selective")
+    return step(m, hw, p, 4096, 2048, dispatcher=dispatcher, host_ops=ops, **kw)
+
+
+def test_each_graph_scope_never_slows_the_step_and_cuts_the_launches():
+    ops = framework("megatron").host_ops
+    prev = _dsv3(ops)
+    scope = ()
+    for s in GRAPH_SCOPES:
+        scope = scope + (s,)
+        r = _dsv3(ops.model_copy(update={"graph_scope": scope}))
+        assert float(r.step_s[0]) <= float(prev.step_s[0]) + 1e-12, scope
+        assert float(r.mechanisms["host"]["wire_s"][0]) <= float(prev.mechanisms["host"]["wire_s"][0]) + 1e-12, scope
+        prev = r
+    assert float(prev.mechanisms["host"]["wire_s"][0]) < 0.75 * float(_dsv3(ops).mechanisms["host"]["wire_s"][0])
+
+
+def test_bf16_dispatch_sends_more_than_fp8():
+    fp8 = _dsv3(None, "hybridep", fp8_dispatch=True)
+    bf16 = _dsv3(None, "hybridep", fp8_dispatch=False)
+    assert float(bf16.breakdown["ep_comm_s"][0]) > float(fp8.breakdown["ep_comm_s"][0])
+    assert framework("megatron").fp8_dispatch is False  # the article's sec. 3.2
+
+
+def test_the_host_wait_is_never_negative_and_the_step_covers_the_launches():
+    ops = framework("megatron").host_ops
+    for d in ("alltoall", "deepep", "hybridep"):
+        r = _dsv3(ops, d)
+        assert float(r.breakdown["host_wait_s"][0]) >= 0
+        assert float(r.step_s[0]) >= float(r.mechanisms["host"]["wire_s"][0])
