@@ -6,8 +6,10 @@ Megatron-Core (Transformer Engine), TorchTitan and Meta's Llama 3 stack run thei
 on cuBLAS through PyTorch, which the tables measure as TensorRT-LLM's ``torch_flow`` GEMMs. On a chip
 of a fitted family (``kernel_family``: sm90 Hopper, sm100 Blackwell) the dense GEMMs of a layer and
 its routed experts (one GEMM per local expert, the multi-stream cuBLAS grouped GEMM) are priced with
-that fit; attention, elementwise passes and every other chip keep the roofline of
-:mod:`superpod.cost.layers`.
+that fit; where the framework names a measured MLA context-attention kernel (``context_mla``), the
+forward of MLA's attention core is priced with it (never below the roofline; the backward keeps its
+ratio to the forward), in every recipe (the attention core stays BF16); elementwise passes and every
+other chip keep the roofline of :mod:`superpod.cost.layers`.
 
 Only BF16 GEMMs use the tables: the FP8 fits include the per-call activation quantisation
 (``q_act``, :mod:`superpod.cost.kernels.gemm`), which training prices as its own passes
@@ -63,6 +65,15 @@ def layer_train_measured_s(model: Model, moe_layer: bool, tokens, context, tp, e
         f["experts_s"] = f["experts_s"] + slower
         f["fwd_s"] = f["fwd_s"] + slower
         f["bwd_s"] = f["bwd_s"] + BWD_GEMM * slower
+    if kern is not None and model.mla is not None:  # the measured MLA context kernel (BF16), forward
+        fwd_attn = kern.context_s(floats(tokens) / (2.0 * floats(context)), 2.0 * floats(context), model.heads / floats(tp),
+                                  model.heads / floats(tp), model.head_dim, "bf16", "bf16", mla=model.mla)
+        if fwd_attn is not None:
+            f = dict(f)
+            extra = np.maximum(fwd_attn, f["attention_s"]) - f["attention_s"]  # never below the roofline
+            f["attention_s"] = f["attention_s"] + extra
+            f["fwd_s"] = f["fwd_s"] + extra
+            f["bwd_s"] = f["bwd_s"] + backward_attention_factor(attention_impl) * extra
     if kern is None or precision != "bf16":
         return f
     T, t = floats(tokens), floats(tp)
