@@ -218,7 +218,7 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                routing=routing, fp8_dispatch=fw.fp8_dispatch)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
-    need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
+    need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si, recompute_modules=recompute_modules)
     ok = grid.valid & (need <= hw.hbm_bytes)
     shape = plan.shape
     evaluated = int(np.prod(shape))
