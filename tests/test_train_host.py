@@ -58,3 +58,27 @@ def test_the_host_wait_is_never_negative_and_the_step_covers_the_launches():
         r = _dsv3(ops, d)
         assert float(r.breakdown["host_wait_s"][0]) >= 0
         assert float(r.step_s[0]) >= float(r.mechanisms["host"]["wire_s"][0])
+
+
+def test_cuda_graph_scope_option_prices_and_refuses_in_one_line():
+    from typer.testing import CliRunner
+
+    import superpod
+    from superpod.errors import SuperpodError
+    from superpod.faces.cli import app
+
+    kw = dict(chips=256, global_batch=2048, tp=1, pp=8, vpp=4, ep=32, etp=1, micro_batch=1, schedule="interleaved",
+              zero=1, precision="mxfp8", dispatcher="alltoall", recompute_modules="mlp mla_up_proj")
+    eager = superpod.train("deepseek-v3", "gb200-nvl72", **kw)
+    graphed = superpod.train("deepseek-v3", "gb200-nvl72", cuda_graph_scope="attn moe_router moe_preprocess", **kw)
+    assert graphed.record["cuda_graph_scope"] == ["attn", "moe_router", "moe_preprocess"]
+    assert graphed.record["step_s"] < eager.record["step_s"]
+    assert graphed.record["breakdown"]["host_wait_s"] < eager.record["breakdown"]["host_wait_s"]
+    for bad in (["deepseek-v3", "gb200-nvl72", "--cuda-graph-scope", "moe_preprocess"],
+                ["deepseek-v3", "gb200-nvl72", "--cuda-graph-scope", "everything"],
+                ["llama3-8b", "gb200-nvl72", "--cuda-graph-scope", "moe_router"],
+                ["llama3-8b", "gb200-nvl72", "--framework", "torchtitan", "--cuda-graph-scope", "attn"]):
+        res = CliRunner().invoke(app, ["train", *bad])
+        assert res.exit_code == 2 and "Traceback" not in res.output, bad
+    with pytest.raises(SuperpodError):
+        superpod.train("deepseek-v3", "gb200-nvl72", cuda_graph_scope="shared_experts")

@@ -29,6 +29,7 @@ from superpod.spec.catalog import load_chip
 from superpod.spec.chip import Chip
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
+from superpod.training.host import parse_graph_scope
 from superpod.training.kernels import handle as kernel_handle
 from superpod.training.power import compute_fraction, power_limit_w as limit_of
 from superpod.training.recompute import parse_modules
@@ -168,7 +169,7 @@ def _gather(x, shape, i: int):
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
            top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
            power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None,
-           recompute_modules=None, routing: str = "balanced") -> SearchResult:
+           recompute_modules=None, routing: str = "balanced", cuda_graph_scope=None) -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
 
     ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
@@ -178,6 +179,8 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     ``recompute_modules``: Megatron-Core's ``--recompute-modules`` (``"mlp mla_up_proj"`` or a list): what
     selective recompute re-runs (:mod:`superpod.training.recompute`); pins ``recompute`` to selective.
     ``routing``: ``balanced`` (force-balanced) or ``random`` expert loads (:func:`superpod.training.dispatch.routing_skew`).
+    ``cuda_graph_scope``: Megatron-Core's ``--cuda-graph-scope`` (``"attn moe_router"`` or a list): the parts of an
+    eager stack's layers replayed from CUDA graphs (:mod:`superpod.training.host`).
     """
     t0 = time.perf_counter()
     if chip is None:
@@ -189,6 +192,11 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     frac = compute_fraction(chip, power_limit_w) if chip is not None else 1.0
     run_hw = hw if frac == 1.0 else hw.scaled(peak=frac)
     fw = get_framework(framework)
+    if cuda_graph_scope is not None:
+        scope = parse_graph_scope(cuda_graph_scope, model)
+        if fw.host_ops is None:
+            raise InvalidOptionError(f"--cuda-graph-scope: framework {fw.name} prices no eager launches (nothing to capture)")
+        fw = fw.model_copy(update={"host_ops": fw.host_ops.model_copy(update={"graph_scope": scope})})
     precision = precision or ("fp8" if fp8 else "bf16")
     code = check_precision(hw, precision)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}

@@ -46,11 +46,27 @@ import numpy as np
 
 from superpod.cost.arrays import floats
 from superpod.cost.layers import gemms
+from superpod.errors import InvalidOptionError
 from superpod.spec.model import Model
 
 #: Megatron-Core's --cuda-graph-scope parts superpod prices (``shared_experts``: the router's graph also holds
 #: the shared experts, Megatron-Core's moe_router without --moe-shared-expert-overlap)
 GRAPH_SCOPES = ("attn", "mlp", "moe_router", "moe_preprocess", "shared_experts")
+
+
+def parse_graph_scope(spec, model: Model) -> tuple[str, ...]:
+    """``"attn moe_router moe_preprocess"`` (spaces or commas) or a list: Megatron-Core's ``--cuda-graph-scope``,
+    checked (``moe_preprocess`` and ``shared_experts`` ride in the router's graph; the MoE parts need experts)."""
+    names = spec.replace(",", " ").split() if isinstance(spec, str) else list(spec)
+    for n in names:
+        if n not in GRAPH_SCOPES:
+            raise InvalidOptionError(f"--cuda-graph-scope: unknown part {n!r}; superpod prices {', '.join(GRAPH_SCOPES)}")
+        if n in ("moe_router", "moe_preprocess", "shared_experts") and model.moe is None:
+            raise InvalidOptionError(f"--cuda-graph-scope {n} needs an MoE model: {model.name} is dense")
+    for n in ("moe_preprocess", "shared_experts"):
+        if n in names and "moe_router" not in names:
+            raise InvalidOptionError(f"--cuda-graph-scope {n} is captured with the router: add moe_router")
+    return tuple(dict.fromkeys(names))
 
 
 def linears(model: Model, moe_layer: bool, ep, etp) -> tuple[np.ndarray, np.ndarray]:
