@@ -26,7 +26,7 @@ from superpod.cost.arrays import floats
 from superpod.cost.hardware import Hardware
 from superpod.cost.kernel_costs import Kernels, resolve
 from superpod.errors import SuperpodError
-from superpod.cost.layers import BWD_GEMM, backward_attention_factor, gemm_times, layer_train_s
+from superpod.cost.layers import BWD_GEMM, backward_attention_factor, gemm_times, gemms, layer_train_s
 from superpod.spec.model import Model
 
 
@@ -53,7 +53,8 @@ def layer_train_measured_s(model: Model, moe_layer: bool, tokens, context, tp, e
     """:func:`superpod.cost.layers.layer_train_s` with the BF16 GEMMs on the measured fits (``kern``).
 
     ``expert_flops``: the rate (FLOP/s) the stack's low-precision grouped GEMM of the routed experts
-    reaches at best (a published measurement, :func:`expert_rate`); the experts never run faster."""
+    reaches at best (a published measurement, :func:`expert_rate`); the experts never run faster, nor the
+    layer's other low-precision linears (the grouped GEMM is the same single GEMM per expert)."""
     f = layer_train_s(model, moe_layer, tokens, context, tp, ep, hw, precision, attention_impl, sp, etp=etp)
     if expert_flops is not None and moe_layer and precision != "bf16":
         m = model.moe
@@ -61,8 +62,15 @@ def layer_train_measured_s(model: Model, moe_layer: bool, tokens, context, tp, e
         rows = floats(tokens) / floats(tp) * m.top_k * floats(etp)  # token-expert rows this chip's experts run
         flop = 2.0 * rows * (mats + 1) * model.hidden * m.expert_ffn / floats(etp)
         slower = np.maximum(flop / (expert_flops * compute_fraction) - f["experts_s"], 0.0)
+        # the same cuBLAS GEMM runs the layer's other linears ("as long as the single GEMM is ready, we can have
+        # a Grouped GEMM implementation": the grouped rate is the single GEMM's): never faster either
+        t = floats(tp)
+        dense_flop = sum(2.0 * floats(tokens) / (t if g.name.startswith("shared") else 1.0) * g.k * g.n
+                         / (t if g.shard != "none" else 1.0) for g in gemms(model, moe_layer) if g.name != "router")
+        slower = slower + np.maximum(dense_flop / (expert_flops * compute_fraction) - f["gemm_s"], 0.0)
         f = dict(f)
-        f["experts_s"] = f["experts_s"] + slower
+        f["experts_s"] = f["experts_s"] + np.maximum(flop / (expert_flops * compute_fraction) - f["experts_s"], 0.0)
+        f["gemm_s"] = f["gemm_s"] + np.maximum(dense_flop / (expert_flops * compute_fraction) - f["gemm_s"], 0.0)
         f["fwd_s"] = f["fwd_s"] + slower
         f["bwd_s"] = f["bwd_s"] + BWD_GEMM * slower
     if kern is not None and model.mla is not None:  # the measured MLA context kernel (BF16), forward
