@@ -11,6 +11,8 @@ from superpod.training.framework import framework
 from superpod.training.host import GRAPH_SCOPES, stretch_s
 from superpod.training.step import step
 
+NO_HOST = "atlas800t-a2-cluster"  # a system without [host_memory] in the catalog
+
 
 def test_a_stretch_is_between_the_max_and_the_sum_of_host_and_gpu():
     rng = np.random.default_rng(0)
@@ -82,3 +84,37 @@ def test_cuda_graph_scope_option_prices_and_refuses_in_one_line():
         assert res.exit_code == 2 and "Traceback" not in res.output, bad
     with pytest.raises(SuperpodError):
         superpod.train("deepseek-v3", "gb200-nvl72", cuda_graph_scope="shared_experts")
+
+
+# ---- activation offloading (training/offload.py) ----
+
+def test_offloading_saves_hbm_costs_time_where_the_link_is_slow_and_is_refused_without_host_memory():
+    from typer.testing import CliRunner
+
+    import superpod
+    from superpod.faces.cli import app
+
+    kw = dict(chips=256, global_batch=2048, tp=1, pp=8, vpp=4, ep=32, etp=1, micro_batch=1, cp=1, schedule="interleaved",
+              zero=1, precision="mxfp8", dispatcher="hybridep", recompute_modules="mlp moe_act")
+    kept = superpod.train("deepseek-v3", "gb200-nvl72", **kw).record
+    off = superpod.train("deepseek-v3", "gb200-nvl72", offload_activations=True, **kw).record
+    assert off["offload_activations"] is True and kept["offload_activations"] is False
+    assert off["memory_per_chip_bytes"] < kept["memory_per_chip_bytes"]
+    assert kept["breakdown"]["offload_s"] == 0
+    # 1.9 GB per layer and micro-batch over 225 GB/s of NVLink-C2C outlasts the layers' compute: exposed
+    assert off["breakdown"]["offload_s"] > 0 and off["step_s"] >= kept["step_s"]
+    res = CliRunner().invoke(app, ["train", "llama3-8b", NO_HOST, "--offload-activations"])
+    assert res.exit_code == 2 and "host memory" in res.output and "Traceback" not in res.output
+
+
+def test_a_faster_host_link_never_slows_the_offloaded_step():
+    m, hw = load_model("deepseek-v3"), Hardware.of(load_system("gb200-nvl72").at(256))
+    p = TrainPlan.one(tp=1, pp=8, vpp=4, ep=32, dp=32, micro_batch=1, zero=1, schedule="interleaved", fp8=2,
+                      recompute="selective")
+    prev = None
+    for bps in (25e9, 64e9, 225e9, 1e12, 1e15):
+        r = step(m, hw, p, 4096, 2048, dispatcher="hybridep", offload_Bps=bps)
+        if prev is not None:
+            assert float(r.step_s[0]) <= prev + 1e-12
+        prev = float(r.step_s[0])
+    assert prev == pytest.approx(float(step(m, hw, p, 4096, 2048, dispatcher="hybridep").step_s[0]))

@@ -289,7 +289,7 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
                     logits_bytes: float = BYTES["fp32"], master_bytes: float = BYTES["fp32"],
                     weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
                     moment_bytes: float = BYTES["fp32"], include_mtp: bool = True, form: Form = "auto",
-                    recompute_modules=None):
+                    recompute_modules=None, offload_keep_layers=None):
     """Peak memory per chip of a training plan on its worst pipeline stage.
 
     Returns ``(total_bytes, parts)``; ``parts`` holds ``weights``, ``gradients``,
@@ -304,7 +304,9 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     stage (most activations, the embedding) and the last stage (logits, head) are priced
     and the larger total is reported with its own parts. Under DualPipe the end rank holds
     both stages' weights and (p+1) micro-batches of their mean activations. ``recompute_modules``:
-    what selective recompute re-runs (:func:`activation_bytes_per_layer`).
+    what selective recompute re-runs (:func:`activation_bytes_per_layer`). ``offload_keep_layers``:
+    activation offloading to host memory keeps at most that many layers' activations of one micro-batch
+    in HBM (the layer being computed and the one being copied; :mod:`superpod.training.offload`).
     """
     first_s, last_s = _stage_states(model, plan, weight_bytes, grad_bytes, master_bytes + 2 * moment_bytes, include_mtp)
     p, b, t, c = np.asarray(plan.pp), floats(plan.micro_batch), floats(plan.tp), floats(plan.cp)
@@ -322,6 +324,10 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     inf_last, _ = inflight_microbatches(sched, p, plan.micro_batches, plan.vpp, p - 1)
     act_first = inf_first * np.where(dual, (per_mb_first + per_mb_last) / 2, per_mb_first)
     act_last = np.where(dual, act_first, inf_last * per_mb_last)
+    if offload_keep_layers is not None:  # the rest sits in host memory
+        keep = floats(offload_keep_layers)
+        act_first = np.minimum(act_first, keep * per_mb_first / np.maximum(lps, 1))
+        act_last = np.minimum(act_last, keep * per_mb_last / np.maximum(lps, 1))
     logits = logits_bytes * b * floats(seq_len) / c * model.vocab / t * (1 + mtp_depth)
     logits = logits * np.where(sched == GPIPE, floats(plan.micro_batches), 1.0)
     reserve = floats(reserve_bytes)

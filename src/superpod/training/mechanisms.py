@@ -158,5 +158,6 @@ MECHANISMS = (
     ("stragglers", "wait for the slowest replica", "straggler_s"),
     ("optimizer", "optimizer step", "optimizer_s"),
     ("host", "GPU waiting for the host's eager launches", "host_wait_s"),
+    ("offload", "activation offload to host memory (copies outlasting compute)", "offload_s"),
     ("overhead", "framework overhead", "overhead_s"),
 )

@@ -32,6 +32,7 @@ from superpod.training.dispatch import (alltoall_dispatcher_s, check_dispatcher,
                                         routing_skew)
 from superpod.training.host import layer_host_s, linears as host_linears, stage_wait_s
 from superpod.training.kernels import expert_rate, layer_train_measured_s
+from superpod.training.offload import offload_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
 from superpod.training.recompute import modules_flops_per_token, modules_s
@@ -91,7 +92,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
          compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
          pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None,
-         expert_flops: dict | None = None, routing: str = "balanced", fp8_dispatch: bool = True) -> StepResult:
+         expert_flops: dict | None = None, routing: str = "balanced", fp8_dispatch: bool = True,
+         offload_Bps: float | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -128,7 +130,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``fp8_dispatch``: under an FP8 recipe the dispatch sends FP8 rows (DeepSeek's stack); False: BF16, as
     Megatron-Core (the article's sec. 3.2: its column-wise re-quantisation costs what FP8 dispatch saves).
     Every MoE layer also permutes its received rows by local expert and un-permutes them before the
-    combine (:func:`superpod.training.dispatch.local_permute_s`).
+    combine (:func:`superpod.training.dispatch.local_permute_s`). ``offload_Bps``: activations offloaded to
+    host memory over a link of that rate per direction (:mod:`superpod.training.offload`); None: kept in HBM.
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -257,6 +260,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
                       layers, quant, recompute, slow, tp_s + cp_s + pp_s, ep_s, t_f, t_b, rc_linears)
     t_f = t_f + wait["fwd_s"]
     t_b = t_b + wait["bwd_s"]
+    off = (offload_s(model, plan, seq_len, Ld, Lm, t_fwd, t_bwd, offload_Bps, recompute_modules)
+           if offload_Bps is not None else {"fwd_s": 0.0 * T, "bwd_s": 0.0 * T, "bytes": 0.0 * T})
+    t_f, t_b = t_f + off["fwd_s"], t_b + off["bwd_s"]
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
 
     # ---- data-parallel gradient sync, FSDP gathers and optimizer ----
@@ -304,6 +310,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         "straggler_s": stragglers,
         "optimizer_s": optimizer,
         "host_wait_s": m * (wait["fwd_s"] + wait["bwd_s"]),
+        "offload_s": m * (off["fwd_s"] + off["bwd_s"]),
         "overhead_s": m * stage_layers * overhead_per_mb_layer_s + overhead_per_step_s,
     }
     step_s = sum(parts.values())
@@ -334,6 +341,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
             "dp": {"wire_s": dense_sync["wire_s"] + expert_sync["wire_s"] * (psi_e > 0), "tier": tier_index(replicas, tp, hw)},
             "fsdp": {"wire_s": m * (fs_d["wire_s"] + fs_e["wire_s"] * (psi_e > 0)), "tier": tier_index(replicas, tp, hw)},
             "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
+            "offload": {"wire_s": m * 2.0 * off["bytes"] / (offload_Bps or 1.0), "tier": -1.0 + 0.0 * T},
             "host": {"wire_s": m * wait["host_s"], "tier": -1.0 + 0.0 * T},
         },
     )
