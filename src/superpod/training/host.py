@@ -7,8 +7,10 @@ Megatron-Core's DeepSeek-V3-on-GB200 baseline, training.md 7.2; FP8 recipes and 
 layers add many small quantisation and router kernels). Priced per layer per micro-batch:
 
 * host time = eager operations x the host cost of one operation: a call into a CUDA extension
-  (Transformer Engine's GEMM, quantise and swizzle calls; ``op_s``: the framework's, else the chip's
-  eager-op cost from the kernel tables, :func:`superpod.training.dispatch.host_op_s`) or a plain PyTorch
+  (Transformer Engine's GEMM and quantise calls, a graph replay; ``op_s``: the framework's, else
+  ``op_tables_ratio`` x the chip's eager-op cost from the kernel tables,
+  :func:`superpod.training.dispatch.host_op_s`; Megatron-Core's ratio is a calibration, fitted on the
+  article's fused-allocation row: benchmarks/train_dsv3_gb200_ablation.py) or a plain PyTorch
   operation (``aten_op_s``: the buffer allocations, the router's element-wise kernels, the layer's
   other kernels, the dispatcher's preprocess and permutes);
 * the operations, counted from the layer's structure with the framework's counts
@@ -26,7 +28,10 @@ layers add many small quantisation and router kernels). Priced per layer per mic
   shapes are dynamic).
 
 The host issues launches ahead of the GPU (the launch queue holds them), so within a stretch of work
-the time is ``max(host, GPU)``, not their sum; only a host-device synchronisation drains the queue.
+the time is at least ``max(host, GPU)``, never their sum; only a host-device synchronisation drains the
+queue. Over a stretch's parts in issue order the GPU finishes part ``j`` at ``F_j = max(F_{j-1} + G_j,
+S_j + max(H_j, G_j))`` (:func:`stretch_s`): GPU work issued before a host-heavy part hides it, GPU work
+issued after it waits for it.
 The forward of an MoE layer has one (the tokens per expert: the all-to-all splits, DeepEP's receive
 counts); the backward and the dense layers have none. On a pipeline stage whose chunks (virtual
 stages) each hold ``n`` MoE layers, the 1F1B steady state alternates one chunk's forward with another
@@ -35,7 +40,7 @@ part of layer i + before-sync part of layer i+1`` (``n - 1`` such stretches per 
 layer's after-sync part + the whole backward of a chunk + the next chunk's first before-sync part``
 (one). A model without MoE layers has no synchronisation: one stretch per micro-batch.
 
-What the step pays is the time the GPU waits: ``sum max(host, GPU) - GPU`` over the stretches (never
+What the step pays is the time the GPU waits: ``sum stretch - GPU`` over the stretches (never
 negative, and ``step >= the host's launch time`` of the stage). A stack with CUDA graphs over the whole
 model declares no ``host_ops`` and pays nothing.
 """
