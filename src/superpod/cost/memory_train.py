@@ -32,7 +32,7 @@ import numpy as np
 
 from superpod.cost.arrays import floats
 from superpod.cost.hardware import BYTES
-from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, TrainPlan
+from superpod.cost.plan import DUALPIPE, FULL, GPIPE, INTERLEAVED, NO_RECOMPUTE, SELECTIVE, TrainPlan
 from superpod.spec.model import Model
 
 PARTS = ("weights", "gradients", "optimizer", "activations", "logits", "reserve")
@@ -164,8 +164,43 @@ def _use_korthikanti(model: Model, form: Form) -> bool:
     return form == "korthikanti" or (form == "auto" and model.attention == "mha" and model.activation != "swiglu")
 
 
+def discarded_elements(model: Model, moe_layer: bool, modules, tp) -> tuple[float, np.ndarray]:
+    """Elements per token (unsplit, split over TP) that selective recompute of ``modules`` (Megatron-Core's
+    ``--recompute-modules``, :mod:`superpod.training.recompute`) does not keep for the backward, of the
+    tensors :func:`activation_bytes_per_layer` counts ("output discarding": a module's outputs are dropped
+    and re-run, its input kept): ``mla_up_proj`` the up-projected Q, K and V (``n_q (2 d_qk + d_v)``, split);
+    ``mlp`` a dense layer's MLP internals (``3 f`` SwiGLU, split); ``moe_act`` the routed experts' activation
+    output (``k f_e``); ``shared_experts`` their internals (``3 f_s``); ``moe`` both experts' internals (the received rows are
+    kept: the recompute does not re-send the dispatch);
+    ``layernorm`` the two norm outputs (``2 h``, unsplit); ``core_attn`` nothing here (FlashAttention keeps
+    no score matrix; the s^2 term of unfused attention is dropped by any selective recompute)."""
+    t = floats(tp)
+    mods = set(modules or ())
+    mats = 3 if model.activation == "swiglu" else 2
+    unsplit, split = 0.0, 0.0 * t
+    if "layernorm" in mods:
+        unsplit += 2.0 * model.hidden
+    if "mla_up_proj" in mods and model.mla is not None:
+        a = model.mla
+        split = split + model.heads * (2 * (a.qk_nope_head_dim + a.qk_rope_head_dim) + a.v_head_dim) / t
+    if not (model.moe is not None and moe_layer):
+        if "mlp" in mods:
+            split = split + mats * model.ffn / t
+        return unsplit, split
+    m = model.moe
+    routed = m.top_k * mats * m.expert_ffn  # the received rows stay: the recompute does not re-send the dispatch
+    shared = mats * m.shared_experts * m.shared_ffn
+    if "moe" in mods:
+        return unsplit, split + (routed + shared) / t
+    if "moe_act" in mods:
+        split = split + m.top_k * m.expert_ffn / t
+    if "shared_experts" in mods:
+        split = split + shared / t
+    return unsplit, split
+
+
 def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, recompute, *, act_bytes: float = BYTES["bf16"],
-                               moe_layer: bool | None = None, form: Form = "auto") -> np.ndarray:
+                               moe_layer: bool | None = None, form: Form = "auto", modules=None) -> np.ndarray:
     """Stored activation bytes of one transformer layer for one micro-batch, per chip
     (formulas.md sec. 4.3; Korthikanti et al., arXiv 2205.05198, Table 2).
 
@@ -189,7 +224,9 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
     transient working set of the one layer being recomputed is not counted (as in the
     paper; it belongs to the framework reserve, sec. 4.6). CP: each rank holds s/c tokens;
     the s^2 term is (s/c) local queries times the full context s. ``moe_layer``: price an
-    MoE layer (default: MoE if the model has experts).
+    MoE layer (default: MoE if the model has experts). ``modules``: what selective recompute re-runs
+    (Megatron-Core's ``--recompute-modules``; None: the attention core): their outputs are not kept
+    (:func:`discarded_elements`).
     """
     k_form = _use_korthikanti(model, form)
     s, b, t, c = floats(seq_len), floats(micro_batch), floats(tp), floats(cp)
@@ -212,6 +249,11 @@ def activation_bytes_per_layer(model: Model, seq_len, micro_batch, tp, sp, cp, r
         unsplit += m.experts
     else:
         split = split + mlp_mats * model.ffn / t
+    if modules is not None:
+        d_un, d_split = discarded_elements(model, moe, modules, t)
+        keep = rc == SELECTIVE
+        unsplit = unsplit - np.where(keep, d_un, 0.0)
+        split = split - np.where(keep, d_split, 0.0)
     per_token = qa * (unsplit / seq_div + split)
     if k_form:
         per_token = per_token + 2.0 * h / seq_div  # attention and MLP dropout masks, 1 byte each
@@ -246,7 +288,8 @@ def inflight_microbatches(schedule, pp, m, vpp, stage=0) -> tuple[np.ndarray, np
 def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, act_bytes: float = BYTES["bf16"],
                     logits_bytes: float = BYTES["fp32"], master_bytes: float = BYTES["fp32"],
                     weight_bytes: float = BYTES["bf16"], grad_bytes: float = BYTES["bf16"],
-                    moment_bytes: float = BYTES["fp32"], include_mtp: bool = True, form: Form = "auto"):
+                    moment_bytes: float = BYTES["fp32"], include_mtp: bool = True, form: Form = "auto",
+                    recompute_modules=None, offload_keep_layers=None):
     """Peak memory per chip of a training plan on its worst pipeline stage.
 
     Returns ``(total_bytes, parts)``; ``parts`` holds ``weights``, ``gradients``,
@@ -260,13 +303,16 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     at that stage (m under GPipe, else 1), times (1 + MTP depth) with MTP. Both the first
     stage (most activations, the embedding) and the last stage (logits, head) are priced
     and the larger total is reported with its own parts. Under DualPipe the end rank holds
-    both stages' weights and (p+1) micro-batches of their mean activations.
+    both stages' weights and (p+1) micro-batches of their mean activations. ``recompute_modules``:
+    what selective recompute re-runs (:func:`activation_bytes_per_layer`). ``offload_keep_layers``:
+    activation offloading to host memory keeps at most that many layers' activations of one micro-batch
+    in HBM (the layer being computed and the one being copied; :mod:`superpod.training.offload`).
     """
     first_s, last_s = _stage_states(model, plan, weight_bytes, grad_bytes, master_bytes + 2 * moment_bytes, include_mtp)
     p, b, t, c = np.asarray(plan.pp), floats(plan.micro_batch), floats(plan.tp), floats(plan.cp)
     args = (model, seq_len, b, t, plan.sp, c, plan.recompute)
-    act_d = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=False, form=form)
-    act_m = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=True, form=form)
+    act_d = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=False, form=form, modules=recompute_modules)
+    act_m = activation_bytes_per_layer(*args, act_bytes=act_bytes, moe_layer=True, form=form, modules=recompute_modules)
     lps, moe_f, moe_l = _layer_split(model, p)
     _, _, mtp_moe = _mtp_split(model, include_mtp)
     mtp_depth = model.mtp_layers if include_mtp else 0
@@ -278,6 +324,10 @@ def training_memory(model: Model, plan: TrainPlan, seq_len, reserve_bytes=0, *, 
     inf_last, _ = inflight_microbatches(sched, p, plan.micro_batches, plan.vpp, p - 1)
     act_first = inf_first * np.where(dual, (per_mb_first + per_mb_last) / 2, per_mb_first)
     act_last = np.where(dual, act_first, inf_last * per_mb_last)
+    if offload_keep_layers is not None:  # the rest sits in host memory
+        keep = floats(offload_keep_layers)
+        act_first = np.minimum(act_first, keep * per_mb_first / np.maximum(lps, 1))
+        act_last = np.minimum(act_last, keep * per_mb_last / np.maximum(lps, 1))
     logits = logits_bytes * b * floats(seq_len) / c * model.vocab / t * (1 + mtp_depth)
     logits = logits * np.where(sched == GPIPE, floats(plan.micro_batches), 1.0)
     reserve = floats(reserve_bytes)

@@ -27,6 +27,7 @@ from superpod.planners.conventions import (
 from superpod.planners.ranks import chip_fixed, rank_record
 from superpod.planners.train_search import FIELDS, search
 from superpod.spec.catalog import load_model
+from superpod.training.host import parse_graph_scope
 from superpod.training.recompute import parse_modules
 from superpod.training.dispatch import check_dispatcher, routing_skew
 
@@ -99,7 +100,7 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
           global_batch_tokens: int | None = None, precision: str = "bf16", framework: str = "megatron",
           top: int = 1, timeline: bool = False, compare_plan: str | None = None, power_limit_w: float | None = None,
           dispatcher: str | None = None, recompute_modules: str | None = None, routing: str = "balanced",
-          **fixed) -> dict[str, Any]:
+          cuda_graph_scope: str | None = None, offload_activations: bool | None = None, **fixed) -> dict[str, Any]:
     """Best training plan(s) for ``model`` on ``system`` (``name@N`` sizes it): the ``superpod train`` record.
 
     ``fixed`` pins plan settings (tp, sp, pp, vpp, schedule, dp, zero, ep, etp, cp,
@@ -112,7 +113,10 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
     framework's; :mod:`superpod.training.dispatch`). ``recompute_modules``: Megatron-Core's
     ``--recompute-modules`` (``"mlp mla_up_proj"``), priced under selective recompute
     (:mod:`superpod.training.recompute`). ``routing``: the expert-load assumption, ``balanced`` (default) or
-    ``random`` (:func:`superpod.training.dispatch.routing_skew`).
+    ``random`` (:func:`superpod.training.dispatch.routing_skew`). ``cuda_graph_scope``: Megatron-Core's
+    ``--cuda-graph-scope`` (``"attn moe_router moe_preprocess"``): the parts of the layers replayed from CUDA
+    graphs by an eager stack (:mod:`superpod.training.host`). ``offload_activations``: the layers' saved
+    activations copied to the system's host memory and back (:mod:`superpod.training.offload`).
     """
     user_plan = parse_plan(compare_plan) if compare_plan else None
     if precision not in PRECISIONS:
@@ -144,8 +148,17 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         if m.moe is None:
             raise InvalidOptionError(f"--dispatcher {dispatcher} needs an MoE model: {m.name} is dense (no tokens to dispatch)")
     routing_skew(routing, 1.0, 1.0)  # a bad name is refused before the search
+    offload = None
+    if offload_activations:
+        host = sized.system.host_memory
+        if host is None:
+            raise InvalidOptionError(f"--offload-activations needs the system's host memory and its link ([host_memory]): "
+                                     f"{sized.system.name} has none in the catalog")
+        per_node = sized.system.chips_per_node
+        offload = (host.chip_Bps(per_node), host.cache_bytes_per_node() / per_node)
     run = {"power_limit_w": power_limit_w, "chip": sized.system.chip, "dispatcher": dispatcher,
-           "recompute_modules": recompute_modules, "routing": routing}
+           "offload_activations": offload,
+           "recompute_modules": recompute_modules, "routing": routing, "cuda_graph_scope": cuda_graph_scope}
     res = search(m, hw, seq_len, global_batch, chip_fixed(fixed, hw.chip, r), top=top, precision=precision,
                  framework=framework, **run)
     plans = [rank_record(p, r) for p in res.plans]
@@ -172,6 +185,8 @@ def train(model: str, system: str, chips: int | None = None, seq_len: int = 4096
         "dispatcher": res.dispatcher,
         "routing": routing if m.moe is not None else None,
         "recompute_modules": list(parse_modules(recompute_modules, m)) if recompute_modules is not None else None,
+        "cuda_graph_scope": list(parse_graph_scope(cuda_graph_scope, m)) if cuda_graph_scope is not None else None,
+        "offload_activations": bool(offload_activations),
         **best,
         "mfu_basis": MFU_BASIS,
         "peak_bf16_flops_per_chip": hw.peak("bf16") if "bf16" in hw.peak_flops else None,

@@ -29,10 +29,12 @@ from superpod.spec.catalog import load_chip
 from superpod.spec.chip import Chip
 from superpod.spec.model import Model
 from superpod.training.framework import framework as get_framework
+from superpod.training.host import parse_graph_scope
 from superpod.training.kernels import handle as kernel_handle
 from superpod.training.power import compute_fraction, power_limit_w as limit_of
 from superpod.training.recompute import parse_modules
 from superpod.training.mechanisms import MECHANISMS
+from superpod.training.offload import KEEP_LAYERS
 from superpod.training.step import RECIPES, StepResult, step
 
 #: the plan settings a user can fix (the rest are searched)
@@ -168,7 +170,8 @@ def _gather(x, shape, i: int):
 def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: dict[str, Any] | None = None,
            top: int = 1, fp8: bool = False, framework: str = "megatron", precision: str | None = None,
            power_limit_w: float | None = None, chip: Chip | None = None, dispatcher: str | None = None,
-           recompute_modules=None, routing: str = "balanced") -> SearchResult:
+           recompute_modules=None, routing: str = "balanced", cuda_graph_scope=None,
+           offload_activations: tuple[float, float] | None = None) -> SearchResult:
     """The ``top`` fastest feasible plans for ``global_batch`` sequences of ``seq_len`` tokens.
 
     ``power_limit_w``: the board power limit (default the chip's ``tdp_w``); compute runs at
@@ -178,6 +181,10 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     ``recompute_modules``: Megatron-Core's ``--recompute-modules`` (``"mlp mla_up_proj"`` or a list): what
     selective recompute re-runs (:mod:`superpod.training.recompute`); pins ``recompute`` to selective.
     ``routing``: ``balanced`` (force-balanced) or ``random`` expert loads (:func:`superpod.training.dispatch.routing_skew`).
+    ``cuda_graph_scope``: Megatron-Core's ``--cuda-graph-scope`` (``"attn moe_router"`` or a list): the parts of an
+    eager stack's layers replayed from CUDA graphs (:mod:`superpod.training.host`).
+    ``offload_activations``: ``(link_Bps, host_bytes)`` per chip: activations offloaded to host memory over a link
+    of that rate per direction, at most ``host_bytes`` of them (:mod:`superpod.training.offload`); None: kept in HBM.
     """
     t0 = time.perf_counter()
     if chip is None:
@@ -189,6 +196,11 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
     frac = compute_fraction(chip, power_limit_w) if chip is not None else 1.0
     run_hw = hw if frac == 1.0 else hw.scaled(peak=frac)
     fw = get_framework(framework)
+    if cuda_graph_scope is not None:
+        scope = parse_graph_scope(cuda_graph_scope, model)
+        if fw.host_ops is None:
+            raise InvalidOptionError(f"--cuda-graph-scope: framework {fw.name} prices no eager launches (nothing to capture)")
+        fw = fw.model_copy(update={"host_ops": fw.host_ops.model_copy(update={"graph_scope": scope})})
     precision = precision or ("fp8" if fp8 else "bf16")
     code = check_precision(hw, precision)
     fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
@@ -215,11 +227,16 @@ def search(model: Model, hw: Hardware, seq_len: int, global_batch: int, fixed: d
                elementwise_passes=fw.elementwise_passes, kernels=kernel_handle(hw, fw.kernels), compute_fraction=frac,
                attention_utilisation=_attention_utilisation(fw, hw), host_ops=fw.host_ops,
                pp_layout=fw.pp_layout, recompute_modules=recompute_modules, expert_flops=fw.expert_flops,
-               routing=routing)
+               routing=routing, fp8_dispatch=fw.fp8_dispatch,
+               offload_Bps=offload_activations[0] if offload_activations is not None else None)
     if run_hw is not hw:
         res = replace(res, peak_flops=hw.peak("bf16"))  # utilisation against the nameplate peak
-    need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si)
+    need, parts = training_memory(model, plan, seq_len, fw.reserve_bytes.si, recompute_modules=recompute_modules,
+                                  offload_keep_layers=KEEP_LAYERS if offload_activations is not None else None)
     ok = grid.valid & (need <= hw.hbm_bytes)
+    if offload_activations is not None:  # what left HBM must fit in the host memory a chip may use
+        kept, _ = training_memory(model, plan, seq_len, fw.reserve_bytes.si, recompute_modules=recompute_modules)
+        ok = ok & (kept - need <= offload_activations[1])
     shape = plan.shape
     evaluated = int(np.prod(shape))
     idx = np.flatnonzero(np.broadcast_to(ok, shape))

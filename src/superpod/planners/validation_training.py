@@ -51,7 +51,7 @@ def predict(case: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     # default: the chip's tdp_w, the framework's dispatcher
     run = {"power_limit_w": case.get("power_limit_w"), "chip": sized.system.chip, "dispatcher": case.get("dispatcher")}
     res = search(model, hw, s, B, dict(case.get("plan", {})), top=1, framework=fw, precision=prec,
-                 recompute_modules=case.get("recompute_modules"), **run)
+                 recompute_modules=case.get("recompute_modules"), cuda_graph_scope=case.get("cuda_graph_scope"), **run)
     best = res.plans[0]
     t = best["step_s"]
     peak = hw.peak("bf16")

@@ -19,7 +19,7 @@
   - an explicit global permutation before the dispatch (read ``T`` token rows, write
     ``T x top_k`` copies, one per token-expert pair) and the matching global un-permutation
     after the combine (read the ``T x top_k`` copies, write ``T`` rows), BF16, forward and
-    backward (the local sort by expert that both dispatchers run is not priced in either);
+    backward (the local permute by expert that every dispatcher runs is :func:`local_permute_s`);
   - four NCCL all-to-alls (dispatch and combine, their gradients backward) of the
     ``T x top_k`` BF16 copies (no deduplication per rank; MXFP8 dispatch is not supported by
     that stack, so tokens travel in BF16), priced at the measured NCCL all-to-all fit of the
@@ -156,6 +156,17 @@ def deepep_mnnvl_s(tokens, experts: int, top_k: int, hidden: int, ep, etp, hw: H
     one = rows / mech["deepep_mnnvl_dispatch_Bps"].si + rows / mech["deepep_mnnvl_combine_Bps"].si
     on = mnnvl & (group > TABLE_MAX) & (group <= hw.scaleup_domain) & (ep > 1)
     return np.where(on, 2.0 * one, 0.0)
+
+
+def local_permute_s(tokens, top_k, hidden, hw: Hardware) -> np.ndarray:
+    """The local permute of one MoE layer for one micro-batch, forward and backward: the rows a rank
+    receives (``tokens x top_k``, balanced routing) sorted by local expert before the grouped GEMM and
+    un-permuted (weighted by the routing probabilities) before the combine, each a BF16 read and write
+    of the rows; the backward runs both again on the gradients (Megatron-Core ``--moe-permute-fusion``,
+    the article's sec. 2.1.1; HybridEP fuses its buffer copy and the M-padding into it, sec. 2.5).
+    Memory-bound (:func:`superpod.cost.compute.stream_s`)."""
+    rows = floats(tokens) * top_k * hidden * BYTES["bf16"]
+    return 2.0 * stream_s(2.0 * 2.0 * rows, hw)
 
 
 def alltoall_dispatcher_s(tokens, top_k, hidden, ep, etp, hw: Hardware, moe_compute_s, overlap, deepep_wire_s,

@@ -20,12 +20,23 @@ class HostOps(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    op_s: Time | None = Field(default=None, description="host time of one eager operation (None: the chip's, kernel tables)")
+    op_s: Time | None = Field(default=None, description="host time of one eager call into a CUDA extension (Transformer "
+                              "Engine's GEMM, quantise and swizzle calls; None: the chip's eager-op cost, kernel tables)")
+    op_tables_ratio: Ratio | None = Field(default=None, description="with op_s None: one extension call in units of "
+                                          "the chip's eager-op cost from the kernel tables (None: 1)")
+    aten_op_s: Time | None = Field(default=None, description="host time of one plain eager PyTorch (ATen) operation: the "
+                                   "router's kernels, buffer allocations, the layer's other kernels, the dispatcher's "
+                                   "preprocess and permutes (None: op_s)")
     linear: tuple[float, float]
     quantised_linear: tuple[float, float]
+    quantised_aten: tuple[float, float] = Field(default=(0.0, 0.0), description="plain operations per quantised "
+                                                 "linear: its tensors' buffer allocations and scale swizzles (at the ATen cost)")
     router: tuple[float, float]
     layer: tuple[float, float]
     dispatcher: dict[str, tuple[float, float, float]]
+    graph_scope: tuple[Literal["attn", "mlp", "moe_router", "moe_preprocess", "shared_experts"], ...] = Field(
+        default=(), description="parts captured in CUDA graphs (Megatron-Core --cuda-graph-scope; shared_experts: with "
+        "the router's graph), replayed by one launch per pass (superpod.training.host)")
     source: str
     confidence: Literal["A", "B", "C", "U"]
 
@@ -54,6 +65,7 @@ class Framework(BaseModel):
     dispatcher: Literal["deepep", "alltoall", "hybridep"] = Field(default="deepep", description="MoE token dispatcher when --dispatcher is not given (superpod.training.dispatch)")
     pp_layout: bool = Field(default=False, description="layers placed per pipeline stage freely (Megatron-Core --pipeline-model-parallel-layout): the LM head's stage holds fewer layers")
     expert_flops: dict[str, dict[str, Quantity]] | None = Field(default=None, description="per recipe and chip: the best FLOP/s the stack's grouped GEMM of the routed experts reaches (a measurement); None: the roofline")
+    fp8_dispatch: bool = Field(default=True, description="under an FP8 recipe the MoE dispatch sends FP8 rows (False: BF16)")
     host_ops: HostOps | None = Field(default=None, description="eager launches per layer (no CUDA graphs): the host-bound regime (superpod.training.host); None: not priced")
 
     def allowed(self) -> dict[str, list]:

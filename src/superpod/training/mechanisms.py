@@ -149,7 +149,7 @@ MECHANISMS = (
     ("quantise", "FP8 / MXFP8 / NVFP4 quantisation passes", "quantise_s"),
     ("tp", "tensor parallel (all-reduce / SP gather-scatter)", "tp_comm_s"),
     ("cp", "context parallel (K/V exchange)", "cp_comm_s"),
-    ("ep", "expert parallel (4 all-to-alls per MoE layer)", "ep_comm_s"),
+    ("ep", "expert parallel (4 all-to-alls and the local permutes per MoE layer)", "ep_comm_s"),
     ("pp", "pipeline p2p", "pp_comm_s"),
     ("bubble", "pipeline bubble", "bubble_s"),
     ("recompute", "activation recompute", "recompute_s"),
@@ -157,6 +157,7 @@ MECHANISMS = (
     ("fsdp", "FSDP / ZeRO-3 parameter gathers", "fsdp_comm_exposed_s"),
     ("stragglers", "wait for the slowest replica", "straggler_s"),
     ("optimizer", "optimizer step", "optimizer_s"),
-    ("host", "GPU waiting for the host's launches (no CUDA graphs)", "host_wait_s"),
+    ("host", "GPU waiting for the host's eager launches", "host_wait_s"),
+    ("offload", "activation offload to host memory (copies outlasting compute)", "offload_s"),
     ("overhead", "framework overhead", "overhead_s"),
 )

@@ -14,7 +14,8 @@ just before its backward. Priced per layer per micro-batch from the layer's own 
 * ``layernorm``: the two RMSNorms (read and write the hidden state, BF16).
 
 The host re-launches the recomputed linears too (:mod:`superpod.training.host`). The memory they
-save is not itemised: the activation model keeps selective recompute's (a conservative figure).
+save is the modules' outputs the backward no longer keeps
+(:func:`superpod.cost.memory_train.discarded_elements`).
 """
 
 from __future__ import annotations

@@ -28,9 +28,11 @@ from superpod.cost.layers import (BWD_GEMM, attention_flops_per_token, backward_
 from superpod.cost.plan import DUALPIPE, FULL, OPS, SELECTIVE, TrainPlan
 from superpod.spec.calibration import training_algorithms
 from superpod.spec.model import Model
-from superpod.training.dispatch import alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s, routing_skew
-from superpod.training.host import host_wait_s, linears as host_linears
+from superpod.training.dispatch import (alltoall_dispatcher_s, check_dispatcher, deepep_mnnvl_s, host_op_s, local_permute_s,
+                                        routing_skew)
+from superpod.training.host import layer_host_s, linears as host_linears, stage_wait_s
 from superpod.training.kernels import expert_rate, layer_train_measured_s
+from superpod.training.offload import offload_s
 from superpod.training.mechanisms import cp_exchange_s, dp_sync_s, ep_alltoall_s, fsdp_s, straggler_s, tier_index
 from superpod.training.quantise import quantise_s
 from superpod.training.recompute import modules_flops_per_token, modules_s
@@ -90,7 +92,8 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
          dispatcher: str = "deepep", elementwise_passes: tuple[float, float] | None = None, kernels=None,
          compute_fraction: float = 1.0, attention_utilisation: float | None = None, host_ops=None,
          pp_layout: bool = False, recompute_modules: tuple[str, ...] | None = None,
-         expert_flops: dict | None = None, routing: str = "balanced") -> StepResult:
+         expert_flops: dict | None = None, routing: str = "balanced", fp8_dispatch: bool = True,
+         offload_Bps: float | None = None) -> StepResult:
     """Price every plan in ``plan`` for one optimizer step of ``global_batch`` sequences.
 
     The slowest stage holds ``ceil(L / pp)`` layers (dense and MoE in the model's
@@ -123,7 +126,12 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
     ``recompute_modules``: what ``selective`` recompute re-runs (Megatron-Core's ``--recompute-modules``,
     :mod:`superpod.training.recompute`); None: the attention core; ``expert_flops``: per recipe and chip,
     the best rate the stack's grouped GEMM of the routed experts reaches (framework data); none: the roofline;
-    ``routing``: the expert-load assumption (:func:`superpod.training.dispatch.routing_skew`).
+    ``routing``: the expert-load assumption (:func:`superpod.training.dispatch.routing_skew`);
+    ``fp8_dispatch``: under an FP8 recipe the dispatch sends FP8 rows (DeepSeek's stack); False: BF16, as
+    Megatron-Core (the article's sec. 3.2: its column-wise re-quantisation costs what FP8 dispatch saves).
+    Every MoE layer also permutes its received rows by local expert and un-permutes them before the
+    combine (:func:`superpod.training.dispatch.local_permute_s`). ``offload_Bps``: activations offloaded to
+    host memory over a link of that rate per direction (:mod:`superpod.training.offload`); None: kept in HBM.
     """
     check_dispatcher(dispatcher)
     tp, pp, dp, ep, cp, etp = (floats(getattr(plan, k)) for k in ("tp", "pp", "dp", "ep", "cp", "etp"))
@@ -229,13 +237,15 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         hot_T = skew * T / tp  # the busiest EP rank receives and sends skew x the mean
         mnnvl = (deepep_mnnvl_s(hot_T, model.moe.experts, model.moe.top_k, h, ep, etp, hw)
                  if dispatcher != "hybridep" else 0.0)  # HybridEP runs at the NVL72's rate
-        a2a = ep_alltoall_s(hot_T, model.moe.top_k, h, ep, etp, hw, prec > 0, moe_compute, dual, mech["ep_comm_sms"].si,
+        a2a = ep_alltoall_s(hot_T, model.moe.top_k, h, ep, etp, hw, (prec > 0) & fp8_dispatch, moe_compute, dual, mech["ep_comm_sms"].si,
                             mnnvl)
         if dispatcher == "alltoall":  # NCCL: BF16 copies per token-expert pair, explicit permutes, host sync
             nc = alltoall_dispatcher_s(hot_T, model.moe.top_k, h, ep, etp, hw, moe_compute, dual, a2a["wire_s"],
                                        mech["ep_comm_sms"].si)
             a2a = {"exposed_s": nc["exposed_s"] + a2a["etp_s"], "wire_s": nc["wire_s"], "etp_s": a2a["etp_s"]}
         ep_s = np.where((ep > 1) | (etp > 1), Lm * a2a["exposed_s"], 0.0)
+        permute = local_permute_s(hot_T * etp, model.moe.top_k, h, hw)  # forward and backward, one MoE layer
+        ep_s = ep_s + Lm * permute
         ep_wire = Lm * (a2a["wire_s"] + a2a["etp_s"])
     else:
         ep_s = ep_wire = np.zeros_like(T)
@@ -250,6 +260,9 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
                       layers, quant, recompute, slow, tp_s + cp_s + pp_s, ep_s, t_f, t_b, rc_linears)
     t_f = t_f + wait["fwd_s"]
     t_b = t_b + wait["bwd_s"]
+    off = (offload_s(model, plan, seq_len, Ld, Lm, t_fwd, t_bwd, offload_Bps, recompute_modules)
+           if offload_Bps is not None else {"fwd_s": 0.0 * T, "bwd_s": 0.0 * T, "bytes": 0.0 * T})
+    t_f, t_b = t_f + off["fwd_s"], t_b + off["bwd_s"]
     bubble = bubble_s(plan.schedule, pp, v, t_f, t_b)
 
     # ---- data-parallel gradient sync, FSDP gathers and optimizer ----
@@ -297,6 +310,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
         "straggler_s": stragglers,
         "optimizer_s": optimizer,
         "host_wait_s": m * (wait["fwd_s"] + wait["bwd_s"]),
+        "offload_s": m * (off["fwd_s"] + off["bwd_s"]),
         "overhead_s": m * stage_layers * overhead_per_mb_layer_s + overhead_per_step_s,
     }
     step_s = sum(parts.values())
@@ -327,6 +341,7 @@ def step(model: Model, hw: Hardware, plan: TrainPlan, seq_len: int, global_batch
             "dp": {"wire_s": dense_sync["wire_s"] + expert_sync["wire_s"] * (psi_e > 0), "tier": tier_index(replicas, tp, hw)},
             "fsdp": {"wire_s": m * (fs_d["wire_s"] + fs_e["wire_s"] * (psi_e > 0)), "tier": tier_index(replicas, tp, hw)},
             "recompute": {"wire_s": 0.0 * T, "tier": -1.0 + 0.0 * T},
+            "offload": {"wire_s": m * 2.0 * off["bytes"] / (offload_Bps or 1.0), "tier": -1.0 + 0.0 * T},
             "host": {"wire_s": m * wait["host_s"], "tier": -1.0 + 0.0 * T},
         },
     )
@@ -340,28 +355,28 @@ def _host_wait(model: Model, hw: Hardware, plan: TrainPlan, host_ops, dispatcher
     zero = 0.0 * T
     if host_ops is None:
         return {"fwd_s": zero, "bwd_s": zero, "host_s": zero}
-    op_s = host_ops.op_s.si if host_ops.op_s is not None else host_op_s(hw.chip)
+    ratio = host_ops.op_tables_ratio.si if host_ops.op_tables_ratio is not None else 1.0
+    op_s = host_ops.op_s.si if host_ops.op_s is not None else ratio * host_op_s(hw.chip)
+    aten_s = host_ops.aten_op_s.si if host_ops.aten_op_s is not None else op_s
     per_layer = 1.0 / np.maximum(layers, 1e-9)
     shared_f = (comm_s + quant + recompute) / 2 * per_layer  # the stage's other work, per layer, each half
     quantised = prec > 0
-    fwd_w = bwd_w = host = zero
-    for moe, n_layers in ((False, Ld), (True, Lm)):
+    rc = np.asarray(plan.recompute)
+    kinds = {}
+    for moe in (False, True):
         if not (model.moe_layers if moe else model.dense_layers):
             continue
         idx = 1 if moe else 0
         part = lambda name: pick({k: v[idx][name] for k, v in per_prec.items()})  # noqa: E731
         attn = part("attention_s") * (1.0 + slow)
         ep_half = np.where((ep > 1) | (etp > 1), ep_s / 2 / np.maximum(Lm, 1e-9), 0.0) if moe else zero
-        pre = attn + part("gemm_s") + part("elementwise_s") + shared_f
-        post = part("experts_s") + ep_half if moe else zero
-        bwd = part("bwd_s") + shared_f + ep_half
-        w = host_wait_s(host_ops, op_s, pre, post, bwd, model, moe, ep, etp, quantised, dispatcher,
-                        np.select([np.asarray(plan.recompute) == FULL, np.asarray(plan.recompute) == SELECTIVE],
-                                  [sum(host_linears(model, moe, ep, etp)), rc_linears[moe]], 0.0))
-        fwd_w = fwd_w + n_layers * w["fwd_wait_s"]
-        bwd_w = bwd_w + n_layers * w["bwd_wait_s"]
-        host = host + n_layers * w["host_s"]
-    return {"fwd_s": fwd_w, "bwd_s": bwd_w, "host_s": host}
+        ops = layer_host_s(host_ops, op_s, aten_s, model, moe, ep, etp, quantised, dispatcher,
+                        np.select([rc == FULL, rc == SELECTIVE], [sum(host_linears(model, moe, ep, etp)), rc_linears[moe]],
+                                  0.0))
+        kinds[moe] = {**ops, "pre_s": attn + part("gemm_s") + part("elementwise_s") + shared_f, "router_s": zero,
+                      "post_s": part("experts_s") + ep_half if moe else zero, "bwd_s": part("bwd_s") + shared_f + ep_half}
+    w = stage_wait_s(kinds.get(False), kinds.get(True), Ld, Lm, floats(plan.vpp))
+    return {"fwd_s": w["fwd_s"], "bwd_s": w["bwd_s"], "host_s": w["host_s"]}
 
 
 def _eager_extra_s(model: Model, T, tp, sp, hw: Hardware, passes, Ld, Lm):

@@ -37,6 +37,8 @@ class TrainOptions(Options):
     micro_batch: Optional[int] = opt(None, "Sequences per micro-batch.", unit="sequences")
     recompute: Optional[Recompute] = opt(None, "none | selective (core attention) | full | ops (TorchTitan op-level: every second matmul and the elementwise ops).")
     recompute_modules: Optional[str] = opt(None, "Megatron-Core's --recompute-modules under selective recompute, e.g. \"mlp mla_up_proj\": core_attn | mla_up_proj | mlp | shared_experts | moe | moe_act | layernorm (default: core_attn).")
+    cuda_graph_scope: Optional[str] = opt(None, "Megatron-Core's --cuda-graph-scope: the parts of each layer replayed from CUDA graphs by an eager stack, e.g. \"attn moe_router moe_preprocess\": attn | mlp | moe_router | moe_preprocess | shared_experts (with moe_router; routed experts stay eager; default: none).")
+    offload_activations: Optional[bool] = opt(None, "Copy the layers' saved activations to the system's host memory and back (NVLink-C2C on GB200, PCIe on HGX; the copies that outlast compute are exposed; refused without [host_memory]).", flag="--offload-activations/--no-offload-activations")
     precision: TrainPrecision = opt("bf16", "Training recipe: bf16 | fp8 (per-tensor FP8 GEMMs) | mxfp8 | fp4 (NVFP4); refused on chips without the units.")
     framework: str = opt("megatron", "Software stack whose calibrated factors apply (superpod validate lists them).")
     power_limit_w: Optional[float] = opt(None, "Board power limit of every chip (nvidia-smi --power-limit); compute runs "

@@ -62,6 +62,8 @@ def _print(results, explain: bool, top: int) -> None:
             for r in results]])
     if any(r.get("recompute_modules") for r in results):  # Megatron-Core --recompute-modules
         rows.insert(2, ["recompute modules", *[" ".join(r.get("recompute_modules") or ["-"]) for r in results]])
+    if any(r.get("cuda_graph_scope") for r in results):  # Megatron-Core --cuda-graph-scope
+        rows.insert(2, ["CUDA graph scope", *[" ".join(r.get("cuda_graph_scope") or ["-"]) for r in results]])
     first = results[0]
     c.print(table(f"Training {first['model']}: {first['global_batch_tokens']:,} tokens per step of {first['seq_len']:,}-token sequences",
                   cols, rows))

@@ -91,6 +91,7 @@ def train_trace(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             t.add("optimizer", b["optimizer_s"], "compute")
             t.add("framework overhead", b["overhead_s"], "overhead")
             t.add("GPU waiting for the host's launches", b.get("host_wait_s", 0.0), "overhead")
+            t.add("activation offload (copies outlasting compute)", b.get("offload_s", 0.0), "comm")
             events += t.events
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"tool": "superpod train", "note": "exposed time only; overlapped collectives are hidden"}}
