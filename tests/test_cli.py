@@ -50,7 +50,7 @@ def test_compare_json_main_job(cli):
     cm, nv = json.loads(r.stdout)["systems"]
     assert cm["name"] == "cloudmatrix384" and nv["name"] == "gb200-nvl72"
     assert cm["bf16_flops"] == pytest.approx(288.768e15) and nv["bf16_flops"] == pytest.approx(180e15)
-    assert cm["hbm_bytes"] == pytest.approx(49.152e12)
+    assert cm["hbm_bytes"] == pytest.approx(384 * 128 * 2**30)  # 128 GiB per 910C (vendor GB are binary)
     assert cm["hbm_Bps"] == pytest.approx(1228.8e12) and nv["hbm_Bps"] == pytest.approx(576e12)
     assert nv["scaleup_bits_per_s"] == pytest.approx(518_400e9)
     assert cm["scaleup_bits_per_s"] == pytest.approx(1_204_224e9)
