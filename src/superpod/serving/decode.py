@@ -55,13 +55,18 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     head = head_s(c, T, tp_c)
     # drafting: k sequential passes of the MTP module (one layer + eh_proj + head) per step;
     # a model without MTP modules is taken to draft with one layer of its own shape
-    last_moe = m.is_moe_layer(m.layers - 1)
-    fd, bd = attention_per_layer(c, plan, B, 1.0, context)
-    draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
-                        attn_kernel=decode_attention(c, plan, B, 1.0, context))
-    kg = kernel_gemm(c)
-    eh = kg(B * tp_c, m.hidden, 2 * m.hidden, c.quant) if kg else gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s
-    draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
+    # (no plan drafting, k = 0 everywhere: nothing to price, the draft time is 0)
+    if np.any(k > 0):
+        last_moe = m.is_moe_layer(m.layers - 1)
+        fd, bd = attention_per_layer(c, plan, B, 1.0, context)
+        draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
+                            attn_kernel=decode_attention(c, plan, B, 1.0, context))
+        kg = kernel_gemm(c)
+        eh = (kg(B * tp_c, m.hidden, 2 * m.hidden, c.quant) if kg
+              else gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s)
+        draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
+    else:
+        draft = np.zeros(np.broadcast_shapes(np.shape(k), np.shape(main["total_s"]), np.shape(head)))
     step_over = c.fw.si("step_overhead_s")
     step = main["total_s"] + head + draft + step_over
     tps = tokens_per_step(k, plan.mtp_accept)
