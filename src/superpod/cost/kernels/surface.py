@@ -24,7 +24,9 @@ Everything is numpy broadcasting: the shape variables are arrays of any (common)
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -53,21 +55,25 @@ class Surface:
         return idx, [np.broadcast_to(w, np.shape(i)) for i, w in zip(idx, wts)]
 
     def _corners(self, shape: dict, prune: bool) -> tuple[list, list]:
-        """The corners dimension by dimension: each corner's index (C order) and weight (the product of
-        its per-variable weights, first variable first) extend those of its first variables' corners,
-        so corners sharing a prefix share its arrays. ``prune``: leave out the corners whose weight is 0
-        everywhere (a variable on a knot, clamped at an edge, or with one knot), which add nothing."""
+        """The corners variable by variable, in :func:`itertools.product` order: a corner's weight is the
+        product of its per-variable weights, first variable first, extending the product of its first
+        variables' corner (shared by the corners with that prefix); its flat index (C order) is the sum of
+        its per-variable offsets, smallest arrays first (integers: any order gives the same index).
+        ``prune``: leave out the corners whose weight is 0 everywhere (a variable on a knot, clamped at an
+        edge, or with one knot), which add nothing, and a factor that is 1 everywhere."""
         missing = [n for n in self.names if n not in shape]
         if missing:
             raise KeyError(f"surface needs {missing}")
-        terms: list[tuple] = [(0, 1.0)]  # (flat index, weight) of the corners of the variables so far
-        for n, kn in zip(self.names, self.knots):
+        strides = np.cumprod((1,) + tuple(len(k) for k in self.knots[:0:-1]))[::-1]
+        terms: list[tuple] = [((), 1.0)]  # (index offsets, weight) of the corners of the variables so far
+        for n, kn, stride in zip(self.names, self.knots, strides.tolist()):
             i, f = _locate(np.log2(np.maximum(np.asarray(shape[n], dtype=float), 1e-30)), kn)
-            sides = [(i, 1.0 - f), (np.minimum(i + 1, len(kn) - 1), f)]
+            sides = [(i * stride, 1.0 - f), (np.minimum(i + 1, len(kn) - 1) * stride, f)]
             if prune:
                 sides = [s for s, zero in zip(sides, (np.all(f == 1.0), np.all(f == 0.0))) if not zero]
-            terms = [(at * len(kn) + j, w * v) for at, w in terms for j, v in sides]
-        return [t[0] for t in terms], [t[1] for t in terms]
+            one = prune and len(sides) == 1 and bool(np.all(sides[0][1] == 1.0))
+            terms = [(at + (o,), w if one else w * v) for at, w in terms for o, v in sides]
+        return [reduce(operator.add, sorted(at, key=np.size)) for at, _ in terms], [w for _, w in terms]
 
     def ln_factor(self, **shape) -> np.ndarray:
         idx, wts = self._corners(shape, prune=True)
