@@ -56,7 +56,8 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     # drafting: k sequential passes of the MTP module (one layer + eh_proj + head) per step;
     # a model without MTP modules is taken to draft with one layer of its own shape
     # (no plan drafting, k = 0 everywhere: nothing to price, the draft time is 0)
-    if np.any(k > 0):
+    drafting = bool(np.any(k > 0))
+    if drafting:
         last_moe = m.is_moe_layer(m.layers - 1)
         fd, bd = attention_per_layer(c, plan, B, 1.0, context)
         draft_fwd = forward(c, plan, B, fd, bd, "decode", layers=(0.0, 1.0) if last_moe else (1.0, 0.0),
@@ -66,9 +67,10 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
               else gemm_s(B * tp_c, m.hidden, 2 * m.hidden, c.hw, c.quant).total_s)
         draft = np.where(k > 0, k * (draft_fwd["total_s"] + eh + head_s(c, B, tp_c)), 0.0)
     else:
-        draft = np.zeros(np.broadcast_shapes(np.shape(k), np.shape(main["total_s"]), np.shape(head)))
+        draft = np.zeros(())
     step_over = c.fw.si("step_overhead_s")
-    step = main["total_s"] + head + draft + step_over
+    busy = main["total_s"] + head
+    step = (busy + draft if drafting else busy) + step_over  # (+ 0 changes no positive time)
     tps = tokens_per_step(k, plan.mtp_accept)
     tpot = step / tps
     w = ctx_weight_bytes(c, plan)

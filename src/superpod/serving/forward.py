@@ -183,7 +183,8 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
     if attn_kernel_s is not None:
-        out["attention_s"] = np.asarray(attn_kernel_s, dtype=float) + 0.0 * np.asarray(attn_f, dtype=float)
+        ak = np.asarray(attn_kernel_s, dtype=float)  # at the roofline inputs' shape (+ 0 * attn_f, without the passes)
+        out["attention_s"] = np.broadcast_to(ak, np.broadcast_shapes(ak.shape, np.shape(attn_f)))
     else:
         out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
     if moe and experts_kernel_s is not None:  # the measured MoE layer includes its activation passes
