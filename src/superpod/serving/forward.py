@@ -356,10 +356,11 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
     shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
     out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
     floor = c.fw.si("layer_floor_s")
+    rest = sum(out[k] for k in PARTS[:-1])  # the parts in PARTS order, the overhead (last) added after
     if floor > 0:  # the launch-bound minimum of the layers' kernels (frameworks/serving.toml)
-        busy = sum(out[k] for k in PARTS)
+        busy = rest + out["overhead_s"]
         out["overhead_s"] = out["overhead_s"] + np.maximum(layers_n * floor - busy, 0.0)
-    out["total_s"] = sum(out[k] for k in PARTS)
+    out["total_s"] = rest + out["overhead_s"]
     out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
     out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)
     return out
