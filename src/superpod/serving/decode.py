@@ -81,9 +81,11 @@ def decode(c: Ctx, plan: ServePlan, context) -> dict[str, np.ndarray]:
     T = B * (1.0 + k)
     main = forward(c, plan, T, f, b, "decode", attn_kernel=decode_attention(c, plan, B, 1.0 + k, context))
     head = head_s(c, T, tp_c)
-    draft = draft_s(c, plan, B, context)
+    drafting = bool(np.any(k > 0))  # no plan drafting: nothing to price, no zero array to add
+    draft = draft_s(c, plan, B, context) if drafting else np.zeros(())
     step_over = c.fw.si("step_overhead_s")
-    step = main["total_s"] + head + draft + step_over
+    busy = main["total_s"] + head
+    step = (busy + draft if drafting else busy) + step_over  # (+ 0 changes no positive time)
     tps = tokens_per_step(k, plan.mtp_accept)
     tpot = step / tps
     w = ctx_weight_bytes(c, plan)

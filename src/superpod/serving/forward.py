@@ -189,7 +189,8 @@ def layer_compute(c: Ctx, moe: bool, T, attn_f, attn_b, tp_c, rep, M_e, groups, 
     out = {"gemm_s": attn_g + other_g}
     kind = "decode" if phase == "decode" else "prefill"
     if attn_kernel_s is not None:
-        out["attention_s"] = np.asarray(attn_kernel_s, dtype=float) + 0.0 * np.asarray(attn_f, dtype=float)
+        ak = np.asarray(attn_kernel_s, dtype=float)  # at the roofline inputs' shape (+ 0 * attn_f, without the passes)
+        out["attention_s"] = np.broadcast_to(ak, np.broadcast_shapes(ak.shape, np.shape(attn_f)))
     else:
         out["attention_s"] = attention_s(attn_f, attn_b, c.hw, kind).total_s
     if moe and experts_kernel_s is not None:  # the measured MoE layer includes its activation passes
@@ -284,9 +285,9 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
     # DeepEP kernels run inside one NVLink domain; wider EP keeps the fabric all-to-all model
     deepep = kern is not None and m.moe is not None and float(np.max(ep_c)) <= c.hw.scaleup_domain
 
-    def per_layer(Tm, f, b, extra, share):
+    def per_layer(Tm, f, b, extra, share, dense=True):
         ak = None if attn_kernel is None else attn_kernel(share)
-        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase, attn_kernel_s=ak) if L_d else None
+        d = layer_compute(c, False, Tm, f, b, tp_c, rep, 0.0, 1.0, phase, attn_kernel_s=ak) if L_d and dense else None
         if d is not None:
             d["attention_s"] = d["attention_s"] + extra
         if m.moe is None or not L_m:
@@ -338,17 +339,26 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
 
     extra = np.asarray(extra_attention_s, dtype=float)
     full = per_layer(T, attn_f, attn_b, extra, 1.0)
-    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0, 0.5)
+    # the micro-batch halves matter only where a plan overlaps MoE communication (dense layers have none)
+    split = full[1] is not None and bool(np.any(plan.overlap > 0))
+    half = per_layer(T / 2.0, np.asarray(attn_f) / 2.0, np.asarray(attn_b) / 2.0, extra / 2.0, 0.5,
+                     dense=False) if split else None
     # low-latency kernels leave the compute units free while in flight (DeepEP README:
     # hook-based overlap that occupies no SM; CloudMatrix AIV-direct): full overlap
     eta = c.fw.si("overlap_efficiency") if mode == "normal" else 1.0
     parts = {k: 0.0 for k in PARTS}
     keys = ("gemm_s", "attention_s", "experts_s", "elementwise_s")
 
-    def add(one, count, comm, tpc, two, comm_mb, tp_mb):
+    def add(one, count, comm, tpc, two=None, comm_mb=0.0, tp_mb=0.0):
         """Add ``count`` layers: one batch (communication after compute) or two micro-batches,
         where the overlap hides ``eta`` of the shorter of compute and MoE communication (the
-        TP all-reduces stay on the critical path)."""
+        TP all-reduces stay on the critical path). ``two`` None: no plan overlaps, one batch."""
+        if two is None:
+            for k in keys:
+                parts[k] = parts[k] + count * one[k]
+            parts["ep_comm_s"] = parts["ep_comm_s"] + count * comm
+            parts["tp_comm_s"] = parts["tp_comm_s"] + count * tpc
+            return
         comp2 = 2.0 * sum(two[k] for k in keys)
         comm2 = 2.0 * comm_mb
         on = (plan.overlap > 0) & (comm2 > 0)  # nothing to overlap: one batch
@@ -360,20 +370,21 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
         parts["hidden_comm_s"] = parts["hidden_comm_s"] + count * np.where(on, hidden, 0.0)
 
     parts["hidden_comm_s"] = 0.0
-    tp_full, tp_half = tp_comm(T), tp_comm(T / 2.0)
+    tp_full = tp_comm(T)
     if L_d:
-        add(full[0], L_d, 0.0, tp_full, half[0], 0.0, tp_half)
+        add(full[0], L_d, 0.0, tp_full)
     if full[1] is not None:
-        add(full[1], L_m, full[2], tp_full, half[1], half[2], tp_half)
+        add(full[1], L_m, full[2], tp_full, *((half[1], half[2], tp_comm(T / 2.0)) if split else ()))
     layers_n = L_d + L_m
     parts["overhead_s"] = layers_n * mb * c.fw.si("layer_overhead_s") + 0.0 * T
     shape = np.broadcast_shapes(plan.shape, np.shape(T), np.shape(attn_f), np.shape(attn_b), np.shape(extra))
     out = {k: np.broadcast_to(np.asarray(parts[k], dtype=float), shape) for k in PARTS}
     floor = c.fw.si("layer_floor_s")
+    rest = sum(out[k] for k in PARTS[:-1])  # the parts in PARTS order, the overhead (last) added after
     if floor > 0:  # the launch-bound minimum of the layers' kernels (frameworks/serving.toml)
-        busy = sum(out[k] for k in PARTS)
+        busy = rest + out["overhead_s"]
         out["overhead_s"] = out["overhead_s"] + np.maximum(layers_n * floor - busy, 0.0)
-    out["total_s"] = sum(out[k] for k in PARTS)
+    out["total_s"] = rest + out["overhead_s"]
     out["hidden_comm_s"] = np.broadcast_to(np.asarray(parts["hidden_comm_s"], dtype=float), shape)
     out["imbalance"] = np.broadcast_to(np.asarray(full[3], dtype=float), shape)
     return out

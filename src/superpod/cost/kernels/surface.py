@@ -24,8 +24,9 @@ Everything is numpy broadcasting: the shape variables are arrays of any (common)
 
 from __future__ import annotations
 
-import itertools
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -50,25 +51,32 @@ class Surface:
     def corners(self, **shape) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Flat grid indices and multilinear weights of the ``2^d`` cell corners around each point
         (the interpolation's design: a fit builds its sparse matrix from the same weights)."""
+        idx, wts = self._corners(shape, prune=False)
+        return idx, [np.broadcast_to(w, np.shape(i)) for i, w in zip(idx, wts)]
+
+    def _corners(self, shape: dict, prune: bool) -> tuple[list, list]:
+        """The corners variable by variable, in :func:`itertools.product` order: a corner's weight is the
+        product of its per-variable weights, first variable first, extending the product of its first
+        variables' corner (shared by the corners with that prefix); its flat index (C order) is the sum of
+        its per-variable offsets, smallest arrays first (integers: any order gives the same index).
+        ``prune``: leave out the corners whose weight is 0 everywhere (a variable on a knot, clamped at an
+        edge, or with one knot), which add nothing, and a factor that is 1 everywhere."""
         missing = [n for n in self.names if n not in shape]
         if missing:
             raise KeyError(f"surface needs {missing}")
-        loc = [_locate(np.log2(np.maximum(np.asarray(shape[n], dtype=float), 1e-30)), kn)
-               for n, kn in zip(self.names, self.knots)]
-        dims = tuple(len(kn) for kn in self.knots)
-        idx, wts = [], []
-        for corner in itertools.product((0, 1), repeat=len(dims)):
-            w = 1.0
-            at = []
-            for c, (i, f), size in zip(corner, loc, dims):
-                w = w * (f if c else 1.0 - f)
-                at.append(np.minimum(i + c, size - 1))
-            idx.append(np.ravel_multi_index(tuple(np.broadcast_arrays(*at)), dims))
-            wts.append(np.broadcast_to(w, idx[-1].shape))
-        return idx, wts
+        strides = np.cumprod((1,) + tuple(len(k) for k in self.knots[:0:-1]))[::-1]
+        terms: list[tuple] = [((), 1.0)]  # (index offsets, weight) of the corners of the variables so far
+        for n, kn, stride in zip(self.names, self.knots, strides.tolist()):
+            i, f = _locate(np.log2(np.maximum(np.asarray(shape[n], dtype=float), 1e-30)), kn)
+            sides = [(i * stride, 1.0 - f), (np.minimum(i + 1, len(kn) - 1) * stride, f)]
+            if prune:
+                sides = [s for s, zero in zip(sides, (np.all(f == 1.0), np.all(f == 0.0))) if not zero]
+            one = prune and len(sides) == 1 and bool(np.all(sides[0][1] == 1.0))
+            terms = [(at + (o,), w if one else w * v) for at, w in terms for o, v in sides]
+        return [reduce(operator.add, sorted(at, key=np.size)) for at, _ in terms], [w for _, w in terms]
 
     def ln_factor(self, **shape) -> np.ndarray:
-        idx, wts = self.corners(**shape)
+        idx, wts = self._corners(shape, prune=True)
         flat = self.values.ravel()
         return sum(w * flat[i] for i, w in zip(idx, wts))
 

@@ -77,6 +77,7 @@ class _Group:
         self.quant, self.eplb, self.assumed, self.header = kw.get("quant"), kw.get("eplb", "balanced"), s.assumed, s.header
         self.instance_chips = s.instance_chips
         self.coarse = grid_for(self.c, batch=COARSE_BATCH, **self.grid_args)
+        self.coarse_searched = slo.paired_moe_tp(self.coarse)  # the same valid plans, fewer elements
         self.tflops = _tflops(self.c)
         self.totals = SystemTotals(self.system, self.chips)
         self.cache: dict[tuple, dict[str, Any]] = {}  # serve_cache.record by what it reads (see _record)
@@ -125,7 +126,7 @@ def _pick_all(g: _Group, pts: list[dict[str, Any]]) -> list[tuple | SuperpodErro
                 out[i] = _best(g, gp, validp, sliced, pts[i], picked, False)
     # points without one: the SLO search, vectorised over the points (.slo)
     if searched:
-        got = slo.searched(c, g.coarse, g.coarse[2], np.asarray([pts[i]["ctx"] for i in searched], dtype=float),
+        got = slo.searched(c, g.coarse_searched, g.coarse[2], np.asarray([pts[i]["ctx"] for i in searched], dtype=float),
                            np.asarray([pts[i]["tpot_s"] or 0.0 for i in searched], dtype=float), g.s.deployed)
         for i, r in zip(searched, got):
             out[i] = r

@@ -25,6 +25,7 @@ point's values equal ``serve``'s (``tests/test_sweep_fast.py``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import fields
 from typing import Any
 
@@ -73,6 +74,35 @@ def _pick_points(score, fits, tpot, rows, bound, has) -> tuple[np.ndarray, np.nd
         m = inv == q
         j[m], good[m] = jj[rows[m]], gg[rows[m]]
     return j, good
+
+
+def paired_moe_tp(coarse):
+    """``(grid, valid, picked)`` of the coarse grid with its expert-TP axis cut to the two degrees a valid
+    plan has, 1 and the plan's TP (``grid_for``: a searched ``moe_tp`` is 1 or the TP degree): the same
+    valid plans in the same flat order (so the same first argmax and the same errors) on 2/5 of the
+    elements where TP takes 5 values. The TP and EP axes, whose extremes choose kernel paths for a whole
+    grid (``serving.forward``), stay whole. The grid itself when ``moe_tp`` is not searched or when a
+    valid plan has another degree."""
+    grid, valid, picked = coarse
+    mts = np.ravel(grid.moe_tp)
+    if mts.size < 2 or np.ndim(grid.moe_tp) != len(grid.shape) or np.ndim(grid.tp) != len(grid.shape):
+        return coarse
+    ax = int(np.argmax(np.shape(grid.moe_tp)))
+    if np.shape(grid.moe_tp)[ax] != mts.size:  # not one axis of its own
+        return coarse
+    full = np.broadcast_to(valid, grid.shape)
+    pos = np.searchsorted(mts, grid.tp)  # the index of each plan's TP among the expert-TP degrees
+    if (np.shape(grid.tp)[ax] != 1 or mts[0] != 1 or np.any(pos >= mts.size)
+            or not np.array_equal(mts[np.minimum(pos, mts.size - 1)], np.broadcast_to(grid.tp, pos.shape))):
+        return coarse
+    both = np.concatenate([np.zeros_like(pos), pos], axis=ax)  # moe_tp = 1, then moe_tp = tp
+    at = np.broadcast_to(both, grid.shape[:ax] + (2,) + grid.shape[ax + 1:])
+    kept = np.zeros(grid.shape, dtype=bool)
+    np.put_along_axis(kept, at, True, axis=ax)
+    if np.any(full & ~kept):
+        return coarse
+    twice = np.concatenate([np.zeros(pos.shape, dtype=bool), pos == 0], axis=ax)  # TP 1: moe_tp 1 twice
+    return dataclasses.replace(grid, moe_tp=mts[both]), np.take_along_axis(full, at, axis=ax) & ~twice, picked
 
 
 def searched(c, coarse, picked: list[str], ctx: np.ndarray, slo: np.ndarray, deployed) -> list[Any]:
