@@ -24,9 +24,7 @@ Everything is numpy broadcasting: the shape variables are arrays of any (common)
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 
@@ -73,7 +71,10 @@ class Surface:
                 sides = [s for s, zero in zip(sides, (np.all(f == 1.0), np.all(f == 0.0))) if not zero]
             one = prune and len(sides) == 1 and bool(np.all(sides[0][1] == 1.0))
             terms = [(at + (o,), w if one else w * v) for at, w in terms for o, v in sides]
-        return [reduce(operator.add, sorted(at, key=np.size)) for at, _ in terms], [w for _, w in terms]
+        def add(parts):  # left to right, smallest arrays first (the same sum as before, bit for bit)
+            parts = sorted(parts, key=np.size)
+            return sum(parts[1:], parts[0])
+        return [add(at) for at, _ in terms], [w for _, w in terms]
 
     def ln_factor(self, **shape) -> np.ndarray:
         idx, wts = self._corners(shape, prune=True)
