@@ -17,7 +17,8 @@ import numpy as np
 from superpod.cost.hardware import BYTES
 from superpod.cost.memory_serve import kv_bytes_per_token_per_layer
 from superpod.spec.model import Model
-from superpod.serving.forward import chips_of, redundant_experts, replicas
+from superpod.serving.experts import redundant_experts
+from superpod.serving.forward import chips_of, replicas
 from superpod.serving.plan import ServePlan
 
 
