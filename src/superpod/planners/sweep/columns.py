@@ -1,8 +1,8 @@
 """Decode records of one stacked group as columns: ``serve``'s record, flattened, without a dict per point.
 
 :func:`superpod.planners.sweep.fast._record` builds ``serve``'s decode record point by point
-(header, ``decode`` from :func:`~superpod.planners.serve_estimate.decode_record`, ``plan`` from
-:func:`~superpod.planners.serve_estimate.plan_record`, ``breakdown``, the whole-system figures of
+(header, ``decode`` from :func:`~superpod.planners.serve_records.decode_record`, ``plan`` from
+:func:`~superpod.planners.serve_records.plan_record`, ``breakdown``, the whole-system figures of
 :class:`~superpod.planners.serve_estimate.SystemTotals` and the ``cache`` record) and the sweep then
 flattens it column by column. Here the same leaves come out as one list per flattened column for
 every point of the group: constants once, picked values as arrays, the same float operations in the

@@ -23,15 +23,8 @@ import numpy as np
 
 from superpod.errors import SuperpodError
 from superpod.planners import serve_cache
-from superpod.planners.serve_estimate import (
-    DEPLOYED,
-    _breakdown,
-    _check_options,
-    _tflops,
-    decode_record,
-    plan_record,
-    setup,
-)
+from superpod.planners.serve_estimate import DEPLOYED, _check_options, setup
+from superpod.planners.serve_records import _breakdown, _tflops, decode_record, plan_record
 from superpod.planners.serve_search import COARSE_BATCH, best, grid_for
 from superpod.planners.serve_totals import SystemTotals
 from superpod.planners.sweep import slo
