@@ -109,12 +109,23 @@ def test_scheduler_flags_need_a_fixed_concurrency_run(flag):
     assert r.exit_code == 2 and "--concurrency" in r.output and "Traceback" not in r.output
 
 
-@pytest.mark.parametrize("bad", ["0", "-3", "x"])
-def test_scheduler_flags_refuse_nonsense(bad):
+NONSENSE = [("--recv-interval", v) for v in ("0", "-3", "x", "2.5")] + \
+    [("--token-budget", v) for v in ("0", "-1", "inf", "x")] + [("--max-running", v) for v in ("0", "nan", "x")] + \
+    [("--random-range-ratio", v) for v in ("0", "1.5", "-0.2", "nan", "inf", "x")]
+
+
+@pytest.mark.parametrize("flag,bad", NONSENSE)
+def test_scheduler_flags_refuse_nonsense(flag, bad):
+    """One line and exit 2 in the CLI; SuperpodError in the API, never a traceback."""
     from typer.testing import CliRunner
 
+    from superpod import serve
+    from superpod.errors import SuperpodError
     from superpod.faces.cli import app
 
     r = CliRunner().invoke(app, ["serve", "llama3-70b", "dgx-h100-superpod", "--phase", "both", "--concurrency", "8",
-                                 "--recv-interval", bad])
-    assert r.exit_code == 2 and "Traceback" not in r.output
+                                 flag, bad])
+    assert r.exit_code == 2 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    with pytest.raises(SuperpodError):
+        serve("llama3-70b", "dgx-h100-superpod", phase="both", concurrency=8,
+              **{flag[2:].replace("-", "_"): float(bad) if bad not in ("x",) else bad})
