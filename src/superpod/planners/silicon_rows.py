@@ -66,7 +66,8 @@ def _speculative_rules() -> list[dict[str, Any]]:
     return list(read_toml(path).get("rule", [])) if path.is_file() else []
 
 
-def _measured_date(src: str) -> str:
+def measured_date(src: str) -> str:
+    """The ``measured=`` field of a row's ``silicon_data_source`` ("" without one)."""
     for part in src.split(";"):
         key, _, value = part.strip().partition("=")
         if key == "measured":
@@ -86,7 +87,7 @@ def speculative(raw: dict[str, str], attention_dp: bool) -> tuple[int, float, st
         if not all(s in src for s in rule.get("source_contains", [])):
             continue
         dates = rule.get("measured")
-        if dates and not any(_measured_date(src).startswith(d) for d in dates):
+        if dates and not any(measured_date(src).startswith(d) for d in dates):
             continue
         depth = int(rule["depth_attention_dp"] if attention_dp and "depth_attention_dp" in rule else rule["depth"])
         return depth, float(mtp().default_accept.si), rule["name"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from superpod.planners.silicon_rows import measured_date
 from superpod.spec.catalog import catalog_root, read_toml
 from superpod.spec.quantity import Quantity
 
@@ -111,8 +112,9 @@ def _listed(want: Any, have: str) -> bool:
 
 
 def _measured(src: str) -> str | None:
-    m = re.search(r"measured=(\d{4}-\d{2}-\d{2})", src)
-    return m.group(1) if m else None
+    """The day a row was measured (``measured=YYYY-MM-DD...`` in its source, :func:`measured_date`), or None."""
+    day = measured_date(src)[:10]
+    return day if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
 
 
 def entry(raw: dict[str, str]) -> dict[str, Any] | None:
