@@ -16,7 +16,9 @@ script versions disagree there, so the framework's default stays. Settings:
   TensorRT-LLM ``free_gpu_memory_fraction``, each of what the engine takes it of:
   :meth:`superpod.serving.scheduling.Scheduler.usable_kv_bytes`);
 * ``recv_interval`` / ``decode_steps`` (SGLang ``--scheduler-recv-interval``,
-  ``--num-continuous-decode-steps``: :meth:`~superpod.serving.scheduling.Scheduler.interval`).
+  ``--num-continuous-decode-steps``: :meth:`~superpod.serving.scheduling.Scheduler.interval`);
+* ``batch_wait_iters`` / ``batch_wait_ratio`` and ``adp_balance_iters`` / ``adp_batching_wait_iters``
+  (TensorRT-LLM batch waiting and attention-DP balance: :mod:`superpod.serving.holds`).
 
 A row matches as :func:`superpod.planners.silicon_rows.harness` matches its harness: on
 ``silicon_data_source`` (the file's ``sources`` prefixes), then the entry's keys.
@@ -43,6 +45,10 @@ SETTINGS = {
     "mem_fraction": ("ratio", "ratio", ("kv_mem_fraction",)),
     "recv_interval": ("iterations", "count", ("recv_interval",)),
     "decode_steps": ("iterations", "count", ("decode_steps",)),
+    "batch_wait_iters": ("iterations", "count", ("batch_wait_iters",)),
+    "batch_wait_ratio": ("ratio", "ratio", ("batch_wait_tokens_ratio",)),
+    "adp_balance_iters": ("iterations", "count", ("adp_balance_iters",)),
+    "adp_batching_wait_iters": ("iterations", "count", ("adp_batching_wait_iters",)),
 }
 KV_DTYPES = ("fp8", "bf16")
 #: what each engine takes its memory fraction of (Scheduler.kv_mem_fraction_of)

@@ -133,7 +133,8 @@ class Table:
 
 
 def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed", cap: int | None = None,
-        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4, recv: int = 1) -> dict[str, float]:
+        tokens_per_iter: float = 1.0, rounds: int = 20, simulated_rounds: int = 4, recv: int = 1,
+        hold_iters: int = 0, hold_tokens: float = math.inf) -> dict[str, float]:
     """Simulate the closed-loop benchmark on one scheduler.
 
     ``step(P, D)``: seconds of an iteration with ``P`` prompt tokens and ``D`` decoding
@@ -141,7 +142,9 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     once (KV memory), the rest queue; ``recv``: decode iterations between two looks at the request
     queue (:meth:`Scheduler.interval`): a request that arrives during a run of decodes waits for the
     next look (every ``recv`` decode iterations since the last one); an iteration that carries prompts
-    is followed by a look at once. The first ``simulated_rounds`` rounds are simulated; the
+    is followed by a look at once. ``hold_iters``: while sequences decode, prompts ready to run are
+    held for up to that many iterations unless they and the decodes reach ``hold_tokens`` tokens
+    (TensorRT-LLM's batch waiting, :mod:`superpod.serving.holds`); those that arrive meanwhile join them. The first ``simulated_rounds`` rounds are simulated; the
     requests after the first wave stand for the steady state of the remaining rounds. Returns
     the mean TTFT and TPOT over all requests (as the benchmark reports them), the steady-state
     means (``steady_*``), output tokens/s, and the running batch and queue.
@@ -170,11 +173,14 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     recv = max(int(recv), 1)
     looked = 0  # the iteration at which the scheduler last looked at its queue (looks follow every `recv`)
 
+    hold_end = None  # the iteration at which held prompts run (None: none held)
     while waiting or finishing:
         if not finishing and waiting[0][3] > it:  # idle: the next arrival is served at once
             now = max(now, waiting[0][2])
             it = waiting[0][3]
             continue
+        if hold_iters > 0 and not prefill_only:
+            hold_end = _hold(waiting, it, D, hold_end, hold_iters, hold_tokens, budget)
         room = cap - D - started
         left = budget if prefill_only else budget - D
         P, admitted = 0.0, []
@@ -264,6 +270,29 @@ def run(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixe
     }
 
 
+def _hold(waiting, it: int, D: int, hold_end: int | None, hold_iters: int, hold_tokens: float,
+          budget: float) -> int | None:
+    """Batch waiting for :func:`run`: hold the prompts ready at iteration ``it`` (their first iteration
+    ``[3]`` moved to the hold's end) while ``D`` sequences decode, until ``hold_iters`` iterations have
+    passed since the hold began or the prompts and decodes reach ``hold_tokens``; a hold that ends lets
+    its prompts run at once and the next prompt starts a new one. Returns the hold's end (None: none)."""
+    if hold_end is not None and it >= hold_end:
+        return None  # the wait is over: the held prompts run in this iteration
+    limit = it if hold_end is None else hold_end
+    ready = [co for co in waiting if co[3] <= limit]
+    if not ready:
+        return hold_end
+    tokens = min(sum(co[0] * co[1] for co in ready), budget) + D
+    if D <= 0 or tokens >= hold_tokens:  # nothing decodes, or enough tokens: they run now
+        for co in ready:
+            co[3] = min(co[3], it)
+        return None
+    end = it + hold_iters if hold_end is None else hold_end
+    for co in ready:
+        co[3] = max(co[3], end)
+    return end
+
+
 def max_sequences(c: Ctx, plan: ServePlan, context: float, framework: str | None = None) -> float:
     """Sequences of ``context`` tokens one instance (``tp x dp`` ranks) holds in its KV cache, in the
     framework's pools (sliding-window layers: :meth:`Scheduler.kv_per_sequence`)."""
@@ -322,10 +351,14 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
         wl = Workload(wl.input_len * mean, wl.output_len * mean, wl.kv_len, wl.cache_hit)
     table = Table.cached(c, plan, wl, max(budget, s_in), admit)
 
+    hold = sch.hold(dp, budget)  # prompts held back while generation runs (TensorRT-LLM)
+    h_iters, h_tokens = hold.waves()
+
     def loop(k: int) -> dict[str, float]:
-        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R, recv=recv)
+        out = run(table, n, s_in, osl, budget, sch.policy, cap=k, tokens_per_iter=tps, rounds=R, recv=recv,
+                  hold_iters=h_iters, hold_tokens=h_tokens)
         if spread:  # the first wave as simulated; the steady state with the waves dissolved, queued beyond k
-            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps, recv), n, k, osl)
+            st = queued_steady(spread_steady(table, k, s_in, osl, budget, sch.policy, tps, recv, hold), n, k, osl)
             share = 1.0 / R
             out |= st | {"ttft_s": share * out["first_wave_ttft_s"] + (1 - share) * st["steady_ttft_s"],
                          "tpot_s": share * out["tpot_s"] + (1 - share) * st["steady_tpot_s"]}

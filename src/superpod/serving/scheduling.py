@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from superpod.serving.context import Ctx
+from superpod.serving.holds import Hold
 from superpod.serving.memory import kv_bytes_per_sequence, usable_bytes
 from superpod.serving.plan import ServePlan
 from superpod.spec.calibration import calibration_file
@@ -52,6 +53,15 @@ class Scheduler(BaseModel):
     #: ``kv_mem_fraction_of`` says of what (:meth:`usable_kv_bytes`)
     kv_mem_fraction: Ratio | None = None
     kv_mem_fraction_of: Literal["free", "total", "static"] = "free"
+    #: TensorRT-LLM batch waiting (``batch_wait_timeout_iters`` / ``batch_wait_max_tokens_ratio``): without
+    #: attention DP, context requests are held while generation requests run, for up to this many
+    #: iterations or until the iteration's tokens reach the ratio of ``max_num_tokens`` (:meth:`hold`)
+    batch_wait_iters: Count | None = None
+    batch_wait_tokens_ratio: Ratio | None = None
+    #: TensorRT-LLM ``attention_dp_config`` with ``enable_balance``: with attention DP, context requests
+    #: are held until every DP rank has one (or ``timeout_iters``), then ``batching_wait_iters`` more
+    adp_balance_iters: Count | None = None
+    adp_batching_wait_iters: Count | None = None
 
     def interval(self) -> int:
         """Decode iterations between two looks at the request queue: SGLang's ``--scheduler-recv-interval``
@@ -61,6 +71,22 @@ class Scheduler(BaseModel):
         n = self.recv_interval.si if self.recv_interval is not None else 1.0
         k = self.decode_steps.si if self.decode_steps is not None else 1.0
         return max(int(round(n * k)), 1)
+
+    def hold(self, dp: float, budget: float) -> "Hold":
+        """How this scheduler holds new prompts back while generation runs, on an instance of ``dp``
+        attention-DP ranks with ``budget`` tokens per iteration (:class:`Hold`). TensorRT-LLM's
+        ``PyExecutor._schedule`` (tensorrt_llm/_torch/pyexecutor/py_executor.py): batch waiting applies
+        only without attention DP (``_waiting_requests``); the attention-DP balance only with it
+        (``_balance_adp_requests``)."""
+        if dp > 1:
+            t = self.adp_balance_iters.si if self.adp_balance_iters is not None else 0.0
+            w = self.adp_batching_wait_iters.si if self.adp_batching_wait_iters is not None else 0.0
+            return Hold(adp_iters=int(t), adp_wait_iters=int(w), dp=int(dp)) if t > 0 else Hold()
+        w = self.batch_wait_iters.si if self.batch_wait_iters is not None else 0.0
+        r = self.batch_wait_tokens_ratio.si if self.batch_wait_tokens_ratio is not None else 0.0
+        if w <= 0 or r <= 0:  # either at 0 ends every wait at once (count >= 0, tokens >= 0)
+            return Hold()
+        return Hold(batch_iters=int(w), batch_tokens=r * budget)
 
     def usable_kv_bytes(self, hbm_bytes: float, fw, weight_bytes: float) -> float:
         """HBM per chip left for the KV cache: the framework's rule (:func:`usable_bytes`) unless the

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 
+from superpod.serving.holds import Hold
+
 
 def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: str = "mixed",
-                  tokens_per_iter: float = 1.0, recv: int = 1) -> dict[str, float]:
+                  tokens_per_iter: float = 1.0, recv: int = 1, hold: Hold | None = None) -> dict[str, float]:
     """Steady state of the closed loop when the benchmark draws each request's lengths at random
     (vLLM's ``benchmark_serving.py --random-range-ratio``, as InferenceMAX runs it): the requests'
     lives differ, so after the first wave the clients come back at independent times and the
@@ -34,6 +36,12 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
     since the last: under prefill-first they share one prefill iteration (a share ``1 - exp(-a recv)``
     of the looks finds any), so TTFT carries the window's prompts beside its own; under the other
     policies only the wait is added. ``recv = 1`` is the engine that looks every iteration.
+
+    ``hold``: prompts held back while generation runs (TensorRT-LLM's batch waiting and attention-DP
+    balance, :class:`~superpod.serving.holds.Hold`; mixed and chunked policies): a prompt waits
+    :meth:`~superpod.serving.holds.Hold.steady`'s mean wait in decode-only iterations, and the prompts
+    held together run in one release iteration (or its chunks): a share ``a / together`` of the
+    iterations carries them.
 
     Returns ``steady_ttft_s``, ``steady_tpot_s`` and ``output_tokens_per_s``.
 
@@ -65,9 +73,18 @@ def spread_steady(step, n: int, isl: float, osl: float, budget: float, policy: s
         else:  # iterations carry whole prompt chunks, not a mean trickle (the MoE and GEMM
             # costs are concave in tokens), so the mean iteration mixes the two kinds
             P = min(a * isl, room)
-            busy = min(max(1.0 - math.exp(-a * chunks), P / room), 1.0)  # all of them when prefill-bound
-            t_it = (1.0 - busy) * step(0.0, n) + busy * step(min(P / max(busy, 1e-12), room), n)
-            ttft = t_it * (recv + 1) / 2.0 + chunks * step(min(isl, room) + P, n)
+            held, together = hold.steady(a, n, isl) if hold else (0.0, 1.0)
+            if held > 0:  # the held prompts run together: a share a / together of the iterations releases them
+                tokens = together * isl
+                rel = math.ceil(tokens / room)
+                t_rel = step(min(tokens / rel, room), n)
+                f = min(rel * a / together, 1.0)
+                t_it = (1.0 - f) * step(0.0, n) + f * t_rel
+                ttft = t_it * (recv + 1) / 2.0 + held * step(0.0, n) + rel * t_rel
+            else:
+                busy = min(max(1.0 - math.exp(-a * chunks), P / room), 1.0)  # all of them when prefill-bound
+                t_it = (1.0 - busy) * step(0.0, n) + busy * step(min(P / max(busy, 1e-12), room), n)
+                ttft = t_it * (recv + 1) / 2.0 + chunks * step(min(isl, room) + P, n)
         ttft = max(ttft, bound_it * t_it)
         new = ttft / max(t_it, 1e-12)
         if abs(new - wait_it) < 1e-6 * max(new, 1.0):
