@@ -125,3 +125,52 @@ def test_waves_with_nothing_held_are_unchanged():
     step = linear()
     assert run(step, 16, 1024, 256, 8192, "mixed", hold_iters=0) == run(step, 16, 1024, 256, 8192, "mixed")
     assert math.isinf(Hold().waves()[1]) and Hold().waves()[0] == 0
+
+
+def _both(**kw):
+    from superpod import serve
+
+    return serve("llama3-70b", "dgx-b200-cluster", framework="tensorrt-llm", quant="fp8", tp=2, phase="both",
+                 concurrency=8, input_len=1024, output_len=1024, random_range_ratio=0.8, **kw).to_dict()["both"]
+
+
+def test_serve_takes_tensorrt_llm_batch_waiting():
+    """As InferenceMAX launches Llama-3.1-70B at TP < 8 (batch_wait_timeout_iters 20, ratio 0.9): a prompt
+    waits about 20 decode iterations more; TPOT hardly moves (the same prompts run, later)."""
+    free, held = _both(), _both(batch_wait_iters=20, batch_wait_ratio=0.9)
+    assert free["hold"] == "none" and held["hold"] == "batch-wait"
+    assert held["ttft_s"] - free["ttft_s"] == pytest.approx(20 * free["tpot_s"], rel=0.15)
+    assert held["tpot_s"] == pytest.approx(free["tpot_s"], rel=0.02)
+
+
+BAD = [
+    (["--batch-wait-iters", "20"], "--batch-wait-ratio"),
+    (["--batch-wait-ratio", "0.9"], "--batch-wait-iters"),
+    (["--adp-batching-wait-iters", "5"], "--adp-balance-iters"),
+    (["--batch-wait-iters", "20", "--batch-wait-ratio", "0.9", "--framework", "vllm"], "TensorRT-LLM"),
+    (["--batch-wait-iters", "0", "--batch-wait-ratio", "0.9"], "batch-wait-iters"),
+    (["--batch-wait-iters", "20", "--batch-wait-ratio", "1.5"], "batch-wait-ratio"),
+    (["--adp-balance-iters", "x"], "adp-balance-iters"),
+]
+
+
+@pytest.mark.parametrize("flags,says", BAD)
+def test_hold_flags_refuse_what_cannot_apply_in_one_line(flags, says):
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli import app
+
+    fw = [] if "--framework" in flags else ["--framework", "tensorrt-llm"]
+    r = CliRunner().invoke(app, ["serve", "llama3-70b", "dgx-b200-cluster", "--quant", "fp8", "--phase", "both",
+                                 "--concurrency", "8", *fw, *flags])
+    assert r.exit_code == 2 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert says in r.output
+
+
+def test_hold_flags_need_a_fixed_concurrency_run():
+    from typer.testing import CliRunner
+
+    from superpod.faces.cli import app
+
+    r = CliRunner().invoke(app, ["serve", "llama3-70b", "dgx-b200-cluster", "--adp-balance-iters", "60"])
+    assert r.exit_code == 2 and "--concurrency" in r.output and "Traceback" not in r.output

@@ -136,7 +136,9 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
           target_requests_per_s: float | None = None, electricity: str | float | None = None,
           capex_per_chip_usd: float | None = None, years: float | None = None, pue: float | None = None,
           pareto: bool = False, token_budget: int | None = None, max_running: int | None = None,
-          recv_interval: int | None = None, random_range_ratio: float | None = None) -> dict[str, Any]:
+          recv_interval: int | None = None, random_range_ratio: float | None = None,
+          batch_wait_iters: int | None = None, batch_wait_ratio: float | None = None,
+          adp_balance_iters: int | None = None, adp_batching_wait_iters: int | None = None) -> dict[str, Any]:
     """One system's serving estimate as a plain dict (SI units; see the module docstring).
 
     ``moe_ep`` is ``ep`` under the frameworks' name (give one); ``moe_tp`` splits each
@@ -144,7 +146,8 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
     ``--phase pd`` and ``both`` add the integer ``deployment`` of the chips and its capacity under
     the SLOs at ``slo_percentile`` (:mod:`.serve_capacity`); targets add the ``fleet``, cost options
     the ``cost`` (:mod:`.serve_fleet`); ``pareto`` the ``pareto`` frontier (:mod:`.serve_pareto`).
-    ``token_budget``, ``max_running``, ``recv_interval``: the co-located scheduler as the server was
+    ``token_budget``, ``max_running``, ``recv_interval`` and TensorRT-LLM's holds (``batch_wait_*``,
+    ``adp_*``: :mod:`superpod.serving.holds`): the co-located scheduler as the server was
     launched, and ``random_range_ratio`` the benchmark's length draw, for ``concurrency`` (the closed
     loop of a benchmark)."""
     system, chips = split_sized(system, chips)  # ``name@N`` sizes the system, as in train and scale
@@ -226,7 +229,15 @@ def serve(model: str, system: str, *, chips: int | None = None, phase: str = "de
             "chips": n_chips, "kv_bytes_per_chip": v["kv_bytes_per_chip"], "weight_bytes_per_chip": v["weight_bytes"],
         }
         if concurrency is not None:
-            launched = {"token_budget": token_budget, "max_running": max_running, "recv_interval": recv_interval}
+            holds = {"batch_wait_iters": batch_wait_iters, "batch_wait_tokens_ratio": batch_wait_ratio,
+                     "adp_balance_iters": adp_balance_iters,
+                     "adp_batching_wait_iters": (10 if adp_batching_wait_iters is None else adp_batching_wait_iters)
+                     if adp_balance_iters is not None else None}  # TensorRT-LLM's AttentionDpConfig default: 10
+            if c.fw.name != "tensorrt-llm" and any(v is not None for v in holds.values()):
+                given = next(k for k, v in holds.items() if v is not None)
+                raise InvalidOptionError(f"--{given.replace('_tokens', '').replace('_', '-')} is a TensorRT-LLM "
+                                         f"scheduler setting; the framework here is {c.fw.name} (--framework tensorrt-llm)")
+            launched = {"token_budget": token_budget, "max_running": max_running, "recv_interval": recv_interval} | holds
             out["both"] |= _closed_loop_fields(c, row, wl, concurrency / pool_chips, launched, random_range_ratio or 1.0)
         breakdown["both"] = _breakdown(v, BOTH_PARTS)
         rows["both"] = row

@@ -43,7 +43,7 @@ def _closed_loop_fields(c: Ctx, row: dict, wl: Workload, per_chip: float,
             "output_tokens_per_s_per_chip": tput, "input_tokens_per_s_per_chip": tput * wl.input_len / max(wl.output_len, 1.0),
             "running_batch_per_chip": r["running_batch"] / tp_c, "queued_per_chip": r["queued"] / tp_c,
             "scheduler_policy": r["policy"], "token_budget": r["token_budget"], "recv_interval": r["recv_interval"],
-            "max_running": r["max_running"],
+            "max_running": r["max_running"], "hold": r["hold"],
             "benchmark_requests_per_client": r["requests"] / max(r["concurrency"], 1.0),
             "kv_bytes_per_chip": r["kv_bytes_per_chip"]}
 

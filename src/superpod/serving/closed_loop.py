@@ -372,6 +372,7 @@ def closed_loop(c: Ctx, plan: ServePlan, wl: Workload, framework: str | None = N
     for k in ("ttft_s", "steady_ttft_s", "first_wave_ttft_s"):
         r[k] += lat
     r["request_latency_s"] = lat
+    r["hold"] = ("adp-balance" if hold.adp_iters > 0 else "batch-wait") if hold else "none"
     r["output_tokens_per_s_per_chip"] = r.pop("output_tokens_per_s") / tp_c
     r |= {"policy": sch.policy, "token_budget": budget, "recv_interval": float(recv), "concurrency": float(n), "weight_bytes": w,
           "kv_bytes_per_chip": run_k * per_seq / tp_c, "max_running": float(min(fits, seq_cap)), "kv_fits": float(fits),

@@ -22,6 +22,8 @@ from superpod.spec.files import build
 from superpod.spec.quantity import Bytes, Count, Quantity, Ratio, Time
 
 POLICIES = ("mixed", "chunked", "prefill-first")
+#: TensorRT-LLM's hold settings (:mod:`superpod.serving.holds`)
+HOLD_FIELDS = ("batch_wait_iters", "batch_wait_tokens_ratio", "adp_balance_iters", "adp_batching_wait_iters")
 
 
 class Scheduler(BaseModel):
@@ -171,7 +173,8 @@ def scheduler(framework: str) -> Scheduler:
 
 def launched_scheduler(framework: str, settings: dict[str, float | None] | None = None) -> Scheduler:
     """The framework's scheduler with the settings a server was launched with (``token_budget``,
-    ``max_running``, ``recv_interval``, ``decode_steps``; ``None`` keeps the framework's). A token
+    ``max_running``, ``recv_interval``, ``decode_steps`` and the hold fields ``HOLD_FIELDS``; ``None``
+    keeps the framework's). A token
     budget or running cap given is the server flag's value: it replaces the framework's per-HBM defaults and
     is shared over attention-DP ranks as the framework shares its flag (``budget_per_dp_rank``,
     ``max_running_per_dp_rank``)."""
@@ -179,7 +182,9 @@ def launched_scheduler(framework: str, settings: dict[str, float | None] | None 
     given = {k: v for k, v in (settings or {}).items() if v is not None}
     if not given:
         return base
-    upd: dict = {k: Quantity(value=float(v), unit="count", source="as launched (user setting)", confidence="A")
+    given = {k: v for k, v in given.items() if v != 0 or k not in HOLD_FIELDS}  # a hold at 0 is no hold
+    upd: dict = {k: Quantity(value=float(v), unit="ratio" if k == "batch_wait_tokens_ratio" else "count",
+                             source="as launched (user setting)", confidence="A")
                  for k, v in given.items()}
     if "token_budget" in upd:
         upd["token_budget_large_hbm"] = None

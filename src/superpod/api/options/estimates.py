@@ -13,6 +13,9 @@ from superpod.errors import InfeasiblePlanError, InvalidOptionError, SuperpodErr
 
 # ---------------------------------------------------------------------------- train
 
+#: TensorRT-LLM hold settings of serve (serving/holds.py)
+HOLDS = ("batch_wait_iters", "batch_wait_ratio", "adp_balance_iters", "adp_batching_wait_iters")
+
 class TrainOptions(Options):
     """``superpod train`` / :func:`superpod.train`: any plan setting left out is searched."""
 
@@ -136,6 +139,19 @@ class ServeOptions(Options):
     recv_interval: Optional[int] = opt(None, "With --concurrency: decode iterations between the scheduler's looks at "
                                              "its queue (SGLang --scheduler-recv-interval x "
                                              "--num-continuous-decode-steps; default 1).", unit="iterations", ge=1)
+    batch_wait_iters: Optional[int] = opt(None, "With --concurrency, TensorRT-LLM without attention DP: iterations a "
+                                                "context request is held while generation runs "
+                                                "(batch_wait_timeout_iters; needs --batch-wait-ratio).",
+                                          unit="iterations", ge=1)
+    batch_wait_ratio: Optional[float] = opt(None, "With --batch-wait-iters: share of the token budget whose filling "
+                                                  "ends the wait at once (batch_wait_max_tokens_ratio).",
+                                            unit="fraction", gt=0, le=1)
+    adp_balance_iters: Optional[int] = opt(None, "With --concurrency, TensorRT-LLM with attention DP: "
+                                                 "attention_dp_config enable_balance with this timeout_iters (context "
+                                                 "requests wait until every DP rank has one).", unit="iterations", ge=1)
+    adp_batching_wait_iters: Optional[int] = opt(None, "With --adp-balance-iters: attention_dp_config "
+                                                       "batching_wait_iters (default 10, TensorRT-LLM's).",
+                                                 unit="iterations", ge=0)
     random_range_ratio: Optional[float] = opt(None, "With --concurrency: the benchmark draws each prompt and output "
                                                     "length uniformly in [R L, L] (vLLM benchmark_serving.py "
                                                     "--random-range-ratio R; default 1, fixed lengths).",
@@ -185,10 +201,18 @@ class ServeOptions(Options):
                                          "request mix): use --phase prefill, decode or both")
         if self.rate is not None and self.phase != "pd":
             raise InvalidOptionError(f"{name('rate')} sizes the pools of --phase pd only")
-        for f in ("token_budget", "max_running", "recv_interval", "random_range_ratio"):
+        for f in ("token_budget", "max_running", "recv_interval", "random_range_ratio", *HOLDS):
             if getattr(self, f) is not None and (self.phase != "both" or self.concurrency is None):
                 raise InvalidOptionError(f"{name(f)} describes a co-located benchmark at fixed concurrency: it "
                                          f"needs --phase both with {name('concurrency')}")
+        # TensorRT-LLM waits only while both are above 0: one alone would change nothing
+        if (self.batch_wait_iters is None) != (self.batch_wait_ratio is None):
+            given, other = ("batch_wait_iters", "batch_wait_ratio")[:: 1 if self.batch_wait_iters is not None else -1]
+            raise InvalidOptionError(f"{name(given)} needs {name(other)}: TensorRT-LLM holds context requests only "
+                                     "while both are above 0")
+        if self.adp_batching_wait_iters is not None and self.adp_balance_iters is None:
+            raise InvalidOptionError(f"{name('adp_batching_wait_iters')} needs {name('adp_balance_iters')} (the "
+                                     "attention-DP balance it belongs to)")
         sizing = [f for f in ("target_output_tokens_per_s", "target_requests_per_s", "electricity", "capex_per_chip_usd",
                               "years", "pue", "save_deployment") if getattr(self, f) is not None] + (["pareto"] if self.pareto else [])
         if sizing and (self.phase not in ("pd", "both") or self.concurrency is not None or self.batch_per_chip is not None):
