@@ -2,8 +2,8 @@
 docs/discussions/deepseek-v3-gb200-optimization, sec. 2.1.4 and the table of sec. 3).
 
 The baseline (494.46 TFLOPS/GPU) is host-bound; superpod prices that as the GPU waiting for eager
-launches (superpod.training.host): Transformer Engine's extension calls at a host cost fitted on the
-article's fused-allocation step (calibration), the router's plain PyTorch kernels at the kernel tables'
+launches (superpod.training.host): Transformer Engine's extension calls at a host cost fitted on this
+baseline row (calibration; the article's fused-allocation step checks it out of sample), the router's plain PyTorch kernels at the kernel tables'
 eager-op cost, the host running ahead of the GPU between the MoE layers' synchronisations. The same
 article measures what fusing the router's kernels (72 -> 31 per layer) bought on that run: 529.55 ->
 540.00 TFLOPS, +10.45 (+2.0%); superpod must give a gain within a factor 2 of it for the same change

@@ -10,7 +10,7 @@ layers add many small quantisation and router kernels). Priced per layer per mic
   (Transformer Engine's GEMM and quantise calls, a graph replay; ``op_s``: the framework's, else
   ``op_tables_ratio`` x the chip's eager-op cost from the kernel tables,
   :func:`superpod.training.dispatch.host_op_s`; Megatron-Core's ratio is a calibration, fitted on the
-  article's fused-allocation row: benchmarks/train_dsv3_gb200_ablation.py) or a plain PyTorch
+  MC-DSV3-GB200 baseline row: benchmarks/train_dsv3_gb200_ablation.py --fit) or a plain PyTorch
   operation (``aten_op_s``: the buffer allocations, the router's element-wise kernels, the layer's
   other kernels, the dispatcher's preprocess and permutes);
 * the operations, counted from the layer's structure with the framework's counts
