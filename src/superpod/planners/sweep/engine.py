@@ -71,7 +71,7 @@ def _check_overrides(spec: Spec) -> None:
 def _evaluate(question: str, chunk: list[dict[str, Any]]):
     """A chunk's rows as an Arrow table, built where the chunk is priced (a worker), so the
     one writer receives buffers, not Python objects."""
-    return arrow_table(evaluate_columns(question, chunk))
+    return arrow_table(evaluate_columns(question, chunk, arrays=True))
 
 
 def _chunk_task(question: str, chunk: list[dict[str, Any]]):
