@@ -142,3 +142,13 @@ def test_arrays_store_as_their_lists(text):
     assert lists["point_hash"] == [point_hash("serve", p) for p in pts]
     if text is CASES[0]:  # 10 ms TPOT targets fail: rows with no value in a numeric column
         assert any(isinstance(v, Masked) for v in arrays.values())
+
+
+def test_point_hashes_are_point_hash():
+    """The chunk's hashes (JSON text joined from cached encodings) equal point_hash, for the values whose
+    cache keys could collide (0.0 and -0.0, 1 and 1.0 and True, NaN), lists, non-text keys and no keys."""
+    from superpod.planners.sweep.points import point_hash, point_hashes
+
+    pts = [{"a": 0.0, "b": 1}, {"a": -0.0, "b": 1}, {"a": float("nan"), "b": True}, {"b": [1, 2], "a": "x"},
+           {1: 2}, {}, {"a": 1.0, "b": 1}, {"a": 1, "b": 1.0}, {"b": 1, "a": 1.0}, {"a": "é", "b": None}]
+    assert point_hashes("serve", pts, ["c"] * len(pts)) == [point_hash("serve", p, "c") for p in pts]

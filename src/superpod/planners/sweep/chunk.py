@@ -92,8 +92,9 @@ class Builder:
         """A whole column (one value per row)."""
         self.cols[name] = vals
 
-    def fill(self, name: str, rows: list[int], vals) -> None:
-        """``vals[j]`` into row ``rows[j]`` (ascending, distinct); other rows keep what they hold (None if new)."""
+    def fill(self, name: str, rows: np.ndarray, vals) -> None:
+        """``vals[j]`` into row ``rows[j]`` (an index array: ascending, distinct); other rows keep what they
+        hold (None if new)."""
         if len(rows) == self.n and name not in self.cols:  # every row, in order
             self.cols[name] = vals
             return
@@ -111,7 +112,7 @@ class Builder:
             col.values[rows], col.valid[rows] = vals, True
             return
         col = self._list(name)
-        for i, v in zip(rows, as_list(vals) if not isinstance(vals, list) else vals):
+        for i, v in zip(rows.tolist(), as_list(vals)):
             col[i] = v
 
     def put(self, name: str, i: int, v: Any) -> None:

@@ -18,6 +18,9 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
 from superpod.errors import SuperpodError
 from superpod.planners.sweep import fast
 from superpod.planners.sweep.chunk import Builder, as_list
@@ -73,7 +76,7 @@ def _encoded(v: Any) -> str:
         return json.dumps(v, sort_keys=True, default=str)
     if s is None:
         s = json.dumps(v, sort_keys=True, default=str)
-        if len(_ENCODED) < 1 << 16:
+        if len(_ENCODED) < 1 << 16 and not (type(v) is float and v == 0):  # 0.0 == -0.0: neither remembered
             _ENCODED[key] = s
     return s
 
@@ -86,6 +89,7 @@ def point_hashes(question: str, chunk: list[dict[str, Any]], catalogs: list[str]
     ``[question, point, catalog]`` with the point's keys sorted, joined from each key's and value's
     own encoding (``json.dumps`` encodes a value inside a list or dict as it encodes it alone)."""
     head = "[" + _encoded(question) + ", {"
+    enc = _ENCODED
     out = []
     last: tuple = ()
     keys: list[str] = []
@@ -98,7 +102,10 @@ def point_hashes(question: str, chunk: list[dict[str, Any]], catalogs: list[str]
                 continue
             last, keys = ks, sorted(ks)
             names = [_encoded(k) + ": " for k in keys]
-        body = ", ".join([nm + _encoded(p[k]) for nm, k in zip(names, keys)])
+        try:
+            body = ", ".join([nm + (enc.get((type(p[k]), p[k])) or _encoded(p[k])) for nm, k in zip(names, keys)])
+        except TypeError:  # an unhashable value
+            body = ", ".join([nm + _encoded(p[k]) for nm, k in zip(names, keys)])
         text = head + body + "}, " + _encoded(cat) + "]"
         out.append(hashlib.sha256(text.encode()).hexdigest()[:32])
     return out
@@ -271,6 +278,7 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
                 _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
             except (KeyError, TypeError):
                 continue
+        rows = np.asarray(good, dtype=np.intp)
         for name, (vals, as_json) in values.items():
             if as_json:
                 vals = _as_json(vals)
@@ -279,7 +287,7 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
                     if v != b.get(name, i):
                         b.put(f"result_{name}", i, v)
                 continue
-            b.fill(name, good, vals)
+            b.fill(name, rows, vals)
         by_template.update(good)
     for i in range(n):
         if i in by_template or results[i][0] is None:
