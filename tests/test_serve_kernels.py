@@ -134,3 +134,21 @@ def test_gemm_fit_never_gets_cheaper_with_more_rows(chip, fw):
         for n, kk in ((7168, 7168), (4096, 4096), (1024, 8192), (256, 7168)):
             t = k.gemm_s(m, n, kk, q)
             assert np.all(np.diff(t) >= -1e-3 * t[1:]), (q, n, kk, m[np.argmin(np.diff(t))])
+
+
+def test_kernel_paths_are_chosen_per_plan_not_per_grid():
+    """A plan's DeepEP / TP all-reduce path depends on its own EP / TP, not on the widest plan of the
+    grid it is priced in: on an 8-GPU NVLink domain, EP 2..8 plans priced in a grid that also holds
+    EP 16+ (wide EP: roofline) get the same step time as priced alone."""
+    from superpod.planners.serve_estimate import setup
+    from superpod.planners.serve_search import grid_for
+
+    s = setup("qwen3-235b-a22b", "h200-cluster", None, None, None, None, None, None, None, None, None, None, None,
+              "balanced")
+    grid, _, _ = grid_for(s.c, batch=[64.0], **s.grid_args)
+    flat = grid.flat()
+    ep = np.broadcast_to(flat.ep, flat.shape)
+    assert s.c.kernels is not None and ep.min() <= 8 < ep.max()
+    together = np.broadcast_to(decode(s.c, grid, 4096.0)["step_s"], grid.shape).ravel()
+    for i in range(flat.shape[0]):
+        assert float(np.ravel(decode(s.c, flat.take([i]), 4096.0)["step_s"])[0]) == together[i], flat.row(i)

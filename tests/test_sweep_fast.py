@@ -122,3 +122,33 @@ def test_groups_come_as_columns_and_mtp_falls_back():
     assert by_mtp == {0: {True}, 1: {False}}
     fixed = list(points(parse(CASES[1]), grouped=True))
     assert any(isinstance(gr, tuple) for gr in _results("serve", fixed, True, columnar=True)[1])
+
+
+@pytest.mark.parametrize("text", CASES + [SAMPLE])
+def test_arrays_store_as_their_lists(text):
+    """The columns the engine stores (numpy arrays, masked where rows have no value; planners/sweep/chunk.py)
+    make the same Arrow table as their lists (the rows' values), and the point hashes are point_hash's."""
+    from superpod.planners.sweep.chunk import Masked, as_list
+    from superpod.planners.sweep.points import evaluate_columns, point_hash
+    from superpod.planners.sweep.store import arrow_table
+
+    pts = list(points(parse(text), grouped=True))
+    arrays = evaluate_columns("serve", pts, arrays=True)
+    lists = {k: as_list(v) for k, v in arrays.items()}
+    assert any(not isinstance(v, list) for v in arrays.values())
+    a, b = arrow_table(arrays), arrow_table(lists)
+    assert a.schema == b.schema and a.to_pylist() == b.to_pylist()
+    assert lists == evaluate_columns("serve", pts)
+    assert lists["point_hash"] == [point_hash("serve", p) for p in pts]
+    if text is CASES[0]:  # 10 ms TPOT targets fail: rows with no value in a numeric column
+        assert any(isinstance(v, Masked) for v in arrays.values())
+
+
+def test_point_hashes_are_point_hash():
+    """The chunk's hashes (JSON text joined from cached encodings) equal point_hash, for the values whose
+    cache keys could collide (0.0 and -0.0, 1 and 1.0 and True, NaN), lists, non-text keys and no keys."""
+    from superpod.planners.sweep.points import point_hash, point_hashes
+
+    pts = [{"a": 0.0, "b": 1}, {"a": -0.0, "b": 1}, {"a": float("nan"), "b": True}, {"b": [1, 2], "a": "x"},
+           {1: 2}, {}, {"a": 1.0, "b": 1}, {"a": 1, "b": 1.0}, {"b": 1, "a": 1.0}, {"a": "é", "b": None}]
+    assert point_hashes("serve", pts, ["c"] * len(pts)) == [point_hash("serve", p, "c") for p in pts]

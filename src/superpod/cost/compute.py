@@ -47,13 +47,14 @@ def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str
     tile_m = np.where(m >= g.large_m.si, g.tile_m_large.si, g.tile_m_small.si)
     tiles_m = np.ceil(np.maximum(m, 1) / tile_m)
     util_m = np.maximum(m, 1e-30) / (tiles_m * tile_m)
-    best = 0.0
-    for tile_n in g.tile_n_choices:  # a handful of block widths; arrays broadcast inside
-        tiles_n = np.ceil(np.maximum(n, 1) / tile_n)
-        tiles = tiles_m * tiles_n * groups
-        waves = tiles / (np.ceil(tiles / g.cores.si) * g.cores.si)
-        reuse = 1.0 / (1.0 + g.reuse_n.si / tile_n + g.reuse_m.si / tile_m)
-        best = np.maximum(best, util_m * n / (tiles_n * tile_n) * waves * reuse)
+    # a handful of block widths, on a leading axis of their own (the same element-wise operations as one
+    # width at a time), the best of them (and 0)
+    tile_n = np.asarray(g.tile_n_choices, dtype=float).reshape((-1,) + (1,) * max(m.ndim, n.ndim, np.ndim(groups)))
+    tiles_n = np.ceil(np.maximum(n, 1) / tile_n)
+    tiles = tiles_m * tiles_n * groups
+    waves = tiles / (np.ceil(tiles / g.cores.si) * g.cores.si)
+    reuse = 1.0 / (1.0 + g.reuse_n.si / tile_n + g.reuse_m.si / tile_m)
+    best = np.maximum(0.0, (util_m * n / (tiles_n * tile_n) * waves * reuse).max(axis=0))
     k_eff = k / (k + g.k_half.si)
     factor = getattr(g, LAYOUTS[layout]).si if LAYOUTS[layout] else 1.0
     eta_c = g.eta_peak.si * factor * best * k_eff
@@ -64,11 +65,18 @@ def gemm_s(m, n, k, hw: Hardware, precision: str = "bf16", groups=1, layout: str
     total = (t_c**p + t_m**p) ** (1.0 / p) + g.launch_s.si
     small = m < g.large_m.si
     if np.any(small):  # below the threshold the kernel can still run the large block padded to
-        # ``large_m`` rows, so more rows never run faster than fewer
-        padded = gemm_s(np.maximum(m, g.large_m.si), n, k, hw, precision, groups, layout, weight_bytes, out_bytes)
-        pick = small & (padded.total_s < total)
-        total, t_c, t_m = (np.where(pick, a, b) for a, b in ((padded.total_s, total), (padded.compute_s, t_c),
-                                                              (padded.memory_s, t_m)))
+        # ``large_m`` rows, so more rows never run faster than fewer; priced for those elements only
+        # (every operation is element-wise: the same values as over the whole array)
+        shape = np.broadcast_shapes(np.shape(total), np.shape(t_c), np.shape(t_m), np.shape(small))
+        sel = np.broadcast_to(small, shape)
+        m_s, n_s, k_s, g_s, o_s = (np.broadcast_to(np.asarray(x, dtype=float), shape)[sel]
+                                   for x in (m, n, k, groups, out_bytes))
+        w_s = None if weight_bytes is None else np.broadcast_to(np.asarray(weight_bytes, dtype=float), shape)[sel]
+        padded = gemm_s(np.maximum(m_s, g.large_m.si), n_s, k_s, hw, precision, g_s, layout, w_s, o_s)
+        total, t_c, t_m = (np.array(np.broadcast_to(x, shape), dtype=float) for x in (total, t_c, t_m))
+        pick = padded.total_s < total[sel]
+        for whole, part in ((total, padded.total_s), (t_c, padded.compute_s), (t_m, padded.memory_s)):
+            whole[sel] = np.where(pick, part, whole[sel])
     return OpTime(np.where(m > 0, total, 0.0), t_c, t_m)
 
 

@@ -218,8 +218,9 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
     gather = np.maximum(mt / np.maximum(np.asarray(plan.tp, dtype=float), 1.0), 1.0)
     mb = np.where((plan.overlap > 0) & has_ep, 2.0, 1.0)
     kern = c.kernels
-    # DeepEP kernels run inside one NVLink domain; wider EP keeps the fabric all-to-all model
-    deepep = kern is not None and m.moe is not None and float(np.max(ep_c)) <= c.hw.scaleup_domain
+    # DeepEP kernels run inside one NVLink domain; wider EP keeps the fabric all-to-all model (per plan)
+    deepep = kern is not None and m.moe is not None
+    in_domain = ep_c <= c.hw.scaleup_domain
 
     def per_layer(Tm, f, b, extra, share, dense=True):
         ak = None if attn_kernel is None else attn_kernel(share)
@@ -239,14 +240,17 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
         e = layer_compute(c, True, Tm, f, b, tp_c, rep, M_e, groups, phase, mt, touched, attn_kernel_s=ak,
                           experts_kernel_s=ek)
         e["attention_s"] = e["attention_s"] + extra
-        if deepep:
+        dep = None
+        if deepep and np.any(in_domain):
             # the busiest rank's rows scale the bytes, not the kernels' fixed latency
-            a2a = np.where(a2a_on, kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, ep_c), 0.0)
-        else:
+            dep = kern.deepep_s(mode, Tm * gamma, m.hidden, k, slots, np.where(in_domain, ep_c, 1.0))
+        if dep is None or not np.all(in_domain):
             copies = a2a_copies(c, ep_c, mode)
             disp = moe_a2a_s(Tm, copies, c.dispatch_bytes(), ep_c, c.hw, "dispatch", mode)["total_s"]
             comb = moe_a2a_s(Tm, copies, c.combine_bytes(), ep_c, c.hw, "combine", mode)["total_s"]
-            a2a = np.where(a2a_on, (disp + comb) * gamma, 0.0)
+            fabric = (disp + comb) * gamma
+            dep = fabric if dep is None else np.where(in_domain, dep, fabric)
+        a2a = np.where(a2a_on, dep, 0.0)
         return d, e, a2a + expert_tp_comm(Tm), gamma
 
     def expert_tp_comm(Tm):
@@ -264,10 +268,14 @@ def forward_priced(c: Ctx, plan: ServePlan, T, attn_f, attn_b, phase: str, layer
         # per rank: t * (T/dev) tokens of activations at 1/dev of the chip's bandwidth
         t = np.maximum(plan.tp, 1.0)
         size = t * Tm * m.hidden * BYTES["bf16"]
-        kernel = kern is not None and float(np.max(t)) <= c.hw.scaleup_domain
+        fits = t <= c.hw.scaleup_domain  # the measured fits: TP groups inside one NVLink domain (per plan)
+        kernel = kern is not None and np.any(fits)
 
         def ar(nbytes):  # the framework's one-shot/two-shot all-reduce at decode sizes, NCCL beyond (measured fits)
-            return kern.allreduce_s(t, nbytes) if kernel else collective_s("all_reduce", nbytes, t, c.hw, 1)["total_s"]
+            if not kernel:
+                return collective_s("all_reduce", nbytes, t, c.hw, 1)["total_s"]
+            fit = kern.allreduce_s(np.where(fits, t, 1.0), nbytes)
+            return fit if np.all(fits) else np.where(fits, fit, collective_s("all_reduce", nbytes, t, c.hw, 1)["total_s"])
         out = 2.0 * ar(size)
         if m.qk_norm_per_layer:
             out = out + ar(t * Tm * QK_NORM_SUMS * BYTES["fp32"])

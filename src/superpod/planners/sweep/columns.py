@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from superpod.planners import serve_cache
+from superpod.planners.sweep.chunk import array, as_list, const, value
 from superpod.planners.sweep.flat import flatten
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS
 
@@ -52,64 +53,68 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
     vals = [p[1] for p in picks]
     cols: dict[str, list] = {}
     for k, x in g.header.items():
-        cols[k] = [x] * n
+        cols[k] = const(x, n)
 
     def col(key: str) -> np.ndarray:
         return np.array([v[key] for v in vals], dtype=float)
+
+    def each(key: str):
+        return array([v[key] for v in vals])
 
     # decode (decode_record), then the whole-system figures (SystemTotals.apply)
     tps = col("tokens_per_s_per_chip")
     for name, key in DECODE_KEYS:
         if key is None:
-            cols["decode_" + name] = (tps / g.tflops).tolist()
+            cols["decode_" + name] = tps / g.tflops
         elif key == "batch":  # decode_record: the priced batch_per_chip, else the plan's batch
-            cols["decode_" + name] = [v["batch_per_chip"] if "batch_per_chip" in v else r["batch"] for v, r in zip(vals, rows)]
+            cols["decode_" + name] = array([v["batch_per_chip"] if "batch_per_chip" in v else r["batch"]
+                                            for v, r in zip(vals, rows)])
         else:
-            cols["decode_" + name] = [v[key] for v in vals]
-    cols["decode_kv_len"] = [p["wl"].decode_context for p in pts]
+            cols["decode_" + name] = each(key)
+    cols["decode_kv_len"] = array([p["wl"].decode_context for p in pts])
     chips = [max(g.instance_chips(r), 1.0) for r in rows]
-    cols["decode_chips"] = chips
+    cols["decode_chips"] = array(chips)
     t = g.totals
     inst_chips = [int(math.ceil(max(float(x), 1.0) - 1e-9)) for x in chips]
     k = [t.instances(ic) for ic in inst_chips]
     used = [a * b for a, b in zip(k, inst_chips)]
-    cols["decode_instances"] = k
-    cols["decode_chips_used"] = used
-    cols["decode_chips_left"] = [t.n - u for u in used]
+    cols["decode_instances"] = array(k)
+    cols["decode_chips_used"] = array(used)
+    cols["decode_chips_left"] = array([t.n - u for u in used])
     K, IC, U = (np.array(x, dtype=float) for x in (k, inst_chips, used))
     system_rate = tps * K * IC
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(U > 0, system_rate / U, tps)
         per_w = t.per_chip_w
         fac = per_w * t.pue
-        cols["decode_tokens_per_s_per_system"] = system_rate.tolist()
-        cols["decode_tokens_per_s_per_kw"] = (rate / (per_w / 1e3)).tolist()
-        cols["decode_energy_j_per_token"] = np.where(rate > 0, per_w / rate, np.inf).tolist()
-        cols["decode_tokens_per_s_per_kw_it"] = (rate / (per_w / 1e3)).tolist()
-        cols["decode_tokens_per_s_per_kw_facility"] = (rate / (fac / 1e3)).tolist()
-        cols["decode_energy_it_j_per_token"] = np.where(rate > 0, per_w / rate, np.inf).tolist()
-        cols["decode_energy_facility_j_per_token"] = np.where(rate > 0, fac / rate, np.inf).tolist()
+        cols["decode_tokens_per_s_per_system"] = system_rate
+        cols["decode_tokens_per_s_per_kw"] = rate / (per_w / 1e3)
+        cols["decode_energy_j_per_token"] = np.where(rate > 0, per_w / rate, np.inf)
+        cols["decode_tokens_per_s_per_kw_it"] = rate / (per_w / 1e3)
+        cols["decode_tokens_per_s_per_kw_facility"] = rate / (fac / 1e3)
+        cols["decode_energy_it_j_per_token"] = np.where(rate > 0, per_w / rate, np.inf)
+        cols["decode_energy_facility_j_per_token"] = np.where(rate > 0, fac / rate, np.inf)
     rpc = g.header["ranks_per_chip"]
-    cols["decode_ranks"] = [x * rpc for x in chips]
+    cols["decode_ranks"] = array([x * rpc for x in chips])
     # plan (plan_record)
     moe = c.model.moe
     for name, x in (("quant", c.quant), ("kv_dtype", c.kv_dtype), ("framework", c.fw.name)):
-        cols["plan_" + name] = [x] * n
-    cols["plan_tp"] = [r["tp"] for r in rows]
-    cols["plan_ep"] = [r["ep"] for r in rows]
-    cols["plan_dp"] = [max(r["ep"] * r["moe_tp"] // r["tp"], 1) if moe else 1 for r in rows]
-    cols["plan_moe_tp"] = [r["moe_tp"] for r in rows]
+        cols["plan_" + name] = const(x, n)
+    cols["plan_tp"] = array([r["tp"] for r in rows])
+    cols["plan_ep"] = array([r["ep"] for r in rows])
+    cols["plan_dp"] = array([max(r["ep"] * r["moe_tp"] // r["tp"], 1) if moe else 1 for r in rows])
+    cols["plan_moe_tp"] = array([r["moe_tp"] for r in rows])
     cols["plan_moe_ep"] = cols["plan_ep"]
-    cols["plan_mtp_k"] = [g.k] * n
-    cols["plan_mtp_accept"] = [g.acc] * n
-    cols["plan_eplb"] = [g.eplb] * n
-    cols["plan_overlap"] = [r["overlap"] for r in rows]
-    cols["plan_input_len"] = [p["wl"].input_len for p in pts]
-    cols["plan_output_len"] = [p["wl"].output_len for p in pts]
+    cols["plan_mtp_k"] = const(g.k, n)
+    cols["plan_mtp_accept"] = const(g.acc, n)
+    cols["plan_eplb"] = const(g.eplb, n)
+    cols["plan_overlap"] = array([r["overlap"] for r in rows])
+    cols["plan_input_len"] = array([p["wl"].input_len for p in pts])
+    cols["plan_output_len"] = array([p["wl"].output_len for p in pts])
     cols["plan_kv_len"] = cols["decode_kv_len"]
-    cols["plan_cache_hit"] = [p["wl"].cache_hit for p in pts]
+    cols["plan_cache_hit"] = array([p["wl"].cache_hit for p in pts])
     for key in rows[0]:
-        cols["plan_per_phase_decode_" + key] = [r[key] for r in rows]
+        cols["plan_per_phase_decode_" + key] = array([r[key] for r in rows])
     memo: dict[tuple, str] = {}
     picked_col = []
     for p in picks:
@@ -123,24 +128,24 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
     cols["plan_assumed"] = [json.dumps(list(g.assumed))] * n
     # breakdown (_breakdown)
     total = col("step_s")
-    cols["breakdown_decode_step_s"] = total.tolist()
+    cols["breakdown_decode_step_s"] = total
     parts = [key for key in DECODE_PARTS if key in vals[0]]
     if any(any(key not in v for key in parts) for v in vals):
         return None
     for key in parts:
-        cols["breakdown_decode_parts_s_" + key] = [v[key] for v in vals]
+        cols["breakdown_decode_parts_s_" + key] = each(key)
     for key in parts:
-        cols["breakdown_decode_share_" + key] = (col(key) / total).tolist()
-    cols["breakdown_decode_hidden_comm_s"] = [v.get("hidden_comm_s", 0.0) for v in vals]
-    cols["breakdown_decode_imbalance"] = [v.get("imbalance", 1.0) for v in vals]
+        cols["breakdown_decode_share_" + key] = col(key) / total
+    cols["breakdown_decode_hidden_comm_s"] = array([v.get("hidden_comm_s", 0.0) for v in vals])
+    cols["breakdown_decode_imbalance"] = array([v.get("imbalance", 1.0) for v in vals])
     # the system's totals (top level), then the cache record (one per distinct input of serve_cache.record)
-    cols["system_chips"] = [t.n] * n
-    cols["system_ranks"] = [t.n * rpc] * n
+    cols["system_chips"] = const(t.n, n)
+    cols["system_ranks"] = const(t.n * rpc, n)
     for key in ("system_power_w", "system_power_it_w", "system_power_facility_w", "pue", "power_draw"):
-        cols[key] = [t.fixed[key]] * n
+        cols[key] = const(t.fixed[key], n)
     flat_cache: dict[tuple, dict[str, Any]] = {}
     keys = []
-    for p, w, ch in zip(pts, cols["decode_weight_bytes_per_chip"], chips):
+    for p, w, ch in zip(pts, as_list(cols["decode_weight_bytes_per_chip"]), chips):
         wl = p["wl"]
         key = cache_key(wl, w, ch)
         if key not in flat_cache:
@@ -157,13 +162,14 @@ def group_columns(g, pts: list[dict[str, Any]], picks: list[tuple], template: di
     for name in first:
         x = first[name]
         if [d[name] for d in distinct].count(x) == len(distinct):  # the same for every point (0 and 0.0 alike)
-            cols[name] = [x] * n
+            cols[name] = const(x, n)
         else:
-            cols[name] = [flat_cache[kk].get(name) for kk in keys]
-    # the check: the first point's columns are its record, flattened (names, order, values)
+            cols[name] = array([flat_cache[kk].get(name) for kk in keys])
+    # the check: the first point's columns are its record, flattened (names, order, values, Python types)
     want = flatten(template)
-    if list(want) != list(cols) or any(want[name] != cols[name][0] or type(want[name]) is not type(cols[name][0])
-                                       for name in want if not _both_nan(want[name], cols[name][0])):
+    first = {name: value(col, 0) for name, col in cols.items()}
+    if list(want) != list(cols) or any(want[name] != first[name] or type(want[name]) is not type(first[name])
+                                       for name in want if not _both_nan(want[name], first[name])):
         return None
     return cols
 

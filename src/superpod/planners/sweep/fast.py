@@ -33,6 +33,7 @@ from superpod.planners.sweep.options import OPTIONS, convert
 from superpod.serving.decode import BREAKDOWN as DECODE_PARTS
 from superpod.serving.decode import decode
 from superpod.serving.plan import ServePlan, Workload
+from superpod.spec import whatif
 
 #: options that may differ between the points of one stacked call (the rest define the group)
 PER_POINT = ("batch_per_chip", "concurrency", "input_len", "output_len", "kv_len", "tpot_slo_ms", "ttft_slo_ms", "rate")
@@ -74,6 +75,23 @@ class _Group:
         self.tflops = _tflops(self.c)
         self.totals = SystemTotals(self.system, self.chips)
         self.cache: dict[tuple, dict[str, Any]] = {}  # serve_cache.record by what it reads (see _record)
+
+
+#: the last groups built (a worker meets a deployment again in its next chunk), by what-if overrides and options
+_GROUPS: dict[tuple, _Group] = {}
+GROUPS_KEPT = 8
+
+
+def _group(shared: dict[str, Any]) -> _Group:
+    """``_Group(shared)`` under the active what-if overrides, built once for the last few deployments."""
+    key = (whatif.current(), group_key(shared))
+    g = _GROUPS.pop(key, None)
+    if g is None:
+        g = _Group(shared)
+    _GROUPS[key] = g  # the newest last
+    while len(_GROUPS) > GROUPS_KEPT:
+        del _GROUPS[next(iter(_GROUPS))]
+    return g
 
 
 def _stacked(c, plan: ServePlan, ctx: np.ndarray, lead: bool) -> dict[str, np.ndarray]:
@@ -210,7 +228,7 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]], columna
     of the points priced, flattened as the sweep stores them (:mod:`.columns`; their results hold
     :data:`IN_COLUMNS`), or None when the records are built point by point after all."""
     try:
-        g = _Group(shared)
+        g = _group(shared)
     except (SuperpodError, ValueError, TypeError):
         return None
     pts, rejected = [], {}

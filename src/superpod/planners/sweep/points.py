@@ -18,8 +18,12 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
 from superpod.errors import SuperpodError
 from superpod.planners.sweep import fast
+from superpod.planners.sweep.chunk import Builder, as_list
 from superpod.planners.sweep.flat import DROP, column, flatten  # noqa: F401 (the row's names, here as before)
 from superpod.planners.sweep.options import call
 from superpod.planners.sweep.spec import Spec
@@ -61,6 +65,50 @@ def catalog_hash(point: dict[str, Any]) -> str:
 
 def point_hash(question: str, point: dict[str, Any], catalog: str | None = None) -> str:
     return _digest([question, point, catalog or catalog_hash(point)])
+
+
+def _encoded(v: Any) -> str:
+    """``json.dumps`` of one value of a point (as :func:`_digest` encodes it), remembered by type and value."""
+    try:
+        key = (type(v), v)
+        s = _ENCODED.get(key)
+    except TypeError:  # unhashable (a list): not remembered
+        return json.dumps(v, sort_keys=True, default=str)
+    if s is None:
+        s = json.dumps(v, sort_keys=True, default=str)
+        if len(_ENCODED) < 1 << 16 and not (type(v) is float and v == 0):  # 0.0 == -0.0: neither remembered
+            _ENCODED[key] = s
+    return s
+
+
+_ENCODED: dict[tuple, str] = {}
+
+
+def point_hashes(question: str, chunk: list[dict[str, Any]], catalogs: list[str]) -> list[str]:
+    """:func:`point_hash` of every point, the same digests: the JSON text :func:`_digest` hashes,
+    ``[question, point, catalog]`` with the point's keys sorted, joined from each key's and value's
+    own encoding (``json.dumps`` encodes a value inside a list or dict as it encodes it alone)."""
+    head = "[" + _encoded(question) + ", {"
+    enc = _ENCODED
+    out = []
+    last: tuple = ()
+    keys: list[str] = []
+    names: list[str] = []
+    for p, cat in zip(chunk, catalogs):
+        ks = tuple(p)
+        if ks != last or not out:
+            if not all(type(k) is str for k in ks):  # json.dumps would convert the key: its own call
+                out.append(point_hash(question, p, cat))
+                continue
+            last, keys = ks, sorted(ks)
+            names = [_encoded(k) + ": " for k in keys]
+        try:
+            body = ", ".join([nm + (enc.get((type(p[k]), p[k])) or _encoded(p[k])) for nm, k in zip(names, keys)])
+        except TypeError:  # an unhashable value
+            body = ", ".join([nm + _encoded(p[k]) for nm, k in zip(names, keys)])
+        text = head + body + "}, " + _encoded(cat) + "]"
+        out.append(hashlib.sha256(text.encode()).hexdigest()[:32])
+    return out
 
 
 def points(spec: Spec, grouped: bool = False) -> Iterator[dict[str, Any]]:
@@ -182,22 +230,17 @@ def _as_json(vals: list) -> list:
     return out
 
 
-def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool = True) -> dict[str, list]:
+def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool = True,
+                     arrays: bool = False) -> dict[str, Any]:
     """The rows of a chunk as columns (name -> one value per point, None where a row has none):
     the same rows as :func:`evaluate`, with the records of a stacked group flattened once per
-    column instead of once per point."""
+    column instead of once per point. ``arrays``: numeric columns may come as numpy arrays or
+    :class:`.chunk.Masked` (what the store takes; :func:`.chunk.as_list` gives their lists)."""
     n = len(chunk)
     results, groups = _results(question, chunk, stacked, columnar=True)
-    cols: dict[str, list] = {}
-
-    def put(name: str, i: int, v: Any) -> None:
-        col = cols.get(name)
-        if col is None:
-            col = cols[name] = [None] * n
-        col[i] = v
-
+    b = Builder(n)
     cats: dict[str, str] = {}  # the catalog hash, by the point's what-if overrides
-    hashes, catalog = [], []
+    catalog = []
     keys = list(chunk[0]) if chunk else []
     same_keys = all(list(p) == keys for p in chunk)
     plain = same_keys and not any(is_catalog_path(k) for k in keys)  # no what-if: one catalog hash
@@ -208,17 +251,18 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
         if cat is None:
             cat = cats[over] = catalog_hash(p)
         catalog.append(cat)
-        hashes.append(point_hash(question, p, cat))
-    cols.update(point_hash=hashes, catalog_hash=catalog, superpod_version=[__version__] * n,
-                question=[question] * n, error=[r[1] for r in results])
+    for name, vals in (("point_hash", point_hashes(question, chunk, catalog)), ("catalog_hash", catalog),
+                       ("superpod_version", [__version__] * n), ("question", [question] * n),
+                       ("error", [r[1] for r in results])):
+        b.set(name, vals)
     if same_keys:  # the points of one spec: the same options, column by column
         for k in keys:
-            cols[column(k)] = [p[k] for p in chunk]
+            b.set(column(k), [p[k] for p in chunk])
     else:
         for i, p in enumerate(chunk):
             for k, v in p.items():
-                put(column(k), i, v)
-    taken = set(cols)  # input and meta names (the same for every point of a spec)
+                b.put(column(k), i, v)
+    taken = set(b.cols)  # input and meta names (the same for every point of a spec)
     by_template: set[int] = set()
     for group in groups:
         if isinstance(group, tuple):  # priced as columns (.columns): already flattened
@@ -234,28 +278,24 @@ def evaluate_columns(question: str, chunk: list[dict[str, Any]], stacked: bool =
                 _walk(recs[0], recs, "", lambda name, vals, as_json: values.__setitem__(name, (vals, as_json)))
             except (KeyError, TypeError):
                 continue
+        rows = np.asarray(good, dtype=np.intp)
         for name, (vals, as_json) in values.items():
             if as_json:
                 vals = _as_json(vals)
             if name in taken:  # an output named like an input: as row() does, point by point
-                for i, v in zip(good, vals):
-                    if v != cols[name][i]:
-                        put(f"result_{name}", i, v)
+                for i, v in zip(good, as_list(vals)):
+                    if v != b.get(name, i):
+                        b.put(f"result_{name}", i, v)
                 continue
-            if len(good) == n and name not in cols:
-                cols[name] = vals
-                continue
-            col = cols.setdefault(name, [None] * n)
-            for i, v in zip(good, vals):
-                col[i] = v
+            b.fill(name, rows, vals)
         by_template.update(good)
     for i in range(n):
         if i in by_template or results[i][0] is None:
             continue
         for k, v in flatten(results[i][0]).items():
             if k in taken:
-                if cols[k][i] == v:
+                if b.get(k, i) == v:
                     continue
                 k = f"result_{k}"
-            put(k, i, v)
-    return cols
+            b.put(k, i, v)
+    return b.cols if arrays else {name: as_list(col) for name, col in b.cols.items()}

@@ -80,8 +80,7 @@ def paired_moe_tp(coarse):
     """``(grid, valid, picked)`` of the coarse grid with its expert-TP axis cut to the two degrees a valid
     plan has, 1 and the plan's TP (``grid_for``: a searched ``moe_tp`` is 1 or the TP degree): the same
     valid plans in the same flat order (so the same first argmax and the same errors) on 2/5 of the
-    elements where TP takes 5 values. The TP and EP axes, whose extremes choose kernel paths for a whole
-    grid (``serving.forward``), stay whole. The grid itself when ``moe_tp`` is not searched or when a
+    elements where TP takes 5 values. The TP and EP axes stay whole. The grid itself when ``moe_tp`` is not searched or when a
     valid plan has another degree."""
     grid, valid, picked = coarse
     mts = np.ravel(grid.moe_tp)
