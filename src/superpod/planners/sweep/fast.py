@@ -49,7 +49,10 @@ def eligible(question: str, options: dict[str, Any]) -> bool:
 
 def group_key(options: dict[str, Any]) -> tuple:
     """The options a group shares, as a key (in the point's order: a spec's points share one order)."""
-    return tuple((k, repr(v)) for k, v in options.items() if k not in PER_POINT)
+    return tuple([(k, repr(v)) for k, v in options.items() if k not in _PER_POINT])
+
+
+_PER_POINT = frozenset(PER_POINT)
 
 
 def _kw(options: dict[str, Any]) -> dict[str, Any]:
@@ -235,18 +238,22 @@ def evaluate_group(shared: dict[str, Any], points: list[dict[str, Any]], columna
     shared_kw = _kw(shared)
     converted: dict[tuple, tuple[str, Any]] = {}  # (option, type, value) -> (planner keyword, value)
     passed: set[tuple] = set()  # per-point values serve's checks passed (each checks one value alone)
+    present: dict[tuple, list[str]] = {}  # the per-point options of each key order
     for j, opts in enumerate(points):
         per = []
-        for k in PER_POINT:
-            if k in opts:
-                v = opts[k]
-                key = (k, type(v), v)
-                got = converted.get(key)
-                if got is None:
-                    got = converted[key] = (OPTIONS["serve"][k][0], convert("serve", k, v))
-                per.append(got)
+        ks = tuple(opts)
+        names = present.get(ks)
+        if names is None:
+            names = present[ks] = [k for k in PER_POINT if k in opts]
+        for k in names:
+            v = opts[k]
+            key = (k, type(v), v)
+            got = converted.get(key)
+            if got is None:
+                got = converted[key] = (OPTIONS["serve"][k][0], convert("serve", k, v))
+            per.append(got)
         kw = {**shared_kw, **dict(per)}
-        if not all(x in passed for x in per):
+        if not passed.issuperset(per):
             try:
                 check(kw, {})
             except SuperpodError as e:

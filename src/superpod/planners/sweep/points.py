@@ -154,9 +154,24 @@ def _results(question: str, chunk: list[dict[str, Any]], stacked: bool, columnar
     """``(record, error)`` per point, and the index lists of the stacked groups (records of one
     group have one key structure). ``columnar``: a group may come as ``(indices, columns)`` instead
     (:func:`.fast.evaluate_group`; its points' records are :data:`.fast.IN_COLUMNS`)."""
-    over = [{k: v for k, v in p.items() if is_catalog_path(k)} for p in chunk]
-    over_keys = [json.dumps(o, sort_keys=True, default=str) if o else "" for o in over]
-    options = [{k: v for k, v in p.items() if not is_catalog_path(k)} for p in chunk]
+    over: list[dict[str, Any]] = []
+    over_keys: list[str] = []
+    options: list[dict[str, Any]] = []
+    paths: dict[tuple, tuple] = {}  # the what-if keys of each key order (a spec's points share one)
+    for p in chunk:
+        ks = tuple(p)
+        cat = paths.get(ks)
+        if cat is None:
+            cat = paths[ks] = tuple(k for k in ks if is_catalog_path(k))
+        if not cat:  # no what-if: the point's options are the point (read, never changed)
+            over.append({})
+            over_keys.append("")
+            options.append(p)
+            continue
+        o = {k: p[k] for k in cat}
+        over.append(o)
+        over_keys.append(json.dumps(o, sort_keys=True, default=str))
+        options.append({k: v for k, v in p.items() if k not in cat})
 
     def opts(i):
         return options[i]
