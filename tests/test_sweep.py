@@ -272,3 +272,18 @@ def test_train_and_scenario_questions(tmp_path):
     run(load(p), tmp_path / "s.duckdb")
     _, rows = query(tmp_path / "s.duckdb", "SELECT restart_s, scenario, json_array_length(builds) FROM results ORDER BY 1")
     assert rows == [(60.0, "huaweiopolis", 3), (600.0, "huaweiopolis", 3)]
+
+
+def test_a_whatif_kernel_handle_never_serves_the_plain_chip():
+    """The kernel fits' handle (cost/kernel_costs.resolve) holds the chip's facts: one made under a
+    chip.* override must not be reused for the plain chip, nor the reverse, in one process."""
+    from superpod.cost.kernel_costs import resolve
+    from superpod.serving.framework import framework
+    from superpod.spec import whatif
+
+    choice = framework("tensorrt-llm", "gb200").kernels
+    with whatif.overriding({"chip.hbm_Bps": 16e12}):
+        fast = resolve("gb200", choice)
+    plain = resolve("gb200", choice)
+    assert fast is not plain and fast.hw["hbm_Bps"] == 16e12 and plain.hw["hbm_Bps"] < 16e12
+    assert resolve("gb200", choice) is plain  # still cached per chip and facts

@@ -384,14 +384,16 @@ def resolve(chip_name: str, choice: dict | None) -> Kernels | None:
     families (no ``kernel_family`` / ``sm_count`` / ``exp_per_s`` in its catalog entry)."""
     if not choice:
         return None
-    key = (chip_name, id(choice))
-    if key in _HANDLES:
-        return _HANDLES[key]
-    chip = load_chip(chip_name)
+    chip = load_chip(chip_name)  # under a what-if override, the overridden chip
     ok = (chip.kernel_family in LEVELS and chip.sm_count is not None and chip.exp_per_s is not None
           and chip.bf16_flops is not None and chip.kernel_family in choice)
+    facts = chip_facts(chip) if ok else {}
+    # keyed by the facts too: a handle made under a what-if override must not serve the plain chip (nor
+    # the reverse), as one process runs both (a sweep with a chip.* axis, then anything else)
+    key = (chip_name, id(choice), repr(sorted(facts.items())))
+    if key in _HANDLES:
+        return _HANDLES[key]
     if ok:
-        facts = chip_facts(chip)
         fit = fitted_facts(chip.kernel_tables, facts) if chip.kernel_tables else facts
         k = Kernels(chip.name, chip.kernel_family, chip.kernel_tables, facts, choice, fit)
     else:
